@@ -1,0 +1,124 @@
+# memtrace - a plain GNU Makefile.
+#   make            build memtraced, memtracectl and the test targets
+#   make check      run every test (unit, integration)
+#   make demo       install missing build deps, build, run the leaking demo
+#   make bench      speed table against untraced runs and strace
+#   make install    PREFIX=/usr/local DESTDIR=
+# Knobs: V=1 (verbose), WERROR=1, SANITIZE=address,undefined, CC, CFLAGS, LDFLAGS.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+VERSION := 0.1.0
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKGS := libunwind-ptrace libelf jansson libseccomp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ALL_CFLAGS := $(CFLAGS) $(WARN) -MMD -MP -D_GNU_SOURCE -DMT_VERSION=\"$(VERSION)\" \
+	-Ilibtrace $(PKG_CFLAGS)
+ALL_LDFLAGS := $(LDFLAGS) -pthread
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+# Sanitizer builds live in their own tree so they never mix with normal objects.
+O := build$(if $(SANITIZE),-san)
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC := $(wildcard libtrace/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+TARGET_SRC := $(wildcard tests/targets/*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(O)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(O)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(O)/%.o)
+TARGETS := $(TARGET_SRC:tests/targets/%.c=$(O)/targets/%)
+
+MEMTRACED := $(O)/memtraced
+MEMTRACECTL := $(O)/memtracectl
+UNIT := $(O)/unit-tests
+
+.PHONY: all check unit integration demo bench deps install uninstall clean
+
+all: $(MEMTRACED) $(MEMTRACECTL) $(TARGETS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/libtrace.a: $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $^
+
+$(MEMTRACED): $(DAEMON_OBJ) $(O)/libtrace.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(MEMTRACECTL): $(CLI_OBJ) $(O)/libtrace.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+
+$(UNIT): $(UNIT_OBJ) $(O)/libtrace.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
+
+$(O)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+# Test targets are the traced programs; they are built without sanitizers so
+# they behave like ordinary programs (ASan reserves terabytes of shadow).
+$(O)/targets/%: tests/targets/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer -std=gnu11 -Wall -D_GNU_SOURCE -o $@ $< -pthread -ldl
+
+check: deps all $(UNIT)
+	$(Q)MT_BUILD=$(O) tests/run-tests $(UNIT)
+
+demo: deps all
+	$(Q)MT_BUILD=$(O) tests/demo.sh
+
+bench: deps all
+	$(Q)MT_BUILD=$(O) bench/run-bench
+
+# Install what pkg-config cannot find (Debian package names); root only.
+deps:
+	$(Q)tests/install-deps
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(MEMTRACED) $(DESTDIR)$(SBINDIR)/memtraced
+	install -m 755 $(MEMTRACECTL) $(DESTDIR)$(BINDIR)/memtracectl
+	install -m 644 man/memtraced.8 $(DESTDIR)$(MANDIR)/man8/memtraced.8
+	install -m 644 man/memtracectl.1 $(DESTDIR)$(MANDIR)/man1/memtracectl.1
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/memtraced $(DESTDIR)$(BINDIR)/memtracectl \
+		$(DESTDIR)$(MANDIR)/man8/memtraced.8 $(DESTDIR)$(MANDIR)/man1/memtracectl.1
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

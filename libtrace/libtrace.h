@@ -1,0 +1,204 @@
+/*
+ * libtrace.h - memtrace's tracing library, the only header the daemon and
+ * the CLI include.
+ *
+ * A session launches (or attaches to) a target, follows every thread and
+ * descendant under ptrace, records each memory syscall (mmap, munmap,
+ * mremap, mprotect, brk) into a bounded event ring and keeps an exact table
+ * of the target's outstanding mappings.
+ *
+ * Threads: mt_session_run() is the tracer loop and owns every ptrace
+ * request; it must run on one thread for the whole session.  The query
+ * functions (mt_session_status() and friends) may be called from any other
+ * thread at any time; they copy what they need under a short internal lock
+ * and never block the tracer for longer than that copy.
+ *
+ * Errors: functions return 0 or a negative errno value; they never exit and
+ * never print.  Out-parameters are left untouched on failure.
+ */
+#ifndef LIBTRACE_H
+#define LIBTRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct json_t;
+
+/* Size classes of a mapping (see mt_config.chunk_size). */
+enum mt_class {
+	MT_CLASS_SMALL,
+	MT_CLASS_CHUNK,
+	MT_CLASS_LARGE,
+	MT_CLASS_COUNT
+};
+
+/* Memory syscalls memtrace traces, in the order of its tables. */
+enum mt_sys {
+	MT_SYS_MMAP,
+	MT_SYS_MUNMAP,
+	MT_SYS_MREMAP,
+	MT_SYS_MPROTECT,
+	MT_SYS_BRK,
+	MT_SYS_COUNT
+};
+
+/* Kinds of a mapping, a bit set. */
+#define MT_MAP_ANON        0x01u /* anonymous memory */
+#define MT_MAP_BRK         0x02u /* the brk heap */
+#define MT_MAP_PREEXISTING 0x04u /* present before tracing began (exec or attach) */
+
+enum mt_log_level { MT_LOG_DEBUG, MT_LOG_INFO, MT_LOG_WARN };
+
+struct mt_config {
+	uint64_t chunk_size;  /* default 16 MiB */
+	uint64_t chunk_slack; /* default 8 KiB */
+	uint64_t ceiling;     /* 0: none */
+	uint64_t min_size;    /* mmap shorter than this (and not MAP_FIXED) is not traced */
+	size_t ring_events;   /* event ring capacity, default 1,048,576 */
+	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
+	/* Optional debug logging; called on the tracer thread. */
+	void (*log)(enum mt_log_level level, const char *msg, void *arg);
+	void *log_arg;
+};
+
+/* Fill CFG with the defaults. */
+void mt_config_default(struct mt_config *cfg);
+
+/* One recorded memory syscall. */
+struct mt_event {
+	uint64_t seq;     /* 1-based sequence number, never reused */
+	int64_t time_ns;  /* wall clock at syscall entry */
+	uint64_t dur_ns;  /* entry to exit, as seen by the tracer */
+	pid_t pid, tid;
+	uint8_t sys;      /* enum mt_sys */
+	uint8_t done;     /* 0 when the result was never seen (the task died) */
+	uint64_t args[6];
+	int64_t ret;      /* result: address, value, or -errno */
+};
+
+/* One outstanding mapping, as copied out of the table. */
+struct mt_mapping {
+	uint64_t start, len;
+	int prot, flags;  /* PROT_* and MAP_* of the creating call */
+	unsigned kind;    /* MT_MAP_* */
+	enum mt_class class;
+	pid_t tid;        /* creator, 0 when preexisting */
+	int64_t time_ns;  /* creation time, 0 when preexisting */
+	char comm[16];    /* creator's thread name */
+};
+
+/* Per-thread figures. */
+struct mt_thread {
+	pid_t pid, tid;
+	char comm[16];
+	int alive;
+	uint64_t mapped_count, mapped_bytes;
+	uint64_t unmapped_count, unmapped_bytes;
+	uint64_t outstanding_count, outstanding_bytes;
+	uint64_t chunk_count, chunk_bytes; /* outstanding chunks it created */
+};
+
+enum mt_state { MT_STATE_STARTING, MT_STATE_RUNNING, MT_STATE_EXITED, MT_STATE_DETACHED };
+
+struct mt_status {
+	pid_t pid;
+	enum mt_state state;
+	int exit_status;  /* waitpid() status of the target, valid when EXITED */
+	int64_t start_ns; /* wall clock when tracing began */
+	int64_t end_ns;   /* wall clock when the target exited, or 0 */
+	char **argv;      /* owned by the session, valid for its lifetime */
+	uint64_t count[MT_CLASS_COUNT], bytes[MT_CLASS_COUNT];
+	uint64_t outstanding_count, outstanding_bytes;
+	uint64_t reserved_bytes, committed_bytes; /* PROT_NONE vs the rest */
+	uint64_t brk_bytes;
+	uint64_t seeded_count, seeded_bytes;      /* preexisting at exec/attach */
+	uint64_t chunk_size, chunk_slack, ceiling;
+	uint64_t events_recorded, events_dropped;
+	uint64_t events_by_sys[MT_SYS_COUNT];
+	uint64_t child_events; /* events of descendants in other address spaces */
+	uint64_t threads_alive, threads_seen, tasks_alive;
+};
+
+/* Filter for mt_session_outstanding(). Zero means "any". */
+struct mt_filter {
+	int class; /* -1 any, else enum mt_class */
+	uint64_t min_size;
+	int64_t older_than_ns;
+	pid_t tid;
+};
+
+struct mt_session;
+
+/* Create a session. The caller frees it with mt_session_free(). */
+int mt_session_new(const struct mt_config *cfg, struct mt_session **out);
+/* Free a session; accepts NULL. Tracees still attached are killed (launch). */
+void mt_session_free(struct mt_session *s);
+
+/*
+ * Start ARGV[0] (searched in PATH) with environment ENVP as the traced
+ * target, under the seccomp filter.  The child is stopped before exec until
+ * mt_session_run() starts.  Returns the child's pid, or -errno.
+ */
+int mt_session_launch(struct mt_session *s, char *const argv[], char *const envp[]);
+
+/*
+ * The tracer loop.  Returns when no tracee is left or after a stop request
+ * has been carried out.  Must be called on the thread that called
+ * mt_session_launch().
+ */
+int mt_session_run(struct mt_session *s);
+
+/*
+ * Ask the tracer loop to end: in launch mode the target gets SIGTERM, then
+ * SIGKILL after GRACE_MS.  Safe from any thread and from a signal handler.
+ */
+void mt_session_stop(struct mt_session *s, int grace_ms);
+
+/* The target's exit as an exit code for memtraced: status or 128+signal. */
+int mt_exit_code(int wait_status);
+
+/* Queries; any thread. */
+void mt_session_status(struct mt_session *s, struct mt_status *out);
+/*
+ * Copy up to MAX outstanding mappings matching F, in address order, into
+ * OUT; *TOTAL receives how many matched in all.
+ */
+size_t mt_session_outstanding(struct mt_session *s, const struct mt_filter *f,
+			      struct mt_mapping *out, size_t max, size_t *total);
+/* Copy up to MAX thread records into OUT; *TOTAL receives how many exist. */
+size_t mt_session_threads(struct mt_session *s, struct mt_thread *out, size_t max,
+			  size_t *total);
+/*
+ * Copy up to MAX events with seq > AFTER, oldest first, into OUT.  Returns
+ * the count copied; *NEXT receives the seq of the newest event overall.
+ */
+size_t mt_session_events(struct mt_session *s, uint64_t after, struct mt_event *out,
+			 size_t max, uint64_t *newest);
+/*
+ * Block until an event newer than AFTER exists, the target exits or
+ * TIMEOUT_MS passes.  Returns 1 when there are new events, 0 otherwise.
+ */
+int mt_session_wait_events(struct mt_session *s, uint64_t after, int timeout_ms);
+
+/* Syscall table lookups. */
+const char *mt_sys_name(unsigned sys);
+int mt_sys_from_name(const char *name); /* -1 when unknown */
+const char *mt_class_name(enum mt_class c);
+int mt_class_from_name(const char *name); /* -1 when unknown */
+const char *mt_state_name(enum mt_state st);
+
+/* Print EV in strace's shape into BUF (no newline). Returns the length. */
+int mt_event_format(const struct mt_event *ev, char *buf, size_t size);
+
+/* Parse "16M", "8k", "123" into bytes; 0 or -EINVAL / -ERANGE. */
+int mt_parse_size(const char *s, uint64_t *out);
+/* Parse "10s", "5m", "250ms", "1h" into nanoseconds. */
+int mt_parse_duration(const char *s, int64_t *out_ns);
+/* Format a byte count as "16.0M" into BUF. */
+const char *mt_format_size(uint64_t bytes, char *buf, size_t size);
+
+/* Wall clock now, nanoseconds. */
+int64_t mt_now_ns(void);
+
+#endif

@@ -1,0 +1,16 @@
+/* unit.c - run every libtrace unit suite; exit 0 only when all pass. */
+#include <stdlib.h>
+
+#include "unit.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(maps_suite());
+	srunner_add_suite(sr, ring_suite());
+	srunner_add_suite(sr, util_suite());
+	srunner_add_suite(sr, syscalls_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

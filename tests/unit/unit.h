@@ -1,0 +1,12 @@
+/* unit.h - Check suites of the libtrace unit tests, one per module. */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <check.h>
+
+Suite *maps_suite(void);
+Suite *ring_suite(void);
+Suite *util_suite(void);
+Suite *syscalls_suite(void);
+
+#endif

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 struct json_t;
@@ -57,6 +58,8 @@ struct mt_config {
 	uint64_t min_size;    /* mmap shorter than this (and not MAP_FIXED) is not traced */
 	size_t ring_events;   /* event ring capacity, default 1,048,576 */
 	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
+	/* Signal mask the target starts with; NULL keeps the caller's. */
+	const sigset_t *child_sigmask;
 	/* Optional debug logging; called on the tracer thread. */
 	void (*log)(enum mt_log_level level, const char *msg, void *arg);
 	void *log_arg;
@@ -176,10 +179,13 @@ size_t mt_session_threads(struct mt_session *s, struct mt_thread *out, size_t ma
 size_t mt_session_events(struct mt_session *s, uint64_t after, struct mt_event *out,
 			 size_t max, uint64_t *newest);
 /*
- * Block until an event newer than AFTER exists, the target exits or
- * TIMEOUT_MS passes.  Returns 1 when there are new events, 0 otherwise.
+ * An eventfd that becomes readable when an event is recorded after
+ * mt_session_notify_arm() was called, and whenever the target's state
+ * changes.  The caller reads it to reset it; the session owns it.
  */
-int mt_session_wait_events(struct mt_session *s, uint64_t after, int timeout_ms);
+int mt_session_notify_fd(struct mt_session *s);
+/* Ask for one wake-up through the notify fd at the next event. */
+void mt_session_notify_arm(struct mt_session *s);
 
 /* Syscall table lookups. */
 const char *mt_sys_name(unsigned sys);
@@ -197,6 +203,61 @@ int mt_parse_size(const char *s, uint64_t *out);
 int mt_parse_duration(const char *s, int64_t *out_ns);
 /* Format a byte count as "16.0M" into BUF. */
 const char *mt_format_size(uint64_t bytes, char *buf, size_t size);
+
+/*
+ * Protocol objects (proto.c).  Each returns a new JSON object the caller
+ * json_decref()s, or NULL when out of memory.
+ */
+#define MT_PROTOCOL_VERSION 1
+/* The "status" answer, also printed by memtraced --summary --json. */
+struct json_t *mt_proto_status(struct mt_session *s);
+/* One event as the protocol shows it (events, follow streams). */
+struct json_t *mt_proto_event(const struct mt_event *ev);
+
+/* Argument kinds: the JSON type, and how the CLI reads the value. */
+enum mt_arg_kind {
+	MT_ARG_COUNT,	/* JSON integer >= 0; CLI: decimal */
+	MT_ARG_SIZE,	/* JSON integer bytes; CLI: 16M, 8K */
+	MT_ARG_SECONDS, /* JSON number of seconds; CLI: 10s, 5m, 250ms */
+	MT_ARG_BOOL,	/* JSON true/false; CLI: a flag */
+	MT_ARG_WORD,	/* JSON string, one of values[] when given */
+};
+
+struct mt_arg {
+	const char *name; /* JSON key; the CLI option is --name with '_' as '-' */
+	enum mt_arg_kind kind;
+	const char *const *values; /* NULL-terminated, for MT_ARG_WORD */
+	const char *help;
+};
+
+/* Command flags. */
+#define MT_CMD_STREAM 0x1 /* "follow": the answer goes on as a stream */
+#define MT_CMD_DAEMON 0x2 /* carried out by the daemon, not by a handler */
+#define MT_CMD_ROOT   0x4 /* only root may use it */
+
+struct mt_cmd {
+	const char *name;
+	const char *summary;
+	unsigned flags;
+	const struct mt_arg *args; /* terminated by a NULL name */
+	/* Build the answer to REQ (already checked against args). */
+	struct json_t *(*handler)(struct mt_session *s, struct json_t *req);
+};
+
+/* Every protocol command, terminated by a NULL name. */
+extern const struct mt_cmd mt_cmds[];
+/* The command called NAME, or NULL. */
+const struct mt_cmd *mt_cmd_find(const char *name);
+/* An error answer {"ok":false,"error":{"code":CODE,"message":...}}. */
+struct json_t *mt_proto_error(const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/*
+ * Parse and check one request line (without its newline).  On success
+ * *CMD and *REQ (the caller decrefs) are set and 0 returned; otherwise an
+ * error answer is returned in *ERR and -1.
+ */
+int mt_proto_parse(const char *line, size_t len, const struct mt_cmd **cmd,
+		   struct json_t **req, struct json_t **err);
 
 /* Wall clock now, nanoseconds. */
 int64_t mt_now_ns(void);

@@ -1,0 +1,470 @@
+/*
+ * memtracectl.c - ask a running memtraced questions over its socket.
+ *
+ * Subcommands and their options come from libtrace's protocol table
+ * (mt_cmds): "--min-size 16M" becomes {"min_size":16777216}.  Answers are
+ * printed as aligned tables, or as the daemon's JSON with --json.
+ *
+ * Exit status: 0 success, 1 the daemon answered with an error, 2 usage,
+ * 3 no daemon answers at the socket.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libtrace.h"
+
+#define EXIT_ERROR    1
+#define EXIT_USAGE    2
+#define EXIT_NODAEMON 3
+
+static int opt_json;
+static const char *opt_format = "text";
+
+/* Print the usage, every command and its options. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: memtracectl [-s PATH] [--json] COMMAND [OPTIONS]\n\n"
+		   "Query a running memtraced.\n\n"
+		   "  -s, --socket PATH   daemon socket (default: $MEMTRACE_SOCKET, else as memtraced)\n"
+		   "  -j, --json          print the daemon's JSON answers\n"
+		   "  -h, --help          show this help\n"
+		   "  -V, --version       show the version\n\n"
+		   "Commands:\n");
+	for (const struct mt_cmd *c = mt_cmds; c->name; c++) {
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
+		for (const struct mt_arg *a = c->args; a->name; a++) {
+			char opt[48];
+			const char *kind[] = {"N", "SIZE", "DURATION", "", "WORD"};
+
+			snprintf(opt, sizeof(opt), "--%s %s", a->name, kind[a->kind]);
+			for (char *p = opt; *p; p++)
+				if (*p == '_')
+					*p = '-';
+			fprintf(f, "      %-26s %s", opt, a->help);
+			if (a->values) {
+				fprintf(f, " (");
+				for (const char *const *w = a->values; *w; w++)
+					fprintf(f, "%s%s", w == a->values ? "" : "|", *w);
+				fprintf(f, ")");
+			}
+			fputc('\n', f);
+		}
+		if (!strcmp(c->name, "events"))
+			fprintf(f, "      %-26s %s\n", "--format text|json", "line format (default text)");
+	}
+}
+
+/* Print a usage error and exit 2. */
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "memtracectl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'memtracectl --help'.\n");
+	exit(EXIT_USAGE);
+}
+
+/* The socket path: -s, MEMTRACE_SOCKET, then memtraced's default. */
+static void socket_path(const char *opt, char *buf, size_t size)
+{
+	const char *env = getenv("MEMTRACE_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (opt)
+		snprintf(buf, size, "%s", opt);
+	else if (env && *env)
+		snprintf(buf, size, "%s", env);
+	else if (geteuid() == 0 || !xdg)
+		snprintf(buf, size, "/run/memtrace/memtraced.sock");
+	else
+		snprintf(buf, size, "%s/memtrace/memtraced.sock", xdg);
+}
+
+/* Turn "--min-size 16M" style words into REQ's arguments for CMD. */
+static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *req)
+{
+	for (int i = 0; i < argc; i++) {
+		const struct mt_arg *a;
+		char name[64];
+		const char *v;
+
+		if (strncmp(argv[i], "--", 2))
+			usage_error("%s: unexpected '%s'", cmd->name, argv[i]);
+		snprintf(name, sizeof(name), "%s", argv[i] + 2);
+		if (!strcmp(cmd->name, "events") && !strcmp(name, "format")) {
+			if (++i >= argc || (strcmp(argv[i], "text") && strcmp(argv[i], "json")))
+				usage_error("events: --format takes text or json");
+			opt_format = argv[i];
+			continue;
+		}
+		if (!strcmp(name, "json")) {
+			opt_json = 1;
+			continue;
+		}
+		for (char *p = name; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		for (a = cmd->args; a->name && strcmp(a->name, name); a++)
+			;
+		if (!a->name)
+			usage_error("%s: unknown option '%s'", cmd->name, argv[i]);
+		if (a->kind == MT_ARG_BOOL) {
+			json_object_set_new(req, a->name, json_true());
+			continue;
+		}
+		if (++i >= argc)
+			usage_error("%s: %s needs a value", cmd->name, argv[i - 1]);
+		v = argv[i];
+		switch (a->kind) {
+		case MT_ARG_COUNT: {
+			char *end;
+			unsigned long long n;
+
+			errno = 0;
+			n = strtoull(v, &end, 10);
+			if (errno || end == v || *end || *v == '-')
+				usage_error("%s: bad number '%s' for %s", cmd->name, v, argv[i - 1]);
+			json_object_set_new(req, a->name, json_integer((json_int_t)n));
+			break;
+		}
+		case MT_ARG_SIZE: {
+			uint64_t n;
+
+			if (mt_parse_size(v, &n) < 0 || n > INT64_MAX)
+				usage_error("%s: bad size '%s' for %s", cmd->name, v, argv[i - 1]);
+			json_object_set_new(req, a->name, json_integer((json_int_t)n));
+			break;
+		}
+		case MT_ARG_SECONDS: {
+			int64_t ns;
+
+			if (mt_parse_duration(v, &ns) < 0)
+				usage_error("%s: bad duration '%s' for %s", cmd->name, v, argv[i - 1]);
+			json_object_set_new(req, a->name, json_real((double)ns / 1e9));
+			break;
+		}
+		default:
+			json_object_set_new(req, a->name, json_string(v));
+		}
+	}
+}
+
+/* Connect to PATH; exits 3 when nobody answers. */
+static int connect_daemon(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "memtracectl: socket path too long: %s\n", path);
+		exit(EXIT_USAGE);
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "memtracectl: no memtraced answers at %s: %s\n", path,
+			strerror(errno));
+		exit(EXIT_NODAEMON);
+	}
+	return fd;
+}
+
+/* A buffered line reader over the socket. */
+struct reader {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+/* Read the next JSON line; NULL at end of stream. */
+static json_t *read_answer(struct reader *r)
+{
+	for (;;) {
+		char *nl = memchr(r->buf, '\n', r->len);
+		ssize_t n;
+
+		if (nl) {
+			json_error_t err;
+			size_t len = (size_t)(nl - r->buf);
+			json_t *o = json_loadb(r->buf, len, 0, &err);
+
+			memmove(r->buf, nl + 1, r->len - len - 1);
+			r->len -= len + 1;
+			if (!o) {
+				fprintf(stderr, "memtracectl: bad answer from the daemon: %s\n", err.text);
+				exit(EXIT_ERROR);
+			}
+			return o;
+		}
+		if (r->len == r->cap) {
+			r->cap = r->cap ? r->cap * 2 : 65536;
+			r->buf = realloc(r->buf, r->cap);
+			if (!r->buf) {
+				fprintf(stderr, "memtracectl: out of memory\n");
+				exit(EXIT_ERROR);
+			}
+		}
+		n = read(r->fd, r->buf + r->len, r->cap - r->len);
+		if (n <= 0)
+			return NULL;
+		r->len += (size_t)n;
+	}
+}
+
+/* json_object_get of a dotted PATH ("chunks.count"). */
+static json_t *jget(json_t *o, const char *path)
+{
+	char key[64];
+
+	while (o && *path) {
+		size_t n = strcspn(path, ".");
+
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		o = json_object_get(o, key);
+		path += n + (path[n] == '.');
+	}
+	return o;
+}
+
+/* An integer at PATH. */
+static uint64_t jint(json_t *o, const char *path)
+{
+	return (uint64_t)json_integer_value(jget(o, path));
+}
+
+/* A string at PATH, "" when absent. */
+static const char *jstr(json_t *o, const char *path)
+{
+	const char *s = json_string_value(jget(o, path));
+
+	return s ? s : "";
+}
+
+/* A human size of the integer at PATH (a static buffer per call site slot). */
+static const char *jsize(json_t *o, const char *path, int slot)
+{
+	static char bufs[8][16];
+
+	return mt_format_size(jint(o, path), bufs[slot & 7], sizeof(bufs[0]));
+}
+
+/* Print a status answer. */
+static void print_status(json_t *o)
+{
+	json_t *argv = jget(o, "target.argv"), *v;
+	size_t i;
+
+	printf("target       pid %d %s, up %.1fs:", (int)jint(o, "target.pid"),
+	       jstr(o, "target.state"), json_number_value(jget(o, "target.uptime_s")));
+	json_array_foreach(argv, i, v) printf(" %s", json_string_value(v));
+	if (jget(o, "target.exit_code"))
+		printf(" (exit code %d)", (int)jint(o, "target.exit_code"));
+	printf("\noutstanding  %llu mappings, %s (committed %s, reserved %s, brk %s)\n",
+	       (unsigned long long)jint(o, "outstanding.count"), jsize(o, "outstanding.bytes", 0),
+	       jsize(o, "outstanding.committed_bytes", 1), jsize(o, "outstanding.reserved_bytes", 2),
+	       jsize(o, "outstanding.brk_bytes", 3));
+	printf("chunks       %llu x %s = %s", (unsigned long long)jint(o, "chunks.count"),
+	       jsize(o, "chunks.size", 0), jsize(o, "chunks.bytes", 1));
+	if (jint(o, "ceiling.bytes"))
+		printf(", %.1f%% of the %s ceiling", json_number_value(jget(o, "ceiling.used_percent")),
+		       jsize(o, "ceiling.bytes", 2));
+	printf("\nclasses      small %llu / %s, chunk %llu / %s, large %llu / %s\n",
+	       (unsigned long long)jint(o, "outstanding.classes.small.count"),
+	       jsize(o, "outstanding.classes.small.bytes", 0),
+	       (unsigned long long)jint(o, "outstanding.classes.chunk.count"),
+	       jsize(o, "outstanding.classes.chunk.bytes", 1),
+	       (unsigned long long)jint(o, "outstanding.classes.large.count"),
+	       jsize(o, "outstanding.classes.large.bytes", 2));
+	printf("events       %llu recorded, %llu dropped (", (unsigned long long)jint(o, "events.recorded"),
+	       (unsigned long long)jint(o, "events.dropped"));
+	const char *key;
+	const char *sep = "";
+	json_object_foreach(jget(o, "events.by_syscall"), key, v) {
+		printf("%s%s %lld", sep, key, (long long)json_integer_value(v));
+		sep = ", ";
+	}
+	printf(")\nthreads      %llu alive, %llu seen\n", (unsigned long long)jint(o, "threads.count"),
+	       (unsigned long long)jint(o, "threads.seen"));
+	if (jint(o, "seeded.count"))
+		printf("seeded       %llu mappings, %s present before tracing\n",
+		       (unsigned long long)jint(o, "seeded.count"), jsize(o, "seeded.bytes", 0));
+	printf("daemon       pid %d, rss %s, memtrace %s\n", (int)jint(o, "daemon.pid"),
+	       jsize(o, "daemon.rss_bytes", 0), jstr(o, "daemon.version"));
+}
+
+/* Print an outstanding answer. */
+static void print_outstanding(json_t *o)
+{
+	size_t i;
+	json_t *m;
+
+	printf("%-18s %10s %-6s %-4s %9s %8s  %s\n", "START", "LENGTH", "CLASS", "PROT", "AGE",
+	       "TID", "THREAD");
+	json_array_foreach(jget(o, "mappings"), i, m) {
+		char age[32] = "-";
+
+		if (json_is_true(jget(m, "preexisting")))
+			snprintf(age, sizeof(age), "pre");
+		else
+			snprintf(age, sizeof(age), "%.1fs", json_number_value(jget(m, "age_s")));
+		printf("%-18s %10s %-6s %-4s %9s %8d  %s\n", jstr(m, "start"), jsize(m, "length", 0),
+		       jstr(m, "class"), jstr(m, "prot"), age, (int)jint(m, "tid"), jstr(m, "thread"));
+	}
+	printf("(%llu of %llu shown)\n", (unsigned long long)jint(o, "count"),
+	       (unsigned long long)jint(o, "total"));
+}
+
+/* Print a threads answer. */
+static void print_threads(json_t *o)
+{
+	size_t i;
+	json_t *t;
+
+	printf("%8s %-16s %-5s %16s %16s %16s %16s\n", "TID", "NAME", "ALIVE", "OUTSTANDING",
+	       "CHUNKS", "MAPPED", "UNMAPPED");
+	json_array_foreach(jget(o, "threads"), i, t) {
+		char c[4][32];
+
+		snprintf(c[0], 32, "%llu / %s", (unsigned long long)jint(t, "outstanding.count"),
+			 jsize(t, "outstanding.bytes", 0));
+		snprintf(c[1], 32, "%llu / %s", (unsigned long long)jint(t, "chunks.count"),
+			 jsize(t, "chunks.bytes", 1));
+		snprintf(c[2], 32, "%llu / %s", (unsigned long long)jint(t, "mapped.count"),
+			 jsize(t, "mapped.bytes", 2));
+		snprintf(c[3], 32, "%llu / %s", (unsigned long long)jint(t, "unmapped.count"),
+			 jsize(t, "unmapped.bytes", 3));
+		printf("%8d %-16s %-5s %16s %16s %16s %16s\n", (int)jint(t, "tid"), jstr(t, "name"),
+		       json_is_true(jget(t, "alive")) ? "yes" : "no", c[0], c[1], c[2], c[3]);
+	}
+	printf("(%llu of %llu threads shown)\n", (unsigned long long)jint(o, "count"),
+	       (unsigned long long)jint(o, "total"));
+}
+
+/* Print one event line in the chosen format. */
+static void print_event(json_t *ev)
+{
+	if (!strcmp(opt_format, "json")) {
+		json_dumpf(ev, stdout, JSON_COMPACT);
+		putchar('\n');
+	} else {
+		puts(jstr(ev, "text"));
+	}
+}
+
+/* Print an events answer. */
+static void print_events(json_t *o)
+{
+	size_t i;
+	json_t *ev;
+
+	json_array_foreach(jget(o, "events"), i, ev) print_event(ev);
+}
+
+/* Print ANSWER for COMMAND in the chosen format. */
+static void print_answer(const char *cmd, json_t *a)
+{
+	if (opt_json) {
+		json_dumpf(a, stdout, JSON_COMPACT);
+		putchar('\n');
+	} else if (!strcmp(cmd, "status")) {
+		print_status(a);
+	} else if (!strcmp(cmd, "outstanding")) {
+		print_outstanding(a);
+	} else if (!strcmp(cmd, "threads")) {
+		print_threads(a);
+	} else if (!strcmp(cmd, "events")) {
+		print_events(a);
+	} else if (!strcmp(cmd, "stop")) {
+		printf("memtraced is stopping\n");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	const struct mt_cmd *cmd;
+	struct reader r = {0};
+	char path[108], *text;
+	json_t *req, *a;
+	int i, rc = 0;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("memtracectl %s\n", MT_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			opt_json = 1;
+		} else if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) {
+			if (++i >= argc)
+				usage_error("%s needs a path", argv[i - 1]);
+			sock = argv[i];
+		} else {
+			usage_error("unknown option '%s'", argv[i]);
+		}
+	}
+	if (i >= argc)
+		usage_error("no command given");
+	if (!(cmd = mt_cmd_find(argv[i])))
+		usage_error("unknown command '%s'", argv[i]);
+	req = json_pack("{s:s}", "cmd", cmd->name);
+	parse_args(cmd, argc - i - 1, argv + i + 1, req);
+	socket_path(sock, path, sizeof(path));
+	r.fd = connect_daemon(path);
+	text = json_dumps(req, JSON_COMPACT);
+	if (!text || dprintf(r.fd, "%s\n", text) < 0) {
+		fprintf(stderr, "memtracectl: cannot send to %s: %s\n", path, strerror(errno));
+		return EXIT_NODAEMON;
+	}
+	free(text);
+	a = read_answer(&r);
+	if (!a) {
+		fprintf(stderr, "memtracectl: %s closed the connection without answering\n", path);
+		return EXIT_NODAEMON;
+	}
+	if (!json_is_true(json_object_get(a, "ok"))) {
+		if (opt_json) {
+			json_dumpf(a, stdout, JSON_COMPACT);
+			putchar('\n');
+		}
+		fprintf(stderr, "memtracectl: %s: %s (%s)\n", cmd->name, jstr(a, "error.message"),
+			jstr(a, "error.code"));
+		rc = EXIT_ERROR;
+	} else {
+		print_answer(cmd->name, a);
+	}
+	json_decref(a);
+	if (!rc && json_is_true(json_object_get(req, "follow"))) {
+		fflush(stdout);
+		while ((a = read_answer(&r))) {
+			json_t *ev = json_object_get(a, "event");
+
+			if (ev && opt_json)
+				json_dumpf(ev, stdout, JSON_COMPACT), putchar('\n');
+			else if (ev)
+				print_event(ev);
+			else if (json_object_get(a, "dropped"))
+				fprintf(stderr, "memtracectl: %llu events dropped (reading too slowly)\n",
+					(unsigned long long)jint(a, "dropped"));
+			json_decref(a);
+			fflush(stdout);
+		}
+	}
+	json_decref(req);
+	free(r.buf);
+	close(r.fd);
+	return rc;
+}

@@ -1,0 +1,595 @@
+/*
+ * control.c - the control socket: newline-delimited JSON over a UNIX
+ * stream socket, served by one thread with a poll() loop.
+ *
+ * Protocol: each request is one JSON object on one line, at most 64 KiB,
+ * {"cmd":"NAME", args...}; each gets one answer line, in order,
+ * {"ok":true,...} or {"ok":false,"error":{"code":...,"message":...}}.
+ * "events" with "follow":true keeps streaming {"event":{...}} lines after
+ * its answer until the client closes.  See memtraced(8), PROTOCOL.
+ *
+ * Nothing here can hold up the tracer: queries copy under the session's
+ * short lock, sockets are non-blocking, and every resource a client can
+ * make us hold is bounded (clients, input line, pending output).  A client
+ * that will not read its answers is dropped; a follower that falls behind
+ * loses events and is told how many.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+#define MAX_CLIENTS  512
+#define MAX_LINE     (64 * 1024)
+#define MAX_OUT      (16 * 1024 * 1024) /* pending answer bytes per client */
+#define FOLLOW_BATCH 4096
+
+struct client {
+	int fd;
+	uid_t uid;
+	char in[MAX_LINE + 1];
+	size_t inlen;
+	int discarding; /* skipping the rest of an oversized line */
+	char *out;
+	size_t outlen, outoff, outcap;
+	int follow;
+	uint64_t follow_seq;
+	pid_t follow_tid;
+	int follow_sys;
+	int closing; /* close once the output is flushed */
+};
+
+struct control {
+	struct mt_session *s;
+	const struct options *o;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd, signal_fd, wake_fd;
+	gid_t group;
+	int have_group;
+	struct client *clients[MAX_CLIENTS];
+	size_t nclients;
+	pthread_t thread;
+	int running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop_seen, quit;
+	struct mt_event *evbuf;
+};
+
+/* Work out the default socket path: MEMTRACE_SOCKET, /run or $XDG_RUNTIME_DIR. */
+static int control_default_path(char *buf, size_t size)
+{
+	const char *env = getenv("MEMTRACE_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (env && *env)
+		return snprintf(buf, size, "%s", env) < (int)size ? 0 : -ENAMETOOLONG;
+	if (geteuid() == 0)
+		return snprintf(buf, size, "/run/memtrace/memtraced.sock") < (int)size ? 0 : -1;
+	if (!xdg || !*xdg) {
+		log_warnx("XDG_RUNTIME_DIR is not set; give the socket with -s PATH");
+		return -EINVAL;
+	}
+	return snprintf(buf, size, "%s/memtrace/memtraced.sock", xdg) < (int)size ? 0
+										  : -ENAMETOOLONG;
+}
+
+/* Create the socket's directory (0700) when missing. */
+static int control_mkdir(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_warn("cannot create %s", dir);
+		return -errno;
+	}
+	return 0;
+}
+
+/* Bind and listen on C->path, replacing a stale socket, refusing a live one. */
+static int control_listen(struct control *c)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat stb;
+	mode_t old;
+	int fd, err;
+
+	memcpy(sa.sun_path, c->path, sizeof(c->path));
+	if (lstat(c->path, &stb) == 0) {
+		if (!S_ISSOCK(stb.st_mode)) {
+			log_warnx("%s exists and is not a socket; remove it or choose another -s",
+				  c->path);
+			return -EEXIST;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			log_warnx("another memtraced is listening on %s; stop it or use -s PATH",
+				  c->path);
+			return -EADDRINUSE;
+		}
+		if (fd >= 0)
+			close(fd);
+		/* Nobody answers: a stale socket from a daemon that died. */
+		unlink(c->path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	old = umask(0177);
+	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (err < 0 || listen(fd, 128) < 0) {
+		err = -errno;
+		log_warn("cannot listen on %s", c->path);
+		close(fd);
+		return err;
+	}
+	if (c->have_group &&
+	    (chown(c->path, (uid_t)-1, c->group) < 0 || chmod(c->path, 0660) < 0)) {
+		err = -errno;
+		log_warn("cannot give %s to group %s", c->path, c->o->socket_group);
+		close(fd);
+		unlink(c->path);
+		return err;
+	}
+	c->listen_fd = fd;
+	return 0;
+}
+
+/* Whether the peer UID/GID may use the socket: root, our uid, the group. */
+static int control_allowed(struct control *c, uid_t uid, gid_t gid)
+{
+	struct passwd pw, *pwp;
+	gid_t groups[256];
+	int ngroups = 256;
+	char buf[4096];
+
+	if (uid == 0 || uid == geteuid())
+		return 1;
+	if (!c->have_group)
+		return 0;
+	if (gid == c->group)
+		return 1;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) || !pwp)
+		return 0;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &ngroups) < 0)
+		return 0;
+	for (int i = 0; i < ngroups; i++)
+		if (groups[i] == c->group)
+			return 1;
+	return 0;
+}
+
+/* Queue one JSON line for CL; drops the client when it will not read. */
+static void client_send(struct client *cl, json_t *obj)
+{
+	char *text;
+	size_t len;
+
+	if (!obj)
+		return;
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!text)
+		return;
+	len = strlen(text);
+	if (cl->outlen - cl->outoff + len + 1 > MAX_OUT) {
+		/* Not reading: stop serving rather than buffer without bound. */
+		free(text);
+		cl->closing = 2;
+		return;
+	}
+	if (cl->outoff && cl->outoff == cl->outlen)
+		cl->outoff = cl->outlen = 0;
+	if (cl->outlen + len + 1 > cl->outcap) {
+		size_t cap = (cl->outlen + len + 1) * 2;
+		char *n = realloc(cl->out, cap);
+
+		if (!n) {
+			free(text);
+			cl->closing = 2;
+			return;
+		}
+		cl->out = n;
+		cl->outcap = cap;
+	}
+	memcpy(cl->out + cl->outlen, text, len);
+	cl->out[cl->outlen + len] = '\n';
+	cl->outlen += len + 1;
+	free(text);
+}
+
+/* Free a client; accepts NULL. */
+static void client_free(struct client *cl)
+{
+	if (!cl)
+		return;
+	if (cl->fd >= 0)
+		close(cl->fd);
+	free(cl->out);
+	free(cl);
+}
+
+/* Ask the tracer to stop and wake whoever waits for it. */
+static void control_request_stop(struct control *c)
+{
+	mt_session_stop(c->s, (int)(c->o->kill_timeout_ns / 1000000));
+	pthread_mutex_lock(&c->lock);
+	c->stop_seen = 1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Append the events a follower has not seen yet. */
+static void client_follow(struct control *c, struct client *cl)
+{
+	uint64_t newest;
+	size_t n;
+
+	do {
+		n = mt_session_events(c->s, cl->follow_seq, c->evbuf, FOLLOW_BATCH, &newest);
+		if (n && c->evbuf[0].seq > cl->follow_seq + 1)
+			client_send(cl, json_pack("{s:I}", "dropped",
+						  (json_int_t)(c->evbuf[0].seq - cl->follow_seq - 1)));
+		for (size_t i = 0; i < n && !cl->closing; i++) {
+			const struct mt_event *ev = &c->evbuf[i];
+
+			cl->follow_seq = ev->seq;
+			if ((cl->follow_tid && ev->tid != cl->follow_tid) ||
+			    (cl->follow_sys >= 0 && ev->sys != cl->follow_sys))
+				continue;
+			client_send(cl, json_pack("{s:o}", "event", mt_proto_event(ev)));
+		}
+	} while (n == FOLLOW_BATCH && !cl->closing);
+}
+
+/* Answer one request line of CL. */
+static void client_request(struct control *c, struct client *cl, const char *line, size_t len)
+{
+	const struct mt_cmd *cmd;
+	json_t *req, *err;
+
+	if (mt_proto_parse(line, len, &cmd, &req, &err) < 0) {
+		client_send(cl, err);
+		return;
+	}
+	if ((cmd->flags & MT_CMD_ROOT) && cl->uid != 0) {
+		client_send(cl, mt_proto_error("denied", "%s: only root may do this", cmd->name));
+	} else if (!strcmp(cmd->name, "stop")) {
+		log_info("stop requested over the socket");
+		client_send(cl, json_pack("{s:b}", "ok", 1));
+		control_request_stop(c);
+	} else {
+		client_send(cl, cmd->handler(c->s, req));
+		if ((cmd->flags & MT_CMD_STREAM) && json_is_true(json_object_get(req, "follow"))) {
+			json_t *sys = json_object_get(req, "syscall");
+			uint64_t newest;
+
+			cl->follow = 1;
+			cl->follow_tid = (pid_t)json_integer_value(json_object_get(req, "tid"));
+			cl->follow_sys = sys ? mt_sys_from_name(json_string_value(sys)) : -1;
+			mt_session_events(c->s, UINT64_MAX - 1, c->evbuf, 0, &newest);
+			cl->follow_seq = newest;
+			mt_session_notify_arm(c->s);
+		}
+	}
+	json_decref(req);
+}
+
+/* Read from CL and answer every complete line. */
+static void client_read(struct control *c, struct client *cl)
+{
+	ssize_t n;
+	char *nl;
+
+	n = read(cl->fd, cl->in + cl->inlen, MAX_LINE + 1 - cl->inlen);
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			cl->closing = 2;
+		return;
+	}
+	cl->inlen += (size_t)n;
+	while (!cl->closing && (nl = memchr(cl->in, '\n', cl->inlen))) {
+		size_t len = (size_t)(nl - cl->in);
+
+		if (cl->discarding)
+			cl->discarding = 0;
+		else
+			client_request(c, cl, cl->in, len);
+		memmove(cl->in, nl + 1, cl->inlen - len - 1);
+		cl->inlen -= len + 1;
+	}
+	if (cl->inlen > MAX_LINE) {
+		if (!cl->discarding)
+			client_send(cl, mt_proto_error("too_large", "a request line is at most %d bytes",
+						       MAX_LINE));
+		cl->discarding = 1;
+		cl->inlen = 0;
+	}
+}
+
+/* Write what CL has pending. */
+static void client_write(struct client *cl)
+{
+	while (cl->outoff < cl->outlen) {
+		ssize_t n = write(cl->fd, cl->out + cl->outoff, cl->outlen - cl->outoff);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				cl->closing = 2;
+			return;
+		}
+		cl->outoff += (size_t)n;
+	}
+	cl->outoff = cl->outlen = 0;
+	if (cl->closing == 1)
+		cl->closing = 2;
+}
+
+/* Accept a connection, checking the peer's credentials. */
+static void control_accept(struct control *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *cl;
+	int fd;
+
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		close(fd);
+		return;
+	}
+	cl->fd = fd;
+	cl->follow_sys = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    !control_allowed(c, cred.uid, cred.gid)) {
+		log_info("refused a client with uid %d", (int)cred.uid);
+		client_send(cl, mt_proto_error("denied", "uid %d may not use this socket",
+					       (int)cred.uid));
+		client_write(cl);
+		client_free(cl);
+		return;
+	}
+	if (c->nclients == MAX_CLIENTS) {
+		client_send(cl, mt_proto_error("too_many_clients", "at most %d clients at once",
+					       MAX_CLIENTS));
+		client_write(cl);
+		client_free(cl);
+		return;
+	}
+	cl->uid = cred.uid;
+	c->clients[c->nclients++] = cl;
+}
+
+/* Drain the session's notify fd and feed followers. */
+static void control_notified(struct control *c)
+{
+	uint64_t v;
+	int followers = 0;
+
+	if (read(mt_session_notify_fd(c->s), &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("notify fd");
+	for (size_t i = 0; i < c->nclients; i++) {
+		if (c->clients[i]->follow && !c->clients[i]->closing) {
+			client_follow(c, c->clients[i]);
+			followers = 1;
+		}
+	}
+	if (followers)
+		mt_session_notify_arm(c->s);
+}
+
+/* The control thread's loop. */
+static void *control_main(void *arg)
+{
+	struct control *c = arg;
+	struct pollfd pfd[MAX_CLIENTS + 4];
+
+	for (;;) {
+		size_t n = 0;
+
+		pthread_mutex_lock(&c->lock);
+		if (c->quit) {
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+		pthread_mutex_unlock(&c->lock);
+		pfd[n++] = (struct pollfd){c->wake_fd, POLLIN, 0};
+		pfd[n++] = (struct pollfd){c->signal_fd, POLLIN, 0};
+		pfd[n++] = (struct pollfd){mt_session_notify_fd(c->s), POLLIN, 0};
+		pfd[n++] = (struct pollfd){c->listen_fd, c->listen_fd >= 0 ? POLLIN : 0, 0};
+		for (size_t i = 0; i < c->nclients; i++) {
+			struct client *cl = c->clients[i];
+			short ev = 0;
+
+			/* Stop reading a client whose answers pile up. */
+			if (!cl->closing && cl->outlen - cl->outoff < MAX_OUT / 2)
+				ev |= POLLIN;
+			if (cl->outoff < cl->outlen)
+				ev |= POLLOUT;
+			pfd[n++] = (struct pollfd){cl->fd, ev, 0};
+		}
+		if (poll(pfd, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("poll");
+			break;
+		}
+		if (pfd[0].revents) {
+			uint64_t v;
+
+			if (read(c->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				log_warn("wake fd");
+		}
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			while (read(c->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGPIPE)
+					continue;
+				log_info("%s: stopping", strsignal((int)si.ssi_signo));
+				control_request_stop(c);
+			}
+		}
+		if (pfd[2].revents)
+			control_notified(c);
+		for (size_t i = 0; i < c->nclients; i++) {
+			struct client *cl = c->clients[i];
+			short re = pfd[4 + i].revents;
+
+			if (re & (POLLERR | POLLNVAL))
+				cl->closing = 2;
+			if (!cl->closing && (re & (POLLIN | POLLHUP)))
+				client_read(c, cl);
+			if (cl->closing != 2 && cl->outoff < cl->outlen)
+				client_write(cl);
+		}
+		for (size_t i = 0; i < c->nclients;) {
+			if (c->clients[i]->closing == 2) {
+				client_free(c->clients[i]);
+				c->clients[i] = c->clients[--c->nclients];
+			} else {
+				i++;
+			}
+		}
+		if (pfd[3].revents & POLLIN)
+			control_accept(c);
+	}
+	return NULL;
+}
+
+/* Set up the socket and start the control thread. */
+int control_start(struct mt_session *s, const struct options *o, struct control **out)
+{
+	struct control *c;
+	sigset_t set;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->s = s;
+	c->o = o;
+	c->listen_fd = c->signal_fd = c->wake_fd = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->evbuf = calloc(FOLLOW_BATCH, sizeof(*c->evbuf));
+	if (!c->evbuf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (o->socket_group) {
+		struct group *gr = getgrnam(o->socket_group);
+
+		if (!gr) {
+			log_warnx("--socket-group: no group named '%s'", o->socket_group);
+			err = -EINVAL;
+			goto fail;
+		}
+		c->group = gr->gr_gid;
+		c->have_group = 1;
+	}
+	if (!o->no_socket) {
+		if (o->socket) {
+			if (snprintf(c->path, sizeof(c->path), "%s", o->socket) >= (int)sizeof(c->path)) {
+				log_warnx("socket path too long: %s", o->socket);
+				err = -ENAMETOOLONG;
+				goto fail;
+			}
+		} else if ((err = control_default_path(c->path, sizeof(c->path))) < 0) {
+			goto fail;
+		}
+		if ((err = control_mkdir(c->path)) < 0 || (err = control_listen(c)) < 0)
+			goto fail;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	c->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->signal_fd < 0 || c->wake_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if ((err = -pthread_create(&c->thread, NULL, control_main, c)) < 0)
+		goto fail;
+	c->running = 1;
+	*out = c;
+	return 0;
+fail:
+	control_free(c);
+	return err;
+}
+
+/* After the target is gone: with LINGER, serve until a stop request. */
+void control_target_done(struct control *c, int linger)
+{
+	if (!c || !linger)
+		return;
+	log_info("target exited; still answering until stopped (--linger)");
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop_seen)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Stop the thread, close everything, remove the socket file. */
+void control_free(struct control *c)
+{
+	uint64_t one = 1;
+
+	if (!c)
+		return;
+	if (c->running) {
+		pthread_mutex_lock(&c->lock);
+		c->quit = 1;
+		pthread_mutex_unlock(&c->lock);
+		if (write(c->wake_fd, &one, sizeof(one)) < 0)
+			log_warn("wake fd");
+		pthread_join(c->thread, NULL);
+		/* Let the last answers (the reply to "stop") reach their clients. */
+		for (size_t i = 0; i < c->nclients; i++)
+			client_write(c->clients[i]);
+	}
+	for (size_t i = 0; i < c->nclients; i++)
+		client_free(c->clients[i]);
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->path);
+	}
+	if (c->signal_fd >= 0)
+		close(c->signal_fd);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	free(c->evbuf);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}

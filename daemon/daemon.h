@@ -1,0 +1,42 @@
+/*
+ * daemon.h - memtraced's pieces: options, the control socket.
+ */
+#ifndef DAEMON_H
+#define DAEMON_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "libtrace.h"
+
+/* Exit statuses of memtraced besides the target's own. */
+#define EXIT_USAGE  2
+#define EXIT_SETUP  3 /* cannot start: socket, launch */
+#define EXIT_ATTACH 4
+
+struct options {
+	char *socket;
+	char *socket_group;
+	char *report;
+	int summary, json, linger, verbose, no_socket;
+	int64_t kill_timeout_ns;
+	struct mt_config cfg;
+	uint64_t ring_events;
+};
+
+/* Parse ARGV into O; exits with EXIT_USAGE on bad input.  Returns the
+ * index of the first word of the target's command line. */
+int options_parse(struct options *o, int argc, char **argv);
+
+struct control;
+
+/* Listen on O->socket and serve S from a thread of its own. */
+int control_start(struct mt_session *s, const struct options *o, struct control **out);
+/* Block until a stop request arrives (SIGTERM, SIGINT, the stop command). */
+void control_wait_stop(struct control *c);
+/* After the target is gone: with LINGER, serve until a stop request. */
+void control_target_done(struct control *c, int linger);
+/* Stop serving, remove the socket file; accepts NULL. */
+void control_free(struct control *c);
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * log.h - the daemon's logging: stderr, with a level filter.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+
+void log_init(int verbose);
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Log and exit with status CODE. */
+void fatalx(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * main.c - memtraced: run a program under memtrace and serve questions.
+ *
+ * Threads: this (main) thread launches the target and runs the tracer
+ * loop, the only thread that makes ptrace requests; the control thread
+ * serves the socket and turns SIGTERM/SIGINT or a stop command into
+ * mt_session_stop().  memtraced exits with the target's exit status.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+extern char **environ;
+
+/* Forward libtrace's debug messages to the log. */
+static void lib_log(enum mt_log_level level, const char *msg, void *arg)
+{
+	(void)arg;
+	if (level == MT_LOG_DEBUG)
+		log_debug("%s", msg);
+	else
+		log_info("%s", msg);
+}
+
+/* Print the final summary to stderr, as text or JSON. */
+static void print_summary(struct mt_session *s, int json)
+{
+	char b1[16], b2[16], b3[16], b4[16];
+	struct mt_status st;
+	json_t *obj;
+
+	if (json) {
+		obj = mt_proto_status(s);
+		if (obj) {
+			json_dumpf(obj, stderr, JSON_COMPACT);
+			fputc('\n', stderr);
+			json_decref(obj);
+		}
+		return;
+	}
+	mt_session_status(s, &st);
+	fprintf(stderr,
+		"memtraced: pid %d %s, exit code %d\n"
+		"  outstanding: %llu mappings, %s (committed %s, reserved %s)\n"
+		"  chunks:      %llu of %s, %s",
+		st.pid, mt_state_name(st.state), mt_exit_code(st.exit_status),
+		(unsigned long long)st.outstanding_count,
+		mt_format_size(st.outstanding_bytes, b1, sizeof(b1)),
+		mt_format_size(st.committed_bytes, b2, sizeof(b2)),
+		mt_format_size(st.reserved_bytes, b3, sizeof(b3)),
+		(unsigned long long)st.count[MT_CLASS_CHUNK],
+		mt_format_size(st.chunk_size, b4, sizeof(b4)),
+		mt_format_size(st.bytes[MT_CLASS_CHUNK], b1, sizeof(b1)));
+	if (st.ceiling)
+		fprintf(stderr, " (%.1f%% of ceiling %s)",
+			100.0 * (double)st.bytes[MT_CLASS_CHUNK] / (double)st.ceiling,
+			mt_format_size(st.ceiling, b2, sizeof(b2)));
+	fprintf(stderr,
+		"\n  large:       %llu, %s\n  small:       %llu, %s\n"
+		"  events:      %llu recorded, %llu dropped, %llu in child processes\n"
+		"  threads:     %llu seen\n",
+		(unsigned long long)st.count[MT_CLASS_LARGE],
+		mt_format_size(st.bytes[MT_CLASS_LARGE], b1, sizeof(b1)),
+		(unsigned long long)st.count[MT_CLASS_SMALL],
+		mt_format_size(st.bytes[MT_CLASS_SMALL], b2, sizeof(b2)),
+		(unsigned long long)st.events_recorded, (unsigned long long)st.events_dropped,
+		(unsigned long long)st.child_events, (unsigned long long)st.threads_seen);
+}
+
+int main(int argc, char **argv)
+{
+	struct control *ctl = NULL;
+	struct mt_session *s;
+	struct mt_status st;
+	struct options o;
+	sigset_t set, orig;
+	int first, err;
+
+	first = options_parse(&o, argc, argv);
+	log_init(o.verbose);
+	o.cfg.log = lib_log;
+
+	/* Stop signals are taken by the control thread through a signalfd. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &orig);
+	o.cfg.child_sigmask = &orig;
+
+	if ((err = mt_session_new(&o.cfg, &s)) < 0)
+		fatalx(EXIT_SETUP, "cannot create a session: %s", strerror(-err));
+	if ((err = control_start(s, &o, &ctl)) < 0)
+		fatalx(EXIT_SETUP, "control socket: %s", strerror(-err));
+	err = mt_session_launch(s, argv + first, environ);
+	if (err < 0) {
+		control_free(ctl);
+		mt_session_free(s);
+		fatalx(err == -ENOENT || err == -EACCES ? 127 : EXIT_SETUP, "cannot run %s: %s",
+		       argv[first], strerror(-err));
+	}
+	log_debug("tracing pid %d", err);
+	if ((err = mt_session_run(s)) < 0)
+		log_warnx("tracer loop: %s", strerror(-err));
+	if (o.summary)
+		print_summary(s, o.json);
+	control_target_done(ctl, o.linger);
+	control_free(ctl);
+	mt_session_status(s, &st);
+	mt_session_free(s);
+	return mt_exit_code(st.exit_status);
+}

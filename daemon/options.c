@@ -1,0 +1,159 @@
+/*
+ * options.c - memtraced's command line, from one table.
+ *
+ * Each row is a long option: its argument type, where the value goes and
+ * its help line.  getopt_long's array, --help and the man page's OPTIONS
+ * list all follow this table.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+
+enum opt_type { OPT_FLAG, OPT_SIZE, OPT_COUNT, OPT_DURATION, OPT_STRING, OPT_HELP, OPT_VERSION };
+
+struct opt {
+	const char *name;
+	int short_name;
+	enum opt_type type;
+	size_t off; /* into struct options */
+	const char *arg;
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct options, f)
+
+static const struct opt opts[] = {
+	{"socket", 's', OPT_STRING, OFF(socket), "PATH", "control socket (default: see FILES)"},
+	{"socket-group", 0, OPT_STRING, OFF(socket_group), "GROUP",
+	 "let GROUP's members use the socket (mode 0660)"},
+	{"no-socket", 0, OPT_FLAG, OFF(no_socket), NULL, "do not open a control socket"},
+	{"chunk-size", 0, OPT_SIZE, OFF(cfg.chunk_size), "SIZE", "chunk size (default 16M)"},
+	{"chunk-slack", 0, OPT_SIZE, OFF(cfg.chunk_slack), "SIZE",
+	 "allocator overhead above a chunk (default 8K)"},
+	{"ceiling", 0, OPT_SIZE, OFF(cfg.ceiling), "SIZE", "direct-memory ceiling"},
+	{"min-size", 0, OPT_SIZE, OFF(cfg.min_size), "SIZE",
+	 "do not stop the target for shorter mmaps (default 0)"},
+	{"ring-events", 0, OPT_COUNT, OFF(ring_events), "N", "event ring size (default 1048576)"},
+	{"kill-timeout", 0, OPT_DURATION, OFF(kill_timeout_ns), "DURATION",
+	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
+	{"linger", 0, OPT_FLAG, OFF(linger), NULL, "keep answering after the target exits"},
+	{"report", 0, OPT_STRING, OFF(report), "FILE", "write the final state as JSON to FILE"},
+	{"summary", 0, OPT_FLAG, OFF(summary), NULL, "print a summary to stderr at exit"},
+	{"json", 0, OPT_FLAG, OFF(json), NULL, "print the summary as JSON"},
+	{"verbose", 'v', OPT_FLAG, OFF(verbose), NULL, "log debug messages"},
+	{"help", 'h', OPT_HELP, 0, NULL, "show this help"},
+	{"version", 'V', OPT_VERSION, 0, NULL, "show the version"},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* Print the usage and every option. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: memtraced [options] -- PROGRAM [ARGS...]\n\n"
+		   "Run PROGRAM under memtrace: trace its memory syscalls and answer\n"
+		   "questions about them on a UNIX socket (see memtracectl(1)).\n\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		char left[48];
+
+		snprintf(left, sizeof(left), "%s%c%s--%s%s%s", opts[i].short_name ? "-" : "",
+			 opts[i].short_name ? opts[i].short_name : ' ',
+			 opts[i].short_name ? ", " : "  ", opts[i].name, opts[i].arg ? " " : "",
+			 opts[i].arg ? opts[i].arg : "");
+		fprintf(f, "  %-30s %s\n", opts[i].short_name ? left : left + 2, opts[i].help);
+	}
+}
+
+/* Store VALUE for option P into O; exits on a bad value. */
+static void opt_set(struct options *o, const struct opt *p, const char *value)
+{
+	char *field = (char *)o + p->off;
+	uint64_t u;
+	int64_t d;
+	char *end;
+
+	switch (p->type) {
+	case OPT_FLAG:
+		*(int *)field = 1;
+		break;
+	case OPT_SIZE:
+		if (mt_parse_size(value, &u) < 0)
+			fatalx(EXIT_USAGE, "--%s: bad size '%s' (use a number with K, M or G)",
+			       p->name, value);
+		*(uint64_t *)field = u;
+		break;
+	case OPT_COUNT:
+		errno = 0;
+		u = strtoull(value, &end, 10);
+		if (errno || end == value || *end || *value == '-' || u == 0)
+			fatalx(EXIT_USAGE, "--%s: bad count '%s'", p->name, value);
+		*(uint64_t *)field = u;
+		break;
+	case OPT_DURATION:
+		if (mt_parse_duration(value, &d) < 0)
+			fatalx(EXIT_USAGE, "--%s: bad duration '%s' (use e.g. 500ms, 10s, 5m)",
+			       p->name, value);
+		*(int64_t *)field = d;
+		break;
+	case OPT_STRING:
+		*(char **)field = (char *)value;
+		break;
+	case OPT_HELP:
+		usage(stdout);
+		exit(0);
+	case OPT_VERSION:
+		printf("memtraced %s\n", MT_VERSION);
+		exit(0);
+	}
+}
+
+/* Parse the command line. */
+int options_parse(struct options *o, int argc, char **argv)
+{
+	struct option longopts[NOPTS + 1];
+	char shortopts[2 * NOPTS + 2], *sp = shortopts;
+	int c, idx;
+
+	memset(o, 0, sizeof(*o));
+	mt_config_default(&o->cfg);
+	o->ring_events = o->cfg.ring_events;
+	o->kill_timeout_ns = 5000000000LL;
+	*sp++ = '+';
+	for (size_t i = 0; i < NOPTS; i++) {
+		int has_arg = opts[i].arg ? required_argument : no_argument;
+
+		longopts[i] = (struct option){opts[i].name, has_arg, NULL, 256 + (int)i};
+		if (opts[i].short_name) {
+			*sp++ = (char)opts[i].short_name;
+			if (has_arg)
+				*sp++ = ':';
+		}
+	}
+	longopts[NOPTS] = (struct option){0};
+	*sp = '\0';
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
+		const struct opt *p = NULL;
+
+		if (c >= 256)
+			p = &opts[c - 256];
+		for (size_t i = 0; !p && i < NOPTS; i++)
+			if (opts[i].short_name == c)
+				p = &opts[i];
+		if (!p) {
+			fprintf(stderr, "Try 'memtraced --help'.\n");
+			exit(EXIT_USAGE);
+		}
+		opt_set(o, p, optarg);
+	}
+	if (optind >= argc)
+		fatalx(EXIT_USAGE, "no program to run (usage: memtraced [options] -- PROGRAM [ARGS...])");
+	if (o->cfg.chunk_size == 0)
+		fatalx(EXIT_USAGE, "--chunk-size: must not be 0");
+	o->cfg.ring_events = o->ring_events;
+	return optind;
+}

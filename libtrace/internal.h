@@ -1,0 +1,152 @@
+/*
+ * internal.h - libtrace's private structures, shared by its modules.
+ */
+#ifndef INTERNAL_H
+#define INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "libtrace.h"
+#include "maps.h"
+
+/* Argument shapes, for printing. */
+enum arg_fmt {
+	ARG_NONE,
+	ARG_ADDR,	  /* NULL or 0x... */
+	ARG_LEN,	  /* decimal */
+	ARG_PROT,	  /* PROT_* */
+	ARG_MMAP_FLAGS,	  /* MAP_* */
+	ARG_MREMAP_FLAGS, /* MREMAP_* */
+	ARG_FD,		  /* signed decimal */
+	ARG_OFFSET,	  /* 0 or 0x... */
+};
+
+struct mt_session;
+struct task;
+
+/* One row of the syscall table, indexed by the native syscall number. */
+struct sys_ent {
+	const char *name;   /* NULL: not traced */
+	uint8_t sys;	    /* enum mt_sys */
+	uint8_t nargs;
+	uint8_t fmt[6];	    /* enum arg_fmt per argument */
+	int8_t len_arg;	    /* argument compared with --min-size, or -1 */
+	int8_t flags_arg;   /* argument whose MAP_FIXED* bits force a stop, or -1 */
+	/* Apply a successful call to the accounting table. */
+	void (*account)(struct mt_session *s, struct task *t, const struct mt_event *ev);
+};
+
+extern const struct sys_ent sys_table[];
+extern const unsigned sys_table_size;
+/* The row for enum mt_sys SYS. */
+const struct sys_ent *sys_by_id(unsigned sys);
+/* The native syscall number of enum mt_sys SYS. */
+int sys_nr(unsigned sys);
+
+/* A bounded ring of completed events; the oldest are overwritten. */
+struct ring {
+	struct mt_event *ev;
+	size_t cap;
+	uint64_t head; /* events ever pushed == seq of the newest */
+};
+
+int ring_init(struct ring *r, size_t cap);
+void ring_free(struct ring *r);
+/* Append EV, assigning its seq; overwrites the oldest when full. */
+void ring_push(struct ring *r, const struct mt_event *ev);
+/* The event with sequence number SEQ, or NULL when dropped or not yet pushed. */
+const struct mt_event *ring_get(const struct ring *r, uint64_t seq);
+/* Events overwritten before anyone could read them. */
+static inline uint64_t ring_dropped(const struct ring *r)
+{
+	return r->head > r->cap ? r->head - r->cap : 0;
+}
+
+/* Per-thread record; kept after the thread exits (its mappings may outlive it). */
+struct thread {
+	pid_t pid, tid;
+	char comm[16];
+	int alive;
+	uint64_t mapped_count, mapped_bytes;
+	uint64_t unmapped_count, unmapped_bytes;
+	struct maps_owner own;
+	struct thread *next; /* session's list of every thread */
+};
+
+/* Task flags. */
+#define TASK_STARTUP	0x01 /* first stop not seen yet */
+#define TASK_IN_SYSCALL 0x02 /* seccomp stop seen, waiting for the exit stop */
+#define TASK_TARGET_MM	0x04 /* shares the target's address space: accounted */
+#define TASK_NAMED	0x08 /* comm read */
+#define TASK_LISTENING	0x10 /* in group-stop, resumed with PTRACE_LISTEN */
+
+/* One tracee: a thread of the target or of a descendant. */
+struct task {
+	pid_t tid, pid;
+	unsigned flags;
+	struct thread *th;
+	struct mt_event pending; /* syscall in progress */
+	struct timespec entry;	 /* monotonic, at the seccomp stop */
+};
+
+struct mt_session {
+	struct mt_config cfg;
+	pthread_mutex_t lock; /* guards everything queries read */
+
+	/* Tracer-thread state. */
+	pthread_t tracer;
+	pid_t tracer_tid;
+	timer_t wake_timer;
+	int have_timer;
+	struct task **tasks; /* indexed by tid */
+	size_t tasks_cap;
+	uint64_t ntasks;
+	atomic_int stop_requested; /* 0, or the grace in ms before SIGKILL */
+	int64_t stop_deadline_ns; /* monotonic; SIGKILL after it */
+	int stopping;
+
+	/* Target. */
+	pid_t pid;
+	char **argv;
+	enum mt_state state;
+	int exit_status;
+	int64_t start_ns, end_ns;
+	uint64_t brk_start, brk_end; /* 0 until known */
+
+	/* Guarded by lock. */
+	struct ring ring;
+	struct maps maps;
+	struct thread *threads;
+	uint64_t threads_seen, threads_alive;
+	uint64_t by_sys[MT_SYS_COUNT];
+	uint64_t child_events;
+	uint64_t seeded_count, seeded_bytes;
+
+	int notify_fd;
+	atomic_int notify_armed;
+};
+
+/* Accounting handlers, one per syscall (account.c). */
+void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *ev);
+void account_munmap(struct mt_session *s, struct task *t, const struct mt_event *ev);
+void account_mremap(struct mt_session *s, struct task *t, const struct mt_event *ev);
+void account_mprotect(struct mt_session *s, struct task *t, const struct mt_event *ev);
+void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev);
+/* Reset the table to what /proc/PID/maps shows, as preexisting mappings. */
+int account_seed(struct mt_session *s, pid_t pid);
+
+/* Build the seccomp program for CFG (filter.c). The caller frees *PROG. */
+struct sock_fprog;
+int filter_build(const struct mt_config *cfg, struct sock_fprog *prog);
+
+/* Page size, rounding. */
+extern uint64_t page_size;
+static inline uint64_t page_up(uint64_t n)
+{
+	return (n + page_size - 1) & ~(page_size - 1);
+}
+
+#endif

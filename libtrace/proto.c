@@ -1,0 +1,455 @@
+/*
+ * proto.c - the JSON objects of memtrace's protocol.
+ *
+ * Field names here are an interface: scripts read them.  A field is added,
+ * never renamed or reused; see memtraced(8), PROTOCOL.
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* memtraced's own resident set size in bytes. */
+static uint64_t self_rss(void)
+{
+	unsigned long size = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return (uint64_t)rss * page_size;
+}
+
+/* {"count": C, "bytes": B} */
+static json_t *count_bytes(uint64_t count, uint64_t bytes)
+{
+	return json_pack("{s:I,s:I}", "count", (json_int_t)count, "bytes", (json_int_t)bytes);
+}
+
+/* Build the status object. */
+json_t *mt_proto_status(struct mt_session *s)
+{
+	struct mt_status st;
+	json_t *argv, *classes, *bysys, *target, *root;
+	int64_t now = mt_now_ns();
+	double used = 0;
+
+	mt_session_status(s, &st);
+	argv = json_array();
+	for (char **a = st.argv; a && *a; a++)
+		json_array_append_new(argv, json_string(*a));
+	classes = json_object();
+	for (int c = 0; c < MT_CLASS_COUNT; c++)
+		json_object_set_new(classes, mt_class_name(c), count_bytes(st.count[c], st.bytes[c]));
+	bysys = json_object();
+	for (int i = 0; i < MT_SYS_COUNT; i++)
+		json_object_set_new(bysys, mt_sys_name(i), json_integer((json_int_t)st.events_by_sys[i]));
+	if (st.ceiling)
+		used = 100.0 * (double)st.bytes[MT_CLASS_CHUNK] / (double)st.ceiling;
+
+	target = json_pack("{s:i,s:o,s:s,s:f}", "pid", st.pid, "argv", argv, "state",
+			   mt_state_name(st.state), "uptime_s",
+			   (double)((st.end_ns ? st.end_ns : now) - st.start_ns) / 1e9);
+	if (st.state == MT_STATE_EXITED && st.pid) {
+		json_object_set_new(target, "exit_code", json_integer(mt_exit_code(st.exit_status)));
+		if (WIFSIGNALED(st.exit_status))
+			json_object_set_new(target, "signal", json_integer(WTERMSIG(st.exit_status)));
+	}
+	root = json_pack(
+		"{s:b,s:i,s:o,"
+		"s:{s:I,s:I,s:I,s:I,s:I,s:o},"
+		"s:{s:I,s:I,s:I,s:I},"
+		"s:{s:I,s:f},"
+		"s:{s:I,s:I,s:I,s:o},"
+		"s:{s:I,s:I},"
+		"s:{s:I,s:I},"
+		"s:{s:i,s:I,s:s}}",
+		"ok", 1, "protocol", MT_PROTOCOL_VERSION, "target", target,
+		"outstanding", "bytes", (json_int_t)st.outstanding_bytes, "count",
+		(json_int_t)st.outstanding_count, "reserved_bytes", (json_int_t)st.reserved_bytes,
+		"committed_bytes", (json_int_t)st.committed_bytes, "brk_bytes",
+		(json_int_t)st.brk_bytes, "classes", classes,
+		"chunks", "count", (json_int_t)st.count[MT_CLASS_CHUNK], "bytes",
+		(json_int_t)st.bytes[MT_CLASS_CHUNK], "size", (json_int_t)st.chunk_size, "slack",
+		(json_int_t)st.chunk_slack,
+		"ceiling", "bytes", (json_int_t)st.ceiling, "used_percent", used,
+		"events", "recorded", (json_int_t)st.events_recorded, "dropped",
+		(json_int_t)st.events_dropped, "children", (json_int_t)st.child_events,
+		"by_syscall", bysys,
+		"threads", "count", (json_int_t)st.threads_alive, "seen", (json_int_t)st.threads_seen,
+		"seeded", "count", (json_int_t)st.seeded_count, "bytes", (json_int_t)st.seeded_bytes,
+		"daemon", "pid", (int)getpid(), "rss_bytes", (json_int_t)self_rss(), "version",
+		MT_VERSION);
+	return root;
+}
+
+/* An error answer. */
+json_t *mt_proto_error(const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", code, "message", msg);
+}
+
+/* "0x7f..." for an address: JSON numbers lose precision above 2^53 in many readers. */
+static json_t *json_addr(uint64_t a)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%#" PRIx64, a);
+	return json_string(buf);
+}
+
+/* "rw-p" style protection and sharing. */
+static json_t *json_prot(int prot, int flags)
+{
+	char buf[5] = {prot & PROT_READ ? 'r' : '-', prot & PROT_WRITE ? 'w' : '-',
+		       prot & PROT_EXEC ? 'x' : '-', (flags & MAP_TYPE) == MAP_SHARED ? 's' : 'p',
+		       '\0'};
+	return json_string(buf);
+}
+
+/* One event as JSON. */
+json_t *mt_proto_event(const struct mt_event *ev)
+{
+	char text[512];
+	json_t *args = json_array(), *o;
+
+	for (int i = 0; i < 6; i++)
+		json_array_append_new(args, json_integer((json_int_t)ev->args[i]));
+	mt_event_format(ev, text, sizeof(text));
+	o = json_pack("{s:I,s:I,s:i,s:i,s:s,s:o,s:b,s:I,s:I,s:s}", "seq", (json_int_t)ev->seq,
+		      "time_ns", (json_int_t)ev->time_ns, "pid", ev->pid, "tid", ev->tid, "syscall",
+		      mt_sys_name(ev->sys), "args", args, "done", ev->done, "ret",
+		      (json_int_t)ev->ret, "duration_ns", (json_int_t)ev->dur_ns, "text", text);
+	if (o && ev->done && ev->ret < 0 && ev->ret >= -4095)
+		json_object_set_new(o, "error", json_string(strerrorname_np((int)-ev->ret) ?: "E?"));
+	return o;
+}
+
+/* An integer argument of REQ, or DEF when absent. */
+static json_int_t arg_int(json_t *req, const char *name, json_int_t def)
+{
+	json_t *v = json_object_get(req, name);
+
+	return v ? json_integer_value(v) : def;
+}
+
+/* A string argument of REQ, or DEF when absent. */
+static const char *arg_str(json_t *req, const char *name, const char *def)
+{
+	json_t *v = json_object_get(req, name);
+
+	return v ? json_string_value(v) : def;
+}
+
+#define LIMIT_MAX 100000
+
+/* The "status" command. */
+static json_t *cmd_status(struct mt_session *s, json_t *req)
+{
+	(void)req;
+	return mt_proto_status(s);
+}
+
+static int sort_size(const void *a, const void *b)
+{
+	const struct mt_mapping *x = a, *y = b;
+
+	return x->len < y->len ? 1 : x->len > y->len ? -1 : (x->start > y->start) - (x->start < y->start);
+}
+
+static int sort_age(const void *a, const void *b)
+{
+	const struct mt_mapping *x = a, *y = b;
+
+	return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns ? 1 : (x->start > y->start) - (x->start < y->start);
+}
+
+/* The "outstanding" command: matching mappings, largest (or oldest) first. */
+static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
+{
+	struct mt_filter f = {.class = -1};
+	const char *cls = arg_str(req, "class", NULL), *sort = arg_str(req, "sort", "size");
+	size_t limit = (size_t)arg_int(req, "limit", 100), cap = 4096, n, total;
+	struct mt_mapping *m = NULL, *grown;
+	int64_t now = mt_now_ns();
+	json_t *list, *o;
+
+	if (cls)
+		f.class = mt_class_from_name(cls);
+	f.min_size = (uint64_t)arg_int(req, "min_size", 0);
+	f.tid = (pid_t)arg_int(req, "tid", 0);
+	if (json_object_get(req, "older_than"))
+		f.older_than_ns = (int64_t)(json_number_value(json_object_get(req, "older_than")) * 1e9);
+	/* Sorting needs every match; grow the buffer until it holds them all. */
+	for (;;) {
+		grown = realloc(m, cap * sizeof(*m));
+		if (!grown) {
+			free(m);
+			return mt_proto_error("no_memory", "out of memory");
+		}
+		m = grown;
+		n = mt_session_outstanding(s, &f, m, cap, &total);
+		if (total <= cap)
+			break;
+		cap = total + total / 8;
+	}
+	if (!strcmp(sort, "size"))
+		qsort(m, n, sizeof(*m), sort_size);
+	else if (!strcmp(sort, "age"))
+		qsort(m, n, sizeof(*m), sort_age);
+	list = json_array();
+	for (size_t i = 0; i < n && i < limit; i++) {
+		json_array_append_new(
+			list,
+			json_pack("{s:o,s:o,s:I,s:s,s:o,s:b,s:b,s:i,s:s,s:f}", "start",
+				  json_addr(m[i].start), "end", json_addr(m[i].start + m[i].len),
+				  "length", (json_int_t)m[i].len, "class", mt_class_name(m[i].class),
+				  "prot", json_prot(m[i].prot, m[i].flags), "anonymous",
+				  !!(m[i].kind & MT_MAP_ANON), "preexisting",
+				  !!(m[i].kind & MT_MAP_PREEXISTING), "tid", m[i].tid, "thread",
+				  m[i].comm, "age_s",
+				  m[i].time_ns ? (double)(now - m[i].time_ns) / 1e9 : 0.0));
+	}
+	free(m);
+	o = json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "total", (json_int_t)total, "count",
+		      (json_int_t)json_array_size(list), "mappings", list);
+	return o;
+}
+
+static int sort_threads(const void *a, const void *b)
+{
+	const struct mt_thread *x = a, *y = b;
+
+	if (x->outstanding_bytes != y->outstanding_bytes)
+		return x->outstanding_bytes < y->outstanding_bytes ? 1 : -1;
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+/* {"count":C,"bytes":B} */
+static json_t *cb(uint64_t c, uint64_t b)
+{
+	return json_pack("{s:I,s:I}", "count", (json_int_t)c, "bytes", (json_int_t)b);
+}
+
+/* The "threads" command: per-thread figures, most outstanding bytes first. */
+static json_t *cmd_threads(struct mt_session *s, json_t *req)
+{
+	size_t limit = (size_t)arg_int(req, "limit", 100), cap = 1024, n, total;
+	int all = json_is_true(json_object_get(req, "all"));
+	struct mt_thread *t = NULL, *grown;
+	json_t *list;
+
+	for (;;) {
+		grown = realloc(t, cap * sizeof(*t));
+		if (!grown) {
+			free(t);
+			return mt_proto_error("no_memory", "out of memory");
+		}
+		t = grown;
+		n = mt_session_threads(s, t, cap, &total);
+		if (total <= cap)
+			break;
+		cap = total + 64;
+	}
+	qsort(t, n, sizeof(*t), sort_threads);
+	list = json_array();
+	for (size_t i = 0; i < n && json_array_size(list) < limit; i++) {
+		/* Exited threads that hold nothing and did nothing are noise. */
+		if (!all && !t[i].alive && !t[i].outstanding_count)
+			continue;
+		json_array_append_new(
+			list, json_pack("{s:i,s:i,s:s,s:b,s:o,s:o,s:o,s:o}", "tid", t[i].tid, "pid",
+					t[i].pid, "name", t[i].comm, "alive", t[i].alive, "mapped",
+					cb(t[i].mapped_count, t[i].mapped_bytes), "unmapped",
+					cb(t[i].unmapped_count, t[i].unmapped_bytes), "outstanding",
+					cb(t[i].outstanding_count, t[i].outstanding_bytes), "chunks",
+					cb(t[i].chunk_count, t[i].chunk_bytes)));
+	}
+	free(t);
+	return json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "total", (json_int_t)total, "count",
+			 (json_int_t)json_array_size(list), "threads", list);
+}
+
+/* The "events" command: the last LIMIT events matching tid/syscall. */
+static json_t *cmd_events(struct mt_session *s, json_t *req)
+{
+	size_t limit = (size_t)arg_int(req, "limit", 20), n, cap = 65536;
+	pid_t tid = (pid_t)arg_int(req, "tid", 0);
+	const char *sys = arg_str(req, "syscall", NULL);
+	int want = sys ? mt_sys_from_name(sys) : -1;
+	struct mt_event *ev = malloc(cap * sizeof(*ev));
+	uint64_t newest, after, dropped;
+	json_t *list = json_array();
+	struct mt_status st;
+	size_t start;
+
+	if (!ev)
+		return mt_proto_error("no_memory", "out of memory");
+	mt_session_status(s, &st);
+	dropped = st.events_dropped;
+	/* Scan back from the newest, a window at a time, until LIMIT matched. */
+	after = st.events_recorded > cap ? st.events_recorded - cap : 0;
+	n = mt_session_events(s, after, ev, cap, &newest);
+	start = n;
+	for (size_t i = n, found = 0; i-- > 0 && found < limit;) {
+		if ((tid && ev[i].tid != tid) || (want >= 0 && ev[i].sys != want))
+			continue;
+		found++;
+		start = i;
+	}
+	for (size_t i = start; i < n; i++) {
+		if ((tid && ev[i].tid != tid) || (want >= 0 && ev[i].sys != want))
+			continue;
+		json_array_append_new(list, mt_proto_event(&ev[i]));
+	}
+	free(ev);
+	return json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "newest", (json_int_t)newest, "dropped",
+			 (json_int_t)dropped, "events", list);
+}
+
+static const char *const class_values[] = {"small", "chunk", "large", NULL};
+static const char *const sort_values[] = {"size", "age", "address", NULL};
+static const char *const sys_values[] = {"mmap", "munmap", "mremap", "mprotect", "brk", NULL};
+
+static const struct mt_arg no_args[] = {{NULL, 0, NULL, NULL}};
+
+static const struct mt_arg outstanding_args[] = {
+	{"class", MT_ARG_WORD, class_values, "only this size class"},
+	{"min_size", MT_ARG_SIZE, NULL, "only mappings at least this long"},
+	{"older_than", MT_ARG_SECONDS, NULL, "only mappings older than this"},
+	{"tid", MT_ARG_COUNT, NULL, "only mappings this thread created"},
+	{"limit", MT_ARG_COUNT, NULL, "at most this many (default 100)"},
+	{"sort", MT_ARG_WORD, sort_values, "order (default size)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct mt_arg threads_args[] = {
+	{"limit", MT_ARG_COUNT, NULL, "at most this many (default 100)"},
+	{"all", MT_ARG_BOOL, NULL, "include exited threads that hold nothing"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct mt_arg events_args[] = {
+	{"limit", MT_ARG_COUNT, NULL, "the last this many (default 20)"},
+	{"tid", MT_ARG_COUNT, NULL, "only this thread"},
+	{"syscall", MT_ARG_WORD, sys_values, "only this syscall"},
+	{"follow", MT_ARG_BOOL, NULL, "then stream new events until the client closes"},
+	{NULL, 0, NULL, NULL},
+};
+
+const struct mt_cmd mt_cmds[] = {
+	{"status", "totals, chunks, ceiling, events, threads", 0, no_args, cmd_status},
+	{"outstanding", "outstanding mappings", 0, outstanding_args, cmd_outstanding},
+	{"threads", "per-thread figures", 0, threads_args, cmd_threads},
+	{"events", "recent memory syscalls", MT_CMD_STREAM, events_args, cmd_events},
+	{"stop", "end tracing and the daemon, as SIGTERM does", MT_CMD_DAEMON, no_args, NULL},
+	{NULL, NULL, 0, NULL, NULL},
+};
+
+/* The command called NAME. */
+const struct mt_cmd *mt_cmd_find(const char *name)
+{
+	for (const struct mt_cmd *c = mt_cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+/* Check V against argument A; NULL when fine, else an error answer. */
+static json_t *arg_check(const struct mt_cmd *c, const struct mt_arg *a, json_t *v)
+{
+	switch (a->kind) {
+	case MT_ARG_COUNT:
+	case MT_ARG_SIZE:
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			return mt_proto_error("bad_arg", "%s: \"%s\" must be a non-negative integer",
+					      c->name, a->name);
+		if (!strcmp(a->name, "limit") && json_integer_value(v) > LIMIT_MAX)
+			return mt_proto_error("bad_arg", "%s: \"limit\" is at most %d", c->name,
+					      LIMIT_MAX);
+		return NULL;
+	case MT_ARG_SECONDS:
+		if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e9)
+			return mt_proto_error("bad_arg", "%s: \"%s\" must be a number of seconds",
+					      c->name, a->name);
+		return NULL;
+	case MT_ARG_BOOL:
+		if (!json_is_boolean(v))
+			return mt_proto_error("bad_arg", "%s: \"%s\" must be true or false", c->name,
+					      a->name);
+		return NULL;
+	case MT_ARG_WORD:
+		if (!json_is_string(v))
+			return mt_proto_error("bad_arg", "%s: \"%s\" must be a string", c->name,
+					      a->name);
+		for (const char *const *w = a->values; w && *w; w++)
+			if (!strcmp(*w, json_string_value(v)))
+				return NULL;
+		if (a->values)
+			return mt_proto_error("bad_arg", "%s: unknown %s \"%s\"", c->name, a->name,
+					      json_string_value(v));
+		return NULL;
+	}
+	return NULL;
+}
+
+/* Parse and check one request line. */
+int mt_proto_parse(const char *line, size_t len, const struct mt_cmd **cmd, json_t **req,
+		   json_t **err)
+{
+	const struct mt_cmd *c;
+	json_error_t jerr;
+	const char *key, *name;
+	json_t *r, *v;
+
+	r = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r) {
+		*err = mt_proto_error("bad_json", "%s at column %d", jerr.text, jerr.column);
+		return -1;
+	}
+	if (!json_is_object(r) || !json_is_string(json_object_get(r, "cmd"))) {
+		*err = mt_proto_error("bad_request", "a request is an object with a \"cmd\" string");
+		goto fail;
+	}
+	name = json_string_value(json_object_get(r, "cmd"));
+	if (!(c = mt_cmd_find(name))) {
+		*err = mt_proto_error("unknown_cmd", "unknown command \"%.64s\"", name);
+		goto fail;
+	}
+	json_object_foreach(r, key, v) {
+		const struct mt_arg *a;
+
+		if (!strcmp(key, "cmd"))
+			continue;
+		for (a = c->args; a->name && strcmp(a->name, key); a++)
+			;
+		if (!a->name) {
+			*err = mt_proto_error("bad_arg", "%s: unknown argument \"%.64s\"", c->name, key);
+			goto fail;
+		}
+		if ((*err = arg_check(c, a, v)))
+			goto fail;
+	}
+	*cmd = c;
+	*req = r;
+	return 0;
+fail:
+	json_decref(r);
+	return -1;
+}

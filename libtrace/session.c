@@ -1,0 +1,849 @@
+/*
+ * session.c - the tracing session: launch, the tracer loop, stop, queries.
+ *
+ * Launch order (child side, async-signal-safe calls only, since memtraced
+ * has other threads): PR_SET_PDEATHSIG -> SIGSTOP to self, so the parent can
+ * PTRACE_SEIZE it with our options -> seccomp filter (no_new_privs first
+ * only when the kernel demands it, so a root target keeps setuid semantics)
+ * -> execve.  memtraced's own descriptors are all O_CLOEXEC, so the target
+ * inherits exactly what memtraced inherited.
+ *
+ * The tracer loop: every memory syscall stops twice.  At the seccomp stop
+ * the arguments are read and the task resumed with PTRACE_SYSCALL; at the
+ * syscall-exit stop the result is read, the task resumed with PTRACE_CONT
+ * *first*, and only then is the event recorded and the table updated, so a
+ * stopped thread never waits for our bookkeeping.  Every other stop (clone,
+ * exec, group-stop, signal delivery) is answered and resumed at once.
+ *
+ * A task born under the filter carries it from its first instruction, so it
+ * is resumed with PTRACE_CONT from its first stop and never stops again
+ * unless it makes a memory syscall.
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <linux/filter.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PTRACE_OPTIONS                                                                             \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE |                     \
+	 PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL)
+
+uint64_t page_size = 4096;
+
+/* Fill CFG with the defaults. */
+void mt_config_default(struct mt_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->chunk_size = 16u << 20;
+	cfg->chunk_slack = 8u << 10;
+	cfg->ring_events = 1u << 20;
+	cfg->wake_signal = SIGURG;
+}
+
+/* Log a debug message through the configured callback. */
+static void debug(struct mt_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void debug(struct mt_session *s, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (!s->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->cfg.log(MT_LOG_DEBUG, msg, s->cfg.log_arg);
+}
+
+/* Read the kernel's pid_max; tids index the task table directly. */
+static size_t read_pid_max(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+	unsigned long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v ? v + 1 : 4194305;
+}
+
+/* Create a session. */
+int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
+{
+	struct mt_session *s;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	pthread_mutex_init(&s->lock, NULL);
+	maps_init(&s->maps, cfg->chunk_size, cfg->chunk_slack);
+	s->notify_fd = -1;
+	if ((err = ring_init(&s->ring, cfg->ring_events)) < 0)
+		goto fail;
+	s->tasks_cap = read_pid_max();
+	s->tasks = calloc(s->tasks_cap, sizeof(*s->tasks));
+	if (!s->tasks) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->notify_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	s->start_ns = mt_now_ns();
+	*out = s;
+	return 0;
+fail:
+	mt_session_free(s);
+	return err;
+}
+
+/* Return the task with TID, or NULL. */
+static struct task *task_get(struct mt_session *s, pid_t tid)
+{
+	return (size_t)tid < s->tasks_cap ? s->tasks[tid] : NULL;
+}
+
+/* Create the task and thread record for TID of process PID. */
+static struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags)
+{
+	struct task *t;
+	struct thread *th;
+
+	if (tid <= 0)
+		return NULL;
+	if ((size_t)tid >= s->tasks_cap) {
+		/* pid_max was raised while we ran. */
+		size_t cap = (size_t)tid * 2;
+		struct task **n = realloc(s->tasks, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		memset(n + s->tasks_cap, 0, (cap - s->tasks_cap) * sizeof(*n));
+		s->tasks = n;
+		s->tasks_cap = cap;
+	}
+	t = calloc(1, sizeof(*t));
+	th = calloc(1, sizeof(*th));
+	if (!t || !th) {
+		free(t);
+		free(th);
+		return NULL;
+	}
+	t->tid = th->tid = tid;
+	t->pid = th->pid = pid;
+	t->flags = flags;
+	t->th = th;
+	th->alive = 1;
+	pthread_mutex_lock(&s->lock);
+	th->next = s->threads;
+	s->threads = th;
+	s->threads_seen++;
+	s->threads_alive++;
+	pthread_mutex_unlock(&s->lock);
+	s->tasks[tid] = t;
+	s->ntasks++;
+	return t;
+}
+
+/* Forget task T; its thread record stays.  Accepts NULL; idempotent. */
+static void task_free(struct mt_session *s, struct task *t)
+{
+	if (!t)
+		return;
+	if (task_get(s, t->tid) == t) {
+		s->tasks[t->tid] = NULL;
+		s->ntasks--;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (t->th->alive) {
+		t->th->alive = 0;
+		s->threads_alive--;
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(t);
+}
+
+/* Free a session. */
+void mt_session_free(struct mt_session *s)
+{
+	struct thread *th, *next;
+
+	if (!s)
+		return;
+	for (size_t i = 0; s->tasks && i < s->tasks_cap; i++)
+		task_free(s, s->tasks[i]);
+	free(s->tasks);
+	for (th = s->threads; th; th = next) {
+		next = th->next;
+		free(th);
+	}
+	maps_clear(&s->maps);
+	ring_free(&s->ring);
+	if (s->notify_fd >= 0)
+		close(s->notify_fd);
+	if (s->have_timer)
+		timer_delete(s->wake_timer);
+	for (char **a = s->argv; a && *a; a++)
+		free(*a);
+	free(s->argv);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* Wake whoever waits on the notify fd. */
+static void notify(struct mt_session *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->notify_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		debug(s, "notify: %s", strerror(errno));
+}
+
+/* Return the notify fd. */
+int mt_session_notify_fd(struct mt_session *s)
+{
+	return s->notify_fd;
+}
+
+/* Ask for a wake-up at the next event. */
+void mt_session_notify_arm(struct mt_session *s)
+{
+	atomic_store(&s->notify_armed, 1);
+}
+
+/* Resolve ARGV0 through PATH like execvp(); 0 or -errno. */
+static int resolve_path(const char *argv0, char *out, size_t size)
+{
+	const char *path = getenv("PATH");
+	int err = -ENOENT;
+
+	if (!*argv0)
+		return -ENOENT;
+	if (strchr(argv0, '/')) {
+		if (access(argv0, X_OK) < 0)
+			return -errno;
+		snprintf(out, size, "%s", argv0);
+		return 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if ((size_t)snprintf(out, size, "%.*s%s%s", (int)n, path, n ? "/" : "", argv0) <
+		    size) {
+			if (access(out, X_OK) == 0)
+				return 0;
+			if (errno == EACCES)
+				err = -EACCES;
+		}
+		path += n + (path[n] == ':');
+	}
+	return err;
+}
+
+/* Write MSG and ERR to stderr from the forked child; async-signal-safe. */
+static void child_fail(const char *what, const char *arg, int err)
+{
+	const char *es = strerrordesc_np(err);
+	struct iovec iov[] = {
+		{(void *)"memtraced: ", 11},  {(void *)what, strlen(what)},
+		{(void *)arg, strlen(arg)},   {(void *)": ", 2},
+		{(void *)es, es ? strlen(es) : 0}, {(void *)"\n", 1},
+	};
+
+	if (writev(STDERR_FILENO, iov, 6) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* Launch ARGV under the filter, stopped before exec; see the top comment. */
+int mt_session_launch(struct mt_session *s, char *const argv[], char *const envp[])
+{
+	struct sock_fprog prog = {0};
+	char path[4096];
+	pid_t pid, parent = getpid();
+	int status, err, argc;
+
+	if ((err = resolve_path(argv[0], path, sizeof(path))) < 0)
+		return err;
+	if ((err = filter_build(&s->cfg, &prog)) < 0)
+		return err;
+	for (argc = 0; argv[argc]; argc++)
+		;
+	s->argv = calloc((size_t)argc + 1, sizeof(char *));
+	for (int i = 0; s->argv && i < argc; i++)
+		if (!(s->argv[i] = strdup(argv[i])))
+			err = -ENOMEM;
+	if (!s->argv || err) {
+		free(prog.filter);
+		return -ENOMEM;
+	}
+
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		free(prog.filter);
+		return err;
+	}
+	if (pid == 0) {
+		/* The target dies with memtraced, as it would with EXITKILL. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		kill(getpid(), SIGSTOP);
+		/* memtraced blocks its stop signals; the target must not inherit that. */
+		if (s->cfg.child_sigmask)
+			sigprocmask(SIG_SETMASK, s->cfg.child_sigmask, NULL);
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+			/* Without CAP_SYS_ADMIN the kernel wants no_new_privs. */
+			if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+			    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+				child_fail("cannot install the seccomp filter", "", errno);
+		}
+		execve(path, argv, envp);
+		child_fail("cannot execute ", path, errno);
+	}
+	free(prog.filter);
+
+	if (waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) {
+		err = -ECHILD;
+		goto fail_kill;
+	}
+	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_OPTIONS) < 0) {
+		err = -errno;
+		goto fail_kill;
+	}
+	if (!task_new(s, pid, pid, TASK_STARTUP | TASK_TARGET_MM)) {
+		err = -ENOMEM;
+		goto fail_kill;
+	}
+	s->pid = pid;
+	s->state = MT_STATE_STARTING;
+	kill(pid, SIGCONT);
+	return pid;
+fail_kill:
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, __WALL);
+	return err;
+}
+
+/* Resume T, delivering SIG; a vanished task is not an error. */
+static void resume(struct task *t, int sig)
+{
+	int req = (t->flags & TASK_IN_SYSCALL) ? PTRACE_SYSCALL : PTRACE_CONT;
+
+	if (ptrace(req, t->tid, 0, sig) < 0 && errno != ESRCH)
+		t->flags &= ~TASK_IN_SYSCALL;
+}
+
+/* Read a thread's name from /proc into BUF[16]. */
+static void read_comm(pid_t pid, pid_t tid, char buf[16])
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, 15);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Record a finished (or abandoned) event of T and apply it to the table. */
+static void record(struct mt_session *s, struct task *t, struct mt_event *ev)
+{
+	const struct sys_ent *e = sys_by_id(ev->sys);
+	char comm[16] = "";
+
+	if (!(t->flags & TASK_NAMED)) {
+		read_comm(t->pid, t->tid, comm);
+		t->flags |= TASK_NAMED;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (comm[0])
+		memcpy(t->th->comm, comm, sizeof(comm));
+	ring_push(&s->ring, ev);
+	s->by_sys[ev->sys]++;
+	if (!(t->flags & TASK_TARGET_MM))
+		s->child_events++;
+	else if (ev->done && !(ev->ret < 0 && ev->ret >= -4095) && e)
+		e->account(s, t, ev);
+	pthread_mutex_unlock(&s->lock);
+	if (atomic_load_explicit(&s->notify_armed, memory_order_relaxed) &&
+	    atomic_exchange(&s->notify_armed, 0))
+		notify(s);
+}
+
+/* Seccomp stop: note the call and run it to its exit stop. */
+static void on_seccomp(struct mt_session *s, struct task *t)
+{
+	struct __ptrace_syscall_info info;
+	const struct sys_ent *e;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) < 0 ||
+	    info.op != PTRACE_SYSCALL_INFO_SECCOMP || info.seccomp.nr >= sys_table_size ||
+	    !(e = &sys_table[info.seccomp.nr])->name) {
+		resume(t, 0);
+		return;
+	}
+	memset(&t->pending, 0, sizeof(t->pending));
+	t->pending.time_ns = mt_now_ns();
+	t->pending.pid = t->pid;
+	t->pending.tid = t->tid;
+	t->pending.sys = e->sys;
+	memcpy(t->pending.args, info.seccomp.args, sizeof(t->pending.args));
+	t->flags |= TASK_IN_SYSCALL;
+	resume(t, 0);
+}
+
+/* Syscall stop: the result of the pending call (or, on kernels that stop at
+ * seccomp before syscall-entry, the entry stop, which needs one more step). */
+static void on_syscall_stop(struct mt_session *s, struct task *t)
+{
+	struct __ptrace_syscall_info info;
+	struct mt_event ev;
+
+	if (!(t->flags & TASK_IN_SYSCALL)) {
+		resume(t, 0);
+		return;
+	}
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) < 0 ||
+	    info.op != PTRACE_SYSCALL_INFO_EXIT) {
+		resume(t, 0);
+		return;
+	}
+	ev = t->pending;
+	ev.ret = info.exit.rval;
+	ev.done = 1;
+	t->flags &= ~TASK_IN_SYSCALL;
+	resume(t, 0);
+	ev.dur_ns = (uint64_t)(mt_now_ns() - ev.time_ns);
+	if ((int64_t)ev.dur_ns < 0)
+		ev.dur_ns = 0;
+	record(s, t, &ev);
+}
+
+/* Read the clone flags of the clone/clone3 call T is stopped in. */
+static uint64_t clone_flags(struct task *t, int event)
+{
+	struct user_regs_struct regs;
+	uint64_t flags = 0;
+
+	if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
+		return event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
+	if (regs.orig_rax == __NR_clone)
+		return regs.rdi;
+	if (regs.orig_rax == __NR_clone3) {
+		struct iovec local = {&flags, sizeof(flags)};
+		struct iovec remote = {(void *)regs.rdi, sizeof(flags)};
+
+		if (process_vm_readv(t->tid, &local, 1, &remote, 1, 0) == sizeof(flags))
+			return flags;
+	}
+	/* fork() and vfork() are clone underneath; these are their flags. */
+	return event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
+}
+
+/* Clone, fork or vfork event: set up the new task, then resume both. */
+static void on_clone(struct mt_session *s, struct task *t, int event)
+{
+	unsigned long msg = 0;
+	uint64_t flags;
+	struct task *c;
+	pid_t tid;
+	unsigned cflags;
+
+	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0) {
+		resume(t, 0);
+		return;
+	}
+	tid = (pid_t)msg;
+	flags = clone_flags(t, event);
+	/* Only tasks sharing the target's address space change its table. */
+	cflags = (flags & CLONE_VM) ? (t->flags & TASK_TARGET_MM) : 0;
+	c = task_get(s, tid);
+	if (c) {
+		/* Its first stop came before our event: it has waited for this. */
+		c->pid = c->th->pid = (flags & CLONE_THREAD) ? t->pid : tid;
+		c->flags = (c->flags & ~(TASK_TARGET_MM | TASK_STARTUP)) | cflags;
+		resume(c, 0);
+	} else {
+		task_new(s, tid, (flags & CLONE_THREAD) ? t->pid : tid, TASK_STARTUP | cflags);
+	}
+	resume(t, 0);
+}
+
+/* Exec event: the address space is new; a non-leader exec took the leader's tid. */
+static void on_exec(struct mt_session *s, struct task *t)
+{
+	unsigned long former = 0;
+
+	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &former) == 0 && (pid_t)former != t->tid) {
+		struct task *moved = task_get(s, (pid_t)former);
+
+		/* The old leader vanished without an exit report. */
+		if (moved) {
+			s->tasks[former] = NULL;
+			s->tasks[t->tid] = moved;
+			moved->tid = t->tid;
+			task_free(s, t);
+			s->ntasks--;
+			t = moved;
+		}
+	}
+	t->flags &= ~TASK_IN_SYSCALL;
+	t->flags &= ~TASK_NAMED;
+	if (t->pid == s->pid) {
+		t->flags |= TASK_TARGET_MM;
+		pthread_mutex_lock(&s->lock);
+		s->state = MT_STATE_RUNNING;
+		s->brk_start = s->brk_end = 0;
+		account_seed(s, t->pid);
+		pthread_mutex_unlock(&s->lock);
+		notify(s);
+	} else {
+		t->flags &= ~TASK_TARGET_MM;
+	}
+	resume(t, 0);
+}
+
+/* A stop of a tid we do not know yet: a new task whose parent's event is
+ * still queued.  Keep it stopped until on_clone() tells us who it is. */
+static void on_unknown(struct mt_session *s, pid_t tid)
+{
+	if (!task_new(s, tid, tid, 0))
+		ptrace(PTRACE_CONT, tid, 0, 0);
+}
+
+/* Dispatch one waitpid() result. */
+static void handle(struct mt_session *s, pid_t tid, int status)
+{
+	struct task *t = task_get(s, tid);
+	int sig, event;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		if (t && (t->flags & TASK_IN_SYSCALL)) {
+			t->pending.done = 0;
+			record(s, t, &t->pending);
+		}
+		if (tid == s->pid) {
+			pthread_mutex_lock(&s->lock);
+			s->exit_status = status;
+			s->state = MT_STATE_EXITED;
+			s->end_ns = mt_now_ns();
+			pthread_mutex_unlock(&s->lock);
+			notify(s);
+		}
+		task_free(s, t);
+		return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	if (!t) {
+		on_unknown(s, tid);
+		return;
+	}
+	sig = WSTOPSIG(status);
+	event = status >> 16;
+	switch (event) {
+	case PTRACE_EVENT_SECCOMP:
+		on_seccomp(s, t);
+		return;
+	case PTRACE_EVENT_CLONE:
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+		on_clone(s, t, event);
+		return;
+	case PTRACE_EVENT_EXEC:
+		on_exec(s, t);
+		return;
+	case PTRACE_EVENT_STOP:
+		if (t->flags & TASK_STARTUP) {
+			t->flags &= ~TASK_STARTUP;
+			resume(t, 0);
+		} else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+			/* Group-stop: stay stopped, but let SIGCONT and SIGKILL through. */
+			ptrace(PTRACE_LISTEN, tid, 0, 0);
+		} else {
+			resume(t, 0);
+		}
+		return;
+	}
+	if (sig == (SIGTRAP | 0x80)) {
+		on_syscall_stop(s, t);
+		return;
+	}
+	/* Signal-delivery-stop: hand the signal on, unchanged. */
+	resume(t, sig);
+}
+
+/* Monotonic clock in nanoseconds. */
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
+static void do_stop(struct mt_session *s)
+{
+	if (!s->stopping) {
+		s->stopping = 1;
+		s->stop_deadline_ns = mono_ns() + (int64_t)atomic_load(&s->stop_requested) * 1000000;
+		if (task_get(s, s->pid))
+			kill(s->pid, SIGTERM);
+		return;
+	}
+	if (mono_ns() < s->stop_deadline_ns)
+		return;
+	for (size_t i = 0; i < s->tasks_cap && s->ntasks; i++)
+		if (s->tasks[i])
+			kill(s->tasks[i]->pid, SIGKILL);
+}
+
+static void wake_handler(int sig)
+{
+	(void)sig;
+}
+
+/* Set up the wake-up signal and timer that interrupt waitpid(). */
+static void wake_setup(struct mt_session *s)
+{
+	struct sigaction sa = {.sa_handler = wake_handler};
+	struct sigevent sev = {.sigev_notify = SIGEV_THREAD_ID,
+			       .sigev_signo = s->cfg.wake_signal};
+	sigset_t set;
+
+	s->tracer = pthread_self();
+	s->tracer_tid = gettid();
+	/* No SA_RESTART: the signal must interrupt waitpid(). */
+	sigemptyset(&sa.sa_mask);
+	sigaction(s->cfg.wake_signal, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, s->cfg.wake_signal);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	sev._sigev_un._tid = s->tracer_tid;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &s->wake_timer) == 0)
+		s->have_timer = 1;
+}
+
+/* The tracer loop; see the top comment. */
+int mt_session_run(struct mt_session *s)
+{
+	int status;
+	pid_t tid;
+
+	wake_setup(s);
+	while (s->ntasks > 0) {
+		if (atomic_load(&s->stop_requested))
+			do_stop(s);
+		tid = waitpid(-1, &status, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD)
+				break;
+			return -errno;
+		}
+		handle(s, tid, status);
+		/* Drain whatever else is pending before sleeping again. */
+		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
+			handle(s, tid, status);
+	}
+	if (s->have_timer) {
+		struct itimerspec off = {0};
+
+		timer_settime(s->wake_timer, 0, &off, NULL);
+	}
+	pthread_mutex_lock(&s->lock);
+	if (s->state != MT_STATE_EXITED) {
+		s->state = MT_STATE_EXITED;
+		s->end_ns = mt_now_ns();
+	}
+	pthread_mutex_unlock(&s->lock);
+	notify(s);
+	return 0;
+}
+
+/* Request a stop; async-signal-safe. */
+void mt_session_stop(struct mt_session *s, int grace_ms)
+{
+	struct itimerspec tick = {{0, 50000000}, {0, 50000000}};
+
+	atomic_store(&s->stop_requested, grace_ms > 0 ? grace_ms : 1);
+	/* A periodic tick closes the race between the flag check and waitpid(). */
+	if (s->have_timer)
+		timer_settime(s->wake_timer, 0, &tick, NULL);
+	if (s->tracer_tid)
+		pthread_kill(s->tracer, s->cfg.wake_signal);
+}
+
+/* Copy the totals. */
+void mt_session_status(struct mt_session *s, struct mt_status *out)
+{
+	const struct maps_totals *tot = &s->maps.totals;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	out->pid = s->pid;
+	out->state = s->state;
+	out->exit_status = s->exit_status;
+	out->start_ns = s->start_ns;
+	out->end_ns = s->end_ns;
+	out->argv = s->argv;
+	memcpy(out->count, tot->count, sizeof(out->count));
+	memcpy(out->bytes, tot->bytes, sizeof(out->bytes));
+	out->outstanding_count = tot->count_all;
+	out->outstanding_bytes = tot->bytes_all;
+	out->reserved_bytes = tot->reserved_bytes;
+	out->committed_bytes = tot->committed_bytes;
+	out->brk_bytes = tot->brk_bytes;
+	out->seeded_count = s->seeded_count;
+	out->seeded_bytes = s->seeded_bytes;
+	out->chunk_size = s->cfg.chunk_size;
+	out->chunk_slack = s->cfg.chunk_slack;
+	out->ceiling = s->cfg.ceiling;
+	out->events_recorded = s->ring.head;
+	out->events_dropped = ring_dropped(&s->ring);
+	memcpy(out->events_by_sys, s->by_sys, sizeof(out->events_by_sys));
+	out->child_events = s->child_events;
+	out->threads_alive = s->threads_alive;
+	out->threads_seen = s->threads_seen;
+	out->tasks_alive = s->ntasks;
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct outstanding_ctx {
+	const struct mt_filter *f;
+	const struct maps *maps;
+	int64_t now;
+	struct mt_mapping *out;
+	size_t max, n, total;
+};
+
+/* Copy one entry if it passes the filter. */
+static int outstanding_one(const struct maps_entry *e, void *arg)
+{
+	struct outstanding_ctx *c = arg;
+	enum mt_class cl = maps_classify(c->maps, e->len, e->kind);
+	struct mt_mapping *m;
+
+	if ((c->f->class >= 0 && (int)cl != c->f->class) || e->len < c->f->min_size ||
+	    (c->f->tid && e->tid != c->f->tid) ||
+	    (c->f->older_than_ns && (!e->time_ns || c->now - e->time_ns < c->f->older_than_ns)))
+		return 0;
+	if (c->n < c->max) {
+		m = &c->out[c->n++];
+		m->start = e->start;
+		m->len = e->len;
+		m->prot = e->prot;
+		m->flags = e->flags;
+		m->kind = e->kind;
+		m->class = cl;
+		m->tid = e->tid;
+		m->time_ns = e->time_ns;
+		m->comm[0] = '\0';
+		if (e->owner) {
+			const struct thread *th =
+				(const struct thread *)((const char *)e->owner -
+							offsetof(struct thread, own));
+			memcpy(m->comm, th->comm, sizeof(m->comm));
+		}
+	}
+	c->total++;
+	return 0;
+}
+
+/* Copy outstanding mappings matching F. */
+size_t mt_session_outstanding(struct mt_session *s, const struct mt_filter *f,
+			      struct mt_mapping *out, size_t max, size_t *total)
+{
+	struct outstanding_ctx c = {f, &s->maps, mt_now_ns(), out, max, 0, 0};
+
+	pthread_mutex_lock(&s->lock);
+	maps_foreach(&s->maps, outstanding_one, &c);
+	pthread_mutex_unlock(&s->lock);
+	*total = c.total;
+	return c.n;
+}
+
+/* Copy thread records. */
+size_t mt_session_threads(struct mt_session *s, struct mt_thread *out, size_t max, size_t *total)
+{
+	size_t n = 0, all = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (const struct thread *th = s->threads; th; th = th->next, all++) {
+		struct mt_thread *o;
+
+		if (n >= max)
+			continue;
+		o = &out[n++];
+		o->pid = th->pid;
+		o->tid = th->tid;
+		memcpy(o->comm, th->comm, sizeof(o->comm));
+		o->alive = th->alive;
+		o->mapped_count = th->mapped_count;
+		o->mapped_bytes = th->mapped_bytes;
+		o->unmapped_count = th->unmapped_count;
+		o->unmapped_bytes = th->unmapped_bytes;
+		o->outstanding_count = th->own.count;
+		o->outstanding_bytes = th->own.bytes;
+		o->chunk_count = th->own.chunk_count;
+		o->chunk_bytes = th->own.chunk_bytes;
+	}
+	pthread_mutex_unlock(&s->lock);
+	*total = all;
+	return n;
+}
+
+/* Copy events newer than AFTER. */
+size_t mt_session_events(struct mt_session *s, uint64_t after, struct mt_event *out, size_t max,
+			 uint64_t *newest)
+{
+	size_t n = 0;
+	uint64_t seq;
+
+	pthread_mutex_lock(&s->lock);
+	seq = after + 1;
+	if (s->ring.head > s->ring.cap && seq <= s->ring.head - s->ring.cap)
+		seq = s->ring.head - s->ring.cap + 1;
+	for (; seq <= s->ring.head && n < max; seq++)
+		out[n++] = *ring_get(&s->ring, seq);
+	*newest = s->ring.head;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}

@@ -440,7 +440,7 @@ int main(int argc, char **argv)
 			json_dumpf(a, stdout, JSON_COMPACT);
 			putchar('\n');
 		}
-		fprintf(stderr, "memtracectl: %s: %s (%s)\n", cmd->name, jstr(a, "error.message"),
+		fprintf(stderr, "memtracectl: %s (%s)\n", jstr(a, "error.message"),
 			jstr(a, "error.code"));
 		rc = EXIT_ERROR;
 	} else {

@@ -32,7 +32,7 @@ static void lib_log(enum mt_log_level level, const char *msg, void *arg)
 /* Print the final summary to stderr, as text or JSON. */
 static void print_summary(struct mt_session *s, int json)
 {
-	char b1[16], b2[16], b3[16], b4[16];
+	char b[6][16];
 	struct mt_status st;
 	json_t *obj;
 
@@ -49,27 +49,26 @@ static void print_summary(struct mt_session *s, int json)
 	fprintf(stderr,
 		"memtraced: pid %d %s, exit code %d\n"
 		"  outstanding: %llu mappings, %s (committed %s, reserved %s)\n"
-		"  chunks:      %llu of %s, %s",
+		"  chunks:      %llu x %s = %s",
 		st.pid, mt_state_name(st.state), mt_exit_code(st.exit_status),
 		(unsigned long long)st.outstanding_count,
-		mt_format_size(st.outstanding_bytes, b1, sizeof(b1)),
-		mt_format_size(st.committed_bytes, b2, sizeof(b2)),
-		mt_format_size(st.reserved_bytes, b3, sizeof(b3)),
-		(unsigned long long)st.count[MT_CLASS_CHUNK],
-		mt_format_size(st.chunk_size, b4, sizeof(b4)),
-		mt_format_size(st.bytes[MT_CLASS_CHUNK], b1, sizeof(b1)));
+		mt_format_size(st.outstanding_bytes, b[0], 16),
+		mt_format_size(st.committed_bytes, b[1], 16),
+		mt_format_size(st.reserved_bytes, b[2], 16),
+		(unsigned long long)st.count[MT_CLASS_CHUNK], mt_format_size(st.chunk_size, b[3], 16),
+		mt_format_size(st.bytes[MT_CLASS_CHUNK], b[4], 16));
 	if (st.ceiling)
 		fprintf(stderr, " (%.1f%% of ceiling %s)",
 			100.0 * (double)st.bytes[MT_CLASS_CHUNK] / (double)st.ceiling,
-			mt_format_size(st.ceiling, b2, sizeof(b2)));
+			mt_format_size(st.ceiling, b[0], 16));
 	fprintf(stderr,
 		"\n  large:       %llu, %s\n  small:       %llu, %s\n"
 		"  events:      %llu recorded, %llu dropped, %llu in child processes\n"
 		"  threads:     %llu seen\n",
 		(unsigned long long)st.count[MT_CLASS_LARGE],
-		mt_format_size(st.bytes[MT_CLASS_LARGE], b1, sizeof(b1)),
+		mt_format_size(st.bytes[MT_CLASS_LARGE], b[0], 16),
 		(unsigned long long)st.count[MT_CLASS_SMALL],
-		mt_format_size(st.bytes[MT_CLASS_SMALL], b2, sizeof(b2)),
+		mt_format_size(st.bytes[MT_CLASS_SMALL], b[1], 16),
 		(unsigned long long)st.events_recorded, (unsigned long long)st.events_dropped,
 		(unsigned long long)st.child_events, (unsigned long long)st.threads_seen);
 }

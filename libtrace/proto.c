@@ -127,9 +127,10 @@ static json_t *json_prot(int prot, int flags)
 json_t *mt_proto_event(const struct mt_event *ev)
 {
 	char text[512];
+	const struct sys_ent *e = sys_by_id(ev->sys);
 	json_t *args = json_array(), *o;
 
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; e && i < e->nargs; i++)
 		json_array_append_new(args, json_integer((json_int_t)ev->args[i]));
 	mt_event_format(ev, text, sizeof(text));
 	o = json_pack("{s:I,s:I,s:i,s:i,s:s,s:o,s:b,s:I,s:I,s:s}", "seq", (json_int_t)ev->seq,

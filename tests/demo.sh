@@ -1,0 +1,43 @@
+#!/bin/bash
+# make demo: run the bundled leaking demo under memtraced and ask it
+# questions while it runs, the way a user would from a second terminal.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${MT_BUILD:-build}
+dir=$(mktemp -d /tmp/memtrace-demo.XXXXXX)
+sock=$dir/memtraced.sock
+daemon=
+cleanup() {
+	if [ -n "$daemon" ]; then
+		kill "$daemon" 2>/dev/null || true
+		wait "$daemon" 2>/dev/null || true
+	fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ctl() {
+	echo
+	echo "\$ memtracectl $*"
+	"$B/memtracectl" -s "$sock" "$@"
+}
+
+echo "\$ memtraced -s $sock --ceiling 1G --summary -- demo -d 25 &"
+MALLOC_MMAP_THRESHOLD_=131072 "$B/memtraced" -s "$sock" --ceiling 1G --summary \
+	-- "$B/targets/demo" -d 25 >"$dir/demo.out" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+
+sleep 8
+ctl status
+ctl threads
+ctl outstanding --class chunk --limit 8
+sleep 8
+ctl status
+ctl events --syscall mmap --limit 3
+echo
+echo "(waiting for the demo to finish)"
+wait $daemon || true
+daemon=
+echo
+tail -n 3 "$dir/demo.out"

@@ -22,6 +22,7 @@ struct options {
 	int64_t kill_timeout_ns;
 	struct mt_config cfg;
 	uint64_t ring_events;
+	uint64_t pid; /* attach mode */
 };
 
 /* Parse ARGV into O; exits with EXIT_USAGE on bad input.  Returns the

@@ -99,14 +99,27 @@ int main(int argc, char **argv)
 		fatalx(EXIT_SETUP, "cannot create a session: %s", strerror(-err));
 	if ((err = control_start(s, &o, &ctl)) < 0)
 		fatalx(EXIT_SETUP, "control socket: %s", strerror(-err));
-	err = mt_session_launch(s, argv + first, environ);
-	if (err < 0) {
-		control_free(ctl);
-		mt_session_free(s);
-		fatalx(err == -ENOENT || err == -EACCES ? 127 : EXIT_SETUP, "cannot run %s: %s",
-		       argv[first], strerror(-err));
+	if (o.pid) {
+		err = mt_session_attach(s, (pid_t)o.pid);
+		if (err < 0) {
+			char why[512];
+
+			mt_attach_explain((pid_t)o.pid, err, why, sizeof(why));
+			control_free(ctl);
+			mt_session_free(s);
+			fatalx(EXIT_ATTACH, "%s", why);
+		}
+		log_debug("attached to pid %d", (int)o.pid);
+	} else {
+		err = mt_session_launch(s, argv + first, environ);
+		if (err < 0) {
+			control_free(ctl);
+			mt_session_free(s);
+			fatalx(err == -ENOENT || err == -EACCES ? 127 : EXIT_SETUP,
+			       "cannot run %s: %s", argv[first], strerror(-err));
+		}
+		log_debug("tracing pid %d", err);
 	}
-	log_debug("tracing pid %d", err);
 	if ((err = mt_session_run(s)) < 0)
 		log_warnx("tracer loop: %s", strerror(-err));
 	if (o.summary)
@@ -115,5 +128,6 @@ int main(int argc, char **argv)
 	control_free(ctl);
 	mt_session_status(s, &st);
 	mt_session_free(s);
-	return mt_exit_code(st.exit_status);
+	/* Detached from a process that goes on: that is success. */
+	return st.state == MT_STATE_DETACHED ? 0 : mt_exit_code(st.exit_status);
 }

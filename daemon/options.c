@@ -29,6 +29,7 @@ struct opt {
 #define OFF(f) offsetof(struct options, f)
 
 static const struct opt opts[] = {
+	{"pid", 'p', OPT_COUNT, OFF(pid), "PID", "attach to the running process PID"},
 	{"socket", 's', OPT_STRING, OFF(socket), "PATH", "control socket (default: see FILES)"},
 	{"socket-group", 0, OPT_STRING, OFF(socket_group), "GROUP",
 	 "let GROUP's members use the socket (mode 0660)"},
@@ -55,9 +56,10 @@ static const struct opt opts[] = {
 /* Print the usage and every option. */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: memtraced [options] -- PROGRAM [ARGS...]\n\n"
-		   "Run PROGRAM under memtrace: trace its memory syscalls and answer\n"
-		   "questions about them on a UNIX socket (see memtracectl(1)).\n\n");
+	fprintf(f, "usage: memtraced [options] -- PROGRAM [ARGS...]\n"
+		   "       memtraced [options] --pid PID\n\n"
+		   "Run PROGRAM (or attach to PID) under memtrace: trace its memory syscalls\n"
+		   "and answer questions about them on a UNIX socket (see memtracectl(1)).\n\n");
 	for (size_t i = 0; i < NOPTS; i++) {
 		char left[48];
 
@@ -150,8 +152,13 @@ int options_parse(struct options *o, int argc, char **argv)
 		}
 		opt_set(o, p, optarg);
 	}
-	if (optind >= argc)
-		fatalx(EXIT_USAGE, "no program to run (usage: memtraced [options] -- PROGRAM [ARGS...])");
+	if (o->pid && optind < argc)
+		fatalx(EXIT_USAGE, "give either --pid PID or a program to run, not both");
+	if (!o->pid && optind >= argc)
+		fatalx(EXIT_USAGE, "no program to run (usage: memtraced [options] -- PROGRAM "
+				   "[ARGS...], or --pid PID)");
+	if (o->pid > INT32_MAX)
+		fatalx(EXIT_USAGE, "--pid: bad PID %llu", (unsigned long long)o->pid);
 	if (o->cfg.chunk_size == 0)
 		fatalx(EXIT_USAGE, "--chunk-size: must not be 0");
 	o->cfg.ring_events = o->ring_events;

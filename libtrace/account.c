@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 #include "internal.h"
 #include "procmaps.h"
@@ -116,13 +117,18 @@ void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev
 	account_delta(s, t, before);
 }
 
-/* Enter one /proc/PID/maps region as a preexisting mapping. */
-static int seed_one(const struct procmaps_region *r, void *arg)
+struct seed_ctx {
+	struct mt_session *s;
+	pid_t pid;
+};
+
+/* Enter [START, START+LEN) of region R as one preexisting mapping. */
+static int seed_entry(struct seed_ctx *c, const struct procmaps_region *r, uint64_t start,
+		      uint64_t len)
 {
-	struct mt_session *s = arg;
 	struct maps_entry e = {
-		.start = r->start,
-		.len = r->end - r->start,
+		.start = start,
+		.len = len,
 		.prot = r->prot,
 		.flags = r->shared ? MAP_SHARED : MAP_PRIVATE,
 		.kind = MT_MAP_PREEXISTING,
@@ -130,22 +136,71 @@ static int seed_one(const struct procmaps_region *r, void *arg)
 
 	if (r->anon)
 		e.kind |= MT_MAP_ANON;
-	if (!strcmp(r->path, "[heap]")) {
+	if (!strcmp(r->path, "[heap]"))
 		e.kind |= MT_MAP_BRK;
-		s->brk_start = r->start;
-		s->brk_end = r->end;
-	}
-	if (maps_map(&s->maps, &e) < 0)
+	if (maps_map(&c->s->maps, &e) < 0)
 		return -ENOMEM;
-	s->seeded_count++;
-	s->seeded_bytes += e.len;
+	c->s->seeded_count++;
+	c->s->seeded_bytes += len;
 	return 0;
+}
+
+/*
+ * The length of the glibc mmapped chunk at ADDR, or 0.  glibc starts each
+ * block it mmaps with a chunk header: prev_size 0, then the block's length
+ * with IS_MMAPPED (2) set and NON_MAIN_ARENA (4) clear, a multiple of the
+ * page size (16781312|2 for malloc(16 MiB)).
+ */
+static uint64_t glibc_block(pid_t pid, uint64_t addr, uint64_t limit)
+{
+	uint64_t hdr[2];
+	struct iovec local = {hdr, sizeof(hdr)}, remote = {(void *)addr, sizeof(hdr)};
+	uint64_t len;
+
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != sizeof(hdr))
+		return 0;
+	len = hdr[1] & ~(uint64_t)7;
+	if (hdr[0] != 0 || (hdr[1] & 7) != 2 || !len || len % page_size || len > limit - addr)
+		return 0;
+	return len;
+}
+
+/*
+ * Enter one /proc/PID/maps region.  The kernel merges adjacent anonymous
+ * mappings with equal protection into one line, so five chunks mapped
+ * one after another read as one 80 MiB region; split such a region into
+ * the blocks glibc made, as far as a valid header chain reaches.  What the
+ * chain does not cover stays one mapping.
+ */
+static int seed_one(const struct procmaps_region *r, void *arg)
+{
+	struct seed_ctx *c = arg;
+	uint64_t at = r->start, len;
+	int err;
+
+	/* The vsyscall page is the kernel's, outside the address space proper. */
+	if (!strcmp(r->path, "[vsyscall]"))
+		return 0;
+	if (!strcmp(r->path, "[heap]")) {
+		c->s->brk_start = r->start;
+		c->s->brk_end = r->end;
+	}
+	if (r->anon && !r->path[0] && (r->prot & PROT_READ) && !r->shared) {
+		while (at < r->end && (len = glibc_block(c->pid, at, r->end))) {
+			if ((err = seed_entry(c, r, at, len)) < 0)
+				return err;
+			at += len;
+		}
+	}
+	return at < r->end ? seed_entry(c, r, at, r->end - at) : 0;
 }
 
 /* Reset the table to the regions of /proc/PID/maps. */
 int account_seed(struct mt_session *s, pid_t pid)
 {
+	struct seed_ctx c = {s, pid};
+
 	maps_clear(&s->maps);
 	s->seeded_count = s->seeded_bytes = 0;
-	return procmaps_read(pid, seed_one, s);
+	return procmaps_read(pid, seed_one, &c);
 }

@@ -81,7 +81,7 @@ struct thread {
 #define TASK_IN_SYSCALL 0x02 /* seccomp stop seen, waiting for the exit stop */
 #define TASK_TARGET_MM	0x04 /* shares the target's address space: accounted */
 #define TASK_NAMED	0x08 /* comm read */
-#define TASK_LISTENING	0x10 /* in group-stop, resumed with PTRACE_LISTEN */
+#define TASK_ORPHAN	0x10 /* stopped, waiting for its parent's clone event */
 
 /* One tracee: a thread of the target or of a descendant. */
 struct task {
@@ -110,6 +110,7 @@ struct mt_session {
 
 	/* Target. */
 	pid_t pid;
+	int attached; /* attach mode: no filter, syscall stops, detach on stop */
 	char **argv;
 	enum mt_state state;
 	int exit_status;
@@ -128,6 +129,18 @@ struct mt_session {
 	int notify_fd;
 	atomic_int notify_armed;
 };
+
+/* Tasks (session.c). */
+struct task *task_get(struct mt_session *s, pid_t tid);
+struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags);
+void task_free(struct mt_session *s, struct task *t);
+/* Resume T from its stop, delivering SIG. */
+void task_resume(struct mt_session *s, struct task *t, int sig);
+/* Dispatch one waitpid() result. */
+void session_handle(struct mt_session *s, pid_t tid, int status);
+
+/* Detach from every task, leaving each as it was (attach.c). */
+void attach_detach_all(struct mt_session *s);
 
 /* Accounting handlers, one per syscall (account.c). */
 void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *ev);

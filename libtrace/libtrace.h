@@ -146,6 +146,16 @@ void mt_session_free(struct mt_session *s);
 int mt_session_launch(struct mt_session *s, char *const argv[], char *const envp[]);
 
 /*
+ * Attach to the running process PID: seize every thread, seed the table
+ * from /proc/PID/maps, then trace with syscall stops.  On stop, detach
+ * and leave every thread as it was.  Same thread rule as launch.
+ * Returns 0 or -errno; mt_attach_explain() turns that into a message.
+ */
+int mt_session_attach(struct mt_session *s, pid_t pid);
+/* Write into BUF why attaching to PID failed with ERR, and what to do. */
+void mt_attach_explain(pid_t pid, int err, char *buf, size_t size);
+
+/*
  * The tracer loop.  Returns when no tracee is left or after a stop request
  * has been carried out.  Must be called on the thread that called
  * mt_session_launch().

@@ -122,13 +122,13 @@ fail:
 }
 
 /* Return the task with TID, or NULL. */
-static struct task *task_get(struct mt_session *s, pid_t tid)
+struct task *task_get(struct mt_session *s, pid_t tid)
 {
 	return (size_t)tid < s->tasks_cap ? s->tasks[tid] : NULL;
 }
 
 /* Create the task and thread record for TID of process PID. */
-static struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags)
+struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags)
 {
 	struct task *t;
 	struct thread *th;
@@ -170,7 +170,7 @@ static struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigne
 }
 
 /* Forget task T; its thread record stays.  Accepts NULL; idempotent. */
-static void task_free(struct mt_session *s, struct task *t)
+void task_free(struct mt_session *s, struct task *t)
 {
 	if (!t)
 		return;
@@ -353,9 +353,10 @@ fail_kill:
 }
 
 /* Resume T, delivering SIG; a vanished task is not an error. */
-static void resume(struct task *t, int sig)
+void task_resume(struct mt_session *s, struct task *t, int sig)
 {
-	int req = (t->flags & TASK_IN_SYSCALL) ? PTRACE_SYSCALL : PTRACE_CONT;
+	/* Attached without a filter, every syscall must stop: PTRACE_SYSCALL. */
+	int req = (s->attached || (t->flags & TASK_IN_SYSCALL)) ? PTRACE_SYSCALL : PTRACE_CONT;
 
 	if (ptrace(req, t->tid, 0, sig) < 0 && errno != ESRCH)
 		t->flags &= ~TASK_IN_SYSCALL;
@@ -405,49 +406,70 @@ static void record(struct mt_session *s, struct task *t, struct mt_event *ev)
 		notify(s);
 }
 
-/* Seccomp stop: note the call and run it to its exit stop. */
-static void on_seccomp(struct mt_session *s, struct task *t)
+/* Note the start of memory syscall NR with ARGS; false when NR is not one. */
+static int begin_event(struct task *t, uint64_t nr, const uint64_t args[6])
 {
-	struct __ptrace_syscall_info info;
 	const struct sys_ent *e;
 
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) < 0 ||
-	    info.op != PTRACE_SYSCALL_INFO_SECCOMP || info.seccomp.nr >= sys_table_size ||
-	    !(e = &sys_table[info.seccomp.nr])->name) {
-		resume(t, 0);
-		return;
-	}
+	if (nr >= sys_table_size || !(e = &sys_table[nr])->name)
+		return 0;
 	memset(&t->pending, 0, sizeof(t->pending));
 	t->pending.time_ns = mt_now_ns();
 	t->pending.pid = t->pid;
 	t->pending.tid = t->tid;
 	t->pending.sys = e->sys;
-	memcpy(t->pending.args, info.seccomp.args, sizeof(t->pending.args));
+	memcpy(t->pending.args, args, sizeof(t->pending.args));
 	t->flags |= TASK_IN_SYSCALL;
-	resume(t, 0);
+	return 1;
 }
 
-/* Syscall stop: the result of the pending call (or, on kernels that stop at
- * seccomp before syscall-entry, the entry stop, which needs one more step). */
+/* Seccomp stop (launch mode): note the call and run it to its exit stop. */
+static void on_seccomp(struct mt_session *s, struct task *t)
+{
+	struct __ptrace_syscall_info info;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) > 0 &&
+	    info.op == PTRACE_SYSCALL_INFO_SECCOMP)
+		begin_event(t, info.seccomp.nr, (const uint64_t *)info.seccomp.args);
+	task_resume(s, t, 0);
+}
+
+/*
+ * Syscall stop.  Attached (no filter), an entry stop of a memory syscall
+ * starts an event and every other one is resumed at once.  Its exit stop
+ * completes the event: resume first, then record.  (In launch mode an
+ * entry stop only appears on kernels that stop at seccomp before entry.)
+ */
 static void on_syscall_stop(struct mt_session *s, struct task *t)
 {
 	struct __ptrace_syscall_info info;
 	struct mt_event ev;
 
-	if (!(t->flags & TASK_IN_SYSCALL)) {
-		resume(t, 0);
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0) {
+		task_resume(s, t, 0);
 		return;
 	}
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) < 0 ||
-	    info.op != PTRACE_SYSCALL_INFO_EXIT) {
-		resume(t, 0);
+	if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
+		if (s->attached) {
+			/* An entry while one is pending: that exit was never reported. */
+			if (t->flags & TASK_IN_SYSCALL) {
+				t->flags &= ~TASK_IN_SYSCALL;
+				record(s, t, &t->pending);
+			}
+			begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args);
+		}
+		task_resume(s, t, 0);
+		return;
+	}
+	if (info.op != PTRACE_SYSCALL_INFO_EXIT || !(t->flags & TASK_IN_SYSCALL)) {
+		task_resume(s, t, 0);
 		return;
 	}
 	ev = t->pending;
 	ev.ret = info.exit.rval;
 	ev.done = 1;
 	t->flags &= ~TASK_IN_SYSCALL;
-	resume(t, 0);
+	task_resume(s, t, 0);
 	ev.dur_ns = (uint64_t)(mt_now_ns() - ev.time_ns);
 	if ((int64_t)ev.dur_ns < 0)
 		ev.dur_ns = 0;
@@ -485,7 +507,7 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 	unsigned cflags;
 
 	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0) {
-		resume(t, 0);
+		task_resume(s, t, 0);
 		return;
 	}
 	tid = (pid_t)msg;
@@ -496,12 +518,12 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 	if (c) {
 		/* Its first stop came before our event: it has waited for this. */
 		c->pid = c->th->pid = (flags & CLONE_THREAD) ? t->pid : tid;
-		c->flags = (c->flags & ~(TASK_TARGET_MM | TASK_STARTUP)) | cflags;
-		resume(c, 0);
+		c->flags = (c->flags & ~(TASK_TARGET_MM | TASK_STARTUP | TASK_ORPHAN)) | cflags;
+		task_resume(s, c, 0);
 	} else {
 		task_new(s, tid, (flags & CLONE_THREAD) ? t->pid : tid, TASK_STARTUP | cflags);
 	}
-	resume(t, 0);
+	task_resume(s, t, 0);
 }
 
 /* Exec event: the address space is new; a non-leader exec took the leader's tid. */
@@ -535,19 +557,19 @@ static void on_exec(struct mt_session *s, struct task *t)
 	} else {
 		t->flags &= ~TASK_TARGET_MM;
 	}
-	resume(t, 0);
+	task_resume(s, t, 0);
 }
 
 /* A stop of a tid we do not know yet: a new task whose parent's event is
  * still queued.  Keep it stopped until on_clone() tells us who it is. */
 static void on_unknown(struct mt_session *s, pid_t tid)
 {
-	if (!task_new(s, tid, tid, 0))
+	if (!task_new(s, tid, tid, TASK_ORPHAN))
 		ptrace(PTRACE_CONT, tid, 0, 0);
 }
 
 /* Dispatch one waitpid() result. */
-static void handle(struct mt_session *s, pid_t tid, int status)
+void session_handle(struct mt_session *s, pid_t tid, int status)
 {
 	struct task *t = task_get(s, tid);
 	int sig, event;
@@ -591,12 +613,12 @@ static void handle(struct mt_session *s, pid_t tid, int status)
 	case PTRACE_EVENT_STOP:
 		if (t->flags & TASK_STARTUP) {
 			t->flags &= ~TASK_STARTUP;
-			resume(t, 0);
+			task_resume(s, t, 0);
 		} else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
 			/* Group-stop: stay stopped, but let SIGCONT and SIGKILL through. */
 			ptrace(PTRACE_LISTEN, tid, 0, 0);
 		} else {
-			resume(t, 0);
+			task_resume(s, t, 0);
 		}
 		return;
 	}
@@ -605,7 +627,7 @@ static void handle(struct mt_session *s, pid_t tid, int status)
 		return;
 	}
 	/* Signal-delivery-stop: hand the signal on, unchanged. */
-	resume(t, sig);
+	task_resume(s, t, sig);
 }
 
 /* Monotonic clock in nanoseconds. */
@@ -620,6 +642,10 @@ static int64_t mono_ns(void)
 /* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
 static void do_stop(struct mt_session *s)
 {
+	if (s->attached) {
+		attach_detach_all(s);
+		return;
+	}
 	if (!s->stopping) {
 		s->stopping = 1;
 		s->stop_deadline_ns = mono_ns() + (int64_t)atomic_load(&s->stop_requested) * 1000000;
@@ -678,10 +704,10 @@ int mt_session_run(struct mt_session *s)
 				break;
 			return -errno;
 		}
-		handle(s, tid, status);
+		session_handle(s, tid, status);
 		/* Drain whatever else is pending before sleeping again. */
 		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
-			handle(s, tid, status);
+			session_handle(s, tid, status);
 	}
 	if (s->have_timer) {
 		struct itimerspec off = {0};

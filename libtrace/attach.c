@@ -1,0 +1,287 @@
+/*
+ * attach.c - tracing a process that is already running, and leaving it.
+ *
+ * An attached process has no seccomp filter (one cannot be added from
+ * outside, and a filter left behind would make its memory syscalls fail
+ * with ENOSYS once we are gone), so every syscall stops at entry and exit
+ * (PTRACE_SYSCALL); non-memory syscalls are resumed at once.  EXITKILL is
+ * not set: if memtraced dies, the kernel detaches and the process goes on.
+ *
+ * Children forked after the attach are not traced (no TRACEFORK or
+ * TRACEVFORK): they cannot need us, they would pay for syscall stops, and
+ * their memory is not the target's.  Threads (TRACECLONE) are followed.
+ *
+ * Attach: seize and interrupt every thread listed in /proc/PID/task, again
+ * until no new one appears; wait until each has stopped; seed the table
+ * from /proc/PID/maps while the whole process is still; then resume.
+ *
+ * Detach: interrupt every thread and detach each at its next stop.  A
+ * signal-delivery-stop detaches with its signal, so nothing is lost; a
+ * thread in group-stop stays stopped (the kernel keeps the group stop);
+ * a thread stopped in a syscall carries on with it.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define ATTACH_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+
+/* Read field NAME ("TracerPid:") of /proc/PID/status into BUF. */
+static int status_field(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64], line[256];
+	size_t n = strlen(name);
+	int found = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, n))
+			continue;
+		char *v = line + n;
+
+		while (isspace((unsigned char)*v))
+			v++;
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(buf, size, "%s", v);
+		found = 0;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Seize and interrupt the tids of PID not yet traced; count them in *NEW. */
+static int attach_seize_round(struct mt_session *s, pid_t pid, int *new)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return -errno;
+	*new = 0;
+	while ((d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid <= 0 || task_get(s, tid))
+			continue;
+		if (ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS) < 0) {
+			int err = -errno;
+
+			/* A thread that exits while we seize it is not an error. */
+			if (err == -ESRCH && tid != pid)
+				continue;
+			closedir(dir);
+			return err;
+		}
+		if (!task_new(s, tid, pid, TASK_TARGET_MM)) {
+			ptrace(PTRACE_DETACH, tid, 0, 0);
+			closedir(dir);
+			return -ENOMEM;
+		}
+		ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+		(*new)++;
+	}
+	closedir(dir);
+	return 0;
+}
+
+struct first_stop {
+	pid_t tid;
+	int status;
+};
+
+/* Attach to PID; see the top comment. */
+int mt_session_attach(struct mt_session *s, pid_t pid)
+{
+	struct first_stop *stops = NULL;
+	size_t nstops = 0;
+	char buf[64];
+	int err, new;
+
+	if (pid <= 0)
+		return -EINVAL;
+	if (pid == getpid())
+		return -EDEADLK;
+	if (status_field(pid, "State:", buf, sizeof(buf)) < 0)
+		return -ESRCH;
+	if (buf[0] == 'Z' || buf[0] == 'X')
+		return -ESRCH;
+	s->attached = 1;
+	s->pid = pid;
+	do {
+		if ((err = attach_seize_round(s, pid, &new)) < 0)
+			goto fail;
+	} while (new);
+
+	/* Wait for every thread's first stop, keeping it stopped for the snapshot. */
+	stops = calloc(s->ntasks, sizeof(*stops));
+	if (!stops) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < s->tasks_cap && nstops < s->ntasks; i++) {
+		struct task *t = s->tasks[i];
+		int status;
+
+		if (!t || t->pid != pid)
+			continue;
+		if (waitpid(t->tid, &status, __WALL) != t->tid)
+			status = 0; /* gone */
+		stops[nstops++] = (struct first_stop){t->tid, status};
+	}
+	{
+		char *argv[2] = {NULL, NULL};
+		char path[64], cmd[4096];
+		FILE *f;
+		size_t n = 0;
+
+		/* The command line, for status; NUL-separated in /proc. */
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		if ((f = fopen(path, "re"))) {
+			n = fread(cmd, 1, sizeof(cmd) - 1, f);
+			fclose(f);
+		}
+		cmd[n] = '\0';
+		for (size_t i = 0; n && i < n - 1; i++)
+			if (!cmd[i])
+				cmd[i] = ' ';
+		argv[0] = cmd;
+		s->argv = calloc(2, sizeof(char *));
+		if (s->argv)
+			s->argv[0] = strdup(argv[0]);
+	}
+	pthread_mutex_lock(&s->lock);
+	account_seed(s, pid);
+	s->state = MT_STATE_RUNNING;
+	pthread_mutex_unlock(&s->lock);
+
+	/* Now let them go: each first stop is handled as any later stop would be. */
+	for (size_t i = 0; i < nstops; i++)
+		session_handle(s, stops[i].tid, stops[i].status ? stops[i].status : W_EXITCODE(0, 0));
+	free(stops);
+	return 0;
+fail:
+	free(stops);
+	attach_detach_all(s);
+	s->attached = 0;
+	s->pid = 0;
+	return err;
+}
+
+/* Explain an attach failure with its likely cause and a hint. */
+void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
+{
+	char tracer[64] = "", state[64] = "", nspid[64] = "", comm[64] = "", scope[16] = "";
+	FILE *f;
+
+	status_field(pid, "TracerPid:", tracer, sizeof(tracer));
+	status_field(pid, "State:", state, sizeof(state));
+	status_field(pid, "NSpid:", nspid, sizeof(nspid));
+	if ((f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re"))) {
+		if (!fgets(scope, sizeof(scope), f))
+			scope[0] = '\0';
+		scope[strcspn(scope, "\n")] = '\0';
+		fclose(f);
+	}
+	if (err == -EDEADLK) {
+		snprintf(buf, size, "PID %d is memtraced itself", pid);
+	} else if (err == -EINVAL) {
+		snprintf(buf, size, "%d is not a valid PID", pid);
+	} else if (state[0] == 'Z' || state[0] == 'X') {
+		snprintf(buf, size, "PID %d is a zombie: it has exited and waits for its parent to "
+				    "reap it; there is nothing left to trace", pid);
+	} else if (err == -ESRCH && !state[0]) {
+		snprintf(buf, size, "no process with PID %d (check the PID with ps)", pid);
+	} else if (err == -EPERM && atoi(tracer) > 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", atoi(tracer));
+		if ((f = fopen(path, "re"))) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = '\0';
+			comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		snprintf(buf, size, "PID %d is already traced by PID %s (%s); detach that tracer first",
+			 pid, tracer, comm[0] ? comm : "?");
+	} else if (err == -EPERM && scope[0] == '3') {
+		snprintf(buf, size, "yama ptrace_scope=3 forbids attaching to any process; "
+				    "it can only be lowered by a reboot");
+	} else if (err == -EPERM && scope[0] && scope[0] != '0' && geteuid() != 0) {
+		snprintf(buf, size, "yama ptrace_scope=%s needs CAP_SYS_PTRACE to attach to PID %d; "
+				    "run memtraced as root", scope, pid);
+	} else if (err == -EPERM && strrchr(nspid, '\t') && !strcmp(strrchr(nspid, '\t') + 1, "1")) {
+		snprintf(buf, size, "PID %d is PID 1 of its PID namespace (a container's init), which "
+				    "refuses tracing here; run memtraced inside that namespace or as "
+				    "root with CAP_SYS_PTRACE", pid);
+	} else if (err == -EPERM) {
+		snprintf(buf, size, "not permitted to trace PID %d: it belongs to another user or "
+				    "is not dumpable; run memtraced as root (CAP_SYS_PTRACE)", pid);
+	} else {
+		snprintf(buf, size, "cannot attach to PID %d: %s", pid, strerror(-err));
+	}
+}
+
+/* Detach every task; see the top comment.  Runs on the tracer thread. */
+void attach_detach_all(struct mt_session *s)
+{
+	int status;
+	pid_t tid;
+
+	for (size_t i = 0; i < s->tasks_cap; i++) {
+		struct task *t = s->tasks[i];
+
+		if (!t)
+			continue;
+		/* Already stopped with its stop consumed: no new report will come. */
+		if (t->flags & TASK_ORPHAN) {
+			ptrace(PTRACE_DETACH, t->tid, 0, 0);
+			task_free(s, t);
+			continue;
+		}
+		ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+	}
+	while (s->ntasks > 0) {
+		struct task *t;
+		int sig = 0;
+
+		tid = waitpid(-1, &status, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		t = task_get(s, tid);
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			session_handle(s, tid, status);
+			continue;
+		}
+		/* A signal-delivery-stop: hand the signal over as we let go. */
+		if (WIFSTOPPED(status) && (status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80))
+			sig = WSTOPSIG(status);
+		/* A thread born during the detach stops once; let it go too. */
+		ptrace(PTRACE_DETACH, tid, 0, sig);
+		if (t && (t->flags & TASK_IN_SYSCALL)) {
+			t->flags &= ~TASK_IN_SYSCALL;
+			t->pending.done = 0;
+		}
+		task_free(s, t);
+	}
+	pthread_mutex_lock(&s->lock);
+	s->state = MT_STATE_DETACHED;
+	s->end_ns = mt_now_ns();
+	pthread_mutex_unlock(&s->lock);
+}

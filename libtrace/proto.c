@@ -36,15 +36,40 @@ static json_t *count_bytes(uint64_t count, uint64_t bytes)
 	return json_pack("{s:I,s:I}", "count", (json_int_t)count, "bytes", (json_int_t)bytes);
 }
 
+/* A number, or null when negative (no projection). */
+static json_t *json_eta(double eta)
+{
+	return eta < 0 ? json_null() : json_real(eta);
+}
+
+/* What the status should warn the user about. */
+static json_t *status_warnings(const struct mt_status *st)
+{
+	json_t *w = json_array();
+
+	if (!st->threshold_pinned && st->state == MT_STATE_RUNNING)
+		json_array_append_new(
+			w, json_string("glibc's mmap threshold is not pinned in the target: after the "
+				       "first free of a chunk-sized block glibc raises it, and later "
+				       "chunks come from malloc arenas, not mmap; they are not counted "
+				       "as chunks but show in arena.committed_bytes and arena.brk_bytes"));
+	if (!st->ceiling)
+		json_array_append_new(w, json_string("no ceiling: give --ceiling, or run a JVM whose "
+						     "flags give one; no alerts without it"));
+	return w;
+}
+
 /* Build the status object. */
 json_t *mt_proto_status(struct mt_session *s)
 {
 	struct mt_status st;
+	struct mt_growth g;
 	json_t *argv, *classes, *bysys, *target, *root;
 	int64_t now = mt_now_ns();
 	double used = 0;
 
 	mt_session_status(s, &st);
+	mt_session_growth(s, &g);
 	argv = json_array();
 	for (char **a = st.argv; a && *a; a++)
 		json_array_append_new(argv, json_string(*a));
@@ -55,11 +80,11 @@ json_t *mt_proto_status(struct mt_session *s)
 	for (int i = 0; i < MT_SYS_COUNT; i++)
 		json_object_set_new(bysys, mt_sys_name(i), json_integer((json_int_t)st.events_by_sys[i]));
 	if (st.ceiling)
-		used = 100.0 * (double)st.bytes[MT_CLASS_CHUNK] / (double)st.ceiling;
+		used = 100.0 * (double)g.bytes / (double)st.ceiling;
 
-	target = json_pack("{s:i,s:o,s:s,s:f}", "pid", st.pid, "argv", argv, "state",
-			   mt_state_name(st.state), "uptime_s",
-			   (double)((st.end_ns ? st.end_ns : now) - st.start_ns) / 1e9);
+	target = json_pack("{s:i,s:o,s:s,s:s,s:f}", "pid", st.pid, "argv", argv, "state",
+			   mt_state_name(st.state), "mode", st.attached ? "attach" : "launch",
+			   "uptime_s", (double)((st.end_ns ? st.end_ns : now) - st.start_ns) / 1e9);
 	if (st.state == MT_STATE_EXITED && st.pid) {
 		json_object_set_new(target, "exit_code", json_integer(mt_exit_code(st.exit_status)));
 		if (WIFSIGNALED(st.exit_status))
@@ -68,12 +93,8 @@ json_t *mt_proto_status(struct mt_session *s)
 	root = json_pack(
 		"{s:b,s:i,s:o,"
 		"s:{s:I,s:I,s:I,s:I,s:I,s:o},"
-		"s:{s:I,s:I,s:I,s:I},"
-		"s:{s:I,s:f},"
-		"s:{s:I,s:I,s:I,s:o},"
-		"s:{s:I,s:I},"
-		"s:{s:I,s:I},"
-		"s:{s:i,s:I,s:s}}",
+		"s:{s:I,s:I,s:I,s:I,s:s},"
+		"s:{s:I,s:f,s:s,s:s,s:f,s:f,s:I}}",
 		"ok", 1, "protocol", MT_PROTOCOL_VERSION, "target", target,
 		"outstanding", "bytes", (json_int_t)st.outstanding_bytes, "count",
 		(json_int_t)st.outstanding_count, "reserved_bytes", (json_int_t)st.reserved_bytes,
@@ -81,16 +102,78 @@ json_t *mt_proto_status(struct mt_session *s)
 		(json_int_t)st.brk_bytes, "classes", classes,
 		"chunks", "count", (json_int_t)st.count[MT_CLASS_CHUNK], "bytes",
 		(json_int_t)st.bytes[MT_CLASS_CHUNK], "size", (json_int_t)st.chunk_size, "slack",
-		(json_int_t)st.chunk_slack,
-		"ceiling", "bytes", (json_int_t)st.ceiling, "used_percent", used,
-		"events", "recorded", (json_int_t)st.events_recorded, "dropped",
-		(json_int_t)st.events_dropped, "children", (json_int_t)st.child_events,
-		"by_syscall", bysys,
-		"threads", "count", (json_int_t)st.threads_alive, "seen", (json_int_t)st.threads_seen,
-		"seeded", "count", (json_int_t)st.seeded_count, "bytes", (json_int_t)st.seeded_bytes,
-		"daemon", "pid", (int)getpid(), "rss_bytes", (json_int_t)self_rss(), "version",
-		MT_VERSION);
+		(json_int_t)st.chunk_slack, "size_source", st.chunk_source,
+		"ceiling", "bytes", (json_int_t)st.ceiling, "used_percent", used, "source",
+		st.ceiling_source, "level", mt_level_name(st.level), "warn_percent",
+		st.warn_percent, "crit_percent", st.crit_percent, "weighed_bytes",
+		(json_int_t)g.bytes);
+	json_object_set_new(root, "growth",
+			    json_pack("{s:f,s:f,s:f,s:s,s:o}", "window_s", g.window_s,
+				      "rate_bytes_per_s", g.rate, "overall_rate_bytes_per_s",
+				      g.overall_rate, "trend", g.trend, "eta_s", json_eta(g.eta_s)));
+	json_object_set_new(root, "arena",
+			    json_pack("{s:I,s:I,s:b}", "committed_bytes", (json_int_t)st.arena_bytes,
+				      "brk_bytes", (json_int_t)st.brk_bytes, "threshold_pinned",
+				      st.threshold_pinned));
+	json_object_set_new(
+		root, "events",
+		json_pack("{s:I,s:I,s:I,s:o}", "recorded", (json_int_t)st.events_recorded, "dropped",
+			  (json_int_t)st.events_dropped, "children", (json_int_t)st.child_events,
+			  "by_syscall", bysys));
+	json_object_set_new(root, "threads",
+			    json_pack("{s:I,s:I}", "count", (json_int_t)st.threads_alive, "seen",
+				      (json_int_t)st.threads_seen));
+	json_object_set_new(root, "seeded",
+			    json_pack("{s:I,s:I}", "count", (json_int_t)st.seeded_count, "bytes",
+				      (json_int_t)st.seeded_bytes));
+	json_object_set_new(root, "warnings", status_warnings(&st));
+	json_object_set_new(root, "daemon",
+			    json_pack("{s:i,s:I,s:s}", "pid", (int)getpid(), "rss_bytes",
+				      (json_int_t)self_rss(), "version", MT_VERSION));
 	return root;
+}
+
+/* One alert as JSON. */
+json_t *mt_proto_alert(const struct mt_alert *a)
+{
+	json_t *top = json_array();
+
+	for (size_t i = 0; i < sizeof(a->top) / sizeof(a->top[0]) && a->top[i].tid; i++)
+		json_array_append_new(top, json_pack("{s:i,s:s,s:I,s:I}", "tid", a->top[i].tid,
+						     "name", a->top[i].comm, "chunk_bytes",
+						     (json_int_t)a->top[i].chunk_bytes, "chunk_count",
+						     (json_int_t)a->top[i].chunk_count));
+	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:f,s:f,s:o,s:s,s:o}", "seq", (json_int_t)a->seq,
+			 "time_ns", (json_int_t)a->time_ns, "level", mt_level_name(a->level),
+			 "state", a->raised ? "raised" : "cleared", "bytes", (json_int_t)a->bytes,
+			 "ceiling", (json_int_t)a->ceiling, "percent",
+			 a->ceiling ? 100.0 * (double)a->bytes / (double)a->ceiling : 0.0,
+			 "rate_bytes_per_s", a->rate, "eta_s", json_eta(a->eta_s), "trend",
+			 a->trend ? a->trend : "unknown", "top_threads", top);
+}
+
+/*
+ * Replace every byte of S that is not part of a valid UTF-8 sequence with
+ * '?': messages quote client input and may cut it mid-character, and JSON
+ * strings must be valid UTF-8.
+ */
+static void utf8_repair(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+			: (*p & 0xf8) == 0xf0 ? 3 : -1;
+		int ok = n >= 0;
+
+		for (int i = 1; ok && i <= n; i++)
+			ok = (p[i] & 0xc0) == 0x80;
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
 }
 
 /* An error answer. */
@@ -102,6 +185,7 @@ json_t *mt_proto_error(const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_repair(msg);
 	return json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", code, "message", msg);
 }
 
@@ -160,11 +244,65 @@ static const char *arg_str(json_t *req, const char *name, const char *def)
 
 #define LIMIT_MAX 100000
 
-/* The "status" command. */
+/* The "status" command; "history" adds up to 60 samples of the weighed bytes. */
 static json_t *cmd_status(struct mt_session *s, json_t *req)
 {
+	json_t *o = mt_proto_status(s), *h;
+	struct mt_sample smp[60];
+	size_t n;
+
+	if (!o || !json_is_true(json_object_get(req, "history")))
+		return o;
+	n = mt_session_history(s, smp, 60);
+	h = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(h, json_pack("{s:I,s:I}", "time_ns", (json_int_t)smp[i].time_ns,
+						   "bytes", (json_int_t)smp[i].bytes));
+	json_object_set_new(o, "history", h);
+	return o;
+}
+
+/* The "alerts" command: the current level and the last alerts. */
+static json_t *cmd_alerts(struct mt_session *s, json_t *req)
+{
+	size_t limit = (size_t)arg_int(req, "limit", 20), n;
+	struct mt_alert a[ALERT_RING];
+	struct mt_status st;
+	uint64_t newest;
+	json_t *list = json_array();
+
+	mt_session_status(s, &st);
+	n = mt_session_alerts(s, 0, a, ALERT_RING, &newest);
+	for (size_t i = n > limit ? n - limit : 0; i < n; i++)
+		json_array_append_new(list, mt_proto_alert(&a[i]));
+	return json_pack("{s:b,s:s,s:I,s:o}", "ok", 1, "level", mt_level_name(st.level), "newest",
+			 (json_int_t)newest, "alerts", list);
+}
+
+/* The "watch" command's first answer: the level now; alerts follow as a stream. */
+static json_t *cmd_watch(struct mt_session *s, json_t *req)
+{
+	struct mt_status st;
+
 	(void)req;
-	return mt_proto_status(s);
+	mt_session_status(s, &st);
+	return json_pack("{s:b,s:s,s:I,s:f}", "ok", 1, "level", mt_level_name(st.level), "ceiling",
+			 (json_int_t)st.ceiling, "used_percent",
+			 st.ceiling ? 100.0 * (double)st.bytes[MT_CLASS_CHUNK] / (double)st.ceiling : 0.0);
+}
+
+/* The "metrics" command: Prometheus text exposition. */
+static json_t *cmd_metrics(struct mt_session *s, json_t *req)
+{
+	char *text;
+	json_t *o;
+
+	(void)req;
+	if (!(text = mt_metrics_text(s)))
+		return mt_proto_error("no_memory", "out of memory");
+	o = json_pack("{s:b,s:s}", "ok", 1, "text", text);
+	free(text);
+	return o;
 }
 
 static int sort_size(const void *a, const void *b)
@@ -330,6 +468,16 @@ static const char *const sys_values[] = {"mmap", "munmap", "mremap", "mprotect",
 
 static const struct mt_arg no_args[] = {{NULL, 0, NULL, NULL}};
 
+static const struct mt_arg status_args[] = {
+	{"history", MT_ARG_BOOL, NULL, "add samples of the weighed bytes over time"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct mt_arg alerts_args[] = {
+	{"limit", MT_ARG_COUNT, NULL, "the last this many (default 20)"},
+	{NULL, 0, NULL, NULL},
+};
+
 static const struct mt_arg outstanding_args[] = {
 	{"class", MT_ARG_WORD, class_values, "only this size class"},
 	{"min_size", MT_ARG_SIZE, NULL, "only mappings at least this long"},
@@ -355,10 +503,13 @@ static const struct mt_arg events_args[] = {
 };
 
 const struct mt_cmd mt_cmds[] = {
-	{"status", "totals, chunks, ceiling, events, threads", 0, no_args, cmd_status},
+	{"status", "totals, chunks, ceiling, growth, events, threads", 0, status_args, cmd_status},
 	{"outstanding", "outstanding mappings", 0, outstanding_args, cmd_outstanding},
 	{"threads", "per-thread figures", 0, threads_args, cmd_threads},
 	{"events", "recent memory syscalls", MT_CMD_STREAM, events_args, cmd_events},
+	{"alerts", "the alert level and the last alerts", 0, alerts_args, cmd_alerts},
+	{"watch", "stream alerts as they happen", MT_CMD_WATCH, no_args, cmd_watch},
+	{"metrics", "Prometheus text exposition", 0, no_args, cmd_metrics},
 	{"stop", "end tracing and the daemon, as SIGTERM does", MT_CMD_DAEMON, no_args, NULL},
 	{NULL, NULL, 0, NULL, NULL},
 };
@@ -372,42 +523,53 @@ const struct mt_cmd *mt_cmd_find(const char *name)
 	return NULL;
 }
 
-/* Check V against argument A; NULL when fine, else an error answer. */
-static json_t *arg_check(const struct mt_cmd *c, const struct mt_arg *a, json_t *v)
+/* Whether V is a valid value for argument A. */
+static int arg_ok(const struct mt_arg *a, json_t *v)
 {
 	switch (a->kind) {
 	case MT_ARG_COUNT:
 	case MT_ARG_SIZE:
-		if (!json_is_integer(v) || json_integer_value(v) < 0)
-			return mt_proto_error("bad_arg", "%s: \"%s\" must be a non-negative integer",
-					      c->name, a->name);
-		if (!strcmp(a->name, "limit") && json_integer_value(v) > LIMIT_MAX)
-			return mt_proto_error("bad_arg", "%s: \"limit\" is at most %d", c->name,
-					      LIMIT_MAX);
-		return NULL;
+		return json_is_integer(v) && json_integer_value(v) >= 0 &&
+		       (strcmp(a->name, "limit") || json_integer_value(v) <= LIMIT_MAX);
 	case MT_ARG_SECONDS:
-		if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e9)
-			return mt_proto_error("bad_arg", "%s: \"%s\" must be a number of seconds",
-					      c->name, a->name);
-		return NULL;
+		return json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 1e9;
 	case MT_ARG_BOOL:
-		if (!json_is_boolean(v))
-			return mt_proto_error("bad_arg", "%s: \"%s\" must be true or false", c->name,
-					      a->name);
-		return NULL;
+		return json_is_boolean(v);
 	case MT_ARG_WORD:
 		if (!json_is_string(v))
-			return mt_proto_error("bad_arg", "%s: \"%s\" must be a string", c->name,
-					      a->name);
+			return 0;
 		for (const char *const *w = a->values; w && *w; w++)
 			if (!strcmp(*w, json_string_value(v)))
-				return NULL;
-		if (a->values)
-			return mt_proto_error("bad_arg", "%s: unknown %s \"%s\"", c->name, a->name,
-					      json_string_value(v));
-		return NULL;
+				return 1;
+		return !a->values;
 	}
-	return NULL;
+	return 0;
+}
+
+/* The error answer for a bad value V of argument A of command C. */
+static json_t *arg_error(const struct mt_cmd *c, const struct mt_arg *a, json_t *v)
+{
+	switch (a->kind) {
+	case MT_ARG_COUNT:
+	case MT_ARG_SIZE:
+		if (json_is_integer(v) && json_integer_value(v) > LIMIT_MAX)
+			return mt_proto_error("bad_arg", "%s: \"%s\" is at most %d", c->name, a->name,
+					      LIMIT_MAX);
+		return mt_proto_error("bad_arg", "%s: \"%s\" must be a non-negative integer",
+				      c->name, a->name);
+	case MT_ARG_SECONDS:
+		return mt_proto_error("bad_arg", "%s: \"%s\" must be a number of seconds", c->name,
+				      a->name);
+	case MT_ARG_BOOL:
+		return mt_proto_error("bad_arg", "%s: \"%s\" must be true or false", c->name,
+				      a->name);
+	case MT_ARG_WORD:
+		if (json_is_string(v))
+			return mt_proto_error("bad_arg", "%s: unknown %s \"%.64s\"", c->name, a->name,
+					      json_string_value(v));
+		return mt_proto_error("bad_arg", "%s: \"%s\" must be a string", c->name, a->name);
+	}
+	return mt_proto_error("bad_arg", "%s: bad \"%s\"", c->name, a->name);
 }
 
 /* Parse and check one request line. */
@@ -444,8 +606,10 @@ int mt_proto_parse(const char *line, size_t len, const struct mt_cmd **cmd, json
 			*err = mt_proto_error("bad_arg", "%s: unknown argument \"%.64s\"", c->name, key);
 			goto fail;
 		}
-		if ((*err = arg_check(c, a, v)))
+		if (!arg_ok(a, v)) {
+			*err = arg_error(c, a, v);
 			goto fail;
+		}
 	}
 	*cmd = c;
 	*req = r;

@@ -184,14 +184,11 @@ int mt_event_format(const struct mt_event *ev, char *buf, size_t size)
 		uint64_t a = ev->args[i];
 		int flags = (int)ev->args[3];
 
+		/* mremap's fifth argument exists only with MREMAP_FIXED. */
+		if (ev->sys == MT_SYS_MREMAP && i == 4 && !(flags & MREMAP_FIXED))
+			break;
 		if (i)
 			put(buf, size, &pos, ", ");
-		/* mremap's fifth argument exists only with MREMAP_FIXED. */
-		if (ev->sys == MT_SYS_MREMAP && i == 4 && !(flags & MREMAP_FIXED)) {
-			pos -= 2;
-			buf[pos] = '\0';
-			break;
-		}
 		switch (e->fmt[i]) {
 		case ARG_ADDR:
 			if (a)
@@ -208,7 +205,10 @@ int mt_event_format(const struct mt_event *ev, char *buf, size_t size)
 		case ARG_MMAP_FLAGS: {
 			static const char *const types[] = {"0", "MAP_SHARED", "MAP_PRIVATE",
 							    "MAP_SHARED_VALIDATE"};
-			put(buf, size, &pos, "%s", types[a & MAP_TYPE]);
+			if ((a & MAP_TYPE) < sizeof(types) / sizeof(types[0]))
+				put(buf, size, &pos, "%s", types[a & MAP_TYPE]);
+			else
+				put(buf, size, &pos, "%#" PRIx64, a & MAP_TYPE);
 			if (a & ~(uint64_t)MAP_TYPE) {
 				put(buf, size, &pos, "|");
 				put_flags(buf, size, &pos, a & ~(uint64_t)MAP_TYPE, mmap_flags, "");

@@ -49,8 +49,10 @@ int mt_parse_size(const char *s, uint64_t *out)
 		return err;
 	v = n;
 	if (*s) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+			return -EINVAL;
 		u = strchr(units, *s & ~0x20);
-		if (!u || *s == '\0')
+		if (!u)
 			return -EINVAL;
 		for (int i = 0; i <= u - units; i++)
 			if ((err = mul_u64(v, 1024, &v)) < 0)

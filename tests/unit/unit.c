@@ -9,6 +9,8 @@ int main(void)
 	srunner_add_suite(sr, ring_suite());
 	srunner_add_suite(sr, util_suite());
 	srunner_add_suite(sr, syscalls_suite());
+	srunner_add_suite(sr, procmaps_suite());
+	srunner_add_suite(sr, proto_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -8,5 +8,7 @@ Suite *maps_suite(void);
 Suite *ring_suite(void);
 Suite *util_suite(void);
 Suite *syscalls_suite(void);
+Suite *procmaps_suite(void);
+Suite *proto_suite(void);
 
 #endif

@@ -14,9 +14,9 @@ VERSION := 0.1.0
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS := libunwind-ptrace libelf jansson libseccomp
+PKGS := libunwind-ptrace libelf jansson libseccomp libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -27,7 +27,7 @@ WARN += -Werror
 endif
 ALL_CFLAGS := $(CFLAGS) $(WARN) -MMD -MP -D_GNU_SOURCE -DMT_VERSION=\"$(VERSION)\" \
 	-Ilibtrace $(PKG_CFLAGS)
-ALL_LDFLAGS := $(LDFLAGS) -pthread
+ALL_LDFLAGS := $(LDFLAGS) -pthread -lm
 ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)

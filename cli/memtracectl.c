@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,10 @@ static void usage(FILE *f)
 		if (!strcmp(c->name, "events"))
 			fprintf(f, "      %-26s %s\n", "--format text|json", "line format (default text)");
 	}
+	fprintf(f, "  %-12s %s\n", "wait", "exit 0 when an alert of LEVEL is active or fires, 1 on timeout");
+	fprintf(f, "      %-26s %s\n", "--level warn|crit", "the level to wait for (default warn)");
+	fprintf(f, "      %-26s %s\n", "--timeout DURATION", "give up after this (default: never)");
+	fprintf(f, "  %-12s %s\n", "check", "one line, exit 0 ok, 1 warn, 2 crit, 3 unknown (Nagios)");
 }
 
 /* Print a usage error and exit 2. */
@@ -259,6 +264,31 @@ static const char *jsize(json_t *o, const char *path, int slot)
 	return mt_format_size(jint(o, path), bufs[slot & 7], sizeof(bufs[0]));
 }
 
+/* Print the history samples as a sparkline scaled to the ceiling (or the maximum). */
+static void print_history(json_t *o)
+{
+	static const char *const bars[] = {" ", "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+	json_t *h = jget(o, "history"), *v;
+	uint64_t top = jint(o, "ceiling.bytes"), first = 0, last = 0;
+	size_t i;
+
+	if (!json_array_size(h))
+		return;
+	json_array_foreach(h, i, v) if (!jint(o, "ceiling.bytes") && jint(v, "bytes") > top) top =
+		jint(v, "bytes");
+	printf("history      ");
+	json_array_foreach(h, i, v) {
+		uint64_t b = jint(v, "bytes");
+		size_t k = top ? (size_t)((double)b / (double)top * 8.0 + 0.5) : 0;
+
+		fputs(bars[k > 8 ? 8 : k], stdout);
+		if (!i)
+			first = jint(v, "time_ns");
+		last = jint(v, "time_ns");
+	}
+	printf("  (%.0fs, scale %s)\n", (double)(last - first) / 1e9, jsize(o, "ceiling.bytes", 0));
+}
+
 /* Print a status answer. */
 static void print_status(json_t *o)
 {
@@ -299,8 +329,57 @@ static void print_status(json_t *o)
 	if (jint(o, "seeded.count"))
 		printf("seeded       %llu mappings, %s present before tracing\n",
 		       (unsigned long long)jint(o, "seeded.count"), jsize(o, "seeded.bytes", 0));
+	{
+		json_t *eta = jget(o, "growth.eta_s");
+		double rate = json_number_value(jget(o, "growth.rate_bytes_per_s"));
+		char r[16];
+
+		printf("ceiling      %s from %s, level %s\n", jsize(o, "ceiling.bytes", 0),
+		       jstr(o, "ceiling.source"), jstr(o, "ceiling.level"));
+		printf("growth       %s%s/s over %.0fs, %s", rate < 0 ? "-" : "+",
+		       mt_format_size((uint64_t)(rate < 0 ? -rate : rate), r, sizeof(r)),
+		       json_number_value(jget(o, "growth.window_s")), jstr(o, "growth.trend"));
+		if (json_is_number(eta))
+			printf(", ceiling in %.0fs", json_number_value(eta));
+		printf("\narenas       %s committed in glibc heaps, %s brk; threshold %s\n",
+		       jsize(o, "arena.committed_bytes", 0), jsize(o, "arena.brk_bytes", 1),
+		       json_is_true(jget(o, "arena.threshold_pinned")) ? "pinned" : "not pinned");
+	}
 	printf("daemon       pid %d, rss %s, memtrace %s\n", (int)jint(o, "daemon.pid"),
 	       jsize(o, "daemon.rss_bytes", 0), jstr(o, "daemon.version"));
+	print_history(o);
+	json_array_foreach(jget(o, "warnings"), i, v) printf("warning: %s\n", json_string_value(v));
+}
+
+/* Print one alert as a line. */
+static void print_alert(json_t *a)
+{
+	time_t t = (time_t)(jint(a, "time_ns") / 1000000000);
+	json_t *eta = jget(a, "eta_s"), *th;
+	char when[32];
+	size_t i;
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+	printf("%s %-4s %-7s %s = %.1f%% of %s", when, jstr(a, "level"), jstr(a, "state"),
+	       jsize(a, "bytes", 0), json_number_value(jget(a, "percent")), jsize(a, "ceiling", 1));
+	if (json_is_number(eta))
+		printf(", ceiling in %.0fs", json_number_value(eta));
+	json_array_foreach(jget(a, "top_threads"), i, th) {
+		if (i == 3)
+			break;
+		printf("%s%s %s", i ? ", " : "; top: ", jstr(th, "name"), jsize(th, "chunk_bytes", 2));
+	}
+	putchar('\n');
+}
+
+/* Print an alerts answer. */
+static void print_alerts(json_t *o)
+{
+	size_t i;
+	json_t *a;
+
+	printf("level now: %s\n", jstr(o, "level"));
+	json_array_foreach(jget(o, "alerts"), i, a) print_alert(a);
 }
 
 /* Print an outstanding answer. */
@@ -385,9 +464,148 @@ static void print_answer(const char *cmd, json_t *a)
 		print_threads(a);
 	} else if (!strcmp(cmd, "events")) {
 		print_events(a);
+	} else if (!strcmp(cmd, "alerts")) {
+		print_alerts(a);
+	} else if (!strcmp(cmd, "watch")) {
+		printf("level now: %s\n", jstr(a, "level"));
+	} else if (!strcmp(cmd, "metrics")) {
+		fputs(jstr(a, "text"), stdout);
 	} else if (!strcmp(cmd, "stop")) {
 		printf("memtraced is stopping\n");
 	}
+}
+
+/* Send REQ on a new connection to PATH; returns the reader, first answer in *ANSWER. */
+static struct reader request(const char *path, json_t *req, json_t **answer)
+{
+	struct reader r = {0};
+	char *text = json_dumps(req, JSON_COMPACT);
+
+	r.fd = connect_daemon(path);
+	if (!text || dprintf(r.fd, "%s\n", text) < 0) {
+		fprintf(stderr, "memtracectl: cannot send to %s: %s\n", path, strerror(errno));
+		exit(EXIT_NODAEMON);
+	}
+	free(text);
+	*answer = read_answer(&r);
+	if (!*answer) {
+		fprintf(stderr, "memtracectl: %s closed the connection without answering\n", path);
+		exit(EXIT_NODAEMON);
+	}
+	return r;
+}
+
+/*
+ * wait [--level warn|crit] [--timeout DURATION]: exit 0 as soon as an alert
+ * of LEVEL or above is active or fires, 1 on timeout.
+ */
+static int cmd_wait(const char *path, int argc, char **argv)
+{
+	int level = MT_LEVEL_WARN, rc = 1;
+	int64_t timeout_ns = -1, deadline = 0;
+	json_t *req = json_pack("{s:s}", "cmd", "watch"), *a;
+	struct reader r;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--level") && i + 1 < argc) {
+			level = mt_level_from_name(argv[++i]);
+			if (level <= MT_LEVEL_OK)
+				usage_error("wait: --level takes warn or crit");
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			if (mt_parse_duration(argv[++i], &timeout_ns) < 0)
+				usage_error("wait: bad duration '%s'", argv[i]);
+		} else if (!strcmp(argv[i], "--json")) {
+			opt_json = 1;
+		} else {
+			usage_error("wait: unknown option '%s'", argv[i]);
+		}
+	}
+	r = request(path, req, &a);
+	if (!json_is_true(json_object_get(a, "ok"))) {
+		fprintf(stderr, "memtracectl: %s\n", jstr(a, "error.message"));
+		return EXIT_ERROR;
+	}
+	if (mt_level_from_name(jstr(a, "level")) >= level) {
+		printf("level %s is active\n", jstr(a, "level"));
+		return 0;
+	}
+	json_decref(a);
+	if (timeout_ns >= 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + timeout_ns;
+	}
+	for (;;) {
+		struct timespec ts;
+		struct pollfd p = {r.fd, POLLIN, 0};
+		int ms = -1;
+		json_t *al;
+
+		if (timeout_ns >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int64_t left = deadline - ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+
+			if (left <= 0)
+				break;
+			ms = (int)(left / 1000000) + 1;
+		}
+		if (!memchr(r.buf, '\n', r.len) && poll(&p, 1, ms) == 0)
+			break;
+		if (!(a = read_answer(&r))) {
+			fprintf(stderr, "memtracectl: memtraced went away\n");
+			return EXIT_NODAEMON;
+		}
+		al = json_object_get(a, "alert");
+		if (al && !strcmp(jstr(al, "state"), "raised") &&
+		    mt_level_from_name(jstr(al, "level")) >= level) {
+			if (opt_json)
+				json_dumpf(al, stdout, JSON_COMPACT), putchar('\n');
+			else
+				print_alert(al);
+			rc = 0;
+			json_decref(a);
+			break;
+		}
+		json_decref(a);
+	}
+	if (rc)
+		printf("no %s alert before the timeout\n", mt_level_name(level));
+	return rc;
+}
+
+/* check: one Nagios-style line from status; exit 0 ok, 1 warn, 2 crit, 3 unknown. */
+static int cmd_check(const char *path, int argc, char **argv)
+{
+	static const char *const word[] = {"OK", "WARNING", "CRITICAL"};
+	json_t *req = json_pack("{s:s}", "cmd", "status"), *a;
+	struct reader r;
+	int level;
+
+	if (argc)
+		usage_error("check: unexpected '%s'", argv[0]);
+	r = request(path, req, &a);
+	close(r.fd);
+	level = mt_level_from_name(jstr(a, "ceiling.level"));
+	if (!json_is_true(json_object_get(a, "ok")) || level < 0) {
+		printf("MEMTRACE UNKNOWN - %s\n", jstr(a, "error.message"));
+		return 3;
+	}
+	if (!jint(a, "ceiling.bytes")) {
+		printf("MEMTRACE UNKNOWN - no ceiling known | chunk_bytes=%lluB\n",
+		       (unsigned long long)jint(a, "chunks.bytes"));
+		return 3;
+	}
+	printf("MEMTRACE %s - %s is %.1f%% of the %s ceiling | chunk_bytes=%lluB;%llu;%llu;0;%llu\n",
+	       word[level], jsize(a, "ceiling.weighed_bytes", 0),
+	       json_number_value(jget(a, "ceiling.used_percent")), jsize(a, "ceiling.bytes", 1),
+	       (unsigned long long)jint(a, "ceiling.weighed_bytes"),
+	       (unsigned long long)(jint(a, "ceiling.bytes") *
+				    json_number_value(jget(a, "ceiling.warn_percent")) / 100),
+	       (unsigned long long)(jint(a, "ceiling.bytes") *
+				    json_number_value(jget(a, "ceiling.crit_percent")) / 100),
+	       (unsigned long long)jint(a, "ceiling.bytes"));
+	return level;
 }
 
 int main(int argc, char **argv)
@@ -418,11 +636,15 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		usage_error("no command given");
+	socket_path(sock, path, sizeof(path));
+	if (!strcmp(argv[i], "wait"))
+		return cmd_wait(path, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "check"))
+		return cmd_check(path, argc - i - 1, argv + i + 1);
 	if (!(cmd = mt_cmd_find(argv[i])))
 		usage_error("unknown command '%s'", argv[i]);
 	req = json_pack("{s:s}", "cmd", cmd->name);
 	parse_args(cmd, argc - i - 1, argv + i + 1, req);
-	socket_path(sock, path, sizeof(path));
 	r.fd = connect_daemon(path);
 	text = json_dumps(req, JSON_COMPACT);
 	if (!text || dprintf(r.fd, "%s\n", text) < 0) {
@@ -447,11 +669,15 @@ int main(int argc, char **argv)
 		print_answer(cmd->name, a);
 	}
 	json_decref(a);
-	if (!rc && json_is_true(json_object_get(req, "follow"))) {
+	if (!rc && (json_is_true(json_object_get(req, "follow")) || (cmd->flags & MT_CMD_WATCH))) {
 		fflush(stdout);
 		while ((a = read_answer(&r))) {
-			json_t *ev = json_object_get(a, "event");
+			json_t *ev = json_object_get(a, "event"), *al = json_object_get(a, "alert");
 
+			if (al && opt_json)
+				json_dumpf(al, stdout, JSON_COMPACT), putchar('\n');
+			else if (al)
+				print_alert(al);
 			if (ev && opt_json)
 				json_dumpf(ev, stdout, JSON_COMPACT), putchar('\n');
 			else if (ev)

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -52,6 +53,7 @@ struct client {
 	uint64_t follow_seq;
 	pid_t follow_tid;
 	int follow_sys;
+	int watch;   /* streaming alerts */
 	int closing; /* close once the output is flushed */
 };
 
@@ -70,7 +72,12 @@ struct control {
 	pthread_cond_t cond;
 	int stop_seen, quit;
 	struct mt_event *evbuf;
+	uint64_t alert_seen;
+	int64_t next_sample_ns, next_metrics_ns;
 };
+
+#define SAMPLE_NS  1000000000LL
+#define METRICS_NS 5000000000LL
 
 /* Work out the default socket path: MEMTRACE_SOCKET, /run or $XDG_RUNTIME_DIR. */
 static int control_default_path(char *buf, size_t size)
@@ -283,6 +290,8 @@ static void client_request(struct control *c, struct client *cl, const char *lin
 		control_request_stop(c);
 	} else {
 		client_send(cl, cmd->handler(c->s, req));
+		if (cmd->flags & MT_CMD_WATCH)
+			cl->watch = 1;
 		if ((cmd->flags & MT_CMD_STREAM) && json_is_true(json_object_get(req, "follow"))) {
 			json_t *sys = json_object_get(req, "syscall");
 			uint64_t newest;
@@ -386,7 +395,84 @@ static void control_accept(struct control *c)
 	c->clients[c->nclients++] = cl;
 }
 
-/* Drain the session's notify fd and feed followers. */
+/* Deliver new alerts: the log, --alert-exec, and watching clients. */
+static void control_alerts(struct control *c)
+{
+	struct mt_alert a[16];
+	uint64_t newest;
+	size_t n;
+
+	do {
+		n = mt_session_alerts(c->s, c->alert_seen, a, 16, &newest);
+		for (size_t i = 0; i < n; i++) {
+			json_t *j = mt_proto_alert(&a[i]);
+			struct mt_status st;
+
+			c->alert_seen = a[i].seq;
+			if (!j)
+				continue;
+			mt_session_status(c->s, &st);
+			json_object_set_new(j, "pid", json_integer(st.pid));
+			log_alert(j);
+			if (c->o->alert_exec)
+				alertexec_run(c->o->alert_exec, j,
+					      (int)(c->o->alert_timeout_ns / 1000000));
+			for (size_t k = 0; k < c->nclients; k++)
+				if (c->clients[k]->watch && !c->clients[k]->closing)
+					client_send(c->clients[k],
+						    json_pack("{s:O}", "alert", j));
+			json_decref(j);
+		}
+	} while (n == 16);
+}
+
+/* Rewrite the --metrics-file atomically (write a temporary, rename it over). */
+static void control_metrics_file(struct control *c)
+{
+	char tmp[4096], *text;
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", c->o->metrics_file) >= (int)sizeof(tmp))
+		return;
+	if (!(text = mt_metrics_text(c->s)))
+		return;
+	f = fopen(tmp, "we");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, c->o->metrics_file) < 0) {
+		log_warn("--metrics-file %s", c->o->metrics_file);
+		unlink(tmp);
+	}
+	free(text);
+}
+
+/* Monotonic now in ns. */
+static int64_t control_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Periodic work: growth samples every second, the metrics file every 5 s. */
+static int control_tick(struct control *c)
+{
+	int64_t now = control_now(), next;
+
+	if (now >= c->next_sample_ns) {
+		mt_session_sample(c->s);
+		c->next_sample_ns = now + SAMPLE_NS;
+	}
+	if (c->o->metrics_file && now >= c->next_metrics_ns) {
+		control_metrics_file(c);
+		c->next_metrics_ns = now + METRICS_NS;
+	}
+	next = c->next_sample_ns;
+	if (c->o->metrics_file && c->next_metrics_ns < next)
+		next = c->next_metrics_ns;
+	return (int)((next - now) / 1000000) + 1;
+}
+
+/* Drain the session's notify fd; feed followers and deliver alerts. */
 static void control_notified(struct control *c)
 {
 	uint64_t v;
@@ -394,6 +480,7 @@ static void control_notified(struct control *c)
 
 	if (read(mt_session_notify_fd(c->s), &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("notify fd");
+	control_alerts(c);
 	for (size_t i = 0; i < c->nclients; i++) {
 		if (c->clients[i]->follow && !c->clients[i]->closing) {
 			client_follow(c, c->clients[i]);
@@ -412,6 +499,7 @@ static void *control_main(void *arg)
 
 	for (;;) {
 		size_t n = 0;
+		int timeout = control_tick(c);
 
 		pthread_mutex_lock(&c->lock);
 		if (c->quit) {
@@ -434,7 +522,7 @@ static void *control_main(void *arg)
 				ev |= POLLOUT;
 			pfd[n++] = (struct pollfd){cl->fd, ev, 0};
 		}
-		if (poll(pfd, n, -1) < 0) {
+		if (poll(pfd, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");

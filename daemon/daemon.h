@@ -20,14 +20,24 @@ struct options {
 	char *report;
 	int summary, json, linger, verbose, no_socket;
 	int64_t kill_timeout_ns;
+	int64_t window_ns;
 	struct mt_config cfg;
 	uint64_t ring_events;
 	uint64_t pid; /* attach mode */
+	char *alert_exec;
+	int64_t alert_timeout_ns;
+	char *metrics_file;
+	char *count;
+	int no_pin_threshold;
 };
 
 /* Parse ARGV into O; exits with EXIT_USAGE on bad input.  Returns the
  * index of the first word of the target's command line. */
 int options_parse(struct options *o, int argc, char **argv);
+
+/* Run CMD for ALERT in the background with a timeout (alertexec.c). */
+struct json_t;
+void alertexec_run(const char *cmd, struct json_t *alert, int timeout_ms);
 
 struct control;
 

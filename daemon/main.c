@@ -19,6 +19,37 @@
 
 extern char **environ;
 
+/*
+ * The target's environment: ours, plus MALLOC_MMAP_THRESHOLD_=131072 unless
+ * the user set the threshold (that variable, or GLIBC_TUNABLES) or asked us
+ * not to.  glibc raises its mmap threshold after the first free of a large
+ * block, after which chunk-sized mallocs come from arenas and never show as
+ * mmap; pinning it keeps every chunk visible.  131072 is glibc's own
+ * starting value, so the target behaves as a freshly started one would;
+ * pinning at the chunk size would cost fewer events but move every block
+ * between 128 KiB and 16 MiB into the arenas.
+ */
+static char **target_env(const struct options *o)
+{
+	static char pin[] = "MALLOC_MMAP_THRESHOLD_=131072";
+	const char *tun = getenv("GLIBC_TUNABLES");
+	size_t n = 0;
+	char **env;
+
+	if (o->no_pin_threshold || getenv("MALLOC_MMAP_THRESHOLD_") ||
+	    (tun && strstr(tun, "glibc.malloc.mmap_threshold")))
+		return environ;
+	while (environ[n])
+		n++;
+	env = calloc(n + 2, sizeof(*env));
+	if (!env)
+		return environ;
+	memcpy(env, environ, n * sizeof(*env));
+	env[n] = pin;
+	log_debug("pinning glibc's mmap threshold: %s", pin);
+	return env;
+}
+
 /* Forward libtrace's debug messages to the log. */
 static void lib_log(enum mt_log_level level, const char *msg, void *arg)
 {
@@ -111,7 +142,11 @@ int main(int argc, char **argv)
 		}
 		log_debug("attached to pid %d", (int)o.pid);
 	} else {
-		err = mt_session_launch(s, argv + first, environ);
+		char **env = target_env(&o);
+
+		err = mt_session_launch(s, argv + first, env);
+		if (env != environ)
+			free(env);
 		if (err < 0) {
 			control_free(ctl);
 			mt_session_free(s);

@@ -15,7 +15,16 @@
 #include "daemon.h"
 #include "log.h"
 
-enum opt_type { OPT_FLAG, OPT_SIZE, OPT_COUNT, OPT_DURATION, OPT_STRING, OPT_HELP, OPT_VERSION };
+enum opt_type {
+	OPT_FLAG,
+	OPT_SIZE,
+	OPT_COUNT,
+	OPT_DURATION,
+	OPT_PERCENT,
+	OPT_STRING,
+	OPT_HELP,
+	OPT_VERSION
+};
 
 struct opt {
 	const char *name;
@@ -41,6 +50,24 @@ static const struct opt opts[] = {
 	{"min-size", 0, OPT_SIZE, OFF(cfg.min_size), "SIZE",
 	 "do not stop the target for shorter mmaps (default 0)"},
 	{"ring-events", 0, OPT_COUNT, OFF(ring_events), "N", "event ring size (default 1048576)"},
+	{"warn", 0, OPT_PERCENT, OFF(cfg.warn_percent), "PERCENT",
+	 "warn at this percent of the ceiling (default 80)"},
+	{"crit", 0, OPT_PERCENT, OFF(cfg.crit_percent), "PERCENT",
+	 "critical at this percent of the ceiling (default 95)"},
+	{"clear-margin", 0, OPT_PERCENT, OFF(cfg.clear_margin), "PERCENT",
+	 "clear an alert this many points below its level (default 5)"},
+	{"count", 0, OPT_STRING, OFF(count), "chunk|large",
+	 "weigh chunks, or chunks and large mappings (default chunk)"},
+	{"window", 0, OPT_DURATION, OFF(window_ns), "DURATION",
+	 "growth-rate window (default 60s)"},
+	{"alert-exec", 0, OPT_STRING, OFF(alert_exec), "CMD",
+	 "run CMD (sh -c) for each alert, alert on stdin and in MEMTRACE_*"},
+	{"alert-timeout", 0, OPT_DURATION, OFF(alert_timeout_ns), "DURATION",
+	 "kill --alert-exec commands after this (default 10s)"},
+	{"metrics-file", 0, OPT_STRING, OFF(metrics_file), "PATH",
+	 "rewrite PATH with Prometheus metrics every 5 s"},
+	{"no-pin-threshold", 0, OPT_FLAG, OFF(no_pin_threshold), NULL,
+	 "do not set MALLOC_MMAP_THRESHOLD_ for the target"},
 	{"kill-timeout", 0, OPT_DURATION, OFF(kill_timeout_ns), "DURATION",
 	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
 	{"linger", 0, OPT_FLAG, OFF(linger), NULL, "keep answering after the target exits"},
@@ -87,6 +114,9 @@ static void opt_set(struct options *o, const struct opt *p, const char *value)
 		if (mt_parse_size(value, &u) < 0)
 			fatalx(EXIT_USAGE, "--%s: bad size '%s' (use a number with K, M or G)",
 			       p->name, value);
+		/* 0 would mean "work it out", which is what leaving the option out does. */
+		if (u == 0 && (!strcmp(p->name, "chunk-size") || !strcmp(p->name, "ceiling")))
+			fatalx(EXIT_USAGE, "--%s: must be more than 0", p->name);
 		*(uint64_t *)field = u;
 		break;
 	case OPT_COUNT:
@@ -102,6 +132,14 @@ static void opt_set(struct options *o, const struct opt *p, const char *value)
 			       p->name, value);
 		*(int64_t *)field = d;
 		break;
+	case OPT_PERCENT: {
+		double v = strtod(value, &end);
+
+		if (end == value || *end || !(v > 0 && v <= 1000))
+			fatalx(EXIT_USAGE, "--%s: bad percentage '%s'", p->name, value);
+		*(double *)field = v;
+		break;
+	}
 	case OPT_STRING:
 		*(char **)field = (char *)value;
 		break;
@@ -125,6 +163,8 @@ int options_parse(struct options *o, int argc, char **argv)
 	mt_config_default(&o->cfg);
 	o->ring_events = o->cfg.ring_events;
 	o->kill_timeout_ns = 5000000000LL;
+	o->alert_timeout_ns = 10000000000LL;
+	o->window_ns = 60000000000LL;
 	*sp++ = '+';
 	for (size_t i = 0; i < NOPTS; i++) {
 		int has_arg = opts[i].arg ? required_argument : no_argument;
@@ -159,8 +199,15 @@ int options_parse(struct options *o, int argc, char **argv)
 				   "[ARGS...], or --pid PID)");
 	if (o->pid > INT32_MAX)
 		fatalx(EXIT_USAGE, "--pid: bad PID %llu", (unsigned long long)o->pid);
-	if (o->cfg.chunk_size == 0)
-		fatalx(EXIT_USAGE, "--chunk-size: must not be 0");
+	if (o->count && strcmp(o->count, "chunk") && strcmp(o->count, "large"))
+		fatalx(EXIT_USAGE, "--count: use chunk or large, not '%s'", o->count);
+	o->cfg.count_large = o->count && !strcmp(o->count, "large");
+	if (o->cfg.crit_percent < o->cfg.warn_percent)
+		fatalx(EXIT_USAGE, "--crit (%g) must not be below --warn (%g)", o->cfg.crit_percent,
+		       o->cfg.warn_percent);
+	if (o->window_ns < 1000000000LL)
+		fatalx(EXIT_USAGE, "--window: at least 1s");
+	o->cfg.window_s = (double)o->window_ns / 1e9;
 	o->cfg.ring_events = o->ring_events;
 	return optind;
 }

@@ -163,8 +163,8 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		if (s->argv)
 			s->argv[0] = strdup(argv[0]);
 	}
+	session_reset(s, pid);
 	pthread_mutex_lock(&s->lock);
-	account_seed(s, pid);
 	s->state = MT_STATE_RUNNING;
 	pthread_mutex_unlock(&s->lock);
 

@@ -92,6 +92,9 @@ struct task {
 	struct timespec entry;	 /* monotonic, at the seccomp stop */
 };
 
+#define ALERT_RING	256
+#define HISTORY_SAMPLES 3600 /* an hour at one sample a second */
+
 struct mt_session {
 	struct mt_config cfg;
 	pthread_mutex_t lock; /* guards everything queries read */
@@ -128,7 +131,34 @@ struct mt_session {
 
 	int notify_fd;
 	atomic_int notify_armed;
+
+	/* Ceiling, alerts and growth (alert.c); guarded by lock. */
+	uint64_t ceiling; /* in force: configured, or from the JVM's flags */
+	char ceiling_source[96], chunk_source[64];
+	int threshold_pinned;
+	enum mt_level level;
+	uint64_t on[MT_LEVEL_CRIT + 1], off[MT_LEVEL_CRIT + 1]; /* thresholds in bytes */
+	struct mt_alert alerts[ALERT_RING];
+	uint64_t alert_seq;
+	struct mt_sample *hist; /* HISTORY_SAMPLES */
+	uint64_t hist_n;
+	struct mt_sample hist_first;
 };
+
+/* Alerts (alert.c); lock held. */
+void alert_configure(struct mt_session *s);
+/* Returns 1 when the change made an alert. */
+int alert_check(struct mt_session *s);
+
+/* /proc readers (proc.c). */
+ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
+const char *proc_env_get(const char *env, size_t len, const char *name);
+uint64_t proc_cgroup_limit(pid_t pid);
+
+#define DEFAULT_CHUNK (16ull << 20)
+
+/* Learn what the target is and seed the table (session.c). */
+void session_reset(struct mt_session *s, pid_t pid);
 
 /* Tasks (session.c). */
 struct task *task_get(struct mt_session *s, pid_t tid);

@@ -52,9 +52,14 @@ enum mt_sys {
 enum mt_log_level { MT_LOG_DEBUG, MT_LOG_INFO, MT_LOG_WARN };
 
 struct mt_config {
-	uint64_t chunk_size;  /* default 16 MiB */
+	uint64_t chunk_size;  /* 0: from the JVM's Netty flags, else 16 MiB */
 	uint64_t chunk_slack; /* default 8 KiB */
-	uint64_t ceiling;     /* 0: none */
+	uint64_t ceiling;     /* 0: from the JVM's flags, else none */
+	double warn_percent;  /* alert levels, percent of the ceiling: 80 */
+	double crit_percent;  /* 95 */
+	double clear_margin;  /* an alert clears this many points below its level: 5 */
+	int count_large;      /* alerts weigh chunk + large bytes, not chunks alone */
+	double window_s;      /* growth-rate window, seconds: 60 */
 	uint64_t min_size;    /* mmap shorter than this (and not MAP_FIXED) is not traced */
 	size_t ring_events;   /* event ring capacity, default 1,048,576 */
 	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
@@ -104,8 +109,49 @@ struct mt_thread {
 
 enum mt_state { MT_STATE_STARTING, MT_STATE_RUNNING, MT_STATE_EXITED, MT_STATE_DETACHED };
 
+enum mt_level { MT_LEVEL_OK, MT_LEVEL_WARN, MT_LEVEL_CRIT };
+
+/* An alert: a level raised or cleared. */
+struct mt_alert {
+	uint64_t seq;	 /* 1-based */
+	int64_t time_ns;
+	enum mt_level level;
+	int raised;	 /* 1 raised, 0 cleared */
+	uint64_t bytes;	 /* the weighed bytes at that moment */
+	uint64_t ceiling;
+	double rate;	 /* growth, bytes per second, over the window */
+	double eta_s;	 /* projected seconds to the ceiling; < 0 when none */
+	const char *trend;
+	struct {
+		pid_t tid;
+		char comm[16];
+		uint64_t chunk_bytes, chunk_count;
+	} top[5]; /* threads holding the most chunk bytes; tid 0 ends the list */
+};
+
+/* Growth of the weighed bytes (chunks, or chunks + large). */
+struct mt_growth {
+	uint64_t bytes;
+	double window_s;     /* the window actually covered */
+	double rate;	     /* bytes per second over the window */
+	double overall_rate; /* bytes per second since the first sample */
+	double eta_s;	     /* seconds until the ceiling at RATE; < 0 when none */
+	const char *trend;   /* "growing", "flat", "falling", "unknown" */
+};
+
+struct mt_sample {
+	int64_t time_ns;
+	uint64_t bytes;
+};
+
 struct mt_status {
 	pid_t pid;
+	int attached;
+	enum mt_level level;
+	char ceiling_source[96];
+	char chunk_source[64];
+	uint64_t arena_bytes;	 /* committed inside MAP_NORESERVE reservations (glibc heaps) */
+	int threshold_pinned;	 /* glibc's mmap threshold fixed in the target's environment */
 	enum mt_state state;
 	int exit_status;  /* waitpid() status of the target, valid when EXITED */
 	int64_t start_ns; /* wall clock when tracing began */
@@ -117,6 +163,7 @@ struct mt_status {
 	uint64_t brk_bytes;
 	uint64_t seeded_count, seeded_bytes;      /* preexisting at exec/attach */
 	uint64_t chunk_size, chunk_slack, ceiling;
+	double warn_percent, crit_percent;
 	uint64_t events_recorded, events_dropped;
 	uint64_t events_by_sys[MT_SYS_COUNT];
 	uint64_t child_events; /* events of descendants in other address spaces */
@@ -167,6 +214,35 @@ int mt_session_run(struct mt_session *s);
  * SIGKILL after GRACE_MS.  Safe from any thread and from a signal handler.
  */
 void mt_session_stop(struct mt_session *s, int grace_ms);
+
+/* Record a sample of the weighed bytes for growth and history; call about once a second. */
+void mt_session_sample(struct mt_session *s);
+/* Growth rate and projection over the configured window. */
+void mt_session_growth(struct mt_session *s, struct mt_growth *g);
+/* Copy up to MAX samples, evenly spread over the whole history, oldest first. */
+size_t mt_session_history(struct mt_session *s, struct mt_sample *out, size_t max);
+/* Copy up to MAX alerts with seq > AFTER; *NEWEST receives the newest seq. */
+size_t mt_session_alerts(struct mt_session *s, uint64_t after, struct mt_alert *out, size_t max,
+			 uint64_t *newest);
+const char *mt_level_name(enum mt_level level);
+int mt_level_from_name(const char *name); /* -1 when unknown */
+
+/* JVM flags (jvm.c). */
+struct mt_jvm_env {
+	const char *java_tool_options, *jdk_java_options, *java_options; /* may be NULL */
+	uint64_t phys_mem;     /* bytes */
+	uint64_t cgroup_limit; /* 0: none */
+};
+struct mt_jvm_limits {
+	uint64_t ceiling;
+	char ceiling_source[96];
+	uint64_t chunk_size;
+	char chunk_source[64];
+};
+/* Whether ARGV0 names a java launcher. */
+int mt_jvm_is_java(const char *argv0);
+/* Work out the direct-memory ceiling and Netty chunk size from a JVM's flags. */
+void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_jvm_limits *out);
 
 /* The target's exit as an exit code for memtraced: status or 128+signal. */
 int mt_exit_code(int wait_status);
@@ -223,6 +299,10 @@ const char *mt_format_size(uint64_t bytes, char *buf, size_t size);
 struct json_t *mt_proto_status(struct mt_session *s);
 /* One event as the protocol shows it (events, follow streams). */
 struct json_t *mt_proto_event(const struct mt_event *ev);
+/* One alert as the protocol shows it (alerts, watch streams). */
+struct json_t *mt_proto_alert(const struct mt_alert *a);
+/* Prometheus text exposition of the session; the caller frees it. */
+char *mt_metrics_text(struct mt_session *s);
 
 /* Argument kinds: the JSON type, and how the CLI reads the value. */
 enum mt_arg_kind {
@@ -244,6 +324,7 @@ struct mt_arg {
 #define MT_CMD_STREAM 0x1 /* "follow": the answer goes on as a stream */
 #define MT_CMD_DAEMON 0x2 /* carried out by the daemon, not by a handler */
 #define MT_CMD_ROOT   0x4 /* only root may use it */
+#define MT_CMD_WATCH  0x8 /* the answer goes on as a stream of alerts */
 
 struct mt_cmd {
 	const char *name;

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include "maps.h"
 
 #define ANY_PROT (-1) /* cut() regardless of the entry's prot */
@@ -79,6 +81,9 @@ static void account(struct maps *m, const struct maps_entry *e, int add)
 		t->committed_bytes += b;
 	if (e->kind & MT_MAP_BRK)
 		t->brk_bytes += b;
+	/* Committed parts of MAP_NORESERVE reservations: glibc's arena heaps. */
+	if (e->prot != 0 && (e->flags & MAP_NORESERVE) && (e->kind & MT_MAP_ANON))
+		t->arena_bytes += b;
 	if (e->owner) {
 		e->owner->count += n;
 		e->owner->bytes += b;

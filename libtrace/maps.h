@@ -40,6 +40,7 @@ struct maps_totals {
 	uint64_t reserved_bytes;  /* prot == PROT_NONE */
 	uint64_t committed_bytes; /* everything else */
 	uint64_t brk_bytes;       /* kind & MT_MAP_BRK */
+	uint64_t arena_bytes;     /* committed, anonymous, MAP_NORESERVE (glibc heaps) */
 };
 
 struct maps_node;

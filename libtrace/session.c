@@ -50,8 +50,11 @@ uint64_t page_size = 4096;
 void mt_config_default(struct mt_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->chunk_size = 16u << 20;
 	cfg->chunk_slack = 8u << 10;
+	cfg->warn_percent = 80;
+	cfg->crit_percent = 95;
+	cfg->clear_margin = 5;
+	cfg->window_s = 60;
 	cfg->ring_events = 1u << 20;
 	cfg->wake_signal = SIGURG;
 }
@@ -98,8 +101,19 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 	s->cfg = *cfg;
 	page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	pthread_mutex_init(&s->lock, NULL);
-	maps_init(&s->maps, cfg->chunk_size, cfg->chunk_slack);
+	maps_init(&s->maps, cfg->chunk_size ? cfg->chunk_size : DEFAULT_CHUNK, cfg->chunk_slack);
+	s->ceiling = cfg->ceiling;
+	snprintf(s->ceiling_source, sizeof(s->ceiling_source), "%s",
+		 cfg->ceiling ? "--ceiling" : "none");
+	snprintf(s->chunk_source, sizeof(s->chunk_source), "%s",
+		 cfg->chunk_size ? "--chunk-size" : "default (16 MiB)");
+	alert_configure(s);
 	s->notify_fd = -1;
+	s->hist = calloc(HISTORY_SAMPLES, sizeof(*s->hist));
+	if (!s->hist) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	if ((err = ring_init(&s->ring, cfg->ring_events)) < 0)
 		goto fail;
 	s->tasks_cap = read_pid_max();
@@ -210,6 +224,7 @@ void mt_session_free(struct mt_session *s)
 	for (char **a = s->argv; a && *a; a++)
 		free(*a);
 	free(s->argv);
+	free(s->hist);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -386,6 +401,7 @@ static void record(struct mt_session *s, struct task *t, struct mt_event *ev)
 {
 	const struct sys_ent *e = sys_by_id(ev->sys);
 	char comm[16] = "";
+	int alerted = 0;
 
 	if (!(t->flags & TASK_NAMED)) {
 		read_comm(t->pid, t->tid, comm);
@@ -398,11 +414,13 @@ static void record(struct mt_session *s, struct task *t, struct mt_event *ev)
 	s->by_sys[ev->sys]++;
 	if (!(t->flags & TASK_TARGET_MM))
 		s->child_events++;
-	else if (ev->done && !(ev->ret < 0 && ev->ret >= -4095) && e)
+	else if (ev->done && !(ev->ret < 0 && ev->ret >= -4095) && e) {
 		e->account(s, t, ev);
+		alerted = alert_check(s);
+	}
 	pthread_mutex_unlock(&s->lock);
-	if (atomic_load_explicit(&s->notify_armed, memory_order_relaxed) &&
-	    atomic_exchange(&s->notify_armed, 0))
+	if (alerted || (atomic_load_explicit(&s->notify_armed, memory_order_relaxed) &&
+			atomic_exchange(&s->notify_armed, 0)))
 		notify(s);
 }
 
@@ -526,6 +544,78 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 	task_resume(s, t, 0);
 }
 
+/*
+ * A new address space (exec, attach): learn what the target is (a JVM's
+ * ceiling and chunk size, whether glibc's mmap threshold is pinned), then
+ * seed the table from /proc/PID/maps.  Reading /proc happens before the
+ * lock; the table is cleared before the chunk size changes, since the
+ * totals depend on it.
+ */
+void session_reset(struct mt_session *s, pid_t pid)
+{
+	static const size_t size = 256 * 1024;
+	char *cmd = malloc(size), *env = malloc(size), exe[4096] = "";
+	char *argv[512];
+	struct mt_jvm_limits lim = {0};
+	ssize_t clen = -1, elen = -1;
+	const char *tun;
+	int java = 0, pinned = 0, argc = 0;
+
+	if (cmd && env) {
+		clen = proc_read(pid, "cmdline", cmd, size);
+		elen = proc_read(pid, "environ", env, size);
+	}
+	for (ssize_t i = 0; clen > 0 && i < clen && argc < 511; i += (ssize_t)strlen(cmd + i) + 1)
+		argv[argc++] = cmd + i;
+	argv[argc] = NULL;
+	if (elen > 0) {
+		tun = proc_env_get(env, (size_t)elen, "GLIBC_TUNABLES");
+		pinned = proc_env_get(env, (size_t)elen, "MALLOC_MMAP_THRESHOLD_") ||
+			 (tun && strstr(tun, "glibc.malloc.mmap_threshold"));
+	}
+	{
+		char link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+		if ((n = readlink(link, exe, sizeof(exe) - 1)) > 0)
+			exe[n] = '\0';
+	}
+	if (argc && (mt_jvm_is_java(argv[0]) || mt_jvm_is_java(exe))) {
+		struct mt_jvm_env je = {
+			.phys_mem = (uint64_t)sysconf(_SC_PHYS_PAGES) * page_size,
+			.cgroup_limit = proc_cgroup_limit(pid),
+		};
+
+		if (elen > 0) {
+			je.java_tool_options = proc_env_get(env, (size_t)elen, "JAVA_TOOL_OPTIONS");
+			je.jdk_java_options = proc_env_get(env, (size_t)elen, "JDK_JAVA_OPTIONS");
+			je.java_options = proc_env_get(env, (size_t)elen, "_JAVA_OPTIONS");
+		}
+		mt_jvm_limits(argv, &je, &lim);
+		java = 1;
+	}
+	pthread_mutex_lock(&s->lock);
+	maps_clear(&s->maps);
+	s->threshold_pinned = pinned;
+	if (!s->cfg.ceiling) {
+		s->ceiling = java ? lim.ceiling : 0;
+		snprintf(s->ceiling_source, sizeof(s->ceiling_source), "%s",
+			 java ? lim.ceiling_source : "none");
+	}
+	if (!s->cfg.chunk_size) {
+		s->maps.chunk_size = java ? lim.chunk_size : DEFAULT_CHUNK;
+		snprintf(s->chunk_source, sizeof(s->chunk_source), "%s",
+			 java ? lim.chunk_source : "default (16 MiB)");
+	}
+	s->level = MT_LEVEL_OK;
+	alert_configure(s);
+	account_seed(s, pid);
+	pthread_mutex_unlock(&s->lock);
+	free(cmd);
+	free(env);
+}
+
 /* Exec event: the address space is new; a non-leader exec took the leader's tid. */
 static void on_exec(struct mt_session *s, struct task *t)
 {
@@ -548,10 +638,10 @@ static void on_exec(struct mt_session *s, struct task *t)
 	t->flags &= ~TASK_NAMED;
 	if (t->pid == s->pid) {
 		t->flags |= TASK_TARGET_MM;
+		s->brk_start = s->brk_end = 0;
+		session_reset(s, t->pid);
 		pthread_mutex_lock(&s->lock);
 		s->state = MT_STATE_RUNNING;
-		s->brk_start = s->brk_end = 0;
-		account_seed(s, t->pid);
 		pthread_mutex_unlock(&s->lock);
 		notify(s);
 	} else {
@@ -746,6 +836,12 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	pthread_mutex_lock(&s->lock);
 	out->pid = s->pid;
 	out->state = s->state;
+	out->attached = s->attached;
+	out->level = s->level;
+	memcpy(out->ceiling_source, s->ceiling_source, sizeof(out->ceiling_source));
+	memcpy(out->chunk_source, s->chunk_source, sizeof(out->chunk_source));
+	out->arena_bytes = tot->arena_bytes;
+	out->threshold_pinned = s->threshold_pinned;
 	out->exit_status = s->exit_status;
 	out->start_ns = s->start_ns;
 	out->end_ns = s->end_ns;
@@ -759,9 +855,11 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->brk_bytes = tot->brk_bytes;
 	out->seeded_count = s->seeded_count;
 	out->seeded_bytes = s->seeded_bytes;
-	out->chunk_size = s->cfg.chunk_size;
+	out->chunk_size = s->maps.chunk_size;
 	out->chunk_slack = s->cfg.chunk_slack;
-	out->ceiling = s->cfg.ceiling;
+	out->ceiling = s->ceiling;
+	out->warn_percent = s->cfg.warn_percent;
+	out->crit_percent = s->cfg.crit_percent;
 	out->events_recorded = s->ring.head;
 	out->events_dropped = ring_dropped(&s->ring);
 	memcpy(out->events_by_sys, s->by_sys, sizeof(out->events_by_sys));

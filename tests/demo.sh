@@ -22,8 +22,8 @@ ctl() {
 	"$B/memtracectl" -s "$sock" "$@"
 }
 
-echo "\$ memtraced -s $sock --ceiling 1G --summary -- demo -d 25 &"
-MALLOC_MMAP_THRESHOLD_=131072 "$B/memtraced" -s "$sock" --ceiling 1G --summary \
+echo "\$ memtraced -s $sock --ceiling 512M --summary -- demo -d 25 &"
+"$B/memtraced" -s "$sock" --ceiling 512M --summary \
 	-- "$B/targets/demo" -d 25 >"$dir/demo.out" &
 daemon=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done

@@ -1,0 +1,239 @@
+/*
+ * alert.c - alert levels with hysteresis, growth rate, projection, history.
+ *
+ * The weighed bytes (chunk bytes, or chunk + large with count_large) are
+ * checked against the ceiling after every accounting change, on the tracer
+ * thread: two comparisons in the common case.  A level is raised once when
+ * the value reaches it and cleared once when the value falls clear_margin
+ * points below it, so a value hovering at a line does not flap.  A jump
+ * from ok to crit raises warn, then crit.
+ *
+ * Growth comes from samples the daemon takes about once a second
+ * (mt_session_sample): the rate is the least-squares slope over the
+ * window, the projection the time to the ceiling at that rate.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const level_names[] = {"ok", "warn", "crit"};
+
+/* Return the name of LEVEL. */
+const char *mt_level_name(enum mt_level level)
+{
+	return (unsigned)level <= MT_LEVEL_CRIT ? level_names[level] : "?";
+}
+
+/* Return the level called NAME, or -1. */
+int mt_level_from_name(const char *name)
+{
+	for (int i = 0; i <= MT_LEVEL_CRIT; i++)
+		if (!strcmp(level_names[i], name))
+			return i;
+	return -1;
+}
+
+/* The bytes alerts weigh. */
+static uint64_t weighed(const struct mt_session *s)
+{
+	const struct maps_totals *t = &s->maps.totals;
+
+	return t->bytes[MT_CLASS_CHUNK] + (s->cfg.count_large ? t->bytes[MT_CLASS_LARGE] : 0);
+}
+
+/* Compute the byte thresholds from the ceiling in force; lock held. */
+void alert_configure(struct mt_session *s)
+{
+	double c = (double)s->ceiling, margin = s->cfg.clear_margin;
+
+	s->on[MT_LEVEL_WARN] = (uint64_t)(c * s->cfg.warn_percent / 100.0);
+	s->on[MT_LEVEL_CRIT] = (uint64_t)(c * s->cfg.crit_percent / 100.0);
+	s->off[MT_LEVEL_WARN] = (uint64_t)(c * fmax(s->cfg.warn_percent - margin, 0) / 100.0);
+	s->off[MT_LEVEL_CRIT] = (uint64_t)(c * fmax(s->cfg.crit_percent - margin, 0) / 100.0);
+}
+
+static void growth_locked(struct mt_session *s, struct mt_growth *g);
+
+/* Fill A's list of the threads holding the most chunk bytes. */
+static void alert_top_threads(struct mt_session *s, struct mt_alert *a)
+{
+	const size_t n = sizeof(a->top) / sizeof(a->top[0]);
+
+	memset(a->top, 0, sizeof(a->top));
+	for (const struct thread *th = s->threads; th; th = th->next) {
+		size_t i;
+
+		if (!th->own.chunk_bytes)
+			continue;
+		for (i = n; i > 0 && (!a->top[i - 1].tid || a->top[i - 1].chunk_bytes < th->own.chunk_bytes); i--)
+			;
+		if (i == n)
+			continue;
+		memmove(&a->top[i + 1], &a->top[i], (n - i - 1) * sizeof(a->top[0]));
+		a->top[i].tid = th->tid;
+		memcpy(a->top[i].comm, th->comm, sizeof(a->top[i].comm));
+		a->top[i].chunk_bytes = th->own.chunk_bytes;
+		a->top[i].chunk_count = th->own.chunk_count;
+	}
+}
+
+/*
+ * Append an alert to the ring, with the growth and the top threads of this
+ * moment.  Alerts are rare, so this work on the tracer thread is too.
+ */
+static void alert_push(struct mt_session *s, enum mt_level level, int raised, uint64_t bytes)
+{
+	struct mt_alert *a = &s->alerts[s->alert_seq % ALERT_RING];
+	struct mt_growth g;
+
+	a->seq = ++s->alert_seq;
+	a->time_ns = mt_now_ns();
+	a->level = level;
+	a->raised = raised;
+	a->bytes = bytes;
+	a->ceiling = s->ceiling;
+	growth_locked(s, &g);
+	a->rate = g.rate;
+	a->eta_s = g.eta_s;
+	a->trend = g.trend;
+	alert_top_threads(s, a);
+}
+
+/* Move the level after a change of the table; lock held.  Returns 1 when an alert was made. */
+int alert_check(struct mt_session *s)
+{
+	enum mt_level level = s->level;
+	uint64_t v;
+	int made = 0;
+
+	if (!s->ceiling)
+		return 0;
+	v = weighed(s);
+	if ((level == MT_LEVEL_CRIT || v < s->on[level + 1]) &&
+	    (level == MT_LEVEL_OK || v >= s->off[level]))
+		return 0;
+	while (level < MT_LEVEL_CRIT && v >= s->on[level + 1]) {
+		level++;
+		alert_push(s, level, 1, v);
+		made = 1;
+	}
+	while (level > MT_LEVEL_OK && v < s->off[level]) {
+		alert_push(s, level, 0, v);
+		level--;
+		made = 1;
+	}
+	s->level = level;
+	return made;
+}
+
+/* Copy alerts newer than AFTER. */
+size_t mt_session_alerts(struct mt_session *s, uint64_t after, struct mt_alert *out, size_t max,
+			 uint64_t *newest)
+{
+	size_t n = 0;
+	uint64_t seq;
+
+	pthread_mutex_lock(&s->lock);
+	seq = after + 1;
+	if (s->alert_seq > ALERT_RING && seq <= s->alert_seq - ALERT_RING)
+		seq = s->alert_seq - ALERT_RING + 1;
+	for (; seq <= s->alert_seq && n < max; seq++)
+		out[n++] = s->alerts[(seq - 1) % ALERT_RING];
+	*newest = s->alert_seq;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/* Record one sample of the weighed bytes. */
+void mt_session_sample(struct mt_session *s)
+{
+	struct mt_sample smp;
+
+	pthread_mutex_lock(&s->lock);
+	smp.time_ns = mt_now_ns();
+	smp.bytes = weighed(s);
+	if (!s->hist_n)
+		s->hist_first = smp;
+	s->hist[s->hist_n++ % HISTORY_SAMPLES] = smp;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Growth over the window and the projection; lock held. */
+static void growth_locked(struct mt_session *s, struct mt_growth *g)
+{
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, n = 0, t0, window;
+	uint64_t first, now_bytes, ceiling, chunk;
+	int64_t now = mt_now_ns(), oldest = now;
+
+	memset(g, 0, sizeof(*g));
+	g->eta_s = -1;
+	g->trend = "unknown";
+	now_bytes = weighed(s);
+	ceiling = s->ceiling;
+	chunk = s->maps.chunk_size;
+	window = s->cfg.window_s;
+	first = s->hist_n ? s->hist_n - (s->hist_n < HISTORY_SAMPLES ? s->hist_n : HISTORY_SAMPLES)
+			  : 0;
+	t0 = (double)now / 1e9;
+	for (uint64_t i = first; i < s->hist_n; i++) {
+		const struct mt_sample *p = &s->hist[i % HISTORY_SAMPLES];
+		double x = (double)p->time_ns / 1e9 - t0;
+
+		if (-x > window)
+			continue;
+		if (p->time_ns < oldest)
+			oldest = p->time_ns;
+		sx += x;
+		sy += (double)p->bytes;
+		sxx += x * x;
+		sxy += x * (double)p->bytes;
+		n++;
+	}
+	if (s->hist_n && now > s->hist_first.time_ns)
+		g->overall_rate = ((double)now_bytes - (double)s->hist_first.bytes) /
+				  ((double)(now - s->hist_first.time_ns) / 1e9);
+
+	g->bytes = now_bytes;
+	g->window_s = (double)(now - oldest) / 1e9;
+	if (n < 2 || n * sxx - sx * sx <= 0)
+		return;
+	g->rate = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+	/* Less than half a chunk over the window is noise, not growth. */
+	if (fabs(g->rate) * fmax(g->window_s, 1) < (double)chunk / 2)
+		g->trend = "flat";
+	else if (g->rate < 0)
+		g->trend = "falling";
+	else
+		g->trend = "growing";
+	if (!strcmp(g->trend, "growing") && ceiling > now_bytes)
+		g->eta_s = ((double)ceiling - (double)now_bytes) / g->rate;
+	else if (!strcmp(g->trend, "growing") && ceiling)
+		g->eta_s = 0;
+}
+
+/* Growth over the window and the projection. */
+void mt_session_growth(struct mt_session *s, struct mt_growth *g)
+{
+	pthread_mutex_lock(&s->lock);
+	growth_locked(s, g);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Copy up to MAX samples spread evenly over the history. */
+size_t mt_session_history(struct mt_session *s, struct mt_sample *out, size_t max)
+{
+	uint64_t first, have;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	have = s->hist_n < HISTORY_SAMPLES ? s->hist_n : HISTORY_SAMPLES;
+	first = s->hist_n - have;
+	for (size_t i = 0; max && i < max && i < have; i++) {
+		uint64_t k = have <= max ? i : (uint64_t)((double)i * (double)(have - 1) / (double)(max - 1));
+
+		out[n++] = s->hist[(first + k) % HISTORY_SAMPLES];
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}

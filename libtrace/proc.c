@@ -1,0 +1,60 @@
+/*
+ * proc.c - small readers of /proc/PID files about the target.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Read /proc/PID/NAME into BUF (NUL-terminated); returns the length or -errno. */
+ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* Find NAME=value in a NUL-separated environment block; NULL when absent. */
+const char *proc_env_get(const char *env, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = env; p < env + len; p += strlen(p) + 1)
+		if (!strncmp(p, name, n) && p[n] == '=')
+			return p + n + 1;
+	return NULL;
+}
+
+/* The memory limit of PID's cgroup (v2 memory.max), or 0 when none. */
+uint64_t proc_cgroup_limit(pid_t pid)
+{
+	char cg[512], path[700], val[64];
+	unsigned long long v;
+	FILE *f;
+
+	if (proc_read(pid, "cgroup", cg, sizeof(cg)) <= 0 || strncmp(cg, "0::", 3))
+		return 0;
+	cg[strcspn(cg, "\n")] = '\0';
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", cg + 3);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (!fgets(val, sizeof(val), f) || sscanf(val, "%llu", &v) != 1)
+		v = 0; /* "max" */
+	fclose(f);
+	return v;
+}

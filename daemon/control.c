@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -444,6 +445,27 @@ static void control_metrics_file(struct control *c)
 	free(text);
 }
 
+/* Tell systemd (Type=notify) the chunk total at a glance; a no-op elsewhere. */
+static void control_notify_status(struct control *c)
+{
+	struct mt_status st;
+	char b1[16], b2[16];
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	mt_session_status(c->s, &st);
+	if (st.ceiling)
+		sd_notifyf(0, "STATUS=pid %d %s: %llu chunks, %s = %.1f%% of %s, level %s", st.pid,
+			   mt_state_name(st.state), (unsigned long long)st.count[MT_CLASS_CHUNK],
+			   mt_format_size(st.bytes[MT_CLASS_CHUNK], b1, sizeof(b1)),
+			   100.0 * (double)st.bytes[MT_CLASS_CHUNK] / (double)st.ceiling,
+			   mt_format_size(st.ceiling, b2, sizeof(b2)), mt_level_name(st.level));
+	else
+		sd_notifyf(0, "STATUS=pid %d %s: %llu chunks, %s, no ceiling", st.pid,
+			   mt_state_name(st.state), (unsigned long long)st.count[MT_CLASS_CHUNK],
+			   mt_format_size(st.bytes[MT_CLASS_CHUNK], b1, sizeof(b1)));
+}
+
 /* Monotonic now in ns. */
 static int64_t control_now(void)
 {
@@ -462,13 +484,13 @@ static int control_tick(struct control *c)
 		mt_session_sample(c->s);
 		c->next_sample_ns = now + SAMPLE_NS;
 	}
-	if (c->o->metrics_file && now >= c->next_metrics_ns) {
-		control_metrics_file(c);
+	if (now >= c->next_metrics_ns) {
+		if (c->o->metrics_file)
+			control_metrics_file(c);
+		control_notify_status(c);
 		c->next_metrics_ns = now + METRICS_NS;
 	}
-	next = c->next_sample_ns;
-	if (c->o->metrics_file && c->next_metrics_ns < next)
-		next = c->next_metrics_ns;
+	next = c->next_sample_ns < c->next_metrics_ns ? c->next_sample_ns : c->next_metrics_ns;
 	return (int)((next - now) / 1000000) + 1;
 }
 

@@ -24,6 +24,9 @@ struct options {
 	struct mt_config cfg;
 	uint64_t ring_events;
 	uint64_t pid; /* attach mode */
+	char *pid_file;
+	char *command;	    /* config: the program as one string */
+	char **target_argv; /* launch mode: the program and its arguments */
 	char *alert_exec;
 	int64_t alert_timeout_ns;
 	char *metrics_file;
@@ -31,9 +34,8 @@ struct options {
 	int no_pin_threshold;
 };
 
-/* Parse ARGV into O; exits with EXIT_USAGE on bad input.  Returns the
- * index of the first word of the target's command line. */
-int options_parse(struct options *o, int argc, char **argv);
+/* Parse the config file and ARGV into O; exits with EXIT_USAGE on bad input. */
+void options_parse(struct options *o, int argc, char **argv);
 
 /* Run CMD for ALERT in the background with a timeout (alertexec.c). */
 struct json_t;

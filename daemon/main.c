@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "daemon.h"
 #include "log.h"
 
@@ -111,9 +113,9 @@ int main(int argc, char **argv)
 	struct mt_status st;
 	struct options o;
 	sigset_t set, orig;
-	int first, err;
+	int err;
 
-	first = options_parse(&o, argc, argv);
+	options_parse(&o, argc, argv);
 	log_init(o.verbose);
 	o.cfg.log = lib_log;
 
@@ -144,19 +146,22 @@ int main(int argc, char **argv)
 	} else {
 		char **env = target_env(&o);
 
-		err = mt_session_launch(s, argv + first, env);
+		err = mt_session_launch(s, o.target_argv, env);
 		if (env != environ)
 			free(env);
 		if (err < 0) {
 			control_free(ctl);
 			mt_session_free(s);
 			fatalx(err == -ENOENT || err == -EACCES ? 127 : EXIT_SETUP,
-			       "cannot run %s: %s", argv[first], strerror(-err));
+			       "cannot run %s: %s", o.target_argv[0], strerror(-err));
 		}
-		log_debug("tracing pid %d", err);
+			log_debug("tracing pid %d", err);
 	}
+	/* For Type=notify units; a no-op outside systemd. */
+	sd_notifyf(0, "READY=1\nSTATUS=tracing pid %d", o.pid ? (int)o.pid : err);
 	if ((err = mt_session_run(s)) < 0)
 		log_warnx("tracer loop: %s", strerror(-err));
+	sd_notify(0, "STOPPING=1");
 	if (o.summary)
 		print_summary(s, o.json);
 	control_target_done(ctl, o.linger);

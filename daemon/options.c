@@ -22,6 +22,7 @@ enum opt_type {
 	OPT_DURATION,
 	OPT_PERCENT,
 	OPT_STRING,
+	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION
 };
@@ -38,7 +39,11 @@ struct opt {
 #define OFF(f) offsetof(struct options, f)
 
 static const struct opt opts[] = {
+	{"config", 'c', OPT_CONFIG, 0, "FILE", "read options from FILE (see memtraced.conf(5))"},
 	{"pid", 'p', OPT_COUNT, OFF(pid), "PID", "attach to the running process PID"},
+	{"pid-file", 0, OPT_STRING, OFF(pid_file), "FILE", "attach to the PID written in FILE"},
+	{"command", 0, OPT_STRING, OFF(command), "CMDLINE",
+	 "the program to run, as one string (for the config file)"},
 	{"socket", 's', OPT_STRING, OFF(socket), "PATH", "control socket (default: see FILES)"},
 	{"socket-group", 0, OPT_STRING, OFF(socket_group), "GROUP",
 	 "let GROUP's members use the socket (mode 0660)"},
@@ -98,8 +103,8 @@ static void usage(FILE *f)
 	}
 }
 
-/* Store VALUE for option P into O; exits on a bad value. */
-static void opt_set(struct options *o, const struct opt *p, const char *value)
+/* Store VALUE for option P into O; exits on a bad value, naming WHERE. */
+static void opt_set(struct options *o, const struct opt *p, const char *value, const char *where)
 {
 	char *field = (char *)o + p->off;
 	uint64_t u;
@@ -108,41 +113,49 @@ static void opt_set(struct options *o, const struct opt *p, const char *value)
 
 	switch (p->type) {
 	case OPT_FLAG:
-		*(int *)field = 1;
+		if (!value || !strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			*(int *)field = 1;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			*(int *)field = 0;
+		else
+			fatalx(EXIT_USAGE, "%s: use yes or no, not '%s'", where, value);
 		break;
 	case OPT_SIZE:
 		if (mt_parse_size(value, &u) < 0)
-			fatalx(EXIT_USAGE, "--%s: bad size '%s' (use a number with K, M or G)",
-			       p->name, value);
+			fatalx(EXIT_USAGE, "%s: bad size '%s' (use a number with K, M or G)", where,
+			       value);
 		/* 0 would mean "work it out", which is what leaving the option out does. */
 		if (u == 0 && (!strcmp(p->name, "chunk-size") || !strcmp(p->name, "ceiling")))
-			fatalx(EXIT_USAGE, "--%s: must be more than 0", p->name);
+			fatalx(EXIT_USAGE, "%s: must be more than 0", where);
 		*(uint64_t *)field = u;
 		break;
 	case OPT_COUNT:
 		errno = 0;
 		u = strtoull(value, &end, 10);
 		if (errno || end == value || *end || *value == '-' || u == 0)
-			fatalx(EXIT_USAGE, "--%s: bad count '%s'", p->name, value);
+			fatalx(EXIT_USAGE, "%s: bad count '%s'", where, value);
 		*(uint64_t *)field = u;
 		break;
 	case OPT_DURATION:
 		if (mt_parse_duration(value, &d) < 0)
-			fatalx(EXIT_USAGE, "--%s: bad duration '%s' (use e.g. 500ms, 10s, 5m)",
-			       p->name, value);
+			fatalx(EXIT_USAGE, "%s: bad duration '%s' (use e.g. 500ms, 10s, 5m)", where,
+			       value);
 		*(int64_t *)field = d;
 		break;
 	case OPT_PERCENT: {
 		double v = strtod(value, &end);
 
 		if (end == value || *end || !(v > 0 && v <= 1000))
-			fatalx(EXIT_USAGE, "--%s: bad percentage '%s'", p->name, value);
+			fatalx(EXIT_USAGE, "%s: bad percentage '%s'", where, value);
 		*(double *)field = v;
 		break;
 	}
 	case OPT_STRING:
-		*(char **)field = (char *)value;
+		if (!(*(char **)field = strdup(value)))
+			fatalx(EXIT_SETUP, "out of memory");
 		break;
+	case OPT_CONFIG:
+		break; /* read before the command line; see options_parse() */
 	case OPT_HELP:
 		usage(stdout);
 		exit(0);
@@ -152,11 +165,110 @@ static void opt_set(struct options *o, const struct opt *p, const char *value)
 	}
 }
 
-/* Parse the command line. */
-int options_parse(struct options *o, int argc, char **argv)
+/* The row for the long option NAME, or NULL. */
+static const struct opt *opt_find(const char *name)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (!strcmp(opts[i].name, name))
+			return &opts[i];
+	return NULL;
+}
+
+/*
+ * Read a config file: one "key = value" per line, keys named as the long
+ * options, '#' starts a comment, blank lines are skipped.  Errors name the
+ * file and line and exit with status 2.
+ */
+static void options_file(struct options *o, const char *path)
+{
+	char *line = NULL, where[4200];
+	size_t cap = 0;
+	int lineno = 0;
+	FILE *f;
+
+	if (!(f = fopen(path, "re")))
+		fatalx(EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
+	while (getline(&line, &cap, f) > 0) {
+		char *key = line, *eq, *value, *end;
+		const struct opt *p;
+
+		lineno++;
+		key += strspn(key, " \t");
+		if (*key == '#' || *key == '\n' || *key == '\0')
+			continue;
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if (!(eq = strchr(key, '=')))
+			fatalx(EXIT_USAGE, "%s: expected 'key = value'", where);
+		for (end = eq; end > key && (end[-1] == ' ' || end[-1] == '\t'); end--)
+			;
+		*end = '\0';
+		value = eq + 1 + strspn(eq + 1, " \t");
+		for (end = value + strlen(value); end > value && strchr(" \t\r\n", end[-1]); end--)
+			;
+		*end = '\0';
+		p = opt_find(key);
+		if (!p || p->type == OPT_CONFIG || p->type == OPT_HELP || p->type == OPT_VERSION)
+			fatalx(EXIT_USAGE, "%s: unknown key '%s'", where, key);
+		snprintf(where + strlen(where), sizeof(where) - strlen(where), ": %s", key);
+		opt_set(o, p, value, where);
+	}
+	free(line);
+	fclose(f);
+}
+
+/* Split CMD at blanks into a NULL-terminated argv; "..." and '...' group words. */
+static char **split_command(const char *cmd)
+{
+	size_t n = 0, len = strlen(cmd);
+	char **argv = calloc(len / 2 + 2, sizeof(char *)), *buf = malloc(len + 1), *w = buf;
+
+	if (!argv || !buf)
+		fatalx(EXIT_SETUP, "out of memory");
+	while (*cmd) {
+		char q = 0;
+
+		cmd += strspn(cmd, " \t");
+		if (!*cmd)
+			break;
+		argv[n++] = w;
+		for (; *cmd && (q || (*cmd != ' ' && *cmd != '\t')); cmd++) {
+			if (!q && (*cmd == '"' || *cmd == '\''))
+				q = *cmd;
+			else if (q && *cmd == q)
+				q = 0;
+			else
+				*w++ = *cmd;
+		}
+		if (q)
+			fatalx(EXIT_USAGE, "command: unterminated quote");
+		*w++ = '\0';
+	}
+	argv[n] = NULL;
+	return argv;
+}
+
+/* Read the PID in FILE. */
+static uint64_t read_pid_file(const char *path)
+{
+	unsigned long long v;
+	char extra;
+	FILE *f = fopen(path, "re");
+	int n;
+
+	if (!f)
+		fatalx(EXIT_ATTACH, "cannot read the PID file %s: %s", path, strerror(errno));
+	n = fscanf(f, "%llu %c", &v, &extra);
+	fclose(f);
+	if (n != 1 || v == 0 || v > INT32_MAX)
+		fatalx(EXIT_ATTACH, "%s does not hold a PID", path);
+	return v;
+}
+
+/* Parse the config file (if any), then the command line, which wins. */
+void options_parse(struct options *o, int argc, char **argv)
 {
 	struct option longopts[NOPTS + 1];
-	char shortopts[2 * NOPTS + 2], *sp = shortopts;
+	char shortopts[2 * NOPTS + 2], *sp = shortopts, where[80];
 	int c, idx;
 
 	memset(o, 0, sizeof(*o));
@@ -178,6 +290,13 @@ int options_parse(struct options *o, int argc, char **argv)
 	}
 	longopts[NOPTS] = (struct option){0};
 	*sp = '\0';
+	/* First pass: only --config, so the command line can override the file. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1)
+		if ((c >= 256 && opts[c - 256].type == OPT_CONFIG) || c == 'c')
+			options_file(o, optarg);
+	opterr = 1;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
 		const struct opt *p = NULL;
 
@@ -190,11 +309,22 @@ int options_parse(struct options *o, int argc, char **argv)
 			fprintf(stderr, "Try 'memtraced --help'.\n");
 			exit(EXIT_USAGE);
 		}
-		opt_set(o, p, optarg);
+		snprintf(where, sizeof(where), "--%s", p->name);
+		opt_set(o, p, optarg, where);
 	}
-	if (o->pid && optind < argc)
+	if (optind < argc) {
+		o->target_argv = argv + optind;
+		o->command = NULL;
+	} else if (o->command) {
+		o->target_argv = split_command(o->command);
+		if (!o->target_argv[0])
+			fatalx(EXIT_USAGE, "command: empty");
+	}
+	if (o->pid_file && !o->pid)
+		o->pid = read_pid_file(o->pid_file);
+	if (o->pid && o->target_argv)
 		fatalx(EXIT_USAGE, "give either --pid PID or a program to run, not both");
-	if (!o->pid && optind >= argc)
+	if (!o->pid && !o->target_argv)
 		fatalx(EXIT_USAGE, "no program to run (usage: memtraced [options] -- PROGRAM "
 				   "[ARGS...], or --pid PID)");
 	if (o->pid > INT32_MAX)
@@ -209,5 +339,4 @@ int options_parse(struct options *o, int argc, char **argv)
 		fatalx(EXIT_USAGE, "--window: at least 1s");
 	o->cfg.window_s = (double)o->window_ns / 1e9;
 	o->cfg.ring_events = o->ring_events;
-	return optind;
 }

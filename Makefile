@@ -16,7 +16,8 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 PKGS := libunwind-ptrace libelf jansson libseccomp libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# libstdc++ only for __cxa_demangle (C++ frame names).
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lstdc++
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jattach.h"
 #include "libtrace.h"
 
 #define EXIT_ERROR    1
@@ -27,6 +28,9 @@
 
 static int opt_json;
 static const char *opt_format = "text";
+static int opt_java;			 /* threads --java */
+static const char *opt_peek_out;	 /* peek --out FILE */
+static int opt_peek_strings;		 /* peek --strings */
 
 /* Print the usage, every command and its options. */
 static void usage(FILE *f)
@@ -59,6 +63,15 @@ static void usage(FILE *f)
 		}
 		if (!strcmp(c->name, "events"))
 			fprintf(f, "      %-26s %s\n", "--format text|json", "line format (default text)");
+		if (!strcmp(c->name, "threads"))
+			fprintf(f, "      %-26s %s\n", "--java",
+				"full Java thread names and states (HotSpot attach)");
+		if (!strcmp(c->name, "peek")) {
+			fprintf(f, "      %-26s %s\n", "ADDR|ID", "0x... address, or event id from outstanding");
+			fprintf(f, "      %-26s %s\n", "--hexdump", "hexdump -C layout (default)");
+			fprintf(f, "      %-26s %s\n", "--strings", "printable strings with offsets");
+			fprintf(f, "      %-26s %s\n", "--out FILE", "save the raw bytes to FILE");
+		}
 	}
 	fprintf(f, "  %-12s %s\n", "wait", "exit 0 when an alert of LEVEL is active or fires, 1 on timeout");
 	fprintf(f, "      %-26s %s\n", "--level warn|crit", "the level to wait for (default warn)");
@@ -104,6 +117,20 @@ static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *
 		char name[64];
 		const char *v;
 
+		if (strncmp(argv[i], "--", 2) && !strcmp(cmd->name, "peek") &&
+		    !json_object_get(req, "address") && !json_object_get(req, "id")) {
+			/* peek ADDR|ID: 0x... is an address, a decimal number an event id. */
+			char *end;
+			unsigned long long num = strtoull(argv[i], &end, 0);
+
+			if (!strncmp(argv[i], "0x", 2))
+				json_object_set_new(req, "address", json_string(argv[i]));
+			else if (*argv[i] && !*end)
+				json_object_set_new(req, "id", json_integer((json_int_t)num));
+			else
+				usage_error("peek: '%s' is neither an address (0x...) nor an id", argv[i]);
+			continue;
+		}
 		if (strncmp(argv[i], "--", 2))
 			usage_error("%s: unexpected '%s'", cmd->name, argv[i]);
 		snprintf(name, sizeof(name), "%s", argv[i] + 2);
@@ -115,6 +142,24 @@ static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *
 		}
 		if (!strcmp(name, "json")) {
 			opt_json = 1;
+			continue;
+		}
+		if (!strcmp(cmd->name, "threads") && !strcmp(name, "java")) {
+			opt_java = 1;
+			continue;
+		}
+		if (!strcmp(cmd->name, "peek") && !strcmp(name, "hexdump")) {
+			opt_peek_strings = 0;
+			continue;
+		}
+		if (!strcmp(cmd->name, "peek") && !strcmp(name, "strings")) {
+			opt_peek_strings = 1;
+			continue;
+		}
+		if (!strcmp(cmd->name, "peek") && !strcmp(name, "out")) {
+			if (++i >= argc)
+				usage_error("peek: --out needs a file");
+			opt_peek_out = argv[i];
 			continue;
 		}
 		for (char *p = name; *p; p++)
@@ -399,9 +444,61 @@ static void print_outstanding(json_t *o)
 			snprintf(age, sizeof(age), "%.1fs", json_number_value(jget(m, "age_s")));
 		printf("%-18s %10s %-6s %-4s %9s %8d  %s\n", jstr(m, "start"), jsize(m, "length", 0),
 		       jstr(m, "class"), jstr(m, "prot"), age, (int)jint(m, "tid"), jstr(m, "thread"));
+		{
+			size_t k;
+			json_t *fr;
+
+			json_array_foreach(jget(m, "stack"), k, fr) printf("      %s\n",
+									  json_string_value(fr));
+		}
 	}
 	printf("(%llu of %llu shown)\n", (unsigned long long)jint(o, "count"),
 	       (unsigned long long)jint(o, "total"));
+}
+
+/* Print a stacks answer: a leak report. */
+static void print_stacks(json_t *o)
+{
+	size_t i, k;
+	json_t *st, *fr;
+
+	json_array_foreach(jget(o, "stacks"), i, st) {
+		printf("%s in %llu mappings", jsize(st, "bytes", 0),
+		       (unsigned long long)jint(st, "count"));
+		if (!jint(st, "id"))
+			printf(" (no stack captured)");
+		putchar('\n');
+		json_array_foreach(jget(st, "frames"), k, fr) printf("    #%-2zu %s\n", k,
+								     json_string_value(fr));
+		putchar('\n');
+	}
+	printf("(%llu of %llu stacks shown)\n",
+	       (unsigned long long)json_array_size(jget(o, "stacks")),
+	       (unsigned long long)jint(o, "total"));
+}
+
+/* Add java_name and java_state to each thread of answer O from a thread dump of PID. */
+static void join_java(json_t *o, pid_t pid)
+{
+	static struct jthread jt[8192];
+	char err[512], *dump;
+	size_t n, i;
+	json_t *t;
+
+	if (jattach_run(pid, "threaddump", &dump, err, sizeof(err)) < 0) {
+		fprintf(stderr, "memtracectl: threads --java: %s\n", err);
+		exit(EXIT_ERROR);
+	}
+	n = jattach_parse(dump, jt, sizeof(jt) / sizeof(jt[0]));
+	json_array_foreach(jget(o, "threads"), i, t) {
+		for (size_t k = 0; k < n; k++) {
+			if (jt[k].tid != (pid_t)jint(t, "tid"))
+				continue;
+			json_object_set_new(t, "java_name", json_string(jt[k].name));
+			json_object_set_new(t, "java_state", json_string(jt[k].state));
+		}
+	}
+	free(dump);
 }
 
 /* Print a threads answer. */
@@ -410,8 +507,8 @@ static void print_threads(json_t *o)
 	size_t i;
 	json_t *t;
 
-	printf("%8s %-16s %-5s %16s %16s %16s %16s\n", "TID", "NAME", "ALIVE", "OUTSTANDING",
-	       "CHUNKS", "MAPPED", "UNMAPPED");
+	printf("%8s %-16s %-5s %16s %16s %16s %16s%s\n", "TID", "NAME", "ALIVE", "OUTSTANDING",
+	       "CHUNKS", "MAPPED", "UNMAPPED", opt_java ? "  JAVA THREAD (STATE)" : "");
 	json_array_foreach(jget(o, "threads"), i, t) {
 		char c[4][32];
 
@@ -423,8 +520,11 @@ static void print_threads(json_t *o)
 			 jsize(t, "mapped.bytes", 2));
 		snprintf(c[3], 32, "%llu / %s", (unsigned long long)jint(t, "unmapped.count"),
 			 jsize(t, "unmapped.bytes", 3));
-		printf("%8d %-16s %-5s %16s %16s %16s %16s\n", (int)jint(t, "tid"), jstr(t, "name"),
+		printf("%8d %-16s %-5s %16s %16s %16s %16s", (int)jint(t, "tid"), jstr(t, "name"),
 		       json_is_true(jget(t, "alive")) ? "yes" : "no", c[0], c[1], c[2], c[3]);
+		if (jget(t, "java_name"))
+			printf("  %s (%s)", jstr(t, "java_name"), jstr(t, "java_state"));
+		putchar('\n');
 	}
 	printf("(%llu of %llu threads shown)\n", (unsigned long long)jint(o, "count"),
 	       (unsigned long long)jint(o, "total"));
@@ -450,6 +550,96 @@ static void print_events(json_t *o)
 	json_array_foreach(jget(o, "events"), i, ev) print_event(ev);
 }
 
+/*
+ * Flag 4- and 8-byte values that read as epoch seconds or milliseconds from
+ * the last five years up to tomorrow, the dates leaked data is likely to
+ * carry; a value of four equal bytes is fill, not a date.
+ */
+static void peek_timestamps(const unsigned char *b, size_t n)
+{
+	uint64_t hi = (uint64_t)time(NULL) + 86400, lo = hi - 86400 - 5 * 365 * 86400ull;
+	int shown = 0;
+
+	for (size_t i = 0; i + 4 <= n && shown < 20; i += 4) {
+		uint64_t v8 = 0;
+		uint32_t v4;
+		time_t t = 0;
+		const char *unit = NULL;
+		char when[64];
+
+		memcpy(&v4, b + i, 4);
+		if (i + 8 <= n && !(i & 7))
+			memcpy(&v8, b + i, 8);
+		if (v8 >= lo * 1000 && v8 < hi * 1000)
+			t = (time_t)(v8 / 1000), unit = "ms";
+		else if (v4 >= lo && v4 < hi && !(b[i] == b[i + 1] && b[i] == b[i + 2] && b[i] == b[i + 3]))
+			t = (time_t)v4, unit = "s";
+		if (!unit)
+			continue;
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
+		printf("%08zx  looks like epoch %s: %s\n", i, unit, when);
+		shown++;
+		if (!strcmp(unit, "ms"))
+			i += 4;
+	}
+}
+
+/* Print a peek answer: hexdump -C layout or strings, then timestamps. */
+static void print_peek(json_t *o)
+{
+	const char *hex = jstr(o, "data");
+	size_t n = strlen(hex) / 2;
+	unsigned char *b = malloc(n ? n : 1);
+
+	if (!b)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		sscanf(hex + 2 * i, "%2x", &v);
+		b[i] = (unsigned char)v;
+	}
+	if (opt_peek_out) {
+		FILE *f = fopen(opt_peek_out, "we");
+
+		if (!f || fwrite(b, 1, n, f) != n || fclose(f) != 0) {
+			fprintf(stderr, "memtracectl: cannot write %s: %s\n", opt_peek_out,
+				strerror(errno));
+			exit(EXIT_ERROR);
+		}
+		printf("%zu bytes from %s saved to %s\n", n, jstr(o, "address"), opt_peek_out);
+	} else if (opt_peek_strings) {
+		for (size_t i = 0; i < n;) {
+			size_t j = i;
+
+			while (j < n && b[j] >= 0x20 && b[j] < 0x7f)
+				j++;
+			if (j - i >= 4)
+				printf("%08zx  %.*s\n", i, (int)(j - i), (const char *)b + i);
+			i = j + 1;
+		}
+	} else {
+		for (size_t i = 0; i < n; i += 16) {
+			printf("%08zx ", i);
+			for (size_t k = 0; k < 16; k++) {
+				if (k == 8)
+					putchar(' ');
+				if (i + k < n)
+					printf(" %02x", b[i + k]);
+				else
+					printf("   ");
+			}
+			printf("  |");
+			for (size_t k = 0; k < 16 && i + k < n; k++)
+				putchar(b[i + k] >= 0x20 && b[i + k] < 0x7f ? b[i + k] : '.');
+			printf("|\n");
+		}
+		printf("%08zx\n", n);
+	}
+	peek_timestamps(b, n);
+	free(b);
+}
+
 /* Print ANSWER for COMMAND in the chosen format. */
 static void print_answer(const char *cmd, json_t *a)
 {
@@ -464,6 +654,10 @@ static void print_answer(const char *cmd, json_t *a)
 		print_threads(a);
 	} else if (!strcmp(cmd, "events")) {
 		print_events(a);
+	} else if (!strcmp(cmd, "peek")) {
+		print_peek(a);
+	} else if (!strcmp(cmd, "stacks")) {
+		print_stacks(a);
 	} else if (!strcmp(cmd, "alerts")) {
 		print_alerts(a);
 	} else if (!strcmp(cmd, "watch")) {
@@ -473,6 +667,22 @@ static void print_answer(const char *cmd, json_t *a)
 	} else if (!strcmp(cmd, "stop")) {
 		printf("memtraced is stopping\n");
 	}
+}
+
+static struct reader request(const char *path, json_t *req, json_t **answer);
+
+/* The target's pid, from a status request. */
+static pid_t target_pid(const char *path)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "status"), *a;
+	struct reader r = request(path, req, &a);
+	pid_t pid = (pid_t)jint(a, "target.pid");
+
+	close(r.fd);
+	free(r.buf);
+	json_decref(a);
+	json_decref(req);
+	return pid;
 }
 
 /* Send REQ on a new connection to PATH; returns the reader, first answer in *ANSWER. */
@@ -666,6 +876,8 @@ int main(int argc, char **argv)
 			jstr(a, "error.code"));
 		rc = EXIT_ERROR;
 	} else {
+		if (opt_java && !strcmp(cmd->name, "threads"))
+			join_java(a, target_pid(path));
 		print_answer(cmd->name, a);
 	}
 	json_decref(a);

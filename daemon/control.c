@@ -283,6 +283,9 @@ static void client_request(struct control *c, struct client *cl, const char *lin
 		client_send(cl, err);
 		return;
 	}
+	/* Memory contents can hold secrets: every read is on the record. */
+	if (!strcmp(cmd->name, "peek"))
+		log_info("peek by uid %d: %.*s", (int)cl->uid, (int)(len < 200 ? len : 200), line);
 	if ((cmd->flags & MT_CMD_ROOT) && cl->uid != 0) {
 		client_send(cl, mt_proto_error("denied", "%s: only root may do this", cmd->name));
 	} else if (!strcmp(cmd->name, "stop")) {

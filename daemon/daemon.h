@@ -31,6 +31,8 @@ struct options {
 	int64_t alert_timeout_ns;
 	char *metrics_file;
 	char *count;
+	char *stacks;
+	uint64_t stack_depth;
 	int no_pin_threshold;
 };
 

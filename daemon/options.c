@@ -75,6 +75,11 @@ static const struct opt opts[] = {
 	 "do not set MALLOC_MMAP_THRESHOLD_ for the target"},
 	{"kill-timeout", 0, OPT_DURATION, OFF(kill_timeout_ns), "DURATION",
 	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
+	{"stacks", 0, OPT_STRING, OFF(stacks), "none|chunk|large|all",
+	 "which calls get a native stack (default chunk: chunk and large)"},
+	{"stack-depth", 0, OPT_COUNT, OFF(stack_depth), "N", "frames per stack (default 32, at most 64)"},
+	{"allow-peek", 0, OPT_FLAG, OFF(cfg.allow_peek), NULL,
+	 "let root read target memory with memtracectl peek"},
 	{"linger", 0, OPT_FLAG, OFF(linger), NULL, "keep answering after the target exits"},
 	{"report", 0, OPT_STRING, OFF(report), "FILE", "write the final state as JSON to FILE"},
 	{"summary", 0, OPT_FLAG, OFF(summary), NULL, "print a summary to stderr at exit"},
@@ -329,6 +334,14 @@ void options_parse(struct options *o, int argc, char **argv)
 				   "[ARGS...], or --pid PID)");
 	if (o->pid > INT32_MAX)
 		fatalx(EXIT_USAGE, "--pid: bad PID %llu", (unsigned long long)o->pid);
+	if (o->stacks && mt_stacks_from_name(o->stacks) < 0)
+		fatalx(EXIT_USAGE, "--stacks: use none, chunk, large or all, not '%s'", o->stacks);
+	if (o->stacks)
+		o->cfg.stacks = (enum mt_stacks)mt_stacks_from_name(o->stacks);
+	if (o->stack_depth > MT_STACK_MAX)
+		fatalx(EXIT_USAGE, "--stack-depth: at most %d", MT_STACK_MAX);
+	if (o->stack_depth)
+		o->cfg.stack_depth = (unsigned)o->stack_depth;
 	if (o->count && strcmp(o->count, "chunk") && strcmp(o->count, "large"))
 		fatalx(EXIT_USAGE, "--count: use chunk or large, not '%s'", o->count);
 	o->cfg.count_large = o->count && !strcmp(o->count, "large");

@@ -26,6 +26,8 @@ static struct maps_entry entry_new(struct task *t, const struct mt_event *ev, ui
 		.kind = kind,
 		.tid = t->tid,
 		.time_ns = ev->time_ns,
+		.stack_id = ev->stack_id,
+		.id = ev->seq,
 		.owner = &t->th->own,
 	};
 }
@@ -54,6 +56,8 @@ void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *e
 
 	/* A replaced range is not an unmap by this thread; count the new map only. */
 	maps_map(&s->maps, &e);
+	if (e.prot & PROT_EXEC)
+		s->stacks.dirty = 1;
 	t->th->mapped_count++;
 	t->th->mapped_bytes += len;
 }
@@ -80,6 +84,7 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 
 	maps_remap(&s->maps, ev->args[0], old_len, (uint64_t)ev->ret, new_len, keep_old,
 		   &fallback);
+	s->stacks.dirty = 1;
 	account_delta(s, t, before);
 }
 
@@ -87,6 +92,8 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 void account_mprotect(struct mt_session *s, struct task *t, const struct mt_event *ev)
 {
 	maps_protect(&s->maps, ev->args[0], page_up(ev->args[1]), (int)ev->args[2]);
+	if (ev->args[2] & PROT_EXEC)
+		s->stacks.dirty = 1;
 }
 
 /*

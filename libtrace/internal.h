@@ -89,8 +89,65 @@ struct task {
 	unsigned flags;
 	struct thread *th;
 	struct mt_event pending; /* syscall in progress */
+	void *upt;		 /* libunwind-ptrace state, made at the first capture */
 	struct timespec entry;	 /* monotonic, at the seccomp stop */
 };
+
+/* One frame: an offset in an object's file, or (obj 0) an absolute pc. */
+struct frame {
+	uint64_t obj;
+	uint64_t off;
+};
+
+struct symtab;
+
+/* An ELF object seen mapped executable in the target; never moves once made. */
+struct object {
+	char *path;
+	uint64_t inode;
+	int fd;		     /* opened at first sight, kept for lazy symbol lookup */
+	struct symtab *syms; /* loaded at query time by symbols.c */
+};
+
+/* One executable region of the target, from the snapshot. */
+struct region {
+	uint64_t start, end, offset;
+	uint32_t obj;
+};
+
+struct stack {
+	uint64_t hash;
+	unsigned n;
+	struct frame frames[];
+};
+
+struct stack_table {
+	struct object **objects; /* fixed size, index 0 unused */
+	uint32_t nobjects;
+	struct region *regions;	 /* sorted snapshot of executable regions */
+	size_t nregions;
+	int dirty;		 /* an executable mapping changed since the snapshot */
+	struct stack **stacks;	 /* index = id; 0 unused */
+	uint32_t nstacks, cap_stacks;
+	uint32_t *hash;		 /* open addressing over ids */
+	size_t hash_cap;
+};
+
+/* Stacks (stacks.c); tracer thread with the lock held, or queries under it. */
+void stack_refresh(struct mt_session *s, pid_t pid);
+uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, unsigned n);
+unsigned stack_get(const struct mt_session *s, uint32_t id, struct frame *out, unsigned max);
+void stack_free(struct stack_table *st);
+
+/* Symbols (symbols.c); query side only. */
+void sym_free(struct symtab *t);
+/* Name frame F (FIRST: the innermost, whose pc is not a return address) into BUF. */
+void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf, size_t size);
+
+/* Unwinding (unwind.c): the native stack of stopped task T, innermost first. */
+struct task;
+unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max);
+void unwind_task_free(struct task *t);
 
 #define ALERT_RING	256
 #define HISTORY_SAMPLES 3600 /* an hour at one sample a second */
@@ -143,6 +200,9 @@ struct mt_session {
 	struct mt_sample *hist; /* HISTORY_SAMPLES */
 	uint64_t hist_n;
 	struct mt_sample hist_first;
+
+	struct stack_table stacks;
+	void *unw_as; /* libunwind address space, tracer thread only */
 };
 
 /* Alerts (alert.c); lock held. */

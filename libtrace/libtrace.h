@@ -51,6 +51,15 @@ enum mt_sys {
 
 enum mt_log_level { MT_LOG_DEBUG, MT_LOG_INFO, MT_LOG_WARN };
 
+/* Which memory syscalls get a native stack. */
+enum mt_stacks {
+	MT_STACKS_CHUNK, /* mmap/mremap of chunk or large size (the default) */
+	MT_STACKS_NONE,
+	MT_STACKS_LARGE, /* of large size only */
+	MT_STACKS_ALL,	 /* every memory syscall */
+};
+#define MT_STACK_MAX 64
+
 struct mt_config {
 	uint64_t chunk_size;  /* 0: from the JVM's Netty flags, else 16 MiB */
 	uint64_t chunk_slack; /* default 8 KiB */
@@ -59,7 +68,10 @@ struct mt_config {
 	double crit_percent;  /* 95 */
 	double clear_margin;  /* an alert clears this many points below its level: 5 */
 	int count_large;      /* alerts weigh chunk + large bytes, not chunks alone */
+	int allow_peek;       /* the peek command may read target memory */
 	double window_s;      /* growth-rate window, seconds: 60 */
+	enum mt_stacks stacks;
+	unsigned stack_depth; /* frames per stack, at most MT_STACK_MAX: 32 */
 	uint64_t min_size;    /* mmap shorter than this (and not MAP_FIXED) is not traced */
 	size_t ring_events;   /* event ring capacity, default 1,048,576 */
 	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
@@ -81,6 +93,7 @@ struct mt_event {
 	pid_t pid, tid;
 	uint8_t sys;      /* enum mt_sys */
 	uint8_t done;     /* 0 when the result was never seen (the task died) */
+	uint32_t stack_id; /* 0: no stack captured */
 	uint64_t args[6];
 	int64_t ret;      /* result: address, value, or -errno */
 };
@@ -91,6 +104,8 @@ struct mt_mapping {
 	int prot, flags;  /* PROT_* and MAP_* of the creating call */
 	unsigned kind;    /* MT_MAP_* */
 	enum mt_class class;
+	uint32_t stack_id; /* 0: none */
+	uint64_t id;	   /* seq of the event that created it; 0 when preexisting */
 	pid_t tid;        /* creator, 0 when preexisting */
 	int64_t time_ns;  /* creation time, 0 when preexisting */
 	char comm[16];    /* creator's thread name */
@@ -255,6 +270,27 @@ void mt_session_status(struct mt_session *s, struct mt_status *out);
  */
 size_t mt_session_outstanding(struct mt_session *s, const struct mt_filter *f,
 			      struct mt_mapping *out, size_t max, size_t *total);
+/*
+ * Write the names of stack ID's frames, innermost first, into NAMES (each
+ * up to 256 bytes, "function+0x1a (libname.so)" or "[unknown] ..."); names
+ * are looked up now, lazily.  Returns the number of frames.
+ */
+unsigned mt_session_stack(struct mt_session *s, uint32_t id, char (*names)[256], unsigned max);
+const char *mt_stacks_name(enum mt_stacks p);
+int mt_stacks_from_name(const char *name); /* -1 when unknown */
+
+/*
+ * Resident and dirty bytes of [START, START+LEN) in the target: resident
+ * from /proc/PID/pagemap (exact for any range); dirty from /proc/PID/smaps,
+ * set only when the range is exactly one kernel mapping (else -1).
+ */
+int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int64_t *rss,
+			 int64_t *dirty);
+/* Read LEN bytes of target memory at ADDR into BUF; returns bytes read or -errno. */
+ssize_t mt_session_peek(struct mt_session *s, uint64_t addr, void *buf, size_t len);
+/* The mapping created by event ID (its first piece), into OUT; -ENOENT when none. */
+int mt_session_mapping_by_id(struct mt_session *s, uint64_t id, struct mt_mapping *out);
+
 /* Copy up to MAX thread records into OUT; *TOTAL receives how many exist. */
 size_t mt_session_threads(struct mt_session *s, struct mt_thread *out, size_t max,
 			  size_t *total);

@@ -31,6 +31,7 @@ struct maps_entry {
 	pid_t tid;                /* creator; 0 when preexisting */
 	int64_t time_ns;          /* creation; 0 when preexisting */
 	uint32_t stack_id;        /* 0: none */
+	uint64_t id;              /* seq of the creating event; 0 when preexisting */
 	struct maps_owner *owner; /* may be NULL; must outlive the entry */
 };
 

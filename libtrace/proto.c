@@ -4,6 +4,7 @@
  * Field names here are an interface: scripts read them.  A field is added,
  * never renamed or reused; see memtraced(8), PROTOCOL.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -59,6 +60,30 @@ static json_t *status_warnings(const struct mt_status *st)
 	return w;
 }
 
+/* Resident bytes of all chunk mappings; null when there are too many to read quickly. */
+static json_t *chunk_rss(struct mt_session *s)
+{
+	struct mt_filter f = {.class = MT_CLASS_CHUNK};
+	struct mt_mapping *m = malloc(4096 * sizeof(*m));
+	size_t n, total;
+	int64_t sum = 0;
+
+	if (!m)
+		return json_null();
+	n = mt_session_outstanding(s, &f, m, 4096, &total);
+	for (size_t i = 0; i < n && total <= 4096; i++) {
+		int64_t rss, dirty;
+
+		if (mt_session_residency(s, m[i].start, m[i].len, &rss, &dirty) < 0) {
+			sum = -1;
+			break;
+		}
+		sum += rss;
+	}
+	free(m);
+	return sum < 0 || total > 4096 ? json_null() : json_integer(sum);
+}
+
 /* Build the status object. */
 json_t *mt_proto_status(struct mt_session *s)
 {
@@ -107,6 +132,7 @@ json_t *mt_proto_status(struct mt_session *s)
 		st.ceiling_source, "level", mt_level_name(st.level), "warn_percent",
 		st.warn_percent, "crit_percent", st.crit_percent, "weighed_bytes",
 		(json_int_t)g.bytes);
+	json_object_set_new(json_object_get(root, "chunks"), "rss_bytes", chunk_rss(s));
 	json_object_set_new(root, "growth",
 			    json_pack("{s:f,s:f,s:f,s:s,s:o}", "window_s", g.window_s,
 				      "rate_bytes_per_s", g.rate, "overall_rate_bytes_per_s",
@@ -319,6 +345,18 @@ static int sort_age(const void *a, const void *b)
 	return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns ? 1 : (x->start > y->start) - (x->start < y->start);
 }
 
+/* The named frames of stack ID as a JSON array (empty for no stack). */
+static json_t *stack_json(struct mt_session *s, uint32_t id)
+{
+	char names[MT_STACK_MAX][256];
+	json_t *a = json_array();
+	unsigned n = mt_session_stack(s, id, names, MT_STACK_MAX);
+
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, json_string(names[i]));
+	return a;
+}
+
 /* The "outstanding" command: matching mappings, largest (or oldest) first. */
 static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 {
@@ -327,6 +365,8 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 	size_t limit = (size_t)arg_int(req, "limit", 100), cap = 4096, n, total;
 	struct mt_mapping *m = NULL, *grown;
 	int64_t now = mt_now_ns();
+	int with_stacks = json_is_true(json_object_get(req, "stacks"));
+	int with_rss = json_is_true(json_object_get(req, "rss"));
 	json_t *list, *o;
 
 	if (cls)
@@ -354,20 +394,161 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 		qsort(m, n, sizeof(*m), sort_age);
 	list = json_array();
 	for (size_t i = 0; i < n && i < limit; i++) {
-		json_array_append_new(
-			list,
-			json_pack("{s:o,s:o,s:I,s:s,s:o,s:b,s:b,s:i,s:s,s:f}", "start",
+		json_t *o1 = json_pack("{s:o,s:o,s:I,s:s,s:o,s:b,s:b,s:i,s:s,s:f}", "start",
 				  json_addr(m[i].start), "end", json_addr(m[i].start + m[i].len),
 				  "length", (json_int_t)m[i].len, "class", mt_class_name(m[i].class),
 				  "prot", json_prot(m[i].prot, m[i].flags), "anonymous",
 				  !!(m[i].kind & MT_MAP_ANON), "preexisting",
 				  !!(m[i].kind & MT_MAP_PREEXISTING), "tid", m[i].tid, "thread",
 				  m[i].comm, "age_s",
-				  m[i].time_ns ? (double)(now - m[i].time_ns) / 1e9 : 0.0));
+				  m[i].time_ns ? (double)(now - m[i].time_ns) / 1e9 : 0.0);
+
+		if (!o1)
+			continue;
+		json_object_set_new(o1, "stack_id", json_integer(m[i].stack_id));
+		json_object_set_new(o1, "id", json_integer((json_int_t)m[i].id));
+		if (with_rss) {
+			int64_t rss = -1, dirty = -1;
+
+			mt_session_residency(s, m[i].start, m[i].len, &rss, &dirty);
+			json_object_set_new(o1, "rss_bytes", rss < 0 ? json_null() : json_integer(rss));
+			json_object_set_new(o1, "dirty_bytes",
+					    dirty < 0 ? json_null() : json_integer(dirty));
+		}
+		if (with_stacks)
+			json_object_set_new(o1, "stack", stack_json(s, m[i].stack_id));
+		json_array_append_new(list, o1);
 	}
 	free(m);
 	o = json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "total", (json_int_t)total, "count",
 		      (json_int_t)json_array_size(list), "mappings", list);
+	return o;
+}
+
+struct stack_sum {
+	uint32_t id;
+	uint64_t count, bytes;
+};
+
+static int sort_stack_sums(const void *a, const void *b)
+{
+	const struct stack_sum *x = a, *y = b;
+
+	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : (x->id > y->id) - (x->id < y->id);
+}
+
+static int sort_by_stack(const void *a, const void *b)
+{
+	const struct mt_mapping *x = a, *y = b;
+
+	return (x->stack_id > y->stack_id) - (x->stack_id < y->stack_id);
+}
+
+/* The "stacks" command: outstanding bytes and counts by allocating stack, largest first. */
+static json_t *cmd_stacks(struct mt_session *s, json_t *req)
+{
+	struct mt_filter f = {.class = -1};
+	const char *cls = arg_str(req, "class", NULL);
+	size_t limit = (size_t)arg_int(req, "limit", 20), cap = 4096, n, total, ns = 0;
+	struct mt_mapping *m = NULL, *grown;
+	struct stack_sum *sums;
+	json_t *list;
+
+	if (cls)
+		f.class = mt_class_from_name(cls);
+	for (;;) {
+		grown = realloc(m, cap * sizeof(*m));
+		if (!grown) {
+			free(m);
+			return mt_proto_error("no_memory", "out of memory");
+		}
+		m = grown;
+		n = mt_session_outstanding(s, &f, m, cap, &total);
+		if (total <= cap)
+			break;
+		cap = total + total / 8;
+	}
+	qsort(m, n, sizeof(*m), sort_by_stack);
+	sums = calloc(n ? n : 1, sizeof(*sums));
+	if (!sums) {
+		free(m);
+		return mt_proto_error("no_memory", "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!ns || sums[ns - 1].id != m[i].stack_id)
+			sums[ns++].id = m[i].stack_id;
+		sums[ns - 1].count++;
+		sums[ns - 1].bytes += m[i].len;
+	}
+	free(m);
+	qsort(sums, ns, sizeof(*sums), sort_stack_sums);
+	list = json_array();
+	for (size_t i = 0; i < ns && i < limit; i++)
+		json_array_append_new(list, json_pack("{s:i,s:I,s:I,s:o}", "id", (int)sums[i].id,
+						      "count", (json_int_t)sums[i].count, "bytes",
+						      (json_int_t)sums[i].bytes, "frames",
+						      stack_json(s, sums[i].id)));
+	free(sums);
+	return json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "total", (json_int_t)ns, "mappings",
+			 (json_int_t)n, "stacks", list);
+}
+
+#define PEEK_DEFAULT 4096
+#define PEEK_MAX     (1 << 20)
+
+/* The "peek" command: LENGTH bytes at ADDRESS, or at the mapping made by event ID, in hex. */
+static json_t *cmd_peek(struct mt_session *s, json_t *req)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *as = arg_str(req, "address", NULL);
+	uint64_t id = (uint64_t)arg_int(req, "id", 0), addr = 0, len;
+	uint64_t limit = (uint64_t)arg_int(req, "length", PEEK_DEFAULT);
+	struct mt_mapping m;
+	unsigned char *buf;
+	char *text, *end;
+	ssize_t n;
+	json_t *o;
+
+	if (!s->cfg.allow_peek)
+		return mt_proto_error("denied", "peek is off: start memtraced with --allow-peek");
+	if (!!as == !!id)
+		return mt_proto_error("bad_arg", "peek: give \"address\" or \"id\", one of them");
+	if (limit == 0 || limit > PEEK_MAX)
+		return mt_proto_error("bad_arg", "peek: \"length\" is 1 to %d", PEEK_MAX);
+	len = limit;
+	if (as) {
+		errno = 0;
+		addr = strtoull(as, &end, 0);
+		if (errno || end == as || *end)
+			return mt_proto_error("bad_arg", "peek: bad address \"%.32s\"", as);
+	} else {
+		if (mt_session_mapping_by_id(s, id, &m) < 0)
+			return mt_proto_error("not_found", "peek: no outstanding mapping made by event %llu",
+					      (unsigned long long)id);
+		addr = m.start;
+		if (len > m.len)
+			len = m.len;
+	}
+	if (!(buf = malloc(len)) || !(text = malloc(2 * len + 1))) {
+		free(buf);
+		return mt_proto_error("no_memory", "out of memory");
+	}
+	n = mt_session_peek(s, addr, buf, len);
+	if (n < 0) {
+		free(buf);
+		free(text);
+		return mt_proto_error("failed", "peek: cannot read %#llx: %s", (unsigned long long)addr,
+				      strerror((int)-n));
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		text[2 * i] = hex[buf[i] >> 4];
+		text[2 * i + 1] = hex[buf[i] & 15];
+	}
+	text[2 * n] = '\0';
+	o = json_pack("{s:b,s:o,s:I,s:s}", "ok", 1, "address", json_addr(addr), "length",
+		      (json_int_t)n, "data", text);
+	free(buf);
+	free(text);
 	return o;
 }
 
@@ -485,6 +666,21 @@ static const struct mt_arg outstanding_args[] = {
 	{"tid", MT_ARG_COUNT, NULL, "only mappings this thread created"},
 	{"limit", MT_ARG_COUNT, NULL, "at most this many (default 100)"},
 	{"sort", MT_ARG_WORD, sort_values, "order (default size)"},
+	{"stacks", MT_ARG_BOOL, NULL, "add each mapping's allocating stack"},
+	{"rss", MT_ARG_BOOL, NULL, "add resident and dirty bytes (pmap -X figures)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct mt_arg peek_args[] = {
+	{"address", MT_ARG_WORD, NULL, "where to read (0x... or decimal)"},
+	{"id", MT_ARG_COUNT, NULL, "read the mapping made by this event (see outstanding)"},
+	{"length", MT_ARG_SIZE, NULL, "bytes to read (default 4K, at most 1M)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct mt_arg stacks_args[] = {
+	{"class", MT_ARG_WORD, class_values, "only mappings of this size class"},
+	{"limit", MT_ARG_COUNT, NULL, "at most this many stacks (default 20)"},
 	{NULL, 0, NULL, NULL},
 };
 
@@ -506,10 +702,14 @@ const struct mt_cmd mt_cmds[] = {
 	{"status", "totals, chunks, ceiling, growth, events, threads", 0, status_args, cmd_status},
 	{"outstanding", "outstanding mappings", 0, outstanding_args, cmd_outstanding},
 	{"threads", "per-thread figures", 0, threads_args, cmd_threads},
+	{"stacks", "outstanding memory by allocating stack, largest first", 0, stacks_args,
+	 cmd_stacks},
 	{"events", "recent memory syscalls", MT_CMD_STREAM, events_args, cmd_events},
 	{"alerts", "the alert level and the last alerts", 0, alerts_args, cmd_alerts},
 	{"watch", "stream alerts as they happen", MT_CMD_WATCH, no_args, cmd_watch},
 	{"metrics", "Prometheus text exposition", 0, no_args, cmd_metrics},
+	{"peek", "read target memory (needs --allow-peek; root only)", MT_CMD_ROOT, peek_args,
+	 cmd_peek},
 	{"stop", "end tracing and the daemon, as SIGTERM does", MT_CMD_DAEMON, no_args, NULL},
 	{NULL, NULL, 0, NULL, NULL},
 };

@@ -38,6 +38,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libunwind-ptrace.h>
+#include <sys/mman.h>
+
 #include "internal.h"
 
 #define PTRACE_OPTIONS                                                                             \
@@ -55,6 +58,7 @@ void mt_config_default(struct mt_config *cfg)
 	cfg->crit_percent = 95;
 	cfg->clear_margin = 5;
 	cfg->window_s = 60;
+	cfg->stack_depth = 32;
 	cfg->ring_events = 1u << 20;
 	cfg->wake_signal = SIGURG;
 }
@@ -198,6 +202,7 @@ void task_free(struct mt_session *s, struct task *t)
 		s->threads_alive--;
 	}
 	pthread_mutex_unlock(&s->lock);
+	unwind_task_free(t);
 	free(t);
 }
 
@@ -216,6 +221,9 @@ void mt_session_free(struct mt_session *s)
 		free(th);
 	}
 	maps_clear(&s->maps);
+	stack_free(&s->stacks);
+	if (s->unw_as)
+		unw_destroy_addr_space(s->unw_as);
 	ring_free(&s->ring);
 	if (s->notify_fd >= 0)
 		close(s->notify_fd);
@@ -411,6 +419,7 @@ static void record(struct mt_session *s, struct task *t, struct mt_event *ev)
 	if (comm[0])
 		memcpy(t->th->comm, comm, sizeof(comm));
 	ring_push(&s->ring, ev);
+	ev->seq = s->ring.head;
 	s->by_sys[ev->sys]++;
 	if (!(t->flags & TASK_TARGET_MM))
 		s->child_events++;
@@ -441,14 +450,64 @@ static int begin_event(struct task *t, uint64_t nr, const uint64_t args[6])
 	return 1;
 }
 
+/* Whether the stack policy wants a stack for the call EV is about to make. */
+static int want_stack(const struct mt_session *s, const struct mt_event *ev)
+{
+	uint64_t len;
+	unsigned kind = MT_MAP_ANON;
+	enum mt_class c;
+
+	switch (s->cfg.stacks) {
+	case MT_STACKS_NONE:
+		return 0;
+	case MT_STACKS_ALL:
+		return 1;
+	default:
+		break;
+	}
+	if (ev->sys == MT_SYS_MMAP) {
+		len = ev->args[1];
+		kind = (ev->args[3] & MAP_ANONYMOUS) ? MT_MAP_ANON : 0;
+	} else if (ev->sys == MT_SYS_MREMAP) {
+		len = ev->args[2];
+	} else {
+		return 0;
+	}
+	c = maps_classify(&s->maps, page_up(len), kind);
+	return c == MT_CLASS_LARGE || (c == MT_CLASS_CHUNK && s->cfg.stacks == MT_STACKS_CHUNK);
+}
+
+/*
+ * Capture the stack of T for its pending call when the policy wants one.
+ * The thread is stopped at the call's entry, so this is time it waits.
+ */
+static void capture_stack(struct mt_session *s, struct task *t)
+{
+	uint64_t pcs[MT_STACK_MAX];
+	unsigned n;
+
+	if (!(t->flags & TASK_TARGET_MM) || !want_stack(s, &t->pending))
+		return;
+	if (s->stacks.dirty) {
+		pthread_mutex_lock(&s->lock);
+		stack_refresh(s, t->pid);
+		pthread_mutex_unlock(&s->lock);
+	}
+	n = unwind_capture(s, t, pcs, s->cfg.stack_depth);
+	pthread_mutex_lock(&s->lock);
+	t->pending.stack_id = stack_intern(s, pcs, n);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Seccomp stop (launch mode): note the call and run it to its exit stop. */
 static void on_seccomp(struct mt_session *s, struct task *t)
 {
 	struct __ptrace_syscall_info info;
 
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) > 0 &&
-	    info.op == PTRACE_SYSCALL_INFO_SECCOMP)
-		begin_event(t, info.seccomp.nr, (const uint64_t *)info.seccomp.args);
+	    info.op == PTRACE_SYSCALL_INFO_SECCOMP &&
+	    begin_event(t, info.seccomp.nr, (const uint64_t *)info.seccomp.args))
+		capture_stack(s, t);
 	task_resume(s, t, 0);
 }
 
@@ -474,7 +533,8 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 				t->flags &= ~TASK_IN_SYSCALL;
 				record(s, t, &t->pending);
 			}
-			begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args);
+			if (begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args))
+				capture_stack(s, t);
 		}
 		task_resume(s, t, 0);
 		return;
@@ -597,6 +657,9 @@ void session_reset(struct mt_session *s, pid_t pid)
 	}
 	pthread_mutex_lock(&s->lock);
 	maps_clear(&s->maps);
+	s->stacks.dirty = 1;
+	if (s->unw_as)
+		unw_flush_cache(s->unw_as, 0, 0);
 	s->threshold_pinned = pinned;
 	if (!s->cfg.ceiling) {
 		s->ceiling = java ? lim.ceiling : 0;
@@ -899,6 +962,8 @@ static int outstanding_one(const struct maps_entry *e, void *arg)
 		m->class = cl;
 		m->tid = e->tid;
 		m->time_ns = e->time_ns;
+		m->stack_id = e->stack_id;
+		m->id = e->id;
 		m->comm[0] = '\0';
 		if (e->owner) {
 			const struct thread *th =
@@ -970,4 +1035,107 @@ size_t mt_session_events(struct mt_session *s, uint64_t after, struct mt_event *
 	*newest = s->ring.head;
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+struct by_id_ctx {
+	uint64_t id;
+	const struct maps_entry *found;
+};
+
+/* Stop at the first entry made by event C->id. */
+static int by_id_one(const struct maps_entry *e, void *arg)
+{
+	struct by_id_ctx *c = arg;
+
+	if (e->id != c->id)
+		return 0;
+	c->found = e;
+	return 1;
+}
+
+/* Find the mapping made by event ID. */
+int mt_session_mapping_by_id(struct mt_session *s, uint64_t id, struct mt_mapping *out)
+{
+	struct by_id_ctx c = {id, NULL};
+	int err = -ENOENT;
+
+	if (!id)
+		return -ENOENT;
+	pthread_mutex_lock(&s->lock);
+	maps_foreach(&s->maps, by_id_one, &c);
+	if (c.found) {
+		memset(out, 0, sizeof(*out));
+		out->start = c.found->start;
+		out->len = c.found->len;
+		out->prot = c.found->prot;
+		out->flags = c.found->flags;
+		out->kind = c.found->kind;
+		out->class = maps_classify(&s->maps, c.found->len, c.found->kind);
+		out->stack_id = c.found->stack_id;
+		out->id = c.found->id;
+		out->tid = c.found->tid;
+		out->time_ns = c.found->time_ns;
+		err = 0;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+/* Read target memory. */
+ssize_t mt_session_peek(struct mt_session *s, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = {buf, len}, remote = {(void *)addr, len};
+	ssize_t n;
+
+	if (!s->pid)
+		return -ESRCH;
+	n = process_vm_readv(s->pid, &local, 1, &remote, 1, 0);
+	return n < 0 ? -errno : n;
+}
+
+/* Resident (pagemap) and dirty (smaps, exact ranges only) bytes of a range. */
+int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int64_t *rss,
+			 int64_t *dirty)
+{
+	char path[64], line[256];
+	uint64_t pages = len / page_size, present = 0, buf[512];
+	int fd, in_vma = 0;
+	int64_t d = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", s->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	for (uint64_t done = 0; done < pages;) {
+		size_t want = pages - done < 512 ? (size_t)(pages - done) : 512;
+		ssize_t n = pread(fd, buf, want * 8, (off_t)((start / page_size + done) * 8));
+
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n / 8; i++)
+			present += buf[i] >> 63;
+		done += (uint64_t)n / 8;
+	}
+	close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/smaps", s->pid);
+	if ((f = fopen(path, "re"))) {
+		unsigned long long lo, hi, kb;
+		int64_t sum = 0;
+
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+				if (in_vma)
+					break;
+				in_vma = lo == start && hi == start + len;
+			} else if (in_vma && (sscanf(line, "Shared_Dirty: %llu kB", &kb) == 1 ||
+					      sscanf(line, "Private_Dirty: %llu kB", &kb) == 1)) {
+				sum += (int64_t)kb * 1024;
+				d = sum;
+			}
+		}
+		fclose(f);
+	}
+	*rss = (int64_t)(present * page_size);
+	*dirty = d;
+	return 0;
 }

@@ -13,6 +13,8 @@
  * window, the projection the time to the ceiling at that rate.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -145,11 +147,52 @@ size_t mt_session_alerts(struct mt_session *s, uint64_t after, struct mt_alert *
 	return n;
 }
 
-/* Record one sample of the weighed bytes. */
+/*
+ * Re-read the names of live threads: a thread is named when its first
+ * memory event is recorded, which for a JVM thread can come before the
+ * JVM names it.  /proc is read without the lock; the names are stored
+ * under it, matched by tid.
+ */
+static void refresh_names(struct mt_session *s)
+{
+	struct {
+		struct thread *th; /* records live as long as the session */
+		pid_t pid, tid;
+		char comm[16];
+	} *v;
+	size_t n = 0, cap;
+
+	pthread_mutex_lock(&s->lock);
+	cap = s->threads_alive;
+	pthread_mutex_unlock(&s->lock);
+	if (!cap || cap > 65536 || !(v = calloc(cap, sizeof(*v))))
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (struct thread *th = s->threads; th && n < cap; th = th->next)
+		if (th->alive)
+			v[n].th = th, v[n].pid = th->pid, v[n++].tid = th->tid;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "task/%d/comm", v[i].tid);
+		if (proc_read(v[i].pid, path, v[i].comm, sizeof(v[i].comm)) > 0)
+			v[i].comm[strcspn(v[i].comm, "\n")] = '\0';
+	}
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].th->alive && v[i].comm[0])
+			memcpy(v[i].th->comm, v[i].comm, sizeof(v[i].th->comm));
+	pthread_mutex_unlock(&s->lock);
+	free(v);
+}
+
+/* Record one sample of the weighed bytes; refresh thread names. */
 void mt_session_sample(struct mt_session *s)
 {
 	struct mt_sample smp;
 
+	refresh_names(s);
 	pthread_mutex_lock(&s->lock);
 	smp.time_ns = mt_now_ns();
 	smp.bytes = weighed(s);

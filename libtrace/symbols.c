@@ -2,8 +2,9 @@
  * symbols.c - names for frames, at query time.
  *
  * An object's symbols come from its own file (kept open since it was first
- * seen mapped) with libelf: .symtab when present, else .dynsym; function
- * and object symbols sorted by address.  A frame's file offset becomes a
+ * seen mapped) with libelf: .symtab when present, else the .symtab of its
+ * debug file (/usr/lib/debug/.build-id/, Debian's -dbg packages), else
+ * .dynsym; function symbols sorted by address.  A frame's file offset becomes a
  * virtual address through the PT_LOAD segment that holds it.  C++ names
  * are demangled with the C++ runtime's __cxa_demangle.  Symbol tables are
  * cached per object; objects with the same GNU build-id share one.
@@ -13,6 +14,7 @@
  * compiled method), re-read when it changes; otherwise "[unknown]".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
@@ -88,13 +90,57 @@ static void sym_build_id(Elf *e, char hex[41])
 	}
 }
 
+/* Read E's function symbols into T: .symtab only (SYMTAB_ONLY), else .dynsym too. */
+static size_t sym_read(Elf *e, struct symtab *t, int symtab_only)
+{
+	Elf_Scn *scn = NULL, *best = NULL;
+	size_t cap = t->n;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(e, scn)))
+		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_SYMTAB ||
+					       (sh.sh_type == SHT_DYNSYM && !best && !symtab_only)))
+			best = scn;
+	if (!best || !gelf_getshdr(best, &sh))
+		return 0;
+	Elf_Data *d = elf_getdata(best, NULL);
+	size_t count = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+
+	for (size_t i = 0; d && i < count; i++) {
+		GElf_Sym sym;
+		const char *name;
+		int type;
+
+		if (!gelf_getsym(d, (int)i, &sym) || !sym.st_value || sym.st_shndx == SHN_UNDEF)
+			continue;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+			continue;
+		if (!(name = elf_strptr(e, sh.sh_link, sym.st_name)) || !*name)
+			continue;
+		if (t->n == cap) {
+			cap = cap ? cap * 2 : 256;
+			struct sym *n = realloc(t->v, cap * sizeof(*n));
+
+			if (!n)
+				break;
+			t->v = n;
+		}
+		t->v[t->n].addr = sym.st_value;
+		t->v[t->n].size = sym.st_size;
+		if (!(t->v[t->n].name = strdup(name)))
+			break;
+		t->n++;
+	}
+	qsort(t->v, t->n, sizeof(*t->v), sym_cmp);
+	return t->n;
+}
+
 /* Load the symbols of the ELF file open at FD. */
 static struct symtab *sym_load(int fd)
 {
 	struct symtab *t = calloc(1, sizeof(*t));
-	Elf_Scn *scn = NULL, *best = NULL;
-	size_t nph, cap = 0;
-	GElf_Shdr sh;
+	size_t nph;
 	Elf *e;
 
 	if (!t)
@@ -115,42 +161,24 @@ static struct symtab *sym_load(int fd)
 					(struct load){ph.p_offset, ph.p_vaddr, ph.p_filesz};
 		}
 	}
-	while ((scn = elf_nextscn(e, scn)))
-		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_SYMTAB ||
-					       (sh.sh_type == SHT_DYNSYM && !best)))
-			best = scn;
-	if (best && gelf_getshdr(best, &sh)) {
-		Elf_Data *d = elf_getdata(best, NULL);
-		size_t count = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+	/* Stripped objects keep their .symtab in a debug file found by build-id. */
+	if (!sym_read(e, t, 1) && t->build_id[0]) {
+		char path[128];
+		int dfd;
+		Elf *de;
 
-		for (size_t i = 0; d && i < count; i++) {
-			GElf_Sym sym;
-			const char *name;
-			int type;
-
-			if (!gelf_getsym(d, (int)i, &sym) || !sym.st_value || sym.st_shndx == SHN_UNDEF)
-				continue;
-			type = GELF_ST_TYPE(sym.st_info);
-			if (type != STT_FUNC && type != STT_GNU_IFUNC)
-				continue;
-			if (!(name = elf_strptr(e, sh.sh_link, sym.st_name)) || !*name)
-				continue;
-			if (t->n == cap) {
-				cap = cap ? cap * 2 : 256;
-				struct sym *n = realloc(t->v, cap * sizeof(*n));
-
-				if (!n)
-					break;
-				t->v = n;
+		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", t->build_id,
+			 t->build_id + 2);
+		if ((dfd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			if ((de = elf_begin(dfd, ELF_C_READ_MMAP, NULL))) {
+				sym_read(de, t, 1);
+				elf_end(de);
 			}
-			t->v[t->n].addr = sym.st_value;
-			t->v[t->n].size = sym.st_size;
-			if (!(t->v[t->n].name = strdup(name)))
-				break;
-			t->n++;
+			close(dfd);
 		}
-		qsort(t->v, t->n, sizeof(*t->v), sym_cmp);
 	}
+	if (!t->n)
+		sym_read(e, t, 0);
 	elf_end(e);
 	return t;
 }

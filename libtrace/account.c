@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -62,30 +63,140 @@ void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *e
 	t->th->mapped_bytes += len;
 }
 
-/* munmap: remove the range, splitting what it cuts. */
-void account_munmap(struct mt_session *s, struct task *t, const struct mt_event *ev)
-{
-	uint64_t before = s->maps.totals.bytes_all;
+/*
+ * Why munmap and mremap act at entry: events are recorded at their exit
+ * stops in the order waitpid() reports them, which across threads is not
+ * the order the kernel finished them in.  If thread A unmaps X and thread
+ * B's next mmap is given X, B's exit can be reported first; applying A's
+ * munmap afterwards would delete B's new mapping.  Taken out at A's entry
+ * (A is still stopped, X still mapped, nobody can be given it yet), the
+ * range is gone before B's mmap can exist.  A failed call puts it back;
+ * nothing else can have been placed there, since it was never freed.
+ */
 
-	maps_unmap(&s->maps, ev->args[0], page_up(ev->args[1]));
-	account_delta(s, t, before);
+/* Save a copy of entry E, clipped to the range in ARG, on the task. */
+static int save_piece(const struct maps_entry *e, void *arg)
+{
+	struct task *t = ((void **)arg)[0];
+	const uint64_t *range = ((void **)arg)[1];
+	uint64_t lo = e->start > range[0] ? e->start : range[0];
+	uint64_t hi = e->start + e->len < range[1] ? e->start + e->len : range[1];
+
+	if (t->nsaved == t->cap_saved) {
+		size_t cap = t->cap_saved ? t->cap_saved * 2 : 8;
+		struct maps_entry *n = realloc(t->saved, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		t->saved = n;
+		t->cap_saved = cap;
+	}
+	t->saved[t->nsaved] = *e;
+	t->saved[t->nsaved].start = lo;
+	t->saved[t->nsaved].len = hi - lo;
+	t->nsaved++;
+	return 0;
 }
 
-/* mremap: resize or move; MREMAP_DONTUNMAP and old_size 0 keep the old range. */
+/* Take [START, START+LEN) out of the table, keeping the pieces on T. */
+static void take_range(struct mt_session *s, struct task *t, uint64_t start, uint64_t len)
+{
+	uint64_t range[2] = {start, start + len};
+	void *arg[2] = {t, range};
+
+	t->nsaved = 0;
+	if (!len || start + len < start)
+		return;
+	if (maps_foreach_range(&s->maps, start, len, save_piece, arg) < 0) {
+		t->nsaved = 0;
+		return; /* out of memory: leave the table to the exit handler */
+	}
+	maps_unmap(&s->maps, start, len);
+}
+
+/* Put back what take_range() took (the call failed). */
+static void restore_range(struct mt_session *s, struct task *t)
+{
+	for (size_t i = 0; i < t->nsaved; i++)
+		maps_map(&s->maps, &t->saved[i]);
+	t->nsaved = 0;
+}
+
+/* Forget what a pending call saved. */
+void account_drop_saved(struct task *t)
+{
+	free(t->saved);
+	t->saved = NULL;
+	t->nsaved = t->cap_saved = 0;
+}
+
+/* munmap entry: take the range out now; see above. */
+void account_munmap_enter(struct mt_session *s, struct task *t, const struct mt_event *ev)
+{
+	take_range(s, t, ev->args[0], page_up(ev->args[1]));
+}
+
+/* munmap exit: credit the thread, or put the range back when the call failed. */
+void account_munmap(struct mt_session *s, struct task *t, const struct mt_event *ev)
+{
+	uint64_t bytes = 0;
+
+	if (ev->ret < 0 && ev->ret >= -4095) {
+		restore_range(s, t);
+		return;
+	}
+	for (size_t i = 0; i < t->nsaved; i++)
+		bytes += t->saved[i].len;
+	if (bytes) {
+		t->th->unmapped_count++;
+		t->th->unmapped_bytes += bytes;
+	}
+	t->nsaved = 0;
+}
+
+/* mremap entry: take the old range out now, keeping it as the template. */
+void account_mremap_enter(struct mt_session *s, struct task *t, const struct mt_event *ev)
+{
+	take_range(s, t, ev->args[0], page_up(ev->args[1]));
+}
+
+/*
+ * mremap exit: the old range moved or was resized to the result.  The new
+ * mapping keeps the attributes (creator, time, stack) of the one it came
+ * from; MREMAP_DONTUNMAP and old_size 0 leave the old range mapped.
+ */
 void account_mremap(struct mt_session *s, struct task *t, const struct mt_event *ev)
 {
 	uint64_t old_len = page_up(ev->args[1]), new_len = page_up(ev->args[2]);
 	int flags = (int)ev->args[3];
-	int keep_old = (flags & MREMAP_DONTUNMAP) || old_len == 0;
-	struct maps_entry fallback = entry_new(t, ev, (uint64_t)ev->ret, new_len,
-					       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-					       MT_MAP_ANON);
-	uint64_t before = s->maps.totals.bytes_all;
+	struct maps_entry e = entry_new(t, ev, (uint64_t)ev->ret, new_len, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, MT_MAP_ANON);
 
-	maps_remap(&s->maps, ev->args[0], old_len, (uint64_t)ev->ret, new_len, keep_old,
-		   &fallback);
+	if (ev->ret < 0 && ev->ret >= -4095) {
+		restore_range(s, t);
+		return;
+	}
+	for (size_t i = 0; i < t->nsaved; i++) {
+		if (t->saved[i].start <= ev->args[0] &&
+		    ev->args[0] < t->saved[i].start + t->saved[i].len) {
+			e = t->saved[i];
+			e.start = (uint64_t)ev->ret;
+			e.len = new_len;
+			break;
+		}
+	}
+	if ((flags & MREMAP_DONTUNMAP) || old_len == 0)
+		restore_range(s, t);
+	t->nsaved = 0;
+	if (new_len > old_len) {
+		t->th->mapped_count++;
+		t->th->mapped_bytes += new_len - old_len;
+	} else if (new_len < old_len) {
+		t->th->unmapped_count++;
+		t->th->unmapped_bytes += old_len - new_len;
+	}
+	maps_map(&s->maps, &e);
 	s->stacks.dirty = 1;
-	account_delta(s, t, before);
 }
 
 /* mprotect: PROT_NONE is reserved, anything else committed. */

@@ -273,7 +273,10 @@ size_t mt_session_history(struct mt_session *s, struct mt_sample *out, size_t ma
 	have = s->hist_n < HISTORY_SAMPLES ? s->hist_n : HISTORY_SAMPLES;
 	first = s->hist_n - have;
 	for (size_t i = 0; max && i < max && i < have; i++) {
-		uint64_t k = have <= max ? i : (uint64_t)((double)i * (double)(have - 1) / (double)(max - 1));
+		/* Evenly spread, the newest always last. */
+		uint64_t k = have <= max ? i
+			   : max == 1 ? have - 1
+				      : (uint64_t)((double)i * (double)(have - 1) / (double)(max - 1));
 
 		out[n++] = s->hist[(first + k) % HISTORY_SAMPLES];
 	}

@@ -35,7 +35,13 @@ struct sys_ent {
 	uint8_t fmt[6];	    /* enum arg_fmt per argument */
 	int8_t len_arg;	    /* argument compared with --min-size, or -1 */
 	int8_t flags_arg;   /* argument whose MAP_FIXED* bits force a stop, or -1 */
-	/* Apply a successful call to the accounting table. */
+	/*
+	 * Take a call's freed range out of the table at its entry, while the
+	 * thread is stopped, or NULL.  Then ACCOUNT sees the call's result
+	 * even when it failed, to put the range back.
+	 */
+	void (*enter)(struct mt_session *s, struct task *t, const struct mt_event *ev);
+	/* Apply a finished call to the accounting table. */
 	void (*account)(struct mt_session *s, struct task *t, const struct mt_event *ev);
 };
 
@@ -90,6 +96,8 @@ struct task {
 	struct thread *th;
 	struct mt_event pending; /* syscall in progress */
 	void *upt;		 /* libunwind-ptrace state, made at the first capture */
+	struct maps_entry *saved; /* what the pending call's entry took out of the table */
+	size_t nsaved, cap_saved;
 	struct timespec entry;	 /* monotonic, at the seccomp stop */
 };
 
@@ -232,7 +240,11 @@ void session_handle(struct mt_session *s, pid_t tid, int status);
 /* Detach from every task, leaving each as it was (attach.c). */
 void attach_detach_all(struct mt_session *s);
 
-/* Accounting handlers, one per syscall (account.c). */
+/* Accounting handlers (account.c): at entry (munmap, mremap), at exit. */
+void account_munmap_enter(struct mt_session *s, struct task *t, const struct mt_event *ev);
+void account_mremap_enter(struct mt_session *s, struct task *t, const struct mt_event *ev);
+/* Forget what a pending call saved (its task died or the call was dropped). */
+void account_drop_saved(struct task *t);
 void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *ev);
 void account_munmap(struct mt_session *s, struct task *t, const struct mt_event *ev);
 void account_mremap(struct mt_session *s, struct task *t, const struct mt_event *ev);

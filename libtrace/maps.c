@@ -409,6 +409,32 @@ int maps_foreach(const struct maps *m, int (*fn)(const struct maps_entry *e, voi
 	return walk(m->root, fn, arg);
 }
 
+/* Visit the nodes of T overlapping [S, E) in order until FN returns non-zero. */
+static int walk_range(const struct maps_node *t, uint64_t s, uint64_t e,
+		      int (*fn)(const struct maps_entry *en, void *arg), void *arg)
+{
+	int ret = 0;
+
+	if (!t)
+		return 0;
+	if (t->e.start > s)
+		ret = walk_range(t->left, s, e, fn, arg);
+	if (!ret && t->e.start < e && t->e.start + t->e.len > s)
+		ret = fn(&t->e, arg);
+	if (!ret && t->e.start < e)
+		ret = walk_range(t->right, s, e, fn, arg);
+	return ret;
+}
+
+/* Call FN for each entry overlapping [START, START+LEN), in order. */
+int maps_foreach_range(const struct maps *m, uint64_t start, uint64_t len,
+		       int (*fn)(const struct maps_entry *e, void *arg), void *arg)
+{
+	if (!len || start + len < start)
+		return 0;
+	return walk_range(m->root, start, start + len, fn, arg);
+}
+
 /* Free every entry, taking each out of its owner's counters. */
 void maps_clear(struct maps *m)
 {

@@ -90,6 +90,10 @@ const struct maps_entry *maps_find_ending(const struct maps *m, uint64_t end);
 int maps_foreach(const struct maps *m, int (*fn)(const struct maps_entry *e, void *arg),
 		 void *arg);
 
+/* Call FN for each entry overlapping [START, START+LEN), in address order. */
+int maps_foreach_range(const struct maps *m, uint64_t start, uint64_t len,
+		       int (*fn)(const struct maps_entry *e, void *arg), void *arg);
+
 /* Number of entries. */
 static inline uint64_t maps_count(const struct maps *m)
 {

@@ -203,6 +203,7 @@ void task_free(struct mt_session *s, struct task *t)
 	}
 	pthread_mutex_unlock(&s->lock);
 	unwind_task_free(t);
+	account_drop_saved(t);
 	free(t);
 }
 
@@ -423,10 +424,14 @@ static void record(struct mt_session *s, struct task *t, struct mt_event *ev)
 	s->by_sys[ev->sys]++;
 	if (!(t->flags & TASK_TARGET_MM))
 		s->child_events++;
-	else if (ev->done && !(ev->ret < 0 && ev->ret >= -4095) && e) {
+	else if (e && ev->done && (e->enter || !(ev->ret < 0 && ev->ret >= -4095))) {
 		e->account(s, t, ev);
 		alerted = alert_check(s);
+	} else if (e && e->enter) {
+		/* The result was never seen (the task died in the call): the range stays out. */
+		alerted = alert_check(s);
 	}
+	t->nsaved = 0;
 	pthread_mutex_unlock(&s->lock);
 	if (alerted || (atomic_load_explicit(&s->notify_armed, memory_order_relaxed) &&
 			atomic_exchange(&s->notify_armed, 0)))
@@ -499,6 +504,19 @@ static void capture_stack(struct mt_session *s, struct task *t)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* At a memory syscall's entry: its stack, and what it frees (see account.c). */
+static void enter_event(struct mt_session *s, struct task *t)
+{
+	const struct sys_ent *e = sys_by_id(t->pending.sys);
+
+	capture_stack(s, t);
+	if (e && e->enter && (t->flags & TASK_TARGET_MM)) {
+		pthread_mutex_lock(&s->lock);
+		e->enter(s, t, &t->pending);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
 /* Seccomp stop (launch mode): note the call and run it to its exit stop. */
 static void on_seccomp(struct mt_session *s, struct task *t)
 {
@@ -507,7 +525,7 @@ static void on_seccomp(struct mt_session *s, struct task *t)
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) > 0 &&
 	    info.op == PTRACE_SYSCALL_INFO_SECCOMP &&
 	    begin_event(t, info.seccomp.nr, (const uint64_t *)info.seccomp.args))
-		capture_stack(s, t);
+		enter_event(s, t);
 	task_resume(s, t, 0);
 }
 
@@ -534,7 +552,7 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 				record(s, t, &t->pending);
 			}
 			if (begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args))
-				capture_stack(s, t);
+				enter_event(s, t);
 		}
 		task_resume(s, t, 0);
 		return;

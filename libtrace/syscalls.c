@@ -19,14 +19,15 @@
 const struct sys_ent sys_table[] = {
 	[__NR_mmap] = {"mmap", MT_SYS_MMAP, 6,
 		       {ARG_ADDR, ARG_LEN, ARG_PROT, ARG_MMAP_FLAGS, ARG_FD, ARG_OFFSET}, 1, 3,
-		       account_mmap},
-	[__NR_munmap] = {"munmap", MT_SYS_MUNMAP, 2, {ARG_ADDR, ARG_LEN}, -1, -1, account_munmap},
+		       NULL, account_mmap},
+	[__NR_munmap] = {"munmap", MT_SYS_MUNMAP, 2, {ARG_ADDR, ARG_LEN}, -1, -1,
+			 account_munmap_enter, account_munmap},
 	[__NR_mremap] = {"mremap", MT_SYS_MREMAP, 5,
 			 {ARG_ADDR, ARG_LEN, ARG_LEN, ARG_MREMAP_FLAGS, ARG_ADDR}, -1, -1,
-			 account_mremap},
+			 account_mremap_enter, account_mremap},
 	[__NR_mprotect] = {"mprotect", MT_SYS_MPROTECT, 3, {ARG_ADDR, ARG_LEN, ARG_PROT}, -1, -1,
-			   account_mprotect},
-	[__NR_brk] = {"brk", MT_SYS_BRK, 1, {ARG_ADDR}, -1, -1, account_brk},
+			   NULL, account_mprotect},
+	[__NR_brk] = {"brk", MT_SYS_BRK, 1, {ARG_ADDR}, -1, -1, NULL, account_brk},
 };
 const unsigned sys_table_size = sizeof(sys_table) / sizeof(sys_table[0]);
 

@@ -40,6 +40,7 @@ struct flags {
 	uint64_t max_heap;
 	uint64_t max_ram;
 	double ram_percent; /* < 0: not given */
+	double min_ram_percent;
 	uint64_t ram_fraction;
 	int container_support;
 	int64_t page_size, max_order; /* -1: not given */
@@ -70,15 +71,21 @@ static int jvm_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Parse a Java long (what Long.parseLong accepts). */
+/* Parse a Java long as Netty's SystemPropertyUtil does: trimmed, Long.parseLong (a sign allowed). */
 static int java_long(const char *s, int64_t *out)
 {
 	char *end;
 	long long v;
 
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!((*s >= '0' && *s <= '9') || ((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9')))
+		return -EINVAL;
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || *s == ' ' || *s == '+')
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (errno || *end)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -100,8 +107,10 @@ static void jvm_flag(struct flags *f, const char *a)
 		f->max_ram = u;
 	else if (!strncmp(a, "-XX:MaxRAMPercentage=", 21))
 		f->ram_percent = strtod(a + 21, NULL);
+	else if (!strncmp(a, "-XX:MinRAMPercentage=", 21))
+		f->min_ram_percent = strtod(a + 21, NULL);
 	else if (!strncmp(a, "-XX:MaxRAMFraction=", 19) && jvm_size(a + 19, &u) == 0 && u)
-		f->ram_fraction = u, f->ram_percent = -1;
+		f->ram_fraction = u;
 	else if (!strcmp(a, "-XX:-UseContainerSupport"))
 		f->container_support = 0;
 	else if (!strcmp(a, "-XX:+UseContainerSupport"))
@@ -112,9 +121,6 @@ static void jvm_flag(struct flags *f, const char *a)
 		f->page_size = l;
 	else if (!strncmp(a, "-Dio.netty.allocator.maxOrder=", 30) && java_long(a + 30, &l) == 0)
 		f->max_order = l;
-	/* A later -XX:MaxRAMPercentage overrides an earlier MaxRAMFraction. */
-	if (!strncmp(a, "-XX:MaxRAMPercentage=", 21))
-		f->ram_fraction = 0;
 }
 
 /* Apply the whitespace-separated options in the environment variable V. */
@@ -148,10 +154,10 @@ int mt_jvm_is_java(const char *argv0)
 /* Work out the ceiling and chunk size; see the top comment. */
 void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_jvm_limits *out)
 {
-	struct flags f = {.netty_max = INT64_MIN, .ram_percent = -1, .container_support = 1,
-			  .page_size = -1, .max_order = -1};
+	struct flags f = {.netty_max = INT64_MIN, .ram_percent = -1, .min_ram_percent = 50,
+			  .container_support = 1, .page_size = -1, .max_order = -1};
 	uint64_t jvm_limit, ram;
-	const char *jvm_source;
+	char jvm_source[80];
 
 	memset(out, 0, sizeof(*out));
 	jvm_env_flags(&f, env->java_tool_options);
@@ -173,37 +179,53 @@ void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_j
 	/* The JVM's own limit (VM.maxDirectMemory()). */
 	if (f.max_direct) {
 		jvm_limit = f.max_direct;
-		jvm_source = "-XX:MaxDirectMemorySize";
+		snprintf(jvm_source, sizeof(jvm_source), "-XX:MaxDirectMemorySize");
 	} else if (f.max_heap) {
 		jvm_limit = f.max_heap;
-		jvm_source = "maximum heap (-Xmx)";
+		snprintf(jvm_source, sizeof(jvm_source), "maximum heap (-Xmx)");
 	} else {
+		/* HotSpot's set_heap_size(); MaxRAMFraction counts only without MaxRAMPercentage. */
+		const uint64_t flag_default = (96ull << 20) * 13 / 10 & ~7ull;
+		const char *base = "physical memory", *how;
+		uint64_t min;
+
 		ram = env->phys_mem;
-		jvm_source = "maximum heap (default: 25% of physical memory)";
 		if (f.container_support && env->cgroup_limit && env->cgroup_limit < ram) {
 			ram = env->cgroup_limit;
-			jvm_source = "maximum heap (default: 25% of the cgroup memory limit)";
+			base = "the cgroup memory limit";
 		}
 		if (f.max_ram) {
 			ram = f.max_ram;
-			jvm_source = "maximum heap (-XX:MaxRAM)";
+			base = "-XX:MaxRAM";
 		}
-		if (f.ram_fraction) {
+		if (f.ram_percent < 0 && f.ram_fraction) {
 			jvm_limit = ram / f.ram_fraction;
-			jvm_source = "maximum heap (-XX:MaxRAMFraction)";
-		} else if (f.ram_percent >= 0) {
-			jvm_limit = (uint64_t)((double)ram * f.ram_percent / 100.0);
-			jvm_source = "maximum heap (-XX:MaxRAMPercentage)";
+			how = "MaxRAMFraction";
 		} else {
-			jvm_limit = ram / 4;
+			jvm_limit = (uint64_t)((double)ram * (f.ram_percent < 0 ? 25 : f.ram_percent) / 100);
+			how = f.ram_percent < 0 ? "25%" : "MaxRAMPercentage";
 		}
+		/*
+		 * With little memory (MinRAMPercentage of it below the MaxHeapSize
+		 * flag's default, 96M scaled by 1.3 on 64-bit) the heap gets
+		 * MinRAMPercentage of it; otherwise at least that default.
+		 */
+		min = (uint64_t)((double)ram * f.min_ram_percent / 100.0);
+		if (min < flag_default) {
+			jvm_limit = min;
+			how = "MinRAMPercentage";
+		} else if (jvm_limit < flag_default) {
+			jvm_limit = flag_default;
+			how = "the MaxHeapSize default";
+		}
+		snprintf(jvm_source, sizeof(jvm_source), "maximum heap (%s of %s)", how, base);
 	}
 	if (f.netty_max > 0) {
 		out->ceiling = (uint64_t)f.netty_max;
 		snprintf(out->ceiling_source, sizeof(out->ceiling_source), "-Dio.netty.maxDirectMemory");
 	} else {
 		out->ceiling = jvm_limit;
-		snprintf(out->ceiling_source, sizeof(out->ceiling_source), "%s%s", jvm_source,
+		snprintf(out->ceiling_source, sizeof(out->ceiling_source), "%.64s%s", jvm_source,
 			 f.netty_max == 0 ? " (io.netty.maxDirectMemory=0)" : "");
 	}
 
@@ -212,12 +234,11 @@ void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_j
 		int64_t page = 8192, order = 11;
 		int given = 0;
 
+		/* Each property falls back on its own, as PooledByteBufAllocator's do. */
 		if (f.page_size >= 4096 && !(f.page_size & (f.page_size - 1)) && f.page_size <= (1 << 30))
 			page = f.page_size, given = 1;
-		if (f.max_order >= 0 && f.max_order <= 14)
+		if (f.max_order >= 0 && f.max_order <= 14 && ((uint64_t)page << f.max_order) <= (1ull << 30))
 			order = f.max_order, given = 1;
-		if ((uint64_t)page << order > (1ull << 30))
-			page = 8192, order = 11, given = 0;
 		out->chunk_size = (uint64_t)page << order;
 		snprintf(out->chunk_source, sizeof(out->chunk_source), "%s",
 			 given ? "-Dio.netty.allocator.pageSize << maxOrder"

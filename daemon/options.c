@@ -351,5 +351,8 @@ void options_parse(struct options *o, int argc, char **argv)
 	if (o->window_ns < 1000000000LL)
 		fatalx(EXIT_USAGE, "--window: at least 1s");
 	o->cfg.window_s = (double)o->window_ns / 1e9;
+	/* 96 bytes an event: 2^27 events reserve 12 GiB, touched only as used. */
+	if (o->ring_events > (1ull << 27))
+		fatalx(EXIT_USAGE, "--ring-events: at most %llu", 1ull << 27);
 	o->cfg.ring_events = o->ring_events;
 }

@@ -140,6 +140,219 @@ def proc_state(pid):
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
+
+# --- helpers for the tracing tests (test_trace_*.py) ---------------------
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def page_up(n):
+    return (n + PAGE - 1) // PAGE * PAGE
+
+
+def target_pid(daemon, timeout=10):
+    """The traced target's pid, once memtraced has launched it."""
+    pid = wait_for(lambda: daemon.ctl("status")["target"]["pid"], timeout=timeout)
+    if not pid:
+        raise AssertionError("memtraced never reported a target pid")
+    return pid
+
+
+def pid_gone(pid, timeout=5):
+    """True once PID no longer exists (a zombie counts as still there)."""
+    return wait_for(lambda: not os.path.exists("/proc/%d" % pid), timeout=timeout)
+
+
+def task_states(pid):
+    """{tid: state letter} of every thread of PID ({} when it is gone)."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                out[int(tid)] = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            pass
+    return out
+
+
+def wait_stopped(pid, timeout=10, settle=0.15):
+    """Wait until every thread of PID is stopped and stays so for SETTLE s.
+
+    A group-stopped process shows 'T' untraced but 't' (tracing stop) under
+    ptrace; a traced task also passes through 't' for a few microseconds at
+    every syscall stop, hence the settle time."""
+    end = time.time() + timeout
+    since = None
+    while time.time() < end:
+        st = task_states(pid)
+        if st and all(s in "Tt" for s in st.values()):
+            since = since or time.time()
+            if time.time() - since >= settle:
+                return True
+        else:
+            since = None
+        time.sleep(0.01)
+    return False
+
+
+def merge(intervals):
+    """Union of [lo, hi) intervals as a sorted list of disjoint ones."""
+    out = []
+    for lo, hi in sorted(intervals):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [tuple(x) for x in out]
+
+
+def mapping_range(m):
+    """(start, end) of an "outstanding" mapping object."""
+    return int(m["start"], 16), int(m["end"], 16)
+
+
+class FullPipe:
+    """A pipe filled to capacity before a target gets its write end as stdout.
+
+    The target's first write to stdout then blocks, so a target that prints
+    its TRUTH line only after its last memory syscall is frozen alive in that
+    write: its table and /proc/PID/maps can be compared at leisure.
+    read_rest() drains the filler and returns what the target wrote."""
+
+    def __init__(self):
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.w, False)
+        self.filler = 0
+        for size in (65536, 1):
+            try:
+                while True:
+                    self.filler += os.write(self.w, b"\0" * size)
+            except BlockingIOError:
+                pass
+        os.set_blocking(self.w, True)
+
+    def close_writer(self):
+        if self.w >= 0:
+            os.close(self.w)
+            self.w = -1
+
+    def read_rest(self):
+        self.close_writer()
+        data = b""
+        while True:
+            chunk = os.read(self.r, 65536)
+            if not chunk:
+                break
+            data += chunk
+        os.close(self.r)
+        return data[self.filler:].decode(errors="replace")
+
+
+def blocked_in_write(pid):
+    """True when PID's main thread sleeps in write(2) (x86-64 nr 1)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            if f.read().split()[0] == "1":
+                return proc_state(pid) == "S"
+    except (OSError, IndexError):
+        pass
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            return "pipe_write" in f.read() and proc_state(pid) == "S"
+    except OSError:
+        return False
+
+
+# --- helpers for attach mode (test_attach.py) ----------------------------
+
+class AttachDaemon(Daemon):
+    """A memtraced attached to the running process PID (--pid PID)."""
+
+    def __init__(self, pid, opts=(), env=None):
+        self.dir = tempfile.mkdtemp(prefix="mt-test-")
+        self.sock = os.path.join(self.dir, "mt.sock")
+        self.cmd = [MEMTRACED, "-s", self.sock, *opts, "--pid", str(pid)]
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=env, text=True)
+        self.out = self.err = None
+
+    def connect(self, timeout=10):
+        """A connection to the socket, made as soon as it accepts one."""
+        import socket
+        end = time.time() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            try:
+                s.connect(self.sock)
+                return s
+            except (FileNotFoundError, ConnectionRefusedError):
+                s.close()
+            if self.proc.poll() is not None:
+                raise AssertionError("memtraced exited early (%d): %s"
+                                     % (self.proc.returncode, self.proc.stderr.read()))
+            if time.time() > end:
+                raise AssertionError("memtraced's socket never accepted a connection")
+            time.sleep(0.0005)
+
+    def first_status(self, timeout=10):
+        """The answer to the very first status request memtraced can take."""
+        s = self.connect(timeout)
+        try:
+            s.sendall(b'{"cmd":"status"}\n')
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        finally:
+            s.close()
+        return json.loads(buf.decode())
+
+    def wait_state(self, state="running", timeout=10):
+        """Poll status until target.state is STATE; return that status."""
+        def poll():
+            st = self.ctl("status", check=False)
+            if st is None and self.proc.poll() is not None:
+                raise AssertionError("memtraced exited (%d): %s"
+                                     % (self.proc.returncode, self.proc.stderr.read()))
+            return st if st and st.get("target", {}).get("state") == state else None
+        self.connect(timeout).close()
+        st = wait_for(poll, timeout=timeout)
+        if not st:
+            raise AssertionError("target state never became %r: %s"
+                                 % (state, self.ctl("status")["target"]))
+        return st
+
+    def kill(self):
+        super().kill()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+def tracer_pids(pid):
+    """{tid: TracerPid} of every thread of PID ({} when it is gone)."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("TracerPid:"):
+                        out[int(tid)] = int(line.split()[1])
+        except OSError:
+            pass
+    return out
+
+
 def main():
     if not os.path.exists(MEMTRACED):
         print("memtraced is not built")

@@ -10,5 +10,7 @@ Suite *util_suite(void);
 Suite *syscalls_suite(void);
 Suite *procmaps_suite(void);
 Suite *proto_suite(void);
+Suite *jvm_suite(void);
+Suite *alert_suite(void);
 
 #endif

@@ -108,16 +108,34 @@ bench: deps all
 deps:
 	$(Q)tests/install-deps
 
+# Installed files; uninstall removes exactly these.  The memtraced
+# completion is a link to memtracectl's file, which completes both.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 755 $(MEMTRACED) $(DESTDIR)$(SBINDIR)/memtraced
 	install -m 755 $(MEMTRACECTL) $(DESTDIR)$(BINDIR)/memtracectl
 	install -m 644 man/memtraced.8 $(DESTDIR)$(MANDIR)/man8/memtraced.8
 	install -m 644 man/memtracectl.1 $(DESTDIR)$(MANDIR)/man1/memtracectl.1
+	install -m 644 man/memtraced.conf.5 $(DESTDIR)$(MANDIR)/man5/memtraced.conf.5
+	install -m 644 man/memtrace-protocol.7 $(DESTDIR)$(MANDIR)/man7/memtrace-protocol.7
+	sed 's|/usr/sbin/memtraced|$(SBINDIR)/memtraced|' systemd/memtraced@.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/memtraced@.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/memtraced@.service
+	install -m 644 cli/memtracectl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/memtracectl
+	ln -sf memtracectl $(DESTDIR)$(BASHCOMPDIR)/memtraced
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/memtraced $(DESTDIR)$(BINDIR)/memtracectl \
-		$(DESTDIR)$(MANDIR)/man8/memtraced.8 $(DESTDIR)$(MANDIR)/man1/memtracectl.1
+		$(DESTDIR)$(MANDIR)/man8/memtraced.8 $(DESTDIR)$(MANDIR)/man1/memtracectl.1 \
+		$(DESTDIR)$(MANDIR)/man5/memtraced.conf.5 \
+		$(DESTDIR)$(MANDIR)/man7/memtrace-protocol.7 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/memtraced@.service \
+		$(DESTDIR)$(BASHCOMPDIR)/memtracectl $(DESTDIR)$(BASHCOMPDIR)/memtraced
 
 clean:
 	rm -rf build build-san

@@ -1,0 +1,734 @@
+#!/usr/bin/env python3
+"""memtracectl's command line, and the control socket's file rules.
+
+Exit statuses of memtracectl: 0 ok, 1 the daemon answered with an error,
+2 usage, 3 no daemon answers at the socket.
+"""
+import grp
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mtlib  # noqa: E402
+
+MIB = 1 << 20
+DEFAULT_ROOT_SOCKET = "/run/memtrace/memtraced.sock"
+STRACE_LINE = re.compile(r"^\d+ \d\d:\d\d:\d\d\.\d{6} (mmap|munmap|mremap|mprotect|brk)\(.*\) = "
+                         r"(0x[0-9a-f]+|-?\d+|\?)( \S.*)? <\d+\.\d{6}>$")
+
+
+def ctl(*args, sock=None, env=None, prefix=(), timeout=30):
+    """Run memtracectl ARGS (with -s SOCK when given); CompletedProcess."""
+    cmd = [*prefix, mtlib.MEMTRACECTL]
+    if sock is not None:
+        cmd += ["-s", sock]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("MEMTRACE_SOCKET",)}
+    env.update(extra)
+    return env
+
+
+def command_names():
+    """Every protocol command, read from the table in libtrace/proto.c."""
+    with open(os.path.join(mtlib.ROOT, "libtrace", "proto.c")) as f:
+        src = f.read()
+    m = re.search(r"const struct mt_cmd mt_cmds\[\] = \{(.*?)\n\};", src, re.S)
+    assert m, "no mt_cmds table in proto.c"
+    names = re.findall(r'^\s*\{"(\w+)",', m.group(1), re.M)
+    assert "status" in names and "stop" in names, names
+    return names
+
+
+def wait_gone(path, timeout=10):
+    return mtlib.wait_for(lambda: not os.path.exists(path), timeout)
+
+
+def read_truth_line(proc, timeout=30):
+    end = time.time() + timeout
+    text = ""
+    while time.time() < end:
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            text += line
+            if line.startswith("TRUTH "):
+                return mtlib.truth(line)
+    raise AssertionError("no TRUTH from the target: %r" % text)
+
+
+class Raw:
+    """A memtraced started with an exact command line (no -s added)."""
+
+    def __init__(self, args, env=None):
+        self.proc = subprocess.Popen([mtlib.MEMTRACED, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.out = self.err = None
+
+    def finish(self, timeout=30):
+        self.out, self.err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.communicate(timeout=10)
+        except ValueError:
+            pass
+
+
+def wait_socket(path, proc, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            return
+        if proc.poll() is not None:
+            raise AssertionError("memtraced exited early (%d): %s" %
+                                 (proc.returncode, proc.stderr.read()))
+        time.sleep(0.01)
+    raise AssertionError("socket %s never appeared" % path)
+
+
+class TestUsage(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mt-cli-")
+        self.sock = os.path.join(self.tmp, "none.sock")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_help_lists_every_command(self):
+        for flag in ("--help", "-h"):
+            r = ctl(flag)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("usage: memtracectl", r.stdout)
+            listed = re.findall(r"^  (\w+)\s+\S", r.stdout.split("Commands:", 1)[1], re.M)
+            for name in command_names():
+                self.assertIn(name, listed, "--help does not list %s" % name)
+        for opt in ("--class", "--min-size", "--older-than", "--limit", "--sort", "--all",
+                    "--syscall", "--follow", "--format", "--json", "--socket"):
+            self.assertIn(opt, r.stdout)
+
+    def test_version(self):
+        r = ctl("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^memtracectl \d+\.\d+")
+
+    def test_usage_errors_exit_2(self):
+        cases = [
+            ("bogus",),
+            ("--bogus", "status"),
+            ("status", "--bogus"),
+            ("status", "extra"),
+            ("outstanding", "--limit", "abc"),
+            ("outstanding", "--limit", "-1"),
+            ("outstanding", "--limit"),
+            ("outstanding", "--min-size", "lots"),
+            ("outstanding", "--older-than", "soon"),
+            ("outstanding", "--follow"),
+            ("events", "--format", "xml"),
+            ("events", "--format"),
+            (),
+        ]
+        for args in cases:
+            with self.subTest(args=args):
+                # A daemon is never contacted: the socket does not exist, so
+                # trying would give 3.
+                r = ctl(*args, sock=self.sock)
+                self.assertEqual(r.returncode, 2, "%s: %s" % (args, r.stderr))
+                self.assertIn("memtracectl", r.stderr)
+                self.assertEqual(r.stdout, "")
+        r = subprocess.run([mtlib.MEMTRACECTL, "-s"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+
+    def test_unknown_command_is_named(self):
+        r = ctl("frobnicate", sock=self.sock)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("frobnicate", r.stderr)
+
+    def test_no_daemon_exit_3(self):
+        r = ctl("status", sock=self.sock)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(self.sock, r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_stale_socket_file_exit_3(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(self.sock)
+        s.close()
+        self.assertTrue(stat.S_ISSOCK(os.lstat(self.sock).st_mode))
+        r = ctl("status", sock=self.sock)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(self.sock, r.stderr)
+
+    def test_no_daemon_via_env_exit_3(self):
+        r = ctl("status", env=clean_env(MEMTRACE_SOCKET=self.sock))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(self.sock, r.stderr)
+
+    def test_overlong_socket_path_is_usage_error(self):
+        # sun_path holds 107 characters; a longer path cannot be used and
+        # memtracectl means to say so (exit 2) instead of silently
+        # connecting to a truncated path.
+        long_path = os.path.join(self.tmp, "x" * (150 - len(self.tmp)))
+        self.assertGreater(len(long_path), 108)
+        r = ctl("status", sock=long_path)
+        self.assertEqual(r.returncode, 2, "exit %d: %s" % (r.returncode, r.stderr))
+        self.assertIn("too long", r.stderr)
+
+    def test_overlong_socket_path_does_not_reach_another_daemon(self):
+        # A daemon listens on the first 107 characters of a longer path.
+        base = os.path.join(self.tmp, "")
+        short = base + "d" * (107 - len(base))
+        self.assertEqual(len(short), 107)
+        d = Raw(["-s", short, "--", mtlib.target("stopcont"), os.path.join(self.tmp, "beat")])
+        try:
+            wait_socket(short, d.proc)
+            self.assertEqual(ctl("status", sock=short).returncode, 0)
+            r = ctl("--json", "status", sock=short + "-another-daemon")
+            self.assertNotEqual(r.returncode, 0,
+                                "memtracectl -s %s-another-daemon answered from the daemon at %s: %s"
+                                % (short, short, r.stdout[:200]))
+        finally:
+            d.proc.send_signal(signal.SIGTERM)
+            try:
+                d.finish(15)
+            finally:
+                d.kill()
+
+    def test_memtraced_overlong_socket_path(self):
+        long_path = os.path.join(self.tmp, "y" * 150)
+        marker = os.path.join(self.tmp, "ran")
+        d = Raw(["-s", long_path, "--", mtlib.target("stopcont"), marker])
+        try:
+            rc = d.finish(10)
+        finally:
+            d.kill()
+        self.assertNotEqual(rc, 0)
+        self.assertIn("too long", d.err)
+        self.assertFalse(os.path.exists(marker), "the target ran anyway")
+
+
+class TestAgainstChunks(unittest.TestCase):
+    """memtracectl's human output against `chunks -p` (12 chunks, 2 evloop threads)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = mtlib.Daemon([mtlib.target("chunks"), "-p"],
+                             opts=["--ceiling", "256M", "--kill-timeout", "500ms"])
+        try:
+            cls.d.wait_socket()
+            cls.truth = read_truth_line(cls.d.proc)
+            cls.pid = cls.d.ctl("status")["target"]["pid"]
+            ok = mtlib.wait_for(lambda: mtlib.proc_state(cls.pid) in "Tt", 10)
+            assert ok, "chunks never stopped"
+            # The human output is checked against the daemon's own JSON
+            # (whether that is right is the protocol and tracing tests' job).
+            cls.st = cls.d.ctl("status")
+            cls.nchunks = cls.st["chunks"]["count"]
+            assert cls.nchunks >= 4, cls.st
+        except BaseException:
+            cls.d.kill()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.d.proc.poll() is None:
+                os.kill(cls.pid, signal.SIGCONT)
+                cls.d.finish(30)
+        finally:
+            cls.d.kill()
+
+    def run_ctl(self, *args, rc=0):
+        r = ctl(*args, sock=self.d.sock)
+        self.assertEqual(r.returncode, rc, "memtracectl %s: %s" % (" ".join(args), r.stderr))
+        return r
+
+    def test_status_human(self):
+        out = self.run_ctl("status").stdout
+        self.assertRegex(out, r"\bpid %d\b" % self.pid)
+        self.assertIn("running", out)
+        self.assertIn("chunks", out)
+        self.assertRegex(out, r"chunks\s+%d x 16\.0M" % self.nchunks)
+        self.assertRegex(out, r"%.1f%% of the 256\.0M ceiling" % self.st["ceiling"]["used_percent"])
+        self.assertRegex(out, r"events\s+%d recorded" % self.st["events"]["recorded"])
+        self.assertNotIn("{", out)
+
+    def test_status_json_flag_positions(self):
+        a = json.loads(self.run_ctl("--json", "status").stdout)
+        b = json.loads(self.run_ctl("status", "--json").stdout)
+        c = json.loads(self.run_ctl("-j", "status").stdout)
+        for x in (a, b, c):
+            self.assertIs(x["ok"], True)
+            self.assertEqual(x["target"]["pid"], self.pid)
+            self.assertEqual(x["chunks"]["count"], self.nchunks)
+            self.assertEqual(x["chunks"]["bytes"], self.st["chunks"]["bytes"])
+
+    def test_outstanding_limit_rows(self):
+        out = self.run_ctl("outstanding", "--class", "chunk", "--min-size", "16M",
+                           "--limit", "3").stdout
+        lines = out.splitlines()
+        self.assertTrue(lines[0].split()[:3] == ["START", "LENGTH", "CLASS"], out)
+        rows = [l for l in lines[1:] if l.startswith("0x")]
+        self.assertLessEqual(len(rows), 3)
+        self.assertEqual(len(rows), 3, out)  # there are 12 chunks to choose from
+        for row in rows:
+            self.assertEqual(row.split()[2], "chunk", row)
+            self.assertEqual(row.split()[1], "16.0M", row)
+        self.assertIn("(3 of %d shown)" % self.nchunks, out)
+
+    def test_outstanding_json_args(self):
+        a = json.loads(self.run_ctl("--json", "outstanding", "--class", "chunk", "--min-size",
+                                    "16M", "--limit", "3").stdout)
+        self.assertEqual(a["count"], 3)
+        self.assertEqual(a["total"], self.nchunks)
+        self.assertEqual(len(a["mappings"]), 3)
+        for m in a["mappings"]:
+            self.assertEqual(m["class"], "chunk")
+            self.assertGreaterEqual(m["length"], 16 * MIB)
+            self.assertRegex(m["thread"], r"^evloop-\d$")
+        # A size filter above the chunk size matches no chunk.
+        a = json.loads(self.run_ctl("--json", "outstanding", "--class", "chunk", "--min-size",
+                                    "17M").stdout)
+        self.assertEqual(a["total"], 0)
+        self.assertEqual(a["mappings"], [])
+
+    def test_threads_table(self):
+        out = self.run_ctl("threads").stdout
+        self.assertEqual(out.splitlines()[0].split()[:3], ["TID", "NAME", "ALIVE"])
+        names = {l.split()[1] for l in out.splitlines()[1:] if l.strip() and l.split()[0].isdigit()}
+        self.assertIn("evloop-0", names)
+        self.assertIn("evloop-1", names)
+        self.assertRegex(out, r"(?m)^\s*%d\s+chunks\s+yes\b" % self.pid)
+
+    def test_events_text(self):
+        out = self.run_ctl("events", "--limit", "5").stdout
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 5, out)
+        for l in lines:
+            self.assertRegex(l, STRACE_LINE)
+        out = self.run_ctl("events", "--syscall", "mremap").stdout
+        self.assertEqual(len(out.splitlines()), 2, out)  # grow and shrink
+        self.assertTrue(all(" mremap(" in l for l in out.splitlines()))
+
+    def test_events_json_format(self):
+        out = self.run_ctl("events", "--limit", "3", "--format", "json").stdout
+        evs = [json.loads(l) for l in out.splitlines()]
+        self.assertEqual(len(evs), 3)
+        self.assertEqual([e["seq"] for e in evs], sorted(e["seq"] for e in evs))
+
+    def test_daemon_error_exit_1(self):
+        r = self.run_ctl("outstanding", "--limit", "100001", rc=1)
+        self.assertIn("bad_arg", r.stderr)
+        self.assertEqual(r.stdout, "")
+        r = self.run_ctl("--json", "outstanding", "--limit", "100001", rc=1)
+        a = json.loads(r.stdout)
+        self.assertIs(a["ok"], False)
+        self.assertEqual(a["error"]["code"], "bad_arg")
+
+
+class TestLingerAndStop(unittest.TestCase):
+    def test_linger_reports_exit_until_stop(self):
+        d = mtlib.Daemon([mtlib.target("exitwith"), "7"], opts=["--linger"])
+        try:
+            d.wait_socket()
+            self.assertTrue(mtlib.wait_for(
+                lambda: d.ctl("status")["target"]["state"] == "exited", 20))
+            st = d.ctl("status")
+            self.assertEqual(st["target"]["exit_code"], 7)
+            self.assertNotIn("signal", st["target"])
+            time.sleep(0.5)
+            self.assertIsNone(d.proc.poll(), "a --linger daemon exited on its own")
+            st2 = d.ctl("status")
+            self.assertEqual(st2["target"]["state"], "exited")
+            self.assertEqual(st2["target"]["exit_code"], 7)
+            out = ctl("status", sock=d.sock).stdout
+            self.assertIn("exited", out)
+            self.assertIn("exit code 7", out)
+            r = ctl("stop", sock=d.sock)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            rc = d.finish(20)
+        finally:
+            d.kill()
+        self.assertEqual(rc, 7)  # memtraced exits with its target's status
+        self.assertFalse(os.path.exists(d.sock), "socket left behind")
+        self.assertEqual(ctl("status", sock=d.sock).returncode, 3)
+
+    def test_linger_signal_exit(self):
+        d = mtlib.Daemon([mtlib.target("exitwith"), "-s", "15"], opts=["--linger"])
+        try:
+            d.wait_socket()
+            self.assertTrue(mtlib.wait_for(
+                lambda: d.ctl("status")["target"]["state"] == "exited", 20))
+            st = d.ctl("status")
+            self.assertEqual(st["target"]["exit_code"], 128 + 15)
+            self.assertEqual(st["target"]["signal"], 15)
+            self.assertEqual(d.ctl("stop"), {"ok": True})
+            d.finish(20)
+        finally:
+            d.kill()
+        self.assertFalse(os.path.exists(d.sock))
+
+    def test_stop_ends_linger_daemon(self):
+        d = mtlib.Daemon([mtlib.target("chunks")], opts=["--linger"])
+        try:
+            d.wait_socket()
+            self.assertTrue(mtlib.wait_for(
+                lambda: d.ctl("status")["target"]["state"] == "exited", 20))
+            self.assertTrue(os.path.exists(d.sock))
+            r = ctl("stop", sock=d.sock)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("stopping", r.stdout)
+            rc = d.finish(20)
+        finally:
+            d.kill()
+        self.assertEqual(rc, 0)
+        self.assertFalse(os.path.exists(d.sock))
+
+    def test_stop_while_running(self):
+        tmp = tempfile.mkdtemp(prefix="mt-stop-")
+        beat = os.path.join(tmp, "beat")
+        d = mtlib.Daemon([mtlib.target("stopcont"), beat])
+        try:
+            d.wait_socket()
+            self.assertTrue(mtlib.wait_for(lambda: os.path.exists(beat), 10))
+            r = ctl("--json", "stop", sock=d.sock)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout), {"ok": True})
+            rc = d.finish(20)
+        finally:
+            d.kill()
+        self.assertEqual(rc, 128 + signal.SIGTERM)  # stop sends the target SIGTERM
+        self.assertFalse(os.path.exists(d.sock))
+
+
+class TestSocketFile(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mt-sock-")
+        self.sock = os.path.join(self.tmp, "mt.sock")
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            if d.proc.poll() is None:
+                d.proc.send_signal(signal.SIGTERM)
+                try:
+                    d.proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    pass
+            d.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, *opts, env=None, target=None, sock=True):
+        args = (["-s", self.sock] if sock else []) + list(opts) + ["--"]
+        args += target or [mtlib.target("stopcont"), os.path.join(self.tmp, "beat")]
+        d = Raw(args, env=env)
+        self.daemons.append(d)
+        return d
+
+    def test_mode_0600(self):
+        d = self.start()
+        wait_socket(self.sock, d.proc)
+        st = os.lstat(self.sock)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertEqual(st.st_uid, os.geteuid())
+
+    def test_socket_group_mode_0660(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give the socket to another group")
+        g = grp.getgrnam("nogroup") if "nogroup" in [x.gr_name for x in grp.getgrall()] \
+            else grp.getgrgid(65534)
+        d = self.start("--socket-group", g.gr_name)
+        wait_socket(self.sock, d.proc)
+        st = os.lstat(self.sock)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
+        self.assertEqual(st.st_gid, g.gr_gid)
+        self.assertEqual(ctl("status", sock=self.sock).returncode, 0)
+
+    def test_unknown_socket_group(self):
+        d = self.start("--socket-group", "no-such-group-xyz")
+        rc = d.finish(10)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("no-such-group-xyz", d.err)
+        self.assertFalse(os.path.exists(self.sock))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "beat")), "the target ran")
+
+    def test_second_daemon_refused(self):
+        first = self.start()
+        wait_socket(self.sock, first.proc)
+        pid1 = json.loads(ctl("--json", "status", sock=self.sock).stdout)["target"]["pid"]
+        marker = os.path.join(self.tmp, "second-ran")
+        second = self.start(target=[mtlib.target("stopcont"), marker])
+        rc = second.finish(10)
+        self.assertNotEqual(rc, 0)
+        self.assertIn(self.sock, second.err)
+        self.assertFalse(os.path.exists(marker), "the second daemon's target ran")
+        # The first one goes on, on the same socket file.
+        self.assertIsNone(first.proc.poll())
+        self.assertTrue(stat.S_ISSOCK(os.lstat(self.sock).st_mode))
+        for _ in range(3):
+            r = ctl("--json", "status", sock=self.sock)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["target"]["pid"], pid1)
+
+    def test_stale_socket_replaced(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(self.sock)
+        s.listen(1)
+        s.close()  # no unlink: a stale socket file is left behind
+        self.assertTrue(stat.S_ISSOCK(os.lstat(self.sock).st_mode))
+        d = self.start()
+        self.assertTrue(mtlib.wait_for(lambda: ctl("status", sock=self.sock).returncode == 0, 10),
+                        "memtraced did not take over the stale socket")
+        self.assertIsNone(d.proc.poll())
+        self.assertEqual(stat.S_IMODE(os.lstat(self.sock).st_mode), 0o600)
+
+    def test_non_socket_file_not_replaced(self):
+        with open(self.sock, "w") as f:
+            f.write("precious\n")
+        d = self.start()
+        rc = d.finish(10)
+        self.assertNotEqual(rc, 0)
+        self.assertIn(self.sock, d.err)
+        with open(self.sock) as f:
+            self.assertEqual(f.read(), "precious\n")
+
+    def test_socket_removed_on_exit(self):
+        d = self.start(target=[mtlib.target("exitwith"), "3"])
+        rc = d.finish(20)
+        self.assertEqual(rc, 3)
+        self.assertFalse(os.path.exists(self.sock))
+        # ...and after a SIGTERM stop.
+        d = self.start()
+        wait_socket(self.sock, d.proc)
+        self.assertTrue(mtlib.wait_for(lambda: os.path.exists(os.path.join(self.tmp, "beat")), 10))
+        d.proc.send_signal(signal.SIGTERM)
+        d.finish(20)
+        self.assertFalse(os.path.exists(self.sock))
+        # ...and when launching the target fails.
+        d = self.start(target=[os.path.join(self.tmp, "no-such-program")])
+        rc = d.finish(20)
+        self.assertEqual(rc, 127)
+        self.assertFalse(os.path.exists(self.sock))
+
+    def test_exit_removes_only_its_own_socket(self):
+        # A's socket file is removed behind its back (an admin, a tmpfiles
+        # cleaner) and B starts on the same path.  When A exits it must not
+        # take B's socket with it.
+        a = self.start(target=[mtlib.target("stopcont"), os.path.join(self.tmp, "a")])
+        wait_socket(self.sock, a.proc)
+        os.unlink(self.sock)
+        b = self.start(target=[mtlib.target("stopcont"), os.path.join(self.tmp, "b")])
+        wait_socket(self.sock, b.proc)
+        r = ctl("--json", "status", sock=self.sock)
+        self.assertEqual(json.loads(r.stdout)["daemon"]["pid"], b.proc.pid)
+        a.proc.send_signal(signal.SIGTERM)
+        a.finish(20)
+        self.assertIsNone(b.proc.poll())
+        self.assertTrue(os.path.exists(self.sock),
+                        "memtraced (pid %d) removed the socket of memtraced (pid %d) on exit"
+                        % (a.proc.pid, b.proc.pid))
+        r = ctl("--json", "status", sock=self.sock)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["daemon"]["pid"], b.proc.pid)
+
+    def test_memtrace_socket_env(self):
+        env = clean_env(MEMTRACE_SOCKET=self.sock)
+        d = self.start(env=env, sock=False)
+        wait_socket(self.sock, d.proc)
+        r = ctl("--json", "status", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["daemon"]["pid"], d.proc.pid)
+        # -s wins over the environment.
+        other = os.path.join(self.tmp, "other.sock")
+        r = ctl("status", sock=other, env=env)
+        self.assertEqual(r.returncode, 3)
+        self.assertIn(other, r.stderr)
+        r = ctl("stop", env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d.finish(20)
+        self.assertFalse(os.path.exists(self.sock))
+
+    def test_default_root_path(self):
+        if os.geteuid() != 0:
+            self.skipTest("the /run default is root's")
+        if os.path.exists(os.path.dirname(DEFAULT_ROOT_SOCKET)):
+            self.skipTest("%s exists: a real memtraced may use it" %
+                          os.path.dirname(DEFAULT_ROOT_SOCKET))
+        env = clean_env()
+        made_dir = True
+        try:
+            d = self.start(env=env, sock=False)
+            wait_socket(DEFAULT_ROOT_SOCKET, d.proc)
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(DEFAULT_ROOT_SOCKET)).st_mode),
+                             0o700)
+            r = ctl("--json", "status", env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["daemon"]["pid"], d.proc.pid)
+            self.assertEqual(ctl("stop", env=env).returncode, 0)
+            d.finish(20)
+            self.assertFalse(os.path.exists(DEFAULT_ROOT_SOCKET))
+        finally:
+            for d in self.daemons:
+                d.kill()
+            if made_dir:
+                try:
+                    os.unlink(DEFAULT_ROOT_SOCKET)
+                except FileNotFoundError:
+                    pass
+                try:
+                    os.rmdir(os.path.dirname(DEFAULT_ROOT_SOCKET))
+                except OSError:
+                    pass
+
+
+class TestPermissions(unittest.TestCase):
+    """SO_PEERCRED: only root, memtraced's own uid and --socket-group's members."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run a client as another uid")
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv is missing")
+        self.tmp = tempfile.mkdtemp(prefix="mt-perm-")
+        os.chmod(self.tmp, 0o755)  # the other user must reach the socket
+        self.sock = os.path.join(self.tmp, "mt.sock")
+        self.d = None
+
+    def tearDown(self):
+        if self.d:
+            if self.d.proc.poll() is None:
+                self.d.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.d.finish(15)
+                except subprocess.TimeoutExpired:
+                    pass
+            self.d.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, *opts):
+        self.d = Raw(["-s", self.sock, *opts, "--", mtlib.target("stopcont"),
+                      os.path.join(self.tmp, "beat")])
+        wait_socket(self.sock, self.d.proc)
+
+    def as_nobody(self, *args, gid=65534):
+        return ctl(*args, sock=self.sock,
+                   prefix=["setpriv", "--reuid", "65534", "--regid", str(gid), "--clear-groups"])
+
+    def raw_as(self, uid, gid, data=b'{"cmd":"status"}\n', until_eof=False):
+        """Connect with effective ids UID/GID, send DATA; the daemon's first
+        line (everything up to EOF with UNTIL_EOF)."""
+        os.setegid(gid)
+        os.seteuid(uid)
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.sock)
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
+        s.settimeout(10)
+        try:
+            try:
+                s.sendall(data)
+            except BrokenPipeError:
+                pass
+            buf = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+                if not until_eof and b"\n" in buf:
+                    break
+        finally:
+            s.close()
+        return buf
+
+    def test_other_uid_denied_by_peercred(self):
+        self.start()
+        os.chmod(self.sock, 0o666)  # the kernel lets anyone connect; memtraced must refuse
+        out = self.raw_as(65534, 65534, until_eof=True)
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 1, out)  # the refusal, then the daemon hangs up
+        a = json.loads(lines[0])
+        self.assertIs(a["ok"], False)
+        self.assertEqual(a["error"]["code"], "denied")
+        self.assertIn("65534", a["error"]["message"])
+        # A stop from the stranger does nothing.
+        self.raw_as(65534, 65534, b'{"cmd":"stop"}\n')
+        time.sleep(0.2)
+        self.assertIsNone(self.d.proc.poll())
+        self.assertEqual(ctl("status", sock=self.sock).returncode, 0)
+        self.d.proc.send_signal(signal.SIGTERM)
+        self.d.finish(15)
+        self.assertIn("refused a client with uid 65534", self.d.err)
+
+    def test_memtracectl_denied_exit_1(self):
+        self.start()
+        os.chmod(self.sock, 0o666)
+        codes = []
+        for _ in range(10):
+            r = self.as_nobody("status")
+            codes.append(r.returncode)
+            if r.returncode == 1:
+                self.assertIn("denied", r.stderr)
+                self.assertEqual(r.stdout, "")
+        self.assertEqual(codes, [1] * 10,
+                         "memtracectl as uid 65534 (negative: killed by that signal)")
+        r = self.as_nobody("--json", "status")
+        self.assertEqual(r.returncode, 1)
+        a = json.loads(r.stdout)
+        self.assertIs(a["ok"], False)
+        self.assertEqual(a["error"]["code"], "denied")
+        self.assertIsNone(self.d.proc.poll())
+
+    def test_kernel_refusal_is_not_denied(self):
+        # Without the chmod the socket is 0600: connect() itself fails.
+        self.start()
+        r = self.as_nobody("status")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(self.sock, r.stderr)
+
+    def test_socket_group_member_allowed(self):
+        self.start("--socket-group", grp.getgrgid(65534).gr_name)
+        r = self.as_nobody("--json", "status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIs(json.loads(r.stdout)["ok"], True)
+        a = json.loads(self.raw_as(65534, 65534, b'{"cmd":"status"}\n').splitlines()[0])
+        self.assertIs(a["ok"], True)
+
+    def test_socket_group_non_member_denied(self):
+        group = grp.getgrgid(100).gr_name  # "users": nobody is not a member
+        self.start("--socket-group", group)
+        os.chmod(self.sock, 0o666)
+        a = json.loads(self.raw_as(65534, 65534))
+        self.assertEqual(a["error"]["code"], "denied")
+        # Having the group as the effective gid is enough.
+        a = json.loads(self.raw_as(65534, 100).splitlines()[0])
+        self.assertIs(a["ok"], True)
+
+
+if __name__ == "__main__":
+    mtlib.main()

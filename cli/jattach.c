@@ -70,6 +70,49 @@ static int jattach_stopped(pid_t pid)
 	return p && p[1] == ' ' && p[2] == 'T';
 }
 
+/*
+ * Whether PID can be asked safely: SIGQUIT kills a process that does not
+ * handle it, so it must be a HotSpot JVM (libjvm.so mapped) that was not
+ * started with -Xrs (which leaves SIGQUIT to the default action).
+ */
+int jattach_check(pid_t pid, char *err, size_t errsize)
+{
+	char path[64], *buf = malloc(1 << 20);
+	int jvm = 0, xrs = 0;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	if (!buf)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		while (n < (1 << 20) - 1 && (r = read(fd, buf + n, (1 << 20) - 1 - n)) > 0)
+			n += (size_t)r;
+		close(fd);
+	}
+	buf[n] = '\0';
+	jvm = strstr(buf, "/libjvm.so") != NULL;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	n = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		while (n < (1 << 20) - 1 && (r = read(fd, buf + n, (1 << 20) - 1 - n)) > 0)
+			n += (size_t)r;
+		close(fd);
+	}
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (!strcmp(buf + i, "-Xrs"))
+			xrs = 1;
+	free(buf);
+	if (!jvm)
+		snprintf(err, errsize, "PID %d is not a HotSpot JVM (no libjvm.so mapped); "
+				       "its threads have no Java names", pid);
+	else if (xrs)
+		snprintf(err, errsize, "PID %d runs with -Xrs: SIGQUIT would end it, so it cannot "
+				       "be asked for a thread dump", pid);
+	return jvm && !xrs ? 0 : -1;
+}
+
 /* Connect to the JVM's attach socket at PATH; -1 when it is not there. */
 static int jattach_connect(const char *path)
 {

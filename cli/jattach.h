@@ -13,6 +13,8 @@ struct jthread {
 	char state[64];
 };
 
+/* 0 when PID is a HotSpot JVM that can take SIGQUIT; else -1 with ERR set. */
+int jattach_check(pid_t pid, char *err, size_t errsize);
 /* Run COMMAND ("threaddump") in JVM PID; *OUT gets the output. 0 or -1 with ERR set. */
 int jattach_run(pid_t pid, const char *command, char **out, char *err, size_t errsize);
 /* Parse a thread dump (modified in place) into up to MAX THREADS; returns the count. */

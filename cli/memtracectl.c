@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,19 +95,23 @@ static void usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-/* The socket path: -s, MEMTRACE_SOCKET, then memtraced's default. */
+/* The socket path: -s, MEMTRACE_SOCKET, then memtraced's default; too long is a usage error. */
 static void socket_path(const char *opt, char *buf, size_t size)
 {
 	const char *env = getenv("MEMTRACE_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
 
 	if (opt)
-		snprintf(buf, size, "%s", opt);
+		n = snprintf(buf, size, "%s", opt);
 	else if (env && *env)
-		snprintf(buf, size, "%s", env);
+		n = snprintf(buf, size, "%s", env);
 	else if (geteuid() == 0 || !xdg)
-		snprintf(buf, size, "/run/memtrace/memtraced.sock");
+		n = snprintf(buf, size, "/run/memtrace/memtraced.sock");
 	else
-		snprintf(buf, size, "%s/memtrace/memtraced.sock", xdg);
+		n = snprintf(buf, size, "%s/memtrace/memtraced.sock", xdg);
+	if (n < 0 || (size_t)n >= size)
+		usage_error("socket path too long (at most %zu bytes): %s", size - 1,
+			    opt ? opt : env && *env ? env : xdg);
 }
 
 /* Turn "--min-size 16M" style words into REQ's arguments for CMD. */
@@ -477,6 +482,26 @@ static void print_stacks(json_t *o)
 	       (unsigned long long)jint(o, "total"));
 }
 
+/* The tid of TID as seen inside its own pid namespace (the JVM's nid). */
+static pid_t ns_tid(pid_t pid, pid_t tid)
+{
+	char path[64], line[256];
+	pid_t ns = tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	if (!(f = fopen(path, "re")))
+		return tid;
+	while (fgets(line, sizeof(line), f)) {
+		char *last;
+
+		if (!strncmp(line, "NSpid:", 6) && (last = strrchr(line, '\t')))
+			ns = (pid_t)atoi(last + 1);
+	}
+	fclose(f);
+	return ns;
+}
+
 /* Add java_name and java_state to each thread of answer O from a thread dump of PID. */
 static void join_java(json_t *o, pid_t pid)
 {
@@ -485,14 +510,17 @@ static void join_java(json_t *o, pid_t pid)
 	size_t n, i;
 	json_t *t;
 
-	if (jattach_run(pid, "threaddump", &dump, err, sizeof(err)) < 0) {
+	if (jattach_check(pid, err, sizeof(err)) < 0 ||
+	    jattach_run(pid, "threaddump", &dump, err, sizeof(err)) < 0) {
 		fprintf(stderr, "memtracectl: threads --java: %s\n", err);
 		exit(EXIT_ERROR);
 	}
 	n = jattach_parse(dump, jt, sizeof(jt) / sizeof(jt[0]));
 	json_array_foreach(jget(o, "threads"), i, t) {
+		pid_t nid = ns_tid(pid, (pid_t)jint(t, "tid"));
+
 		for (size_t k = 0; k < n; k++) {
-			if (jt[k].tid != (pid_t)jint(t, "tid"))
+			if (jt[k].tid != nid)
 				continue;
 			json_object_set_new(t, "java_name", json_string(jt[k].name));
 			json_object_set_new(t, "java_state", json_string(jt[k].state));
@@ -690,14 +718,19 @@ static struct reader request(const char *path, json_t *req, json_t **answer)
 {
 	struct reader r = {0};
 	char *text = json_dumps(req, JSON_COMPACT);
+	int send_errno = 0;
 
 	r.fd = connect_daemon(path);
-	if (!text || dprintf(r.fd, "%s\n", text) < 0) {
-		fprintf(stderr, "memtracectl: cannot send to %s: %s\n", path, strerror(errno));
-		exit(EXIT_NODAEMON);
-	}
+	if (!text)
+		exit(EXIT_ERROR);
+	if (dprintf(r.fd, "%s\n", text) < 0)
+		send_errno = errno;
 	free(text);
 	*answer = read_answer(&r);
+	if (!*answer && send_errno) {
+		fprintf(stderr, "memtracectl: cannot send to %s: %s\n", path, strerror(send_errno));
+		exit(EXIT_NODAEMON);
+	}
 	if (!*answer) {
 		fprintf(stderr, "memtracectl: %s closed the connection without answering\n", path);
 		exit(EXIT_NODAEMON);
@@ -792,8 +825,11 @@ static int cmd_check(const char *path, int argc, char **argv)
 	struct reader r;
 	int level;
 
-	if (argc)
-		usage_error("check: unexpected '%s'", argv[0]);
+	/* Monitoring systems read 2 as CRITICAL: a usage error here is UNKNOWN (3). */
+	if (argc) {
+		printf("MEMTRACE UNKNOWN - check takes no arguments ('%s')\n", argv[0]);
+		return 3;
+	}
 	r = request(path, req, &a);
 	close(r.fd);
 	level = mt_level_from_name(jstr(a, "ceiling.level"));
@@ -825,8 +861,10 @@ int main(int argc, char **argv)
 	struct reader r = {0};
 	char path[108], *text;
 	json_t *req, *a;
-	int i, rc = 0;
+	int i, rc = 0, send_errno;
 
+	/* A daemon that refuses us closes early: read its answer, do not die writing. */
+	signal(SIGPIPE, SIG_IGN);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -857,12 +895,16 @@ int main(int argc, char **argv)
 	parse_args(cmd, argc - i - 1, argv + i + 1, req);
 	r.fd = connect_daemon(path);
 	text = json_dumps(req, JSON_COMPACT);
-	if (!text || dprintf(r.fd, "%s\n", text) < 0) {
-		fprintf(stderr, "memtracectl: cannot send to %s: %s\n", path, strerror(errno));
-		return EXIT_NODAEMON;
-	}
+	if (!text)
+		return EXIT_ERROR;
+	/* A failed send may still leave the daemon's refusal to read. */
+	send_errno = dprintf(r.fd, "%s\n", text) < 0 ? errno : 0;
 	free(text);
 	a = read_answer(&r);
+	if (!a && send_errno) {
+		fprintf(stderr, "memtracectl: cannot send to %s: %s\n", path, strerror(send_errno));
+		return EXIT_NODAEMON;
+	}
 	if (!a) {
 		fprintf(stderr, "memtracectl: %s closed the connection without answering\n", path);
 		return EXIT_NODAEMON;

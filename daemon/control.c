@@ -6,7 +6,7 @@
  * {"cmd":"NAME", args...}; each gets one answer line, in order,
  * {"ok":true,...} or {"ok":false,"error":{"code":...,"message":...}}.
  * "events" with "follow":true keeps streaming {"event":{...}} lines after
- * its answer until the client closes.  See memtraced(8), PROTOCOL.
+ * its answer until the client closes.  See memtrace-protocol(7).
  *
  * Nothing here can hold up the tracer: queries copy under the session's
  * short lock, sockets are non-blocking, and every resource a client can
@@ -41,6 +41,7 @@
 #define MAX_LINE     (64 * 1024)
 #define MAX_OUT      (16 * 1024 * 1024) /* pending answer bytes per client */
 #define FOLLOW_BATCH 4096
+#define FOLLOW_HIGH  (4 * 1024 * 1024) /* a follower this far behind skips ahead */
 
 struct client {
 	int fd;
@@ -54,6 +55,7 @@ struct client {
 	uint64_t follow_seq;
 	pid_t follow_tid;
 	int follow_sys;
+	uint64_t follow_dropped; /* events skipped while the client read too slowly */
 	int watch;   /* streaming alerts */
 	int closing; /* close once the output is flushed */
 };
@@ -63,6 +65,8 @@ struct control {
 	const struct options *o;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd, signal_fd, wake_fd;
+	dev_t sock_dev; /* our socket file, so we never remove another daemon's */
+	ino_t sock_ino;
 	gid_t group;
 	int have_group;
 	struct client *clients[MAX_CLIENTS];
@@ -97,8 +101,8 @@ static int control_default_path(char *buf, size_t size)
 										  : -ENAMETOOLONG;
 }
 
-/* Create the socket's directory (0700) when missing. */
-static int control_mkdir(const char *path)
+/* Create the socket's directory when missing: 0700, or 0710 for GROUP (-1: none). */
+static int control_mkdir(const char *path, gid_t group, int have_group)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *slash;
@@ -108,7 +112,13 @@ static int control_mkdir(const char *path)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	if (mkdir(dir, have_group ? 0710 : 0700) == 0) {
+		/* Group members must be able to reach the socket inside. */
+		if (have_group && (chown(dir, (uid_t)-1, group) < 0 || chmod(dir, 0710) < 0)) {
+			log_warn("cannot give %s to the socket group", dir);
+			return -errno;
+		}
+	} else if (errno != EEXIST) {
 		log_warn("cannot create %s", dir);
 		return -errno;
 	}
@@ -161,6 +171,10 @@ static int control_listen(struct control *c)
 		close(fd);
 		unlink(c->path);
 		return err;
+	}
+	if (lstat(c->path, &stb) == 0) {
+		c->sock_dev = stb.st_dev;
+		c->sock_ino = stb.st_ino;
 	}
 	c->listen_fd = fd;
 	return 0;
@@ -250,17 +264,30 @@ static void control_request_stop(struct control *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Append the events a follower has not seen yet. */
+/*
+ * Append the events a follower has not seen yet.  A follower with more than
+ * FOLLOW_HIGH bytes unread skips ahead instead, and once it catches up is
+ * told with {"dropped":N} how many events it missed; it is never dropped.
+ */
 static void client_follow(struct control *c, struct client *cl)
 {
 	uint64_t newest;
 	size_t n;
 
 	do {
+		if (cl->outlen - cl->outoff > FOLLOW_HIGH) {
+			mt_session_events(c->s, UINT64_MAX - 1, c->evbuf, 0, &newest);
+			cl->follow_dropped += newest - cl->follow_seq;
+			cl->follow_seq = newest;
+			return;
+		}
 		n = mt_session_events(c->s, cl->follow_seq, c->evbuf, FOLLOW_BATCH, &newest);
 		if (n && c->evbuf[0].seq > cl->follow_seq + 1)
-			client_send(cl, json_pack("{s:I}", "dropped",
-						  (json_int_t)(c->evbuf[0].seq - cl->follow_seq - 1)));
+			cl->follow_dropped += c->evbuf[0].seq - cl->follow_seq - 1;
+		if (cl->follow_dropped) {
+			client_send(cl, json_pack("{s:I}", "dropped", (json_int_t)cl->follow_dropped));
+			cl->follow_dropped = 0;
+		}
 		for (size_t i = 0; i < n && !cl->closing; i++) {
 			const struct mt_event *ev = &c->evbuf[i];
 
@@ -293,20 +320,24 @@ static void client_request(struct control *c, struct client *cl, const char *lin
 		client_send(cl, json_pack("{s:b}", "ok", 1));
 		control_request_stop(c);
 	} else {
-		client_send(cl, cmd->handler(c->s, req));
+		json_t *answer = cmd->handler(c->s, req);
+
 		if (cmd->flags & MT_CMD_WATCH)
 			cl->watch = 1;
-		if ((cmd->flags & MT_CMD_STREAM) && json_is_true(json_object_get(req, "follow"))) {
+		if ((cmd->flags & MT_CMD_STREAM) && json_is_true(json_object_get(req, "follow")) &&
+		    json_is_true(json_object_get(answer, "ok"))) {
 			json_t *sys = json_object_get(req, "syscall");
-			uint64_t newest;
 
+			/* The stream goes on right after the newest event the answer covered. */
 			cl->follow = 1;
+			cl->follow_seq = (uint64_t)json_integer_value(json_object_get(answer, "newest"));
 			cl->follow_tid = (pid_t)json_integer_value(json_object_get(req, "tid"));
 			cl->follow_sys = sys ? mt_sys_from_name(json_string_value(sys)) : -1;
-			mt_session_events(c->s, UINT64_MAX - 1, c->evbuf, 0, &newest);
-			cl->follow_seq = newest;
 			mt_session_notify_arm(c->s);
 		}
+		client_send(cl, answer);
+		if (cl->follow)
+			client_follow(c, cl);
 	}
 	json_decref(req);
 }
@@ -318,8 +349,13 @@ static void client_read(struct control *c, struct client *cl)
 	char *nl;
 
 	n = read(cl->fd, cl->in + cl->inlen, MAX_LINE + 1 - cl->inlen);
-	if (n <= 0) {
-		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+	if (n == 0) {
+		/* Half-closed: finish writing the answers, then close. */
+		cl->closing = cl->outoff < cl->outlen ? 1 : 2;
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
 			cl->closing = 2;
 		return;
 	}
@@ -579,8 +615,12 @@ static void *control_main(void *arg)
 				cl->closing = 2;
 			if (!cl->closing && (re & (POLLIN | POLLHUP)))
 				client_read(c, cl);
-			if (cl->closing != 2 && cl->outoff < cl->outlen)
+			if (cl->closing != 2 && cl->outoff < cl->outlen) {
 				client_write(cl);
+				/* Caught up after skipping: resume the stream now. */
+				if (cl->follow && cl->follow_dropped && cl->outoff == cl->outlen)
+					client_follow(c, cl);
+			}
 		}
 		for (size_t i = 0; i < c->nclients;) {
 			if (c->clients[i]->closing == 2) {
@@ -637,7 +677,8 @@ int control_start(struct mt_session *s, const struct options *o, struct control 
 		} else if ((err = control_default_path(c->path, sizeof(c->path))) < 0) {
 			goto fail;
 		}
-		if ((err = control_mkdir(c->path)) < 0 || (err = control_listen(c)) < 0)
+		if ((err = control_mkdir(c->path, c->group, c->have_group)) < 0 ||
+		    (err = control_listen(c)) < 0)
 			goto fail;
 	}
 	sigemptyset(&set);
@@ -694,8 +735,12 @@ void control_free(struct control *c)
 	for (size_t i = 0; i < c->nclients; i++)
 		client_free(c->clients[i]);
 	if (c->listen_fd >= 0) {
+		struct stat stb;
+
 		close(c->listen_fd);
-		unlink(c->path);
+		/* Another daemon may have replaced our file since: leave that one be. */
+		if (lstat(c->path, &stb) == 0 && stb.st_dev == c->sock_dev && stb.st_ino == c->sock_ino)
+			unlink(c->path);
 	}
 	if (c->signal_fd >= 0)
 		close(c->signal_fd);

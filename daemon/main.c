@@ -106,6 +106,24 @@ static void print_summary(struct mt_session *s, int json)
 		(unsigned long long)st.child_events, (unsigned long long)st.threads_seen);
 }
 
+/* Write the final status and every outstanding mapping to PATH as one JSON object. */
+static void write_report(struct mt_session *s, const char *path)
+{
+	const struct mt_cmd *cmd = mt_cmd_find("outstanding");
+	json_t *req = json_pack("{s:s,s:i,s:b}", "cmd", "outstanding", "limit", 100000, "stacks", 1);
+	json_t *report = json_pack("{s:o,s:o}", "status", mt_proto_status(s), "outstanding",
+				   cmd->handler(s, req));
+	char tmp[4200];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (!report || json_dump_file(report, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
+		log_warn("--report %s", path);
+		unlink(tmp);
+	}
+	json_decref(report);
+	json_decref(req);
+}
+
 int main(int argc, char **argv)
 {
 	struct control *ctl = NULL;
@@ -164,6 +182,8 @@ int main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	if (o.summary)
 		print_summary(s, o.json);
+	if (o.report)
+		write_report(s, o.report);
 	control_target_done(ctl, o.linger);
 	control_free(ctl);
 	mt_session_status(s, &st);

@@ -53,7 +53,7 @@ static const struct opt opts[] = {
 	 "allocator overhead above a chunk (default 8K)"},
 	{"ceiling", 0, OPT_SIZE, OFF(cfg.ceiling), "SIZE", "direct-memory ceiling"},
 	{"min-size", 0, OPT_SIZE, OFF(cfg.min_size), "SIZE",
-	 "do not stop the target for shorter mmaps (default 0)"},
+	 "launch mode: shorter mmaps do not stop the target (default 0)"},
 	{"ring-events", 0, OPT_COUNT, OFF(ring_events), "N", "event ring size (default 1048576)"},
 	{"warn", 0, OPT_PERCENT, OFF(cfg.warn_percent), "PERCENT",
 	 "warn at this percent of the ceiling (default 80)"},
@@ -100,11 +100,13 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < NOPTS; i++) {
 		char left[48];
 
-		snprintf(left, sizeof(left), "%s%c%s--%s%s%s", opts[i].short_name ? "-" : "",
-			 opts[i].short_name ? opts[i].short_name : ' ',
-			 opts[i].short_name ? ", " : "  ", opts[i].name, opts[i].arg ? " " : "",
-			 opts[i].arg ? opts[i].arg : "");
-		fprintf(f, "  %-30s %s\n", opts[i].short_name ? left : left + 2, opts[i].help);
+		if (opts[i].short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", opts[i].short_name, opts[i].name,
+				 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", opts[i].name, opts[i].arg ? " " : "",
+				 opts[i].arg ? opts[i].arg : "");
+		fprintf(f, "  %-30s %s\n", left, opts[i].help);
 	}
 }
 
@@ -274,6 +276,8 @@ void options_parse(struct options *o, int argc, char **argv)
 {
 	struct option longopts[NOPTS + 1];
 	char shortopts[2 * NOPTS + 2], *sp = shortopts, where[80];
+	char *file_pid_file, *file_command;
+	uint64_t file_pid;
 	int c, idx;
 
 	memset(o, 0, sizeof(*o));
@@ -302,6 +306,12 @@ void options_parse(struct options *o, int argc, char **argv)
 			options_file(o, optarg);
 	opterr = 1;
 	optind = 0;
+	/* What to trace, from the file; the command line's choice replaces it whole. */
+	file_pid = o->pid;
+	file_pid_file = o->pid_file;
+	file_command = o->command;
+	o->pid = 0;
+	o->pid_file = o->command = NULL;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
 		const struct opt *p = NULL;
 
@@ -316,6 +326,11 @@ void options_parse(struct options *o, int argc, char **argv)
 		}
 		snprintf(where, sizeof(where), "--%s", p->name);
 		opt_set(o, p, optarg, where);
+	}
+	if (optind >= argc && !o->pid && !o->pid_file && !o->command) {
+		o->pid = file_pid;
+		o->pid_file = file_pid_file;
+		o->command = file_command;
 	}
 	if (optind < argc) {
 		o->target_argv = argv + optind;

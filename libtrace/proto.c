@@ -2,7 +2,7 @@
  * proto.c - the JSON objects of memtrace's protocol.
  *
  * Field names here are an interface: scripts read them.  A field is added,
- * never renamed or reused; see memtraced(8), PROTOCOL.
+ * never renamed or reused; see memtrace-protocol(7).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -309,12 +309,14 @@ static json_t *cmd_alerts(struct mt_session *s, json_t *req)
 static json_t *cmd_watch(struct mt_session *s, json_t *req)
 {
 	struct mt_status st;
+	struct mt_growth g;
 
 	(void)req;
 	mt_session_status(s, &st);
+	mt_session_growth(s, &g);
 	return json_pack("{s:b,s:s,s:I,s:f}", "ok", 1, "level", mt_level_name(st.level), "ceiling",
 			 (json_int_t)st.ceiling, "used_percent",
-			 st.ceiling ? 100.0 * (double)st.bytes[MT_CLASS_CHUNK] / (double)st.ceiling : 0.0);
+			 st.ceiling ? 100.0 * (double)g.bytes / (double)st.ceiling : 0.0);
 }
 
 /* The "metrics" command: Prometheus text exposition. */
@@ -517,8 +519,9 @@ static json_t *cmd_peek(struct mt_session *s, json_t *req)
 		return mt_proto_error("bad_arg", "peek: \"length\" is 1 to %d", PEEK_MAX);
 	len = limit;
 	if (as) {
+		/* 0x... is hexadecimal, anything else decimal (never octal). */
 		errno = 0;
-		addr = strtoull(as, &end, 0);
+		addr = strtoull(as, &end, strncmp(as, "0x", 2) && strncmp(as, "0X", 2) ? 10 : 16);
 		if (errno || end == as || *end)
 			return mt_proto_error("bad_arg", "peek: bad address \"%.32s\"", as);
 	} else {
@@ -781,7 +784,7 @@ int mt_proto_parse(const char *line, size_t len, const struct mt_cmd **cmd, json
 	const char *key, *name;
 	json_t *r, *v;
 
-	r = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	r = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!r) {
 		*err = mt_proto_error("bad_json", "%s at column %d", jerr.text, jerr.column);
 		return -1;

@@ -240,19 +240,32 @@ static void sym_demangle(const char *name, char *buf, size_t size)
 	free(d);
 }
 
-/* Find PC in the target's perf map; the name into BUF.  0 when found. */
+/*
+ * Find PC in the target's perf map; the name into BUF.  0 when found.  The
+ * map is the JVM's own /tmp/perf-<its pid>.map, read through its root and
+ * with its pid as its namespace numbers it, so a container's JVM is found
+ * and a file another user planted in our /tmp for another pid is not.
+ */
 static int sym_perf_map(pid_t pid, uint64_t pc, char *buf, size_t size)
 {
 	char path[96], line[1024];
+	pid_t ns = pid;
 	int found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/tmp/perf-%d.map", pid);
-	if (!(f = fopen(path, "re"))) {
-		snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", pid, pid);
-		if (!(f = fopen(path, "re")))
-			return -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if ((f = fopen(path, "re"))) {
+		while (fgets(line, sizeof(line), f)) {
+			char *last;
+
+			if (!strncmp(line, "NSpid:", 6) && (last = strrchr(line, '\t')))
+				ns = (pid_t)atoi(last + 1);
+		}
+		fclose(f);
 	}
+	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", pid, ns);
+	if (!(f = fopen(path, "re")))
+		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long start, len;
 		int n = 0;

@@ -636,7 +636,11 @@ static void *control_main(void *arg)
 	return NULL;
 }
 
-/* Set up the socket and start the control thread. */
+/*
+ * Bind the socket (refusing a live one) and set up; connections wait in the
+ * backlog until control_serve(), so the first answer already sees the
+ * target seeded.
+ */
 int control_start(struct mt_session *s, const struct options *o, struct control **out)
 {
 	struct control *c;
@@ -692,13 +696,20 @@ int control_start(struct mt_session *s, const struct options *o, struct control 
 		err = -errno;
 		goto fail;
 	}
-	if ((err = -pthread_create(&c->thread, NULL, control_main, c)) < 0)
-		goto fail;
-	c->running = 1;
 	*out = c;
 	return 0;
 fail:
 	control_free(c);
+	return err;
+}
+
+/* Start answering: the target is launched or attached and seeded by now. */
+int control_serve(struct control *c)
+{
+	int err = -pthread_create(&c->thread, NULL, control_main, c);
+
+	if (err == 0)
+		c->running = 1;
 	return err;
 }
 

@@ -27,6 +27,8 @@ struct options {
 	char *pid_file;
 	char *command;	    /* config: the program as one string */
 	char **target_argv; /* launch mode: the program and its arguments */
+	void *owned[64];    /* what options_free() frees */
+	size_t nowned;
 	char *alert_exec;
 	int64_t alert_timeout_ns;
 	char *metrics_file;
@@ -45,8 +47,12 @@ void alertexec_run(const char *cmd, struct json_t *alert, int timeout_ms);
 
 struct control;
 
-/* Listen on O->socket and serve S from a thread of its own. */
+/* Bind O->socket (refusing a live daemon's); nothing is answered yet. */
 int control_start(struct mt_session *s, const struct options *o, struct control **out);
+/* Answer on the socket from a thread of its own. */
+int control_serve(struct control *c);
+/* Free what options_parse() allocated. */
+void options_free(struct options *o);
 /* Block until a stop request arrives (SIGTERM, SIGINT, the stop command). */
 void control_wait_stop(struct control *c);
 /* After the target is gone: with LINGER, serve until a stop request. */

@@ -175,6 +175,8 @@ int main(int argc, char **argv)
 		}
 			log_debug("tracing pid %d", err);
 	}
+	if ((err = control_serve(ctl)) < 0)
+		log_warnx("control thread: %s", strerror(-err));
 	/* For Type=notify units; a no-op outside systemd. */
 	sd_notifyf(0, "READY=1\nSTATUS=tracing pid %d", o.pid ? (int)o.pid : err);
 	if ((err = mt_session_run(s)) < 0)
@@ -188,6 +190,7 @@ int main(int argc, char **argv)
 	control_free(ctl);
 	mt_session_status(s, &st);
 	mt_session_free(s);
+	options_free(&o);
 	/* Detached from a process that goes on: that is success. */
 	return st.state == MT_STATE_DETACHED ? 0 : mt_exit_code(st.exit_status);
 }

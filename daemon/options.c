@@ -110,6 +110,15 @@ static void usage(FILE *f)
 	}
 }
 
+/* Keep P on O's list of allocations (options_free() frees them); exits when NULL. */
+static void *options_own(struct options *o, void *p)
+{
+	if (!p || o->nowned == sizeof(o->owned) / sizeof(o->owned[0]))
+		fatalx(EXIT_SETUP, "out of memory");
+	o->owned[o->nowned++] = p;
+	return p;
+}
+
 /* Store VALUE for option P into O; exits on a bad value, naming WHERE. */
 static void opt_set(struct options *o, const struct opt *p, const char *value, const char *where)
 {
@@ -158,8 +167,7 @@ static void opt_set(struct options *o, const struct opt *p, const char *value, c
 		break;
 	}
 	case OPT_STRING:
-		if (!(*(char **)field = strdup(value)))
-			fatalx(EXIT_SETUP, "out of memory");
+		*(char **)field = options_own(o, strdup(value));
 		break;
 	case OPT_CONFIG:
 		break; /* read before the command line; see options_parse() */
@@ -224,13 +232,12 @@ static void options_file(struct options *o, const char *path)
 }
 
 /* Split CMD at blanks into a NULL-terminated argv; "..." and '...' group words. */
-static char **split_command(const char *cmd)
+static char **split_command(struct options *o, const char *cmd)
 {
 	size_t n = 0, len = strlen(cmd);
-	char **argv = calloc(len / 2 + 2, sizeof(char *)), *buf = malloc(len + 1), *w = buf;
+	char **argv = options_own(o, calloc(len / 2 + 2, sizeof(char *)));
+	char *buf = options_own(o, malloc(len + 1)), *w = buf;
 
-	if (!argv || !buf)
-		fatalx(EXIT_SETUP, "out of memory");
 	while (*cmd) {
 		char q = 0;
 
@@ -336,7 +343,7 @@ void options_parse(struct options *o, int argc, char **argv)
 		o->target_argv = argv + optind;
 		o->command = NULL;
 	} else if (o->command) {
-		o->target_argv = split_command(o->command);
+		o->target_argv = split_command(o, o->command);
 		if (!o->target_argv[0])
 			fatalx(EXIT_USAGE, "command: empty");
 	}
@@ -370,4 +377,12 @@ void options_parse(struct options *o, int argc, char **argv)
 	if (o->ring_events > (1ull << 27))
 		fatalx(EXIT_USAGE, "--ring-events: at most %llu", 1ull << 27);
 	o->cfg.ring_events = o->ring_events;
+}
+
+/* Free every string options_parse() allocated. */
+void options_free(struct options *o)
+{
+	for (size_t i = 0; i < o->nowned; i++)
+		free(o->owned[i]);
+	o->nowned = 0;
 }

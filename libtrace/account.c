@@ -52,8 +52,12 @@ void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *e
 {
 	int flags = (int)ev->args[3];
 	uint64_t len = page_up(ev->args[1]);
-	struct maps_entry e = entry_new(t, ev, (uint64_t)ev->ret, len, (int)ev->args[2], flags,
-					(flags & MAP_ANONYMOUS) ? MT_MAP_ANON : 0);
+	unsigned kind = (flags & MAP_ANONYMOUS) ? MT_MAP_ANON : 0;
+	struct maps_entry e;
+
+	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE))
+		kind |= MT_MAP_NOCHUNK;
+	e = entry_new(t, ev, (uint64_t)ev->ret, len, (int)ev->args[2], flags, kind);
 
 	/* A replaced range is not an unmap by this thread; count the new map only. */
 	maps_map(&s->maps, &e);
@@ -264,36 +268,49 @@ static int seed_entry(struct seed_ctx *c, const struct procmaps_region *r, uint6
 }
 
 /*
- * The length of the glibc mmapped chunk at ADDR, or 0.  glibc starts each
- * block it mmaps with a chunk header: prev_size 0, then the block's length
- * with IS_MMAPPED (2) set and NON_MAIN_ARENA (4) clear, a multiple of the
- * page size (16781312|2 for malloc(16 MiB)).
+ * The length of the glibc mmapped chunk whose header H sits at ADDR, or 0.
+ * glibc starts each block it mmaps with a chunk header: prev_size 0, then
+ * the block's length with IS_MMAPPED (2) set and NON_MAIN_ARENA (4) clear,
+ * a multiple of the page size (16781312|2 for malloc(16 MiB)).
  */
-static uint64_t glibc_block(pid_t pid, uint64_t addr, uint64_t limit)
+static uint64_t glibc_block(const uint64_t h[2], uint64_t addr, uint64_t limit)
 {
-	uint64_t hdr[2];
-	struct iovec local = {hdr, sizeof(hdr)}, remote = {(void *)addr, sizeof(hdr)};
-	uint64_t len;
+	uint64_t len = h[1] & ~(uint64_t)7;
 
-	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != sizeof(hdr))
-		return 0;
-	len = hdr[1] & ~(uint64_t)7;
-	if (hdr[0] != 0 || (hdr[1] & 7) != 2 || !len || len % page_size || len > limit - addr)
+	if (h[0] != 0 || (h[1] & 7) != 2 || !len || len % page_size || len > limit - addr)
 		return 0;
 	return len;
 }
 
+#define SCAN_BATCH 512
+
+/* Read the first 16 bytes of N pages from AT into HDR; unreadable ones read as 0. */
+static void read_headers(pid_t pid, uint64_t at, size_t n, uint64_t (*hdr)[2])
+{
+	struct iovec local[SCAN_BATCH], remote[SCAN_BATCH];
+
+	memset(hdr, 0, n * sizeof(*hdr));
+	for (size_t i = 0; i < n; i++) {
+		local[i] = (struct iovec){hdr[i], sizeof(hdr[i])};
+		remote[i] = (struct iovec){(void *)(at + i * page_size), sizeof(hdr[i])};
+	}
+	if (process_vm_readv(pid, local, n, remote, n, 0) < 0)
+		memset(hdr, 0, n * sizeof(*hdr));
+}
+
 /*
  * Enter one /proc/PID/maps region.  The kernel merges adjacent anonymous
- * mappings with equal protection into one line, so five chunks mapped
- * one after another read as one 80 MiB region; split such a region into
- * the blocks glibc made, as far as a valid header chain reaches.  What the
- * chain does not cover stays one mapping.
+ * mappings with equal protection into one line, so five chunks mapped one
+ * after another read as one 80 MiB region, maybe with other anonymous
+ * memory around them.  Look for glibc's block headers at every page start
+ * (reading them a batch of pages per call) and enter each block found as a
+ * mapping of its own; what lies between blocks stays one mapping each.
+ * Regions shorter than a chunk cannot hold one and are not scanned.
  */
 static int seed_one(const struct procmaps_region *r, void *arg)
 {
 	struct seed_ctx *c = arg;
-	uint64_t at = r->start, len;
+	uint64_t hdr[SCAN_BATCH][2], at = r->start, raw = r->start, skip = 0, len;
 	int err;
 
 	/* The vsyscall page is the kernel's, outside the address space proper. */
@@ -303,14 +320,31 @@ static int seed_one(const struct procmaps_region *r, void *arg)
 		c->s->brk_start = r->start;
 		c->s->brk_end = r->end;
 	}
-	if (r->anon && !r->path[0] && (r->prot & PROT_READ) && !r->shared) {
-		while (at < r->end && (len = glibc_block(c->pid, at, r->end))) {
-			if ((err = seed_entry(c, r, at, len)) < 0)
-				return err;
-			at += len;
+	if (r->anon && !r->path[0] && (r->prot & PROT_READ) && !r->shared &&
+	    r->end - r->start >= c->s->maps.chunk_size) {
+		while (at < r->end) {
+			size_t n = (r->end - at) / page_size;
+
+			if (n > SCAN_BATCH)
+				n = SCAN_BATCH;
+			read_headers(c->pid, at, n, hdr);
+			for (size_t i = 0; i < n; i++) {
+				uint64_t p = at + i * page_size;
+
+				if (p < skip || !(len = glibc_block(hdr[i], p, r->end)))
+					continue;
+				if (raw < p && (err = seed_entry(c, r, raw, p - raw)) < 0)
+					return err;
+				if ((err = seed_entry(c, r, p, len)) < 0)
+					return err;
+				raw = skip = p + len;
+			}
+			at += n * page_size;
+			if (at < skip)
+				at = skip;
 		}
 	}
-	return at < r->end ? seed_entry(c, r, at, r->end - at) : 0;
+	return raw < r->end ? seed_entry(c, r, raw, r->end - raw) : 0;
 }
 
 /* Reset the table to the regions of /proc/PID/maps. */

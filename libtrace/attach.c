@@ -61,6 +61,19 @@ static int status_field(pid_t pid, const char *name, char *buf, size_t size)
 	return found;
 }
 
+/* Whether thread TID of PID is traced by us already, or exiting. */
+static int thread_ours_or_gone(pid_t pid, pid_t tid)
+{
+	char buf[64];
+
+	(void)pid;
+	if (status_field(tid, "TracerPid:", buf, sizeof(buf)) < 0)
+		return 1;
+	if (atoi(buf) == getpid())
+		return 1;
+	return status_field(tid, "State:", buf, sizeof(buf)) < 0 || buf[0] == 'X' || buf[0] == 'Z';
+}
+
 /* Seize and interrupt the tids of PID not yet traced; count them in *NEW. */
 static int attach_seize_round(struct mt_session *s, pid_t pid, int *new)
 {
@@ -80,8 +93,13 @@ static int attach_seize_round(struct mt_session *s, pid_t pid, int *new)
 		if (ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS) < 0) {
 			int err = -errno;
 
-			/* A thread that exits while we seize it is not an error. */
-			if (err == -ESRCH && tid != pid)
+			/*
+			 * A thread that exits while we seize it is not an error (ESRCH, or
+			 * EPERM once it is past exit).  Nor is one born to a thread we
+			 * already hold: TRACECLONE made it ours (EPERM, traced by us); its
+			 * parent's clone event brings it in.
+			 */
+			if (tid != pid && (err == -ESRCH || (err == -EPERM && thread_ours_or_gone(pid, tid))))
 				continue;
 			closedir(dir);
 			return err;
@@ -119,6 +137,9 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		return -ESRCH;
 	if (buf[0] == 'Z' || buf[0] == 'X')
 		return -ESRCH;
+	/* Given a thread's id, trace its whole process. */
+	if (status_field(pid, "Tgid:", buf, sizeof(buf)) == 0 && atoi(buf) > 0)
+		pid = (pid_t)atoi(buf);
 	s->attached = 1;
 	s->pid = pid;
 	do {
@@ -188,6 +209,21 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 	FILE *f;
 
 	status_field(pid, "TracerPid:", tracer, sizeof(tracer));
+	if (atoi(tracer) <= 0) {
+		/* Another tracer may hold just one of the threads. */
+		char path[64];
+		struct dirent *d;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", pid);
+		if ((dir = opendir(path))) {
+			while ((d = readdir(dir)) && atoi(tracer) <= 0)
+				if (atoi(d->d_name) > 0)
+					status_field((pid_t)atoi(d->d_name), "TracerPid:", tracer,
+						     sizeof(tracer));
+			closedir(dir);
+		}
+	}
 	status_field(pid, "State:", state, sizeof(state));
 	status_field(pid, "NSpid:", nspid, sizeof(nspid));
 	if ((f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re"))) {
@@ -215,7 +251,8 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 			comm[strcspn(comm, "\n")] = '\0';
 			fclose(f);
 		}
-		snprintf(buf, size, "PID %d is already traced by PID %s (%s); detach that tracer first",
+		snprintf(buf, size, "PID %d (or one of its threads) is already traced by PID %s (%s); "
+				    "detach that tracer first",
 			 pid, tracer, comm[0] ? comm : "?");
 	} else if (err == -EPERM && scope[0] == '3') {
 		snprintf(buf, size, "yama ptrace_scope=3 forbids attaching to any process; "

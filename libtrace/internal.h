@@ -199,7 +199,7 @@ struct mt_session {
 
 	/* Ceiling, alerts and growth (alert.c); guarded by lock. */
 	uint64_t ceiling; /* in force: configured, or from the JVM's flags */
-	char ceiling_source[96], chunk_source[64];
+	char ceiling_source[128], chunk_source[64];
 	int threshold_pinned;
 	enum mt_level level;
 	uint64_t on[MT_LEVEL_CRIT + 1], off[MT_LEVEL_CRIT + 1]; /* thresholds in bytes */

@@ -44,6 +44,8 @@ struct flags {
 	uint64_t ram_fraction;
 	int container_support;
 	int64_t page_size, max_order; /* -1: not given */
+	int gc;			      /* 0 default, 'S' serial, 'P' parallel, 'G' G1 or others */
+	uint64_t new_ratio, survivor_ratio, max_new;
 };
 
 /* Parse a HotSpot size: digits with an optional k/m/g/t (either case). */
@@ -111,6 +113,21 @@ static void jvm_flag(struct flags *f, const char *a)
 		f->min_ram_percent = strtod(a + 21, NULL);
 	else if (!strncmp(a, "-XX:MaxRAMFraction=", 19) && jvm_size(a + 19, &u) == 0 && u)
 		f->ram_fraction = u;
+	else if (!strcmp(a, "-XX:+UseSerialGC"))
+		f->gc = 'S';
+	else if (!strcmp(a, "-XX:+UseParallelGC"))
+		f->gc = 'P';
+	else if (!strcmp(a, "-XX:+UseG1GC") || !strcmp(a, "-XX:+UseZGC") ||
+		 !strcmp(a, "-XX:+UseShenandoahGC") || !strcmp(a, "-XX:+UseEpsilonGC"))
+		f->gc = 'G';
+	else if (!strncmp(a, "-XX:NewRatio=", 13) && jvm_size(a + 13, &u) == 0)
+		f->new_ratio = u;
+	else if (!strncmp(a, "-XX:SurvivorRatio=", 18) && jvm_size(a + 18, &u) == 0)
+		f->survivor_ratio = u;
+	else if (!strncmp(a, "-XX:MaxNewSize=", 15) && jvm_size(a + 15, &u) == 0)
+		f->max_new = u;
+	else if (!strncmp(a, "-Xmn", 4) && jvm_size(a + 4, &u) == 0)
+		f->max_new = u;
 	else if (!strcmp(a, "-XX:-UseContainerSupport"))
 		f->container_support = 0;
 	else if (!strcmp(a, "-XX:+UseContainerSupport"))
@@ -142,6 +159,39 @@ static void jvm_env_flags(struct flags *f, const char *v)
 	}
 }
 
+/*
+ * What Runtime.maxMemory() reports for a heap of HEAP bytes, which is the
+ * JDK's limit without MaxDirectMemorySize.  HotSpot first aligns the heap
+ * up to 2 MiB.  G1 (the default on a machine of 2 or more CPUs and at least
+ * 1792 MiB) reports the whole heap; the serial collector (the default on
+ * smaller machines) and the parallel one leave out one survivor space.
+ */
+static uint64_t heap_max_memory(const struct flags *f, const struct mt_jvm_env *env, uint64_t heap,
+				char *source, size_t size)
+{
+	const uint64_t align = 2u << 20;
+	int gc = f->gc;
+	uint64_t young, surv, ratio = f->new_ratio ? f->new_ratio : 2;
+
+	heap = (heap + align - 1) & ~(align - 1);
+	if (!gc)
+		gc = (env->cpus && env->cpus < 2) || env->phys_mem < (1792ull << 20) ? 'S' : 'G';
+	if (gc == 'G')
+		return heap;
+	young = f->max_new && f->max_new < heap ? f->max_new : heap / (ratio + 1);
+	if (gc == 'S') {
+		young &= ~(uint64_t)0xffff;
+		surv = young / ((f->survivor_ratio ? f->survivor_ratio : 8) + 2) & ~(uint64_t)0xffff;
+	} else {
+		young &= ~(uint64_t)0x7ffff;
+		surv = young / (f->survivor_ratio ? f->survivor_ratio + 2 : 8) & ~(uint64_t)0x7ffff;
+	}
+	if (strlen(source) + 32 < size)
+		strcat(source, gc == 'S' ? " less a survivor space (serial)"
+					 : " less a survivor space (parallel)");
+	return heap - surv;
+}
+
 /* Whether ARGV0 names a java launcher. */
 int mt_jvm_is_java(const char *argv0)
 {
@@ -157,7 +207,7 @@ void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_j
 	struct flags f = {.netty_max = INT64_MIN, .ram_percent = -1, .min_ram_percent = 50,
 			  .container_support = 1, .page_size = -1, .max_order = -1};
 	uint64_t jvm_limit, ram;
-	char jvm_source[80];
+	char jvm_source[112];
 
 	memset(out, 0, sizeof(*out));
 	jvm_env_flags(&f, env->java_tool_options);
@@ -220,12 +270,14 @@ void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_j
 		}
 		snprintf(jvm_source, sizeof(jvm_source), "maximum heap (%s of %s)", how, base);
 	}
+	if (!f.max_direct)
+		jvm_limit = heap_max_memory(&f, env, jvm_limit, jvm_source, sizeof(jvm_source));
 	if (f.netty_max > 0) {
 		out->ceiling = (uint64_t)f.netty_max;
 		snprintf(out->ceiling_source, sizeof(out->ceiling_source), "-Dio.netty.maxDirectMemory");
 	} else {
 		out->ceiling = jvm_limit;
-		snprintf(out->ceiling_source, sizeof(out->ceiling_source), "%.64s%s", jvm_source,
+		snprintf(out->ceiling_source, sizeof(out->ceiling_source), "%.97s%s", jvm_source,
 			 f.netty_max == 0 ? " (io.netty.maxDirectMemory=0)" : "");
 	}
 

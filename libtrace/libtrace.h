@@ -48,6 +48,12 @@ enum mt_sys {
 #define MT_MAP_ANON        0x01u /* anonymous memory */
 #define MT_MAP_BRK         0x02u /* the brk heap */
 #define MT_MAP_PREEXISTING 0x04u /* present before tracing began (exec or attach) */
+/*
+ * Never a chunk: placed with MAP_FIXED (a JVM committing part of its own
+ * reservation) or inside a MAP_NORESERVE reservation (a glibc arena heap
+ * grown by mprotect).  glibc mmaps a malloc'd chunk with neither.
+ */
+#define MT_MAP_NOCHUNK 0x08u
 
 enum mt_log_level { MT_LOG_DEBUG, MT_LOG_INFO, MT_LOG_WARN };
 
@@ -163,7 +169,7 @@ struct mt_status {
 	pid_t pid;
 	int attached;
 	enum mt_level level;
-	char ceiling_source[96];
+	char ceiling_source[128];
 	char chunk_source[64];
 	uint64_t arena_bytes;	 /* committed inside MAP_NORESERVE reservations (glibc heaps) */
 	int threshold_pinned;	 /* glibc's mmap threshold fixed in the target's environment */
@@ -247,10 +253,11 @@ struct mt_jvm_env {
 	const char *java_tool_options, *jdk_java_options, *java_options; /* may be NULL */
 	uint64_t phys_mem;     /* bytes */
 	uint64_t cgroup_limit; /* 0: none */
+	unsigned cpus;	       /* for HotSpot's choice of collector; 0: assume a server */
 };
 struct mt_jvm_limits {
 	uint64_t ceiling;
-	char ceiling_source[96];
+	char ceiling_source[128];
 	uint64_t chunk_size;
 	char chunk_source[64];
 };

@@ -57,7 +57,7 @@ void maps_init(struct maps *m, uint64_t chunk_size, uint64_t chunk_slack)
 /* Classify a mapping of LEN bytes and KIND. */
 enum mt_class maps_classify(const struct maps *m, uint64_t len, unsigned kind)
 {
-	if ((kind & MT_MAP_ANON) && !(kind & MT_MAP_BRK) && len >= m->chunk_size &&
+	if ((kind & MT_MAP_ANON) && !(kind & (MT_MAP_BRK | MT_MAP_NOCHUNK)) && len >= m->chunk_size &&
 	    len - m->chunk_size <= m->chunk_slack)
 		return MT_CLASS_CHUNK;
 	return len >= m->chunk_size ? MT_CLASS_LARGE : MT_CLASS_SMALL;

@@ -59,8 +59,8 @@ void maps_init(struct maps *m, uint64_t chunk_size, uint64_t chunk_slack);
 void maps_clear(struct maps *m);
 
 /*
- * Class of a mapping of LEN bytes and KIND: chunk when anonymous, not brk,
- * and chunk_size <= len <= chunk_size + chunk_slack; else large when
+ * Class of a mapping of LEN bytes and KIND: chunk when anonymous, neither
+ * brk nor NOCHUNK, and chunk_size <= len <= chunk_size + chunk_slack; else large when
  * len >= chunk_size; else small.
  */
 enum mt_class maps_classify(const struct maps *m, uint64_t len, unsigned kind);

@@ -217,11 +217,12 @@ void mt_session_free(struct mt_session *s)
 	for (size_t i = 0; s->tasks && i < s->tasks_cap; i++)
 		task_free(s, s->tasks[i]);
 	free(s->tasks);
+	/* Entries point at their owners' counters: clear them before the threads go. */
+	maps_clear(&s->maps);
 	for (th = s->threads; th; th = next) {
 		next = th->next;
 		free(th);
 	}
-	maps_clear(&s->maps);
 	stack_free(&s->stacks);
 	if (s->unw_as)
 		unw_destroy_addr_space(s->unw_as);
@@ -663,6 +664,7 @@ void session_reset(struct mt_session *s, pid_t pid)
 		struct mt_jvm_env je = {
 			.phys_mem = (uint64_t)sysconf(_SC_PHYS_PAGES) * page_size,
 			.cgroup_limit = proc_cgroup_limit(pid),
+			.cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
 		};
 
 		if (elen > 0) {

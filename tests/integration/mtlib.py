@@ -9,6 +9,7 @@ broke; unittest failures exit 1.
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -333,6 +334,7 @@ class AttachDaemon(Daemon):
         super().kill()
         if self.proc.stderr:
             self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def tracer_pids(pid):

@@ -41,7 +41,7 @@
 #define MAX_LINE     (64 * 1024)
 #define MAX_OUT      (16 * 1024 * 1024) /* pending answer bytes per client */
 #define FOLLOW_BATCH 4096
-#define FOLLOW_HIGH  (4 * 1024 * 1024) /* a follower this far behind skips ahead */
+#define FOLLOW_HIGH  (4 * 1024 * 1024) /* a follower this far behind waits */
 
 struct client {
 	int fd;
@@ -55,7 +55,7 @@ struct client {
 	uint64_t follow_seq;
 	pid_t follow_tid;
 	int follow_sys;
-	uint64_t follow_dropped; /* events skipped while the client read too slowly */
+	int follow_behind; /* stopped queueing until the client reads */
 	int watch;   /* streaming alerts */
 	int closing; /* close once the output is flushed */
 };
@@ -265,9 +265,11 @@ static void control_request_stop(struct control *c)
 }
 
 /*
- * Append the events a follower has not seen yet.  A follower with more than
- * FOLLOW_HIGH bytes unread skips ahead instead, and once it catches up is
- * told with {"dropped":N} how many events it missed; it is never dropped.
+ * Append the events a follower has not seen yet.  Once more than FOLLOW_HIGH
+ * bytes wait unread, the follower is left behind (nothing more is queued);
+ * when it has read most of them it resumes where it stopped.  Events the
+ * ring overwrote meanwhile are lost, and {"dropped":N} says how many; the
+ * follower is never cut off for being slow.
  */
 static void client_follow(struct control *c, struct client *cl)
 {
@@ -276,18 +278,13 @@ static void client_follow(struct control *c, struct client *cl)
 
 	do {
 		if (cl->outlen - cl->outoff > FOLLOW_HIGH) {
-			mt_session_events(c->s, UINT64_MAX - 1, c->evbuf, 0, &newest);
-			cl->follow_dropped += newest - cl->follow_seq;
-			cl->follow_seq = newest;
+			cl->follow_behind = 1;
 			return;
 		}
 		n = mt_session_events(c->s, cl->follow_seq, c->evbuf, FOLLOW_BATCH, &newest);
 		if (n && c->evbuf[0].seq > cl->follow_seq + 1)
-			cl->follow_dropped += c->evbuf[0].seq - cl->follow_seq - 1;
-		if (cl->follow_dropped) {
-			client_send(cl, json_pack("{s:I}", "dropped", (json_int_t)cl->follow_dropped));
-			cl->follow_dropped = 0;
-		}
+			client_send(cl, json_pack("{s:I}", "dropped",
+						  (json_int_t)(c->evbuf[0].seq - cl->follow_seq - 1)));
 		for (size_t i = 0; i < n && !cl->closing; i++) {
 			const struct mt_event *ev = &c->evbuf[i];
 
@@ -617,9 +614,11 @@ static void *control_main(void *arg)
 				client_read(c, cl);
 			if (cl->closing != 2 && cl->outoff < cl->outlen) {
 				client_write(cl);
-				/* Caught up after skipping: resume the stream now. */
-				if (cl->follow && cl->follow_dropped && cl->outoff == cl->outlen)
+				/* It has read most of its backlog: resume the stream. */
+				if (cl->follow_behind && cl->outlen - cl->outoff < FOLLOW_HIGH / 2) {
+					cl->follow_behind = 0;
 					client_follow(c, cl);
+				}
 			}
 		}
 		for (size_t i = 0; i < c->nclients;) {

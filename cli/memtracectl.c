@@ -246,7 +246,7 @@ struct reader {
 static json_t *read_answer(struct reader *r)
 {
 	for (;;) {
-		char *nl = memchr(r->buf, '\n', r->len);
+		char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
 		ssize_t n;
 
 		if (nl) {
@@ -766,13 +766,16 @@ static int cmd_wait(const char *path, int argc, char **argv)
 	r = request(path, req, &a);
 	if (!json_is_true(json_object_get(a, "ok"))) {
 		fprintf(stderr, "memtracectl: %s\n", jstr(a, "error.message"));
-		return EXIT_ERROR;
+		rc = EXIT_ERROR;
+		goto out;
 	}
 	if (mt_level_from_name(jstr(a, "level")) >= level) {
 		printf("level %s is active\n", jstr(a, "level"));
-		return 0;
+		rc = 0;
+		goto out;
 	}
 	json_decref(a);
+	a = NULL;
 	if (timeout_ns >= 0) {
 		struct timespec ts;
 
@@ -793,11 +796,12 @@ static int cmd_wait(const char *path, int argc, char **argv)
 				break;
 			ms = (int)(left / 1000000) + 1;
 		}
-		if (!memchr(r.buf, '\n', r.len) && poll(&p, 1, ms) == 0)
+		if (!(r.len && memchr(r.buf, '\n', r.len)) && poll(&p, 1, ms) == 0)
 			break;
 		if (!(a = read_answer(&r))) {
 			fprintf(stderr, "memtracectl: memtraced went away\n");
-			return EXIT_NODAEMON;
+			rc = EXIT_NODAEMON;
+			goto out;
 		}
 		al = json_object_get(a, "alert");
 		if (al && !strcmp(jstr(al, "state"), "raised") &&
@@ -807,13 +811,17 @@ static int cmd_wait(const char *path, int argc, char **argv)
 			else
 				print_alert(al);
 			rc = 0;
-			json_decref(a);
-			break;
+			goto out;
 		}
 		json_decref(a);
+		a = NULL;
 	}
-	if (rc)
-		printf("no %s alert before the timeout\n", mt_level_name(level));
+	printf("no %s alert before the timeout\n", mt_level_name(level));
+out:
+	json_decref(a);
+	json_decref(req);
+	free(r.buf);
+	close(r.fd);
 	return rc;
 }
 
@@ -828,18 +836,23 @@ static int cmd_check(const char *path, int argc, char **argv)
 	/* Monitoring systems read 2 as CRITICAL: a usage error here is UNKNOWN (3). */
 	if (argc) {
 		printf("MEMTRACE UNKNOWN - check takes no arguments ('%s')\n", argv[0]);
+		json_decref(req);
 		return 3;
 	}
 	r = request(path, req, &a);
 	close(r.fd);
+	free(r.buf);
+	json_decref(req);
 	level = mt_level_from_name(jstr(a, "ceiling.level"));
 	if (!json_is_true(json_object_get(a, "ok")) || level < 0) {
 		printf("MEMTRACE UNKNOWN - %s\n", jstr(a, "error.message"));
+		json_decref(a);
 		return 3;
 	}
 	if (!jint(a, "ceiling.bytes")) {
 		printf("MEMTRACE UNKNOWN - no ceiling known | chunk_bytes=%lluB\n",
 		       (unsigned long long)jint(a, "chunks.bytes"));
+		json_decref(a);
 		return 3;
 	}
 	printf("MEMTRACE %s - %s is %.1f%% of the %s ceiling | chunk_bytes=%lluB;%llu;%llu;0;%llu\n",
@@ -851,6 +864,7 @@ static int cmd_check(const char *path, int argc, char **argv)
 	       (unsigned long long)(jint(a, "ceiling.bytes") *
 				    json_number_value(jget(a, "ceiling.crit_percent")) / 100),
 	       (unsigned long long)jint(a, "ceiling.bytes"));
+	json_decref(a);
 	return level;
 }
 

@@ -41,6 +41,7 @@
 #define MAX_LINE     (64 * 1024)
 #define MAX_OUT      (16 * 1024 * 1024) /* pending answer bytes per client */
 #define FOLLOW_BATCH 4096
+#define PER_ROUND    8 /* requests answered per client per poll round */
 #define FOLLOW_HIGH  (4 * 1024 * 1024) /* a follower this far behind waits */
 
 struct client {
@@ -57,6 +58,8 @@ struct client {
 	int follow_sys;
 	int follow_behind; /* stopped queueing until the client reads */
 	int watch;   /* streaming alerts */
+	int eof;     /* the client will send no more */
+	int backlog; /* complete lines not answered yet */
 	int closing; /* close once the output is flushed */
 };
 
@@ -339,25 +342,34 @@ static void client_request(struct control *c, struct client *cl, const char *lin
 	json_decref(req);
 }
 
-/* Read from CL and answer every complete line. */
-static void client_read(struct control *c, struct client *cl)
+/* Read what CL sent into its input buffer. */
+static void client_read(struct client *cl)
 {
 	ssize_t n;
-	char *nl;
 
+	if (cl->eof || cl->inlen > MAX_LINE)
+		return;
 	n = read(cl->fd, cl->in + cl->inlen, MAX_LINE + 1 - cl->inlen);
-	if (n == 0) {
-		/* Half-closed: finish writing the answers, then close. */
-		cl->closing = cl->outoff < cl->outlen ? 1 : 2;
-		return;
-	}
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			cl->closing = 2;
-		return;
-	}
-	cl->inlen += (size_t)n;
-	while (!cl->closing && (nl = memchr(cl->in, '\n', cl->inlen))) {
+	if (n == 0)
+		cl->eof = 1; /* half-closed: answer what came, then close */
+	else if (n < 0 && errno != EAGAIN && errno != EINTR)
+		cl->closing = 2;
+	else if (n > 0)
+		cl->inlen += (size_t)n;
+}
+
+/*
+ * Answer up to PER_ROUND complete lines of CL, and none while its answers
+ * pile up unread: one client's pipelined requests never starve the others.
+ * Lines left over are answered in the next rounds.
+ */
+static void client_process(struct control *c, struct client *cl)
+{
+	char *nl;
+	int done = 0;
+
+	while (!cl->closing && done < PER_ROUND && cl->outlen - cl->outoff < MAX_OUT / 2 &&
+	       (nl = memchr(cl->in, '\n', cl->inlen))) {
 		size_t len = (size_t)(nl - cl->in);
 
 		if (cl->discarding)
@@ -366,14 +378,18 @@ static void client_read(struct control *c, struct client *cl)
 			client_request(c, cl, cl->in, len);
 		memmove(cl->in, nl + 1, cl->inlen - len - 1);
 		cl->inlen -= len + 1;
+		done++;
 	}
-	if (cl->inlen > MAX_LINE) {
+	if (cl->inlen > MAX_LINE && !memchr(cl->in, '\n', cl->inlen)) {
 		if (!cl->discarding)
 			client_send(cl, mt_proto_error("too_large", "a request line is at most %d bytes",
 						       MAX_LINE));
 		cl->discarding = 1;
 		cl->inlen = 0;
 	}
+	cl->backlog = cl->inlen && memchr(cl->in, '\n', cl->inlen) != NULL;
+	if (cl->eof && !cl->backlog && !cl->closing)
+		cl->closing = cl->outoff < cl->outlen ? 1 : 2;
 }
 
 /* Write what CL has pending. */
@@ -574,8 +590,12 @@ static void *control_main(void *arg)
 			short ev = 0;
 
 			/* Stop reading a client whose answers pile up. */
-			if (!cl->closing && cl->outlen - cl->outoff < MAX_OUT / 2)
+			if (!cl->closing && !cl->eof && cl->inlen <= MAX_LINE &&
+			    cl->outlen - cl->outoff < MAX_OUT / 2)
 				ev |= POLLIN;
+			/* Lines already read wait for an answer: do not sleep. */
+			if (cl->backlog && !cl->closing && cl->outlen - cl->outoff < MAX_OUT / 2)
+				timeout = 0;
 			if (cl->outoff < cl->outlen)
 				ev |= POLLOUT;
 			pfd[n++] = (struct pollfd){cl->fd, ev, 0};
@@ -611,7 +631,9 @@ static void *control_main(void *arg)
 			if (re & (POLLERR | POLLNVAL))
 				cl->closing = 2;
 			if (!cl->closing && (re & (POLLIN | POLLHUP)))
-				client_read(c, cl);
+				client_read(cl);
+			if (!cl->closing && (cl->backlog || (re & (POLLIN | POLLHUP))))
+				client_process(c, cl);
 			if (cl->closing != 2 && cl->outoff < cl->outlen) {
 				client_write(cl);
 				/* It has read most of its backlog: resume the stream. */

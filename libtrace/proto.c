@@ -609,39 +609,58 @@ static json_t *cmd_threads(struct mt_session *s, json_t *req)
 			 (json_int_t)json_array_size(list), "threads", list);
 }
 
-/* The "events" command: the last LIMIT events matching tid/syscall. */
+#define EVENTS_WINDOW 4096
+
+/*
+ * The "events" command: the last LIMIT events matching tid/syscall.  The
+ * ring is read backwards a window at a time, each window one short hold of
+ * the session lock, so a client asking for a lot never holds up the tracer
+ * for long.
+ */
 static json_t *cmd_events(struct mt_session *s, json_t *req)
 {
-	size_t limit = (size_t)arg_int(req, "limit", 20), n, cap = 65536;
+	size_t limit = (size_t)arg_int(req, "limit", 20), found = 0, cap = 0;
 	pid_t tid = (pid_t)arg_int(req, "tid", 0);
 	const char *sys = arg_str(req, "syscall", NULL);
 	int want = sys ? mt_sys_from_name(sys) : -1;
-	struct mt_event *ev = malloc(cap * sizeof(*ev));
-	uint64_t newest, after, dropped;
+	struct mt_event *win = malloc(EVENTS_WINDOW * sizeof(*win)), *hits = NULL;
+	uint64_t newest, upto, dropped;
 	json_t *list = json_array();
 	struct mt_status st;
-	size_t start;
 
-	if (!ev)
+	if (!win)
 		return mt_proto_error("no_memory", "out of memory");
 	mt_session_status(s, &st);
 	dropped = st.events_dropped;
-	/* Scan back from the newest, a window at a time, until LIMIT matched. */
-	after = st.events_recorded > cap ? st.events_recorded - cap : 0;
-	n = mt_session_events(s, after, ev, cap, &newest);
-	start = n;
-	for (size_t i = n, found = 0; i-- > 0 && found < limit;) {
-		if ((tid && ev[i].tid != tid) || (want >= 0 && ev[i].sys != want))
-			continue;
-		found++;
-		start = i;
+	mt_session_events(s, UINT64_MAX - 1, win, 0, &newest);
+	/* Windows of seq (upto - EVENTS_WINDOW, upto], newest first, oldest kept last. */
+	for (upto = newest; upto > dropped && found < limit;) {
+		uint64_t after = upto > EVENTS_WINDOW ? upto - EVENTS_WINDOW : 0, ignored;
+		size_t n = mt_session_events(s, after, win, (size_t)(upto - after), &ignored);
+
+		for (size_t i = n; i-- > 0 && found < limit;) {
+			if ((tid && win[i].tid != tid) || (want >= 0 && win[i].sys != want))
+				continue;
+			if (found == cap) {
+				size_t ncap = cap ? cap * 2 : 64;
+				struct mt_event *h = realloc(hits, ncap * sizeof(*h));
+
+				if (!h)
+					goto out;
+				hits = h;
+				cap = ncap;
+			}
+			hits[found++] = win[i];
+		}
+		if (!n)
+			break;
+		upto = win[0].seq - 1;
 	}
-	for (size_t i = start; i < n; i++) {
-		if ((tid && ev[i].tid != tid) || (want >= 0 && ev[i].sys != want))
-			continue;
-		json_array_append_new(list, mt_proto_event(&ev[i]));
-	}
-	free(ev);
+out:
+	for (size_t i = found; i-- > 0;)
+		json_array_append_new(list, mt_proto_event(&hits[i]));
+	free(win);
+	free(hits);
 	return json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "newest", (json_int_t)newest, "dropped",
 			 (json_int_t)dropped, "events", list);
 }

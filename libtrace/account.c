@@ -186,6 +186,9 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 			e = t->saved[i];
 			e.start = (uint64_t)ev->ret;
 			e.len = new_len;
+			/* A stack captured for this call (it made a chunk) beats the old one. */
+			if (ev->stack_id)
+				e.stack_id = ev->stack_id;
 			break;
 		}
 	}

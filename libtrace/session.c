@@ -1113,16 +1113,46 @@ ssize_t mt_session_peek(struct mt_session *s, uint64_t addr, void *buf, size_t l
 	return n < 0 ? -errno : n;
 }
 
-/* Resident (pagemap) and dirty (smaps, exact ranges only) bytes of a range. */
+/*
+ * Resident and dirty bytes of a range, as pmap -X shows them.  When the
+ * range is exactly one kernel mapping, both come from /proc/PID/smaps.
+ * Otherwise resident is counted from /proc/PID/pagemap: present pages that
+ * are exclusively mapped, which leaves out the shared zero page a read of
+ * untouched memory maps (smaps leaves it out too; a peek would add it);
+ * dirty is then unknown (-1).
+ */
 int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int64_t *rss,
 			 int64_t *dirty)
 {
 	char path[64], line[256];
 	uint64_t pages = len / page_size, present = 0, buf[512];
+	int64_t srss = -1, sdirty = -1;
 	int fd, in_vma = 0;
-	int64_t d = -1;
 	FILE *f;
 
+	snprintf(path, sizeof(path), "/proc/%d/smaps", s->pid);
+	if ((f = fopen(path, "re"))) {
+		unsigned long long lo, hi, kb;
+
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+				if (in_vma)
+					break;
+				in_vma = lo == start && hi == start + len;
+			} else if (in_vma && sscanf(line, "Rss: %llu kB", &kb) == 1) {
+				srss = (int64_t)kb * 1024;
+			} else if (in_vma && (sscanf(line, "Shared_Dirty: %llu kB", &kb) == 1 ||
+					      sscanf(line, "Private_Dirty: %llu kB", &kb) == 1)) {
+				sdirty = (sdirty < 0 ? 0 : sdirty) + (int64_t)kb * 1024;
+			}
+		}
+		fclose(f);
+	}
+	if (srss >= 0) {
+		*rss = srss;
+		*dirty = sdirty;
+		return 0;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", s->pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
@@ -1132,30 +1162,13 @@ int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int
 
 		if (n <= 0)
 			break;
+		/* Bit 63: present; bit 56: exclusively mapped. */
 		for (ssize_t i = 0; i < n / 8; i++)
-			present += buf[i] >> 63;
+			present += (buf[i] >> 63) & (buf[i] >> 56) & 1;
 		done += (uint64_t)n / 8;
 	}
 	close(fd);
-	snprintf(path, sizeof(path), "/proc/%d/smaps", s->pid);
-	if ((f = fopen(path, "re"))) {
-		unsigned long long lo, hi, kb;
-		int64_t sum = 0;
-
-		while (fgets(line, sizeof(line), f)) {
-			if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-				if (in_vma)
-					break;
-				in_vma = lo == start && hi == start + len;
-			} else if (in_vma && (sscanf(line, "Shared_Dirty: %llu kB", &kb) == 1 ||
-					      sscanf(line, "Private_Dirty: %llu kB", &kb) == 1)) {
-				sum += (int64_t)kb * 1024;
-				d = sum;
-			}
-		}
-		fclose(f);
-	}
 	*rss = (int64_t)(present * page_size);
-	*dirty = d;
+	*dirty = -1;
 	return 0;
 }

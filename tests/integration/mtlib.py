@@ -360,3 +360,95 @@ def main():
         print("memtraced is not built")
         sys.exit(99)
     unittest.main(verbosity=2)
+
+
+# --- helpers for the stack and peek tests (test_stacks.py, test_peek.py) ---
+
+class LineReader:
+    """Collect the lines of a text stream (a daemon's stdout) in a thread.
+
+    wait_prefix() waits for the first line starting with PREFIX; text()
+    returns everything read so far."""
+
+    def __init__(self, stream):
+        import threading
+        self.lines = []
+        self.cond = threading.Condition()
+        self.eof = False
+        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _run(self, stream):
+        for line in stream:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def wait_prefix(self, prefix, timeout=30):
+        end = time.time() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if line.startswith(prefix):
+                        return line
+                left = end - time.time()
+                if self.eof or left <= 0:
+                    raise AssertionError("no %r line within %ss; output so far:\n%s"
+                                         % (prefix, timeout, "\n".join(self.lines)))
+                self.cond.wait(left)
+
+    def text(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+
+def ctl_run(sock, *args, user=None, timeout=60):
+    """Run memtracectl -s SOCK ARGS (no --json added); the CompletedProcess.
+
+    USER: a numeric uid to run it as (setpriv, that uid's gid, no groups)."""
+    cmd = [MEMTRACECTL, "-s", sock, *args]
+    if user is not None:
+        cmd = ["setpriv", "--reuid", str(user), "--regid", str(user), "--clear-groups",
+               "--", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def elf_type(path):
+    """"EXEC" or "DYN" (readelf -h)."""
+    out = subprocess.run(["readelf", "-hW", path], capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        if line.strip().startswith("Type:"):
+            return line.split()[1]
+    raise AssertionError("no ELF type in readelf -h %s" % path)
+
+
+def elf_function_at(path, file_offset):
+    """The FUNC symbol of ELF file PATH whose code holds FILE_OFFSET, or None.
+
+    The offset becomes a virtual address through the PT_LOAD segment that
+    holds it, as a symbolizer must do; symbols come from nm -S."""
+    out = subprocess.run(["readelf", "-lW", path], capture_output=True, text=True,
+                         check=True).stdout
+    va = None
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == "LOAD":
+            off, vaddr, filesz = int(f[1], 16), int(f[2], 16), int(f[4], 16)
+            if off <= file_offset < off + filesz:
+                va = file_offset - off + vaddr
+                break
+    if va is None:
+        return None
+    out = subprocess.run(["nm", "-S", "--defined-only", path], capture_output=True,
+                         text=True, check=True).stdout
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[2] in "tTW":
+            lo, size = int(f[0], 16), int(f[1], 16)
+            if lo <= va < lo + size:
+                return f[3]
+    return None

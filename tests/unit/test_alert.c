@@ -563,9 +563,12 @@ START_TEST(test_growth_growing)
 	int64_t before, after;
 	double want, eta;
 
+	int64_t call;
+
 	s = session(CEIL, 0, 0);
 	before = mt_now_ns();
 	samples(counts, 5, 30);
+	call = mt_now_ns();
 	mt_session_growth(s, &g);
 	after = mt_now_ns();
 	want = fit_rate();
@@ -577,9 +580,18 @@ START_TEST(test_growth_growing)
 	eta = (double)(CEIL - 14 * CH) / g.rate;
 	ck_assert_msg(fabs(g.eta_s - eta) <= 1e-6 * eta, "eta %f, want %f", g.eta_s, eta);
 	ck_assert(g.window_s > 0.1 && g.window_s <= (double)(after - before) / 1e9);
-	/* Overall rate: from the first sample to now. */
+	/* Overall rate: from the first sample to now (the moment of the call). */
 	ck_assert(g.overall_rate > 0);
-	ck_assert(g.overall_rate <= 4.0 * CH / 0.09);
+	{
+		struct mt_sample h[8];
+		double lo, hi;
+
+		ck_assert_uint_eq(mt_session_history(s, h, 8), 5);
+		lo = 4.0 * CH / ((double)(after - h[0].time_ns) / 1e9);
+		hi = 4.0 * CH / ((double)(call - h[0].time_ns) / 1e9);
+		ck_assert_msg(g.overall_rate >= lo * (1 - 1e-9) && g.overall_rate <= hi * (1 + 1e-9),
+			      "overall rate %f not in [%f, %f]", g.overall_rate, lo, hi);
+	}
 	teardown();
 }
 END_TEST

@@ -571,6 +571,10 @@ static void *control_main(void *arg)
 	struct control *c = arg;
 	struct pollfd pfd[MAX_CLIENTS + 4];
 
+	/* --cpu pins the tracer (and so the thread that made us): not our job. */
+	if (c->o->cfg.cpu >= 0)
+		sched_setaffinity(0, sizeof(c->o->all_cpus), &c->o->all_cpus);
+
 	for (;;) {
 		size_t n = 0;
 		int timeout = control_tick(c);

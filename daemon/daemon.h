@@ -4,6 +4,7 @@
 #ifndef DAEMON_H
 #define DAEMON_H
 
+#include <sched.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -34,6 +35,8 @@ struct options {
 	char *metrics_file;
 	char *count;
 	char *stacks;
+	char *cpu;
+	cpu_set_t all_cpus; /* memtraced's own CPUs, for the control thread under --cpu */
 	uint64_t stack_depth;
 	int no_pin_threshold;
 };

@@ -134,6 +134,7 @@ int main(int argc, char **argv)
 	int err;
 
 	options_parse(&o, argc, argv);
+	sched_getaffinity(0, sizeof(o.all_cpus), &o.all_cpus);
 	log_init(o.verbose);
 	o.cfg.log = lib_log;
 

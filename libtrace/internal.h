@@ -179,6 +179,7 @@ struct mt_session {
 	/* Target. */
 	pid_t pid;
 	int attached; /* attach mode: no filter, syscall stops, detach on stop */
+	uint64_t max_map_count; /* vm.max_map_count, for munmap_predictable() */
 	char **argv;
 	enum mt_state state;
 	int exit_status;

@@ -76,6 +76,7 @@ struct mt_config {
 	int count_large;      /* alerts weigh chunk + large bytes, not chunks alone */
 	int allow_peek;       /* the peek command may read target memory */
 	double window_s;      /* growth-rate window, seconds: 60 */
+	int cpu;	      /* launch mode: run target and tracer on this CPU; -1: no */
 	enum mt_stacks stacks;
 	unsigned stack_depth; /* frames per stack, at most MT_STACK_MAX: 32 */
 	uint64_t min_size;    /* mmap shorter than this (and not MAP_FIXED) is not traced */
@@ -99,6 +100,7 @@ struct mt_event {
 	pid_t pid, tid;
 	uint8_t sys;      /* enum mt_sys */
 	uint8_t done;     /* 0 when the result was never seen (the task died) */
+	uint8_t inferred; /* result known without an exit stop (see session.c) */
 	uint32_t stack_id; /* 0: no stack captured */
 	uint64_t args[6];
 	int64_t ret;      /* result: address, value, or -errno */

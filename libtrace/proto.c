@@ -247,6 +247,8 @@ json_t *mt_proto_event(const struct mt_event *ev)
 		      "time_ns", (json_int_t)ev->time_ns, "pid", ev->pid, "tid", ev->tid, "syscall",
 		      mt_sys_name(ev->sys), "args", args, "done", ev->done, "ret",
 		      (json_int_t)ev->ret, "duration_ns", (json_int_t)ev->dur_ns, "text", text);
+	if (o && ev->inferred)
+		json_object_set_new(o, "inferred", json_true());
 	if (o && ev->done && ev->ret < 0 && ev->ret >= -4095)
 		json_object_set_new(o, "error", json_string(strerrorname_np((int)-ev->ret) ?: "E?"));
 	return o;

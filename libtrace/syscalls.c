@@ -239,7 +239,9 @@ int mt_event_format(const struct mt_event *ev, char *buf, size_t size)
 		put(buf, size, &pos, " = %#" PRIx64, (uint64_t)ev->ret);
 	else
 		put(buf, size, &pos, " = %" PRId64, ev->ret);
-	if (ev->done)
+	if (ev->inferred)
+		put(buf, size, &pos, " <inferred>");
+	else if (ev->done)
 		put(buf, size, &pos, " <%" PRIu64 ".%06" PRIu64 ">", ev->dur_ns / 1000000000,
 		    ev->dur_ns % 1000000000 / 1000);
 	return (int)pos;

@@ -22,8 +22,8 @@ ctl() {
 	"$B/memtracectl" -s "$sock" "$@"
 }
 
-echo "\$ memtraced -s $sock --ceiling 512M --summary -- demo -d 25 &"
-"$B/memtraced" -s "$sock" --ceiling 512M --summary \
+echo "\$ memtraced -s $sock --ceiling 512M --linger --summary -- demo -d 25 &"
+"$B/memtraced" -s "$sock" --ceiling 512M --linger --summary \
 	-- "$B/targets/demo" -d 25 >"$dir/demo.out" &
 daemon=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
@@ -36,7 +36,14 @@ sleep 8
 ctl status
 ctl events --syscall mmap --limit 3
 echo
-echo "(waiting for the demo to finish)"
+echo "(waiting for the demo to finish; memtraced lingers so its last state can be read)"
+until "$B/memtracectl" -s "$sock" --json status 2>/dev/null | grep -q '"state":"exited"'; do
+	kill -0 "$daemon" 2>/dev/null || break
+	sleep 0.5
+done
+ctl alerts
+ctl stacks --class chunk --limit 1
+ctl stop
 wait $daemon || true
 daemon=
 echo

@@ -349,6 +349,30 @@ static int sort_age(const void *a, const void *b)
 	return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns ? 1 : (x->start > y->start) - (x->start < y->start);
 }
 
+/*
+ * Every outstanding mapping matching F, in a buffer the caller frees; *N
+ * receives the count.  Sorting and grouping need them all, so the buffer
+ * grows until one copy holds every match.
+ */
+static struct mt_mapping *all_outstanding(struct mt_session *s, const struct mt_filter *f,
+					  size_t *n)
+{
+	struct mt_mapping *m = NULL, *grown;
+	size_t cap = 4096, total;
+
+	for (;;) {
+		if (!(grown = realloc(m, cap * sizeof(*m)))) {
+			free(m);
+			return NULL;
+		}
+		m = grown;
+		*n = mt_session_outstanding(s, f, m, cap, &total);
+		if (total <= cap)
+			return m;
+		cap = total + total / 8;
+	}
+}
+
 /* The named frames of stack ID as a JSON array (empty for no stack). */
 static json_t *stack_json(struct mt_session *s, uint32_t id)
 {
@@ -366,8 +390,8 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 {
 	struct mt_filter f = {.class = -1};
 	const char *cls = arg_str(req, "class", NULL), *sort = arg_str(req, "sort", "size");
-	size_t limit = (size_t)arg_int(req, "limit", 100), cap = 4096, n, total;
-	struct mt_mapping *m = NULL, *grown;
+	size_t limit = (size_t)arg_int(req, "limit", 100), n, total;
+	struct mt_mapping *m;
 	int64_t now = mt_now_ns();
 	int with_stacks = json_is_true(json_object_get(req, "stacks"));
 	int with_rss = json_is_true(json_object_get(req, "rss"));
@@ -379,19 +403,9 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 	f.tid = (pid_t)arg_int(req, "tid", 0);
 	if (json_object_get(req, "older_than"))
 		f.older_than_ns = (int64_t)(json_number_value(json_object_get(req, "older_than")) * 1e9);
-	/* Sorting needs every match; grow the buffer until it holds them all. */
-	for (;;) {
-		grown = realloc(m, cap * sizeof(*m));
-		if (!grown) {
-			free(m);
-			return mt_proto_error("no_memory", "out of memory");
-		}
-		m = grown;
-		n = mt_session_outstanding(s, &f, m, cap, &total);
-		if (total <= cap)
-			break;
-		cap = total + total / 8;
-	}
+	if (!(m = all_outstanding(s, &f, &n)))
+		return mt_proto_error("no_memory", "out of memory");
+	total = n;
 	if (!strcmp(sort, "size"))
 		qsort(m, n, sizeof(*m), sort_size);
 	else if (!strcmp(sort, "age"))
@@ -453,25 +467,15 @@ static json_t *cmd_stacks(struct mt_session *s, json_t *req)
 {
 	struct mt_filter f = {.class = -1};
 	const char *cls = arg_str(req, "class", NULL);
-	size_t limit = (size_t)arg_int(req, "limit", 20), cap = 4096, n, total, ns = 0;
-	struct mt_mapping *m = NULL, *grown;
+	size_t limit = (size_t)arg_int(req, "limit", 20), n, ns = 0;
+	struct mt_mapping *m;
 	struct stack_sum *sums;
 	json_t *list;
 
 	if (cls)
 		f.class = mt_class_from_name(cls);
-	for (;;) {
-		grown = realloc(m, cap * sizeof(*m));
-		if (!grown) {
-			free(m);
-			return mt_proto_error("no_memory", "out of memory");
-		}
-		m = grown;
-		n = mt_session_outstanding(s, &f, m, cap, &total);
-		if (total <= cap)
-			break;
-		cap = total + total / 8;
-	}
+	if (!(m = all_outstanding(s, &f, &n)))
+		return mt_proto_error("no_memory", "out of memory");
 	qsort(m, n, sizeof(*m), sort_by_stack);
 	sums = calloc(n ? n : 1, sizeof(*sums));
 	if (!sums) {

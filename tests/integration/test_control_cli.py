@@ -25,7 +25,7 @@ import mtlib  # noqa: E402
 MIB = 1 << 20
 DEFAULT_ROOT_SOCKET = "/run/memtrace/memtraced.sock"
 STRACE_LINE = re.compile(r"^\d+ \d\d:\d\d:\d\d\.\d{6} (mmap|munmap|mremap|mprotect|brk)\(.*\) = "
-                         r"(0x[0-9a-f]+|-?\d+|\?)( \S.*)? <\d+\.\d{6}>$")
+                         r"(0x[0-9a-f]+|-?\d+|\?)( \S.*)? <(\d+\.\d{6}|inferred)>$")
 
 
 def ctl(*args, sock=None, env=None, prefix=(), timeout=30):

@@ -598,6 +598,17 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 	struct __ptrace_syscall_info info;
 	struct mt_event ev;
 
+	/*
+	 * Attached, every syscall stops twice.  After the entry of a call that
+	 * is not a memory call, the next syscall stop is its exit (an event
+	 * stop may come between, never another syscall stop): resume it
+	 * without asking the kernel anything.
+	 */
+	if (t->flags & TASK_IN_OTHER) {
+		t->flags &= ~TASK_IN_OTHER;
+		task_resume(s, t, 0);
+		return;
+	}
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0) {
 		task_resume(s, t, 0);
 		return;
@@ -611,6 +622,8 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 			}
 			if (begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args))
 				enter_event(s, t);
+			else
+				t->flags |= TASK_IN_OTHER;
 		}
 		task_resume(s, t, 0);
 		return;

@@ -114,20 +114,7 @@ def sigqueue(pid, sig):
     return False
 
 
-def task_states(pid):
-    """{tid: state letter} of every thread of PID."""
-    out = {}
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return out
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                out[int(tid)] = f.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            pass
-    return out
+task_states = mtlib.task_states
 
 
 def held_for(pred, seconds, interval=0.02):

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 import mtlib
@@ -113,6 +114,22 @@ class ExitStatus(unittest.TestCase):
             self.assertEqual(rc, 128 + sig, "signal %d: %s" % (sig, err))
             self.assertEqual(summary["target"]["exit_code"], 128 + sig)
             self.assertEqual(summary["target"]["signal"], sig)
+
+    def test_descendant_outliving_the_target_keeps_working(self):
+        """A child that outlives the target still carries the filter, so it is
+        traced to its end (its memory calls must not fail with ENOSYS); then
+        memtraced exits with the target's own status."""
+        tmp = tempfile.mkdtemp(prefix="mt-orphan-")
+        marker = os.path.join(tmp, "child-done")
+        # The child maps memory after the target has exited: ls allocates.
+        script = "(sleep 0.5; ls / >/dev/null && touch %s) & exit 3" % marker
+        t0 = time.time()
+        rc, out, summary, err = mtlib.run_traced(["sh", "-c", script])
+        self.assertEqual(rc, 3, err)
+        self.assertGreaterEqual(time.time() - t0, 0.5, "memtraced left before the child ended")
+        self.assertTrue(os.path.exists(marker), "the orphaned child failed: %s" % err)
+        self.assertEqual(summary["target"]["exit_code"], 3)
+        self.assertGreater(summary["events"]["children"], 0)
 
     def test_linger_keeps_the_exit_code(self):
         d = mtlib.Daemon([mtlib.target("exitwith"), "5"], opts=["--linger"])

@@ -31,21 +31,27 @@ const struct sys_ent sys_table[] = {
 };
 const unsigned sys_table_size = sizeof(sys_table) / sizeof(sys_table[0]);
 
+/* enum mt_sys -> row: the tracer looks a row up twice per event. */
+static const struct sys_ent *rows_by_id[MT_SYS_COUNT];
+
+/* Fill rows_by_id from sys_table, once, before main(). */
+__attribute__((constructor)) static void sys_index(void)
+{
+	for (unsigned nr = 0; nr < sys_table_size; nr++)
+		if (sys_table[nr].name)
+			rows_by_id[sys_table[nr].sys] = &sys_table[nr];
+}
+
 /* Return the native syscall number of SYS, or -1. */
 int sys_nr(unsigned sys)
 {
-	for (unsigned nr = 0; nr < sys_table_size; nr++)
-		if (sys_table[nr].name && sys_table[nr].sys == sys)
-			return (int)nr;
-	return -1;
+	return sys < MT_SYS_COUNT && rows_by_id[sys] ? (int)(rows_by_id[sys] - sys_table) : -1;
 }
 
 /* Return the row of SYS, or NULL. */
 const struct sys_ent *sys_by_id(unsigned sys)
 {
-	int nr = sys_nr(sys);
-
-	return nr < 0 ? NULL : &sys_table[nr];
+	return sys < MT_SYS_COUNT ? rows_by_id[sys] : NULL;
 }
 
 /* Return the name of SYS. */

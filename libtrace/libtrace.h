@@ -289,9 +289,11 @@ const char *mt_stacks_name(enum mt_stacks p);
 int mt_stacks_from_name(const char *name); /* -1 when unknown */
 
 /*
- * Resident and dirty bytes of [START, START+LEN) in the target: resident
- * from /proc/PID/pagemap (exact for any range); dirty from /proc/PID/smaps,
- * set only when the range is exactly one kernel mapping (else -1).
+ * Resident and dirty bytes of [START, START+LEN) in the target, as pmap -X
+ * shows them: from /proc/PID/smaps when the range is exactly one kernel
+ * mapping; otherwise resident from /proc/PID/pagemap (present, exclusively
+ * mapped pages) and dirty -1.  With DIRTY NULL, smaps is not read and
+ * resident comes from pagemap alone.
  */
 int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int64_t *rss,
 			 int64_t *dirty);

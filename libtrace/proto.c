@@ -72,9 +72,10 @@ static json_t *chunk_rss(struct mt_session *s)
 		return json_null();
 	n = mt_session_outstanding(s, &f, m, 4096, &total);
 	for (size_t i = 0; i < n && total <= 4096; i++) {
-		int64_t rss, dirty;
+		int64_t rss;
 
-		if (mt_session_residency(s, m[i].start, m[i].len, &rss, &dirty) < 0) {
+		/* No dirty figure: pagemap only, without one smaps read per chunk. */
+		if (mt_session_residency(s, m[i].start, m[i].len, &rss, NULL) < 0) {
 			sum = -1;
 			break;
 		}

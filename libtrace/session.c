@@ -1201,7 +1201,7 @@ int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", s->pid);
-	if ((f = fopen(path, "re"))) {
+	if (dirty && (f = fopen(path, "re"))) {
 		unsigned long long lo, hi, kb;
 
 		while (fgets(line, sizeof(line), f)) {
@@ -1223,6 +1223,7 @@ int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int
 		*dirty = sdirty;
 		return 0;
 	}
+	/* Bounded by the range, unlike a full smaps read. */
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", s->pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
@@ -1239,6 +1240,7 @@ int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int
 	}
 	close(fd);
 	*rss = (int64_t)(present * page_size);
-	*dirty = -1;
+	if (dirty)
+		*dirty = -1;
 	return 0;
 }

@@ -40,6 +40,23 @@ def truth(text):
     raise AssertionError("no TRUTH line in target output:\n" + text)
 
 
+def read_truth_line(proc, timeout=30):
+    """The TRUTH object a running target prints on PROC's stdout."""
+    import select
+    end = time.time() + timeout
+    text = ""
+    while time.time() < end:
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            text += line
+            if line.startswith("TRUTH "):
+                return truth(line)
+    raise AssertionError("no TRUTH from the target: %r" % text)
+
+
 def skip(reason):
     print(reason)
     sys.exit(77)

@@ -58,19 +58,7 @@ def wait_gone(path, timeout=10):
     return mtlib.wait_for(lambda: not os.path.exists(path), timeout)
 
 
-def read_truth_line(proc, timeout=30):
-    end = time.time() + timeout
-    text = ""
-    while time.time() < end:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if r:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            text += line
-            if line.startswith("TRUTH "):
-                return mtlib.truth(line)
-    raise AssertionError("no TRUTH from the target: %r" % text)
+read_truth_line = mtlib.read_truth_line
 
 
 class Raw:

@@ -88,20 +88,7 @@ def wait_stopped(pid, timeout=10):
         raise AssertionError("pid %d never stopped" % pid)
 
 
-def read_truth_line(proc, timeout=30):
-    """Read the target's stdout until a TRUTH line (the daemon's stdout is the target's)."""
-    end = time.time() + timeout
-    text = ""
-    while time.time() < end:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if r:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            text += line
-            if line.startswith("TRUTH "):
-                return mtlib.truth(line)
-    raise AssertionError("no TRUTH from the target: %r" % text)
+read_truth_line = mtlib.read_truth_line
 
 
 def key_tree(obj, prefix=""):

@@ -10,7 +10,6 @@ broke; unittest failures exit 1.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile

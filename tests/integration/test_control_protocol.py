@@ -8,7 +8,6 @@ pipelining, robustness against hostile or careless clients, and the
 import json
 import os
 import re
-import select
 import signal
 import socket
 import subprocess

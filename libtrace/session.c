@@ -598,17 +598,6 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 	struct __ptrace_syscall_info info;
 	struct mt_event ev;
 
-	/*
-	 * Attached, every syscall stops twice.  After the entry of a call that
-	 * is not a memory call, the next syscall stop is its exit (an event
-	 * stop may come between, never another syscall stop): resume it
-	 * without asking the kernel anything.
-	 */
-	if (t->flags & TASK_IN_OTHER) {
-		t->flags &= ~TASK_IN_OTHER;
-		task_resume(s, t, 0);
-		return;
-	}
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0) {
 		task_resume(s, t, 0);
 		return;
@@ -620,10 +609,14 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 				t->flags &= ~TASK_IN_SYSCALL;
 				record(s, t, &t->pending);
 			}
+			/*
+			 * Every stop's kind is asked of the kernel: guessing that the
+			 * stop after a non-memory entry is its exit left threads
+			 * stopped after a group-stop and SIGCONT (a resume from
+			 * PTRACE_LISTEN can skip that exit stop).
+			 */
 			if (begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args))
 				enter_event(s, t);
-			else
-				t->flags |= TASK_IN_OTHER;
 		}
 		task_resume(s, t, 0);
 		return;

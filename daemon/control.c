@@ -86,6 +86,7 @@ struct control {
 
 #define SAMPLE_NS  1000000000LL
 #define METRICS_NS 5000000000LL
+#define DRAIN_NS   5000000000LL /* for clients to read their last lines at exit */
 
 /* Work out the default socket path: MEMTRACE_SOCKET, /run or $XDG_RUNTIME_DIR. */
 static int control_default_path(char *buf, size_t size)
@@ -550,19 +551,19 @@ static int control_tick(struct control *c)
 static void control_notified(struct control *c)
 {
 	uint64_t v;
-	int followers = 0;
 
 	if (read(mt_session_notify_fd(c->s), &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_warn("notify fd");
 	control_alerts(c);
-	for (size_t i = 0; i < c->nclients; i++) {
+	/* Arm before reading, so an event recorded meanwhile notifies again. */
+	for (size_t i = 0; i < c->nclients; i++)
 		if (c->clients[i]->follow && !c->clients[i]->closing) {
-			client_follow(c, c->clients[i]);
-			followers = 1;
+			mt_session_notify_arm(c->s);
+			break;
 		}
-	}
-	if (followers)
-		mt_session_notify_arm(c->s);
+	for (size_t i = 0; i < c->nclients; i++)
+		if (c->clients[i]->follow && !c->clients[i]->closing)
+			client_follow(c, c->clients[i]);
 }
 
 /* The control thread's loop. */
@@ -728,6 +729,49 @@ fail:
 	return err;
 }
 
+/*
+ * The target is gone: hand every follower and watcher the rest of its
+ * stream and every client its last answers (the reply to "stop"), giving
+ * readers up to DRAIN_NS to take them, so nothing recorded is lost.
+ */
+static void control_drain(struct control *c)
+{
+	int64_t deadline = control_now() + DRAIN_NS;
+	struct pollfd pfd[MAX_CLIENTS];
+
+	control_alerts(c);
+	for (size_t i = 0; i < c->nclients; i++)
+		if (c->clients[i]->follow && !c->clients[i]->closing)
+			client_follow(c, c->clients[i]);
+	for (;;) {
+		int64_t left = deadline - control_now();
+		size_t n = 0;
+
+		for (size_t i = 0; i < c->nclients; i++) {
+			struct client *cl = c->clients[i];
+			int pending = cl->closing != 2 && cl->outoff < cl->outlen;
+
+			pfd[i] = (struct pollfd){cl->fd, pending ? POLLOUT : 0, 0};
+			n += pending;
+		}
+		if (!n || left <= 0 || poll(pfd, c->nclients, (int)(left / 1000000) + 1) <= 0)
+			break;
+		for (size_t i = 0; i < c->nclients; i++) {
+			struct client *cl = c->clients[i];
+
+			if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				cl->closing = 2;
+			} else if (pfd[i].revents & POLLOUT) {
+				client_write(cl);
+				if (cl->follow_behind && cl->outlen - cl->outoff < FOLLOW_HIGH / 2) {
+					cl->follow_behind = 0;
+					client_follow(c, cl);
+				}
+			}
+		}
+	}
+}
+
 /* Start answering: the target is launched or attached and seeded by now. */
 int control_serve(struct control *c)
 {
@@ -764,9 +808,7 @@ void control_free(struct control *c)
 		if (write(c->wake_fd, &one, sizeof(one)) < 0)
 			log_warn("wake fd");
 		pthread_join(c->thread, NULL);
-		/* Let the last answers (the reply to "stop") reach their clients. */
-		for (size_t i = 0; i < c->nclients; i++)
-			client_write(c->clients[i]);
+		control_drain(c);
 	}
 	for (size_t i = 0; i < c->nclients; i++)
 		client_free(c->clients[i]);

@@ -109,18 +109,27 @@ struct frame {
 
 struct symtab;
 
+#define OBJECT_LOADS 8
+
 /* An ELF object seen mapped executable in the target; never moves once made. */
 struct object {
 	char *path;
 	uint64_t inode;
 	int fd;		     /* opened at first sight, kept for lazy symbol lookup */
 	struct symtab *syms; /* loaded at query time by symbols.c */
+	/* From its program headers, read at first sight: where to unwind from. */
+	uint64_t eh_frame_hdr; /* p_vaddr of PT_GNU_EH_FRAME; 0: none */
+	unsigned nloads;
+	struct {
+		uint64_t vaddr, offset, filesz;
+	} loads[OBJECT_LOADS]; /* the first PT_LOAD segments */
 };
 
 /* One executable region of the target, from the snapshot. */
 struct region {
 	uint64_t start, end, offset;
 	uint32_t obj;
+	uint64_t eh_frame_hdr; /* the object's .eh_frame_hdr in the target; 0: unknown */
 };
 
 struct stack {
@@ -151,6 +160,9 @@ void stack_free(struct stack_table *st);
 void sym_free(struct symtab *t);
 /* Name frame F (FIRST: the innermost, whose pc is not a return address) into BUF. */
 void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf, size_t size);
+
+/* The snapshot region holding PC, or NULL; tracer thread. */
+const struct region *stack_region(const struct mt_session *s, uint64_t pc);
 
 /* Unwinding (unwind.c): the native stack of stopped task T, innermost first. */
 struct task;

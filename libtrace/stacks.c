@@ -15,6 +15,7 @@
  * tables only grow; they are written by the tracer thread under the
  * session lock and read by queries under it.
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,6 +39,49 @@ static uint64_t stack_hash(const struct frame *f, unsigned n)
 	for (size_t i = 0; i < n * sizeof(*f); i++)
 		h = (h ^ p[i]) * 1099511628211ull;
 	return h;
+}
+
+/*
+ * Note where O's .eh_frame_hdr and loadable segments are, from the ELF
+ * program headers of its open file (the one mapped, even if deleted or
+ * replaced since), so the unwinder can find its tables in target memory.
+ */
+static void object_read_phdrs(struct object *o)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[64];
+	size_t n;
+
+	if (pread(o->fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+		return;
+	n = eh.e_phnum < 64 ? eh.e_phnum : 64;
+	if (pread(o->fd, ph, n * sizeof(*ph), (off_t)eh.e_phoff) != (ssize_t)(n * sizeof(*ph)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (ph[i].p_type == PT_GNU_EH_FRAME)
+			o->eh_frame_hdr = ph[i].p_vaddr;
+		else if (ph[i].p_type == PT_LOAD && o->nloads < OBJECT_LOADS)
+			o->loads[o->nloads++] = (typeof(o->loads[0])){ph[i].p_vaddr, ph[i].p_offset,
+								   ph[i].p_filesz};
+	}
+}
+
+/*
+ * Where O's .eh_frame_hdr is in the target, given one of its mappings R:
+ * the segment mapped there says how far the object was moved at load.
+ */
+static uint64_t region_eh_frame_hdr(const struct object *o, const struct procmaps_region *r)
+{
+	if (!o->eh_frame_hdr)
+		return 0;
+	for (unsigned i = 0; i < o->nloads; i++) {
+		uint64_t off = o->loads[i].offset;
+
+		if (r->offset >= (off & ~4095ull) && r->offset < off + o->loads[i].filesz)
+			return r->start - r->offset + off - o->loads[i].vaddr + o->eh_frame_hdr;
+	}
+	return 0;
 }
 
 /* The object for PATH/INODE, opened through map_files of [START, END); or 0. */
@@ -83,6 +127,8 @@ static uint32_t stack_object(struct mt_session *s, pid_t pid, const struct procm
 		free(o);
 		return 0;
 	}
+	if (o->fd >= 0)
+		object_read_phdrs(o);
 	__atomic_store_n(&st->nobjects, st->nobjects + 1, __ATOMIC_RELEASE);
 	return st->nobjects - 1;
 }
@@ -110,12 +156,16 @@ static int snap_one(const struct procmaps_region *r, void *arg)
 		c->v = n;
 		c->cap = cap;
 	}
-	c->v[c->n++] = (struct region){
+	c->v[c->n] = (struct region){
 		.start = r->start,
 		.end = r->end,
 		.offset = r->offset,
 		.obj = r->path[0] == '/' ? stack_object(c->s, c->pid, r) : 0,
 	};
+	if (c->v[c->n].obj)
+		c->v[c->n].eh_frame_hdr =
+			region_eh_frame_hdr(c->s->stacks.objects[c->v[c->n].obj], r);
+	c->n++;
 	return 0;
 }
 
@@ -136,24 +186,32 @@ void stack_refresh(struct mt_session *s, pid_t pid)
 	s->stacks.dirty = 0;
 }
 
-/* Turn PC into a frame using the snapshot. */
-static struct frame stack_frame(const struct stack_table *st, uint64_t pc)
+/* The snapshot region holding PC, or NULL. */
+const struct region *stack_region(const struct mt_session *s, uint64_t pc)
 {
-	size_t lo = 0, hi = st->nregions;
+	size_t lo = 0, hi = s->stacks.nregions;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		const struct region *r = &st->regions[mid];
+		const struct region *r = &s->stacks.regions[mid];
 
 		if (pc < r->start)
 			hi = mid;
 		else if (pc >= r->end)
 			lo = mid + 1;
-		else if (r->obj)
-			return (struct frame){r->obj, pc - r->start + r->offset};
 		else
-			break;
+			return r;
 	}
+	return NULL;
+}
+
+/* Turn PC into a frame using the snapshot. */
+static struct frame stack_frame(const struct mt_session *s, uint64_t pc)
+{
+	const struct region *r = stack_region(s, pc);
+
+	if (r && r->obj)
+		return (struct frame){r->obj, pc - r->start + r->offset};
 	return (struct frame){0, pc};
 }
 
@@ -170,7 +228,7 @@ uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, unsigned n)
 	if (n > MT_STACK_MAX)
 		n = MT_STACK_MAX;
 	for (unsigned i = 0; i < n; i++)
-		f[i] = stack_frame(st, pcs[i]);
+		f[i] = stack_frame(s, pcs[i]);
 	h = stack_hash(f, n);
 	/* Open addressing, kept at most half full. */
 	if (2 * (st->nstacks + 1) > st->hash_cap) {

@@ -7,6 +7,15 @@
  * does not change under us); the other accessors are _UPT_*'s own.  The
  * libunwind-ptrace state of a task is made at its first capture and kept,
  * so its cached unwind tables serve the next capture too.
+ *
+ * _UPT_find_proc_info() finds an object's unwind tables by opening the path
+ * /proc/PID/maps shows, which fails for an object deleted since it was
+ * mapped and reads the wrong tables for one replaced (a library upgraded
+ * under a running service).  Ours looks the pc up in the stack table's
+ * snapshot, which knows where each object's .eh_frame_hdr was loaded, and
+ * searches that table in target memory: the tables of the code that
+ * actually runs.  Pcs outside any object with one (JIT code, the vdso) go
+ * to _UPT_find_proc_info() as before.
  */
 #include <libunwind-ptrace.h>
 #include <stdlib.h>
@@ -17,6 +26,16 @@
 
 #define CACHE_PAGES 16
 
+/* Exported by libunwind but not declared (perf declares it the same way). */
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
+					      unw_dyn_info_t *di, unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+/* .eh_frame_hdr encodings (LSB, Exception Frames). */
+#define DW_EH_PE_udata4 0x03
+#define DW_EH_PE_sdata4 0x0b
+#define DW_EH_PE_datarel 0x30
+
 /*
  * The capture in progress.  libunwind passes each accessor the argument of
  * whoever called it, and _UPT_find_proc_info() calls access_mem with its
@@ -25,6 +44,7 @@
  * thread.
  */
 struct unwind_cache {
+	const struct mt_session *s;
 	void *upt;
 	pid_t tid;
 	struct {
@@ -36,16 +56,12 @@ struct unwind_cache {
 
 static struct unwind_cache *current;
 
-/* Read one word of target memory through the page cache. */
-static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
-			  void *arg)
+/* Read LEN bytes of target memory at ADDR through C's page cache; 0 or -1. */
+static int cache_read(struct unwind_cache *c, uint64_t addr, void *buf, size_t len)
 {
-	struct unwind_cache *c = current;
-	unsigned char word[sizeof(*val)];
+	unsigned char *out = buf;
 
-	if (write || !c || c->upt != arg)
-		return _UPT_access_mem(as, addr, val, write, arg);
-	for (size_t i = 0; i < sizeof(word); i++) {
+	for (size_t i = 0; i < len; i++) {
 		uint64_t at = addr + i, page = at & ~4095ull;
 		size_t slot = (page >> 12) % CACHE_PAGES;
 
@@ -55,15 +71,57 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 
 			if (process_vm_readv(c->tid, &local, 1, &remote, 1, 0) != 4096) {
 				c->page[slot].valid = 0;
-				return _UPT_access_mem(as, addr, val, write, arg);
+				return -1;
 			}
 			c->page[slot].page = page;
 			c->page[slot].valid = 1;
 		}
-		word[i] = c->page[slot].data[at & 4095];
+		out[i] = c->page[slot].data[at & 4095];
 	}
-	memcpy(val, word, sizeof(word));
 	return 0;
+}
+
+/* Read one word of target memory through the page cache. */
+static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+			  void *arg)
+{
+	struct unwind_cache *c = current;
+
+	if (write || !c || c->upt != arg || cache_read(c, addr, val, sizeof(*val)) < 0)
+		return _UPT_access_mem(as, addr, val, write, arg);
+	return 0;
+}
+
+/*
+ * Find the unwind info for IP in the .eh_frame_hdr search table of the
+ * object mapped there, read from target memory (see the top comment).
+ */
+static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			      int need_unwind_info, void *arg)
+{
+	struct unwind_cache *c = current;
+	const struct region *r = c && c->upt == arg ? stack_region(c->s, ip) : NULL;
+	unsigned char hdr[12];
+	uint32_t fdes;
+
+	/* version 1; eh_frame_ptr in 4 bytes; fde_count udata4; table datarel sdata4. */
+	if (r && r->eh_frame_hdr && cache_read(c, r->eh_frame_hdr, hdr, sizeof(hdr)) == 0 &&
+	    hdr[0] == 1 && ((hdr[1] & 0x0f) == DW_EH_PE_udata4 || (hdr[1] & 0x0f) == DW_EH_PE_sdata4) &&
+	    hdr[2] == DW_EH_PE_udata4 && hdr[3] == (DW_EH_PE_datarel | DW_EH_PE_sdata4)) {
+		unw_dyn_info_t di = {
+			.start_ip = r->start,
+			.end_ip = r->end,
+			.format = UNW_INFO_FORMAT_REMOTE_TABLE,
+			.u.rti = {.segbase = r->eh_frame_hdr, .table_data = r->eh_frame_hdr + 12},
+		};
+
+		memcpy(&fdes, hdr + 8, sizeof(fdes));
+		/* Each entry is two 4-byte offsets; the length counts words. */
+		di.u.rti.table_len = (unw_word_t)fdes * 8 / sizeof(unw_word_t);
+		if (UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg) == 0)
+			return 0;
+	}
+	return _UPT_find_proc_info(as, ip, pi, need_unwind_info, arg);
 }
 
 /* Capture up to MAX pcs of stopped task T, innermost first. */
@@ -77,6 +135,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 	if (!s->unw_as) {
 		accessors = _UPT_accessors;
 		accessors.access_mem = acc_access_mem;
+		accessors.find_proc_info = acc_find_proc_info;
 		s->unw_as = unw_create_addr_space(&accessors, 0);
 		if (!s->unw_as)
 			return 0;
@@ -87,6 +146,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 	c = malloc(sizeof(*c));
 	if (!c)
 		return 0;
+	c->s = s;
 	c->upt = t->upt;
 	c->tid = t->tid;
 	for (size_t i = 0; i < CACHE_PAGES; i++)

@@ -354,9 +354,11 @@ class CStacks(unittest.TestCase):
         for k, fn in enumerate(("alloc_chunk_a", "leak_path_a", "main")):
             self.assertRegex(f[i + k], r"^%s\+0x[0-9a-f]+ \(stackpaths-del( \(deleted\))?\)$" % fn)
 
-    def deleted_run(self, exe, env=None, delete=()):
+    def deleted_run(self, exe, env=None, delete=(), replace=()):
         """stackpaths-like EXE -a 3, with the files DELETE unlinked after start
-        but before the first stack is taken; the chunk stack's frames."""
+        but before the first stack is taken, and each (PATH, NEW) of REPLACE
+        renamed over by a copy of NEW, as a package upgrade does; the chunk
+        stack's frames."""
         start = os.path.join(self.tmp, "start-%d" % time.monotonic_ns())
         go = os.path.join(self.tmp, "go-%d" % time.monotonic_ns())
         r = Traced([exe, "-a", "3", "-b", "0", "-l", "0", "-W", start, "-w", go], go, env=env)
@@ -365,6 +367,10 @@ class CStacks(unittest.TestCase):
         for path in delete:
             self.assertTrue([m for m in mtlib.proc_maps(r.pid) if m[3] == path], path)
             os.unlink(path)
+        for path, new in replace:
+            self.assertTrue([m for m in mtlib.proc_maps(r.pid) if m[3] == path], path)
+            shutil.copy(new, path + ".new")
+            os.rename(path + ".new", path)
         with open(start, "w"):
             pass
         truth = r.truth()
@@ -374,10 +380,9 @@ class CStacks(unittest.TestCase):
         self.assertEqual(st["stacks"][0]["count"], len(truth["a"]))
         return st["stacks"][0]["frames"]
 
-    # Known limit, see memtraced(8) BUGS: libunwind-ptrace finds an object's
-    # unwind tables by the path in /proc/PID/maps, which a deleted or replaced
-    # file no longer has.  These run, and turn red once the limit is lifted.
-    @unittest.expectedFailure
+    # libunwind-ptrace alone finds an object's unwind tables by the path in
+    # /proc/PID/maps, which a deleted file no longer has and a replaced one
+    # has with other contents; memtrace reads them from target memory.
     def test_unwind_through_deleted_binary(self):
         """An -O2 -fomit-frame-pointer executable unlinked (or replaced, as a
         package upgrade does) while it runs: its .eh_frame is still there,
@@ -389,7 +394,17 @@ class CStacks(unittest.TestCase):
         self.assertEqual([f.split("+")[0] for f in frames[1:4]],
                          ["alloc_chunk_a", "leak_path_a", "main"], frames)
 
-    @unittest.expectedFailure
+    def test_unwind_through_replaced_binary(self):
+        """The executable's path now holds another build of it (frame
+        pointers, other code layout): its tables do not fit the code that
+        runs, and must not be used for it."""
+        exe = os.path.join(self.tmp, "stackpaths-o2-rep")
+        shutil.copy(self.o2, exe)
+        frames = self.deleted_run(exe, replace=[(exe, self.fp)])
+        self.assertRegex(frames[0], r"^(__)?mmap(64)?\+0x[0-9a-f]+ \(libc\.so\.6\)$")
+        self.assertEqual([f.split("+")[0] for f in frames[1:4]],
+                         ["alloc_chunk_a", "leak_path_a", "main"], frames)
+
     def test_unwind_through_deleted_libc(self):
         """The libc the target runs is unlinked (as after an upgrade of libc6
         under a running service): stacks must keep every frame, in order,

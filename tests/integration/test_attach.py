@@ -508,6 +508,51 @@ class AttachTest(unittest.TestCase):
         time.sleep(0.1)  # a doubled signal would still be on its way
         self.assertEqual(a.cmd("report")["signals"], sent[0], "signals received vs sent")
 
+    def test_accounting_through_stops_and_signals(self):
+        """Memory calls made while signals interrupt blocking calls and the
+        process is stopped and continued again and again: the table must
+        still be exactly what the target holds, every call counted once."""
+        if os.uname().machine not in ("x86_64", "aarch64"):
+            self.skipTest("rt_sigqueueinfo's number is not known here")
+        a = self.start("-k", "2", "-s", "500")
+        d = self.attach(a.pid)
+        sig = int(signal.SIGRTMIN) + 1
+        done = threading.Event()
+        stops = [0]
+
+        def disturber():
+            while not done.is_set():
+                for _ in range(20):
+                    sigqueue(a.pid, sig)
+                os.kill(a.pid, signal.SIGSTOP)
+                time.sleep(0.002)
+                os.kill(a.pid, signal.SIGCONT)
+                stops[0] += 1
+                time.sleep(0.005)
+        th = threading.Thread(target=disturber)
+        th.start()
+        n = 0
+        try:
+            # The table grows by one chunk a round, so a call lost anywhere shows.
+            while n < 25 or (stops[0] < 50 and n < 200):
+                a.cmd("alloc 2", timeout=30)
+                t = a.cmd("free 1", timeout=30)
+                n += 1
+        finally:
+            done.set()
+            th.join()
+        self.assertGreaterEqual(stops[0], 20)
+        st = self.assert_same_chunks(d, t)
+        self.assertEqual(st["chunks"]["count"], 2 + n)
+        self.assertEqual(st["events"]["by_syscall"]["mmap"], 2 * n)
+        self.assertEqual(st["events"]["by_syscall"]["munmap"], n)
+        ev = d.ctl("events", "--limit", str(4 * n))["events"]
+        self.assertEqual(len(ev), 3 * n)
+        self.assertEqual([e for e in ev if not e["done"] or e["ret"] < 0], [])
+        self.assert_matches_maps(d, a.pid)
+        self.assert_working(a)
+        self.detach(d)
+
     # --- group-stop ----------------------------------------------------------
 
     def test_group_stop_before_attach(self):

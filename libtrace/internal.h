@@ -88,6 +88,7 @@ struct thread {
 #define TASK_TARGET_MM	0x04 /* shares the target's address space: accounted */
 #define TASK_NAMED	0x08 /* comm read */
 #define TASK_ORPHAN	0x10 /* stopped, waiting for its parent's clone event */
+#define TASK_IN_OTHER	0x20 /* attached: past the entry stop of a non-memory call */
 
 /* One tracee: a thread of the target or of a descendant. */
 struct task {

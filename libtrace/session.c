@@ -598,6 +598,19 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 	struct __ptrace_syscall_info info;
 	struct mt_event ev;
 
+	/*
+	 * Attached, every syscall stops twice.  The syscall stop that follows
+	 * the entry stop of a non-memory call is its exit: the kernel reports
+	 * the exit before any signal or group-stop can be handled, and a task
+	 * that dies in the call reports no more stops.  So resume it without
+	 * asking.  Any other stop in between clears the flag (session_handle),
+	 * so a surprise costs one query, not a wrong guess.
+	 */
+	if (t->flags & TASK_IN_OTHER) {
+		t->flags &= ~TASK_IN_OTHER;
+		task_resume(s, t, 0);
+		return;
+	}
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0) {
 		task_resume(s, t, 0);
 		return;
@@ -609,14 +622,10 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 				t->flags &= ~TASK_IN_SYSCALL;
 				record(s, t, &t->pending);
 			}
-			/*
-			 * Every stop's kind is asked of the kernel: guessing that the
-			 * stop after a non-memory entry is its exit left threads
-			 * stopped after a group-stop and SIGCONT (a resume from
-			 * PTRACE_LISTEN can skip that exit stop).
-			 */
 			if (begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args))
 				enter_event(s, t);
+			else
+				t->flags |= TASK_IN_OTHER;
 		}
 		task_resume(s, t, 0);
 		return;
@@ -834,6 +843,8 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	}
 	sig = WSTOPSIG(status);
 	event = status >> 16;
+	if (event || sig != (SIGTRAP | 0x80))
+		t->flags &= ~TASK_IN_OTHER;
 	switch (event) {
 	case PTRACE_EVENT_SECCOMP:
 		on_seccomp(s, t);
@@ -941,9 +952,6 @@ int mt_session_run(struct mt_session *s)
 			return -errno;
 		}
 		session_handle(s, tid, status);
-		/* Drain whatever else is pending before sleeping again. */
-		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
-			session_handle(s, tid, status);
 	}
 	if (s->have_timer) {
 		struct itimerspec off = {0};

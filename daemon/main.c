@@ -131,6 +131,7 @@ int main(int argc, char **argv)
 	struct mt_status st;
 	struct options o;
 	sigset_t set, orig;
+	pid_t pid;
 	int err;
 
 	options_parse(&o, argc, argv);
@@ -161,7 +162,8 @@ int main(int argc, char **argv)
 			mt_session_free(s);
 			fatalx(EXIT_ATTACH, "%s", why);
 		}
-		log_debug("attached to pid %d", (int)o.pid);
+		pid = (pid_t)o.pid;
+		log_debug("attached to pid %d", (int)pid);
 	} else {
 		char **env = target_env(&o);
 
@@ -174,12 +176,13 @@ int main(int argc, char **argv)
 			fatalx(err == -ENOENT || err == -EACCES ? 127 : EXIT_SETUP,
 			       "cannot run %s: %s", o.target_argv[0], strerror(-err));
 		}
-			log_debug("tracing pid %d", err);
+		pid = err;
+		log_debug("tracing pid %d", (int)pid);
 	}
 	if ((err = control_serve(ctl)) < 0)
 		log_warnx("control thread: %s", strerror(-err));
 	/* For Type=notify units; a no-op outside systemd. */
-	sd_notifyf(0, "READY=1\nSTATUS=tracing pid %d", o.pid ? (int)o.pid : err);
+	sd_notifyf(0, "READY=1\nSTATUS=tracing pid %d", (int)pid);
 	if ((err = mt_session_run(s)) < 0)
 		log_warnx("tracer loop: %s", strerror(-err));
 	sd_notify(0, "STOPPING=1");

@@ -137,10 +137,8 @@ size_t mt_session_alerts(struct mt_session *s, uint64_t after, struct mt_alert *
 	uint64_t seq;
 
 	pthread_mutex_lock(&s->lock);
-	seq = after + 1;
-	if (s->alert_seq > ALERT_RING && seq <= s->alert_seq - ALERT_RING)
-		seq = s->alert_seq - ALERT_RING + 1;
-	for (; seq <= s->alert_seq && n < max; seq++)
+	for (seq = ring_first_after(after, s->alert_seq, ALERT_RING); seq <= s->alert_seq && n < max;
+	     seq++)
 		out[n++] = s->alerts[(seq - 1) % ALERT_RING];
 	*newest = s->alert_seq;
 	pthread_mutex_unlock(&s->lock);

@@ -71,6 +71,15 @@ static inline uint64_t ring_dropped(const struct ring *r)
 	return r->head > r->cap ? r->head - r->cap : 0;
 }
 
+/*
+ * The first sequence number after AFTER that a ring of CAP slots, whose
+ * newest is HEAD, still holds (events and alerts both use this numbering).
+ */
+static inline uint64_t ring_first_after(uint64_t after, uint64_t head, size_t cap)
+{
+	return head > cap && after < head - cap ? head - cap + 1 : after + 1;
+}
+
 /* Per-thread record; kept after the thread exits (its mappings may outlive it). */
 struct thread {
 	pid_t pid, tid;

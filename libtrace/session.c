@@ -1118,10 +1118,8 @@ size_t mt_session_events(struct mt_session *s, uint64_t after, struct mt_event *
 	uint64_t seq;
 
 	pthread_mutex_lock(&s->lock);
-	seq = after + 1;
-	if (s->ring.head > s->ring.cap && seq <= s->ring.head - s->ring.cap)
-		seq = s->ring.head - s->ring.cap + 1;
-	for (; seq <= s->ring.head && n < max; seq++)
+	for (seq = ring_first_after(after, s->ring.head, s->ring.cap); seq <= s->ring.head && n < max;
+	     seq++)
 		out[n++] = *ring_get(&s->ring, seq);
 	*newest = s->ring.head;
 	pthread_mutex_unlock(&s->lock);

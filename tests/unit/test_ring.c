@@ -127,6 +127,21 @@ START_TEST(test_fill_exactly)
 }
 END_TEST
 
+START_TEST(test_first_after)
+{
+	/* Nothing overwritten: the one after AFTER, held or not yet pushed. */
+	ck_assert_uint_eq(ring_first_after(0, 3, 4), 1);
+	ck_assert_uint_eq(ring_first_after(2, 4, 4), 3);
+	ck_assert_uint_eq(ring_first_after(4, 4, 4), 5);
+	/* 10 pushed into 4 slots: 7..10 are held. */
+	ck_assert_uint_eq(ring_first_after(0, 10, 4), 7);
+	ck_assert_uint_eq(ring_first_after(5, 10, 4), 7);
+	ck_assert_uint_eq(ring_first_after(6, 10, 4), 7);
+	ck_assert_uint_eq(ring_first_after(7, 10, 4), 8);
+	ck_assert_uint_eq(ring_first_after(10, 10, 4), 11);
+}
+END_TEST
+
 START_TEST(test_wraparound)
 {
 	const size_t cap = 4;
@@ -219,6 +234,7 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_push_get);
 	tcase_add_test(tc, test_fill_exactly);
+	tcase_add_test(tc, test_first_after);
 	tcase_add_test(tc, test_wraparound);
 	tcase_add_test(tc, test_cap_one);
 	tcase_add_test(tc, test_dropped_inline);

@@ -12,8 +12,9 @@
  * their memory is not the target's.  Threads (TRACECLONE) are followed.
  *
  * Attach: seize and interrupt every thread listed in /proc/PID/task, again
- * until no new one appears; wait until each has stopped; seed the table
- * from /proc/PID/maps while the whole process is still; then resume.
+ * until no new one appears; wait until each has stopped (at most a second
+ * for the last: see first_stops()); seed the table from /proc/PID/maps
+ * while the process is still; then resume.
  *
  * Detach: interrupt every thread and detach each at its next stop.  A
  * signal-delivery-stop detaches with its signal, so nothing is lost; a
@@ -33,6 +34,7 @@
 #include "internal.h"
 
 #define ATTACH_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+#define FIRST_STOP_NS  1000000000LL /* longest the process is held for one thread */
 
 /* Read field NAME ("TracerPid:") of /proc/PID/status into BUF. */
 static int status_field(pid_t pid, const char *name, char *buf, size_t size)
@@ -121,6 +123,38 @@ struct first_stop {
 	int status;
 };
 
+/*
+ * Collect the first stop of each of the N threads in STOPS (status -1: not
+ * yet), waiting at most FIRST_STOP_NS for the last; status 0 when the thread
+ * is gone.  Threads still running afterwards keep status -1.
+ */
+static void first_stops(struct first_stop *stops, size_t n)
+{
+	int64_t deadline = mono_ns() + FIRST_STOP_NS;
+	size_t left = n;
+
+	for (unsigned round = 0; left; round++) {
+		for (size_t i = 0; i < n; i++) {
+			pid_t r;
+
+			if (stops[i].status >= 0)
+				continue;
+			r = waitpid(stops[i].tid, &stops[i].status, __WALL | WNOHANG);
+			if (r == 0) {
+				stops[i].status = -1;
+				continue;
+			}
+			if (r != stops[i].tid)
+				stops[i].status = 0; /* gone */
+			left--;
+		}
+		if (!left || mono_ns() > deadline)
+			break;
+		/* Most threads stop within microseconds: poll fast, then back off. */
+		usleep(round < 100 ? 50 : 1000);
+	}
+}
+
 /* Attach to PID; see the top comment. */
 int mt_session_attach(struct mt_session *s, pid_t pid)
 {
@@ -147,22 +181,23 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 			goto fail;
 	} while (new);
 
-	/* Wait for every thread's first stop, keeping it stopped for the snapshot. */
+	/*
+	 * Wait for every thread's first stop, keeping it stopped for the
+	 * snapshot.  A thread can take long to stop: one in an uninterruptible
+	 * wait (a vfork parent until its child execs, a hung file system)
+	 * stops only when the wait ends.  The others are not held for it
+	 * longer than FIRST_STOP_NS: it is left to stop later, when its first
+	 * stop is handled like any other.
+	 */
 	stops = calloc(s->ntasks, sizeof(*stops));
 	if (!stops) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < s->tasks_cap && nstops < s->ntasks; i++) {
-		struct task *t = s->tasks[i];
-		int status;
-
-		if (!t || t->pid != pid)
-			continue;
-		if (waitpid(t->tid, &status, __WALL) != t->tid)
-			status = 0; /* gone */
-		stops[nstops++] = (struct first_stop){t->tid, status};
-	}
+	for (size_t i = 0; i < s->tasks_cap && nstops < s->ntasks; i++)
+		if (s->tasks[i] && s->tasks[i]->pid == pid)
+			stops[nstops++] = (struct first_stop){s->tasks[i]->tid, -1};
+	first_stops(stops, nstops);
 	{
 		char *argv[2] = {NULL, NULL};
 		char path[64], cmd[4096];
@@ -191,7 +226,9 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 
 	/* Now let them go: each first stop is handled as any later stop would be. */
 	for (size_t i = 0; i < nstops; i++)
-		session_handle(s, stops[i].tid, stops[i].status ? stops[i].status : W_EXITCODE(0, 0));
+		if (stops[i].status >= 0)
+			session_handle(s, stops[i].tid,
+				       stops[i].status ? stops[i].status : W_EXITCODE(0, 0));
 	free(stops);
 	return 0;
 fail:

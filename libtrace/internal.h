@@ -241,6 +241,9 @@ void alert_configure(struct mt_session *s);
 /* Returns 1 when the change made an alert. */
 int alert_check(struct mt_session *s);
 
+/* Monotonic clock in nanoseconds, for deadlines (util.c). */
+int64_t mono_ns(void);
+
 /* /proc readers (proc.c). */
 ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
 const char *proc_env_get(const char *env, size_t len, const char *name);

@@ -877,15 +877,6 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	task_resume(s, t, sig);
 }
 
-/* Monotonic clock in nanoseconds. */
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
 static void do_stop(struct mt_session *s)
 {

@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "libtrace.h"
+#include "internal.h"
 
 /* Multiply with overflow check; 0 or -ERANGE. */
 static int mul_u64(uint64_t a, uint64_t b, uint64_t *out)
@@ -119,6 +119,15 @@ int64_t mt_now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Monotonic clock in nanoseconds, for deadlines. */
+int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 

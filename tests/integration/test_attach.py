@@ -344,6 +344,28 @@ class AttachTest(unittest.TestCase):
         self.assertGreater(self.poll_report(a, lambda t: t["vforks"] > v0)["vforks"], v0,
                            "the vforking thread stopped after the detach")
 
+    def test_attach_does_not_wait_long_for_one_thread(self):
+        """A thread in an uninterruptible wait (a vfork parent whose child
+        sleeps 5 s before it exits) stops only when the wait ends.  The attach
+        must not hold the whole process that long: after at most about a
+        second the others run, traced, and the late thread joins when it
+        stops."""
+        a = self.start("-k", "3", "-v", "5000")
+        time.sleep(0.2)  # the vforker is in its first vfork by now
+        t0 = time.monotonic()
+        d = self.attach(a.pid)
+        self.assertLess(time.monotonic() - t0, 3.0, "the attach waited for the vfork")
+        # The process works while the vforker still waits.
+        self.assertEqual(a.cmd("report")["vforks"], 0)
+        t = a.cmd("alloc 1")
+        self.assert_same_chunks(d, t)
+        self.assertTrue(traced_by(a.pid, d.proc.pid), tracer_pids(a.pid))
+        # The vfork ends; the vforker, traced, goes on to the next one.
+        self.poll_report(a, lambda r: r["vforks"] >= 1, timeout=15)
+        self.assert_same_chunks(d, a.cmd("report"))
+        self.detach(d)
+        self.assert_untraced(a.pid)
+
     def test_seed_raw_neighbour(self):
         """A mapping the program made itself (no chunk header) right below the
         blocks merges with them in /proc/PID/maps; the blocks are still five

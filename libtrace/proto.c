@@ -17,6 +17,74 @@
 
 #include "internal.h"
 
+/* Length of the valid UTF-8 sequence at P (at most LEFT bytes), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing above U+10FFFF. */
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (left < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * S as a JSON string.  Names from the target (its command line, thread
+ * names cut at 15 bytes by the kernel, file and symbol names) need not be
+ * UTF-8, which JSON must be: each byte that is not part of a valid
+ * sequence becomes U+FFFD, so the text is shown, never dropped.
+ */
+static json_t *json_text(const char *s)
+{
+	size_t len = strlen(s), n = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	json_t *j = json_stringn(s, len);
+	char *buf;
+
+	if (j)
+		return j;
+	if (!(buf = malloc(3 * len + 1)))
+		return json_string("");
+	for (size_t i = 0; i < len;) {
+		size_t k = utf8_seq(p + i, len - i);
+
+		if (k) {
+			memcpy(buf + n, p + i, k);
+			n += k;
+			i += k;
+		} else {
+			memcpy(buf + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			i++;
+		}
+	}
+	j = json_stringn(buf, n);
+	free(buf);
+	return j ? j : json_string("");
+}
+
 /* memtraced's own resident set size in bytes. */
 static uint64_t self_rss(void)
 {
@@ -98,7 +166,7 @@ json_t *mt_proto_status(struct mt_session *s)
 	mt_session_growth(s, &g);
 	argv = json_array();
 	for (char **a = st.argv; a && *a; a++)
-		json_array_append_new(argv, json_string(*a));
+		json_array_append_new(argv, json_text(*a));
 	classes = json_object();
 	for (int c = 0; c < MT_CLASS_COUNT; c++)
 		json_object_set_new(classes, mt_class_name(c), count_bytes(st.count[c], st.bytes[c]));
@@ -166,8 +234,8 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 	json_t *top = json_array();
 
 	for (size_t i = 0; i < sizeof(a->top) / sizeof(a->top[0]) && a->top[i].tid; i++)
-		json_array_append_new(top, json_pack("{s:i,s:s,s:I,s:I}", "tid", a->top[i].tid,
-						     "name", a->top[i].comm, "chunk_bytes",
+		json_array_append_new(top, json_pack("{s:i,s:o,s:I,s:I}", "tid", a->top[i].tid,
+						     "name", json_text(a->top[i].comm), "chunk_bytes",
 						     (json_int_t)a->top[i].chunk_bytes, "chunk_count",
 						     (json_int_t)a->top[i].chunk_count));
 	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:f,s:f,s:o,s:s,s:o}", "seq", (json_int_t)a->seq,
@@ -179,30 +247,6 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 			 a->trend ? a->trend : "unknown", "top_threads", top);
 }
 
-/*
- * Replace every byte of S that is not part of a valid UTF-8 sequence with
- * '?': messages quote client input and may cut it mid-character, and JSON
- * strings must be valid UTF-8.
- */
-static void utf8_repair(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-
-	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
-			: (*p & 0xf8) == 0xf0 ? 3 : -1;
-		int ok = n >= 0;
-
-		for (int i = 1; ok && i <= n; i++)
-			ok = (p[i] & 0xc0) == 0x80;
-		if (!ok) {
-			*p++ = '?';
-			continue;
-		}
-		p += n + 1;
-	}
-}
-
 /* An error answer. */
 json_t *mt_proto_error(const char *code, const char *fmt, ...)
 {
@@ -212,8 +256,9 @@ json_t *mt_proto_error(const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	utf8_repair(msg);
-	return json_pack("{s:b,s:{s:s,s:s}}", "ok", 0, "error", "code", code, "message", msg);
+	/* Messages quote client input and may cut it mid-character. */
+	return json_pack("{s:b,s:{s:s,s:o}}", "ok", 0, "error", "code", code, "message",
+			 json_text(msg));
 }
 
 /* "0x7f..." for an address: JSON numbers lose precision above 2^53 in many readers. */
@@ -244,10 +289,10 @@ json_t *mt_proto_event(const struct mt_event *ev)
 	for (int i = 0; e && i < e->nargs; i++)
 		json_array_append_new(args, json_integer((json_int_t)ev->args[i]));
 	mt_event_format(ev, text, sizeof(text));
-	o = json_pack("{s:I,s:I,s:i,s:i,s:s,s:o,s:b,s:I,s:I,s:s}", "seq", (json_int_t)ev->seq,
+	o = json_pack("{s:I,s:I,s:i,s:i,s:s,s:o,s:b,s:I,s:I,s:o}", "seq", (json_int_t)ev->seq,
 		      "time_ns", (json_int_t)ev->time_ns, "pid", ev->pid, "tid", ev->tid, "syscall",
 		      mt_sys_name(ev->sys), "args", args, "done", ev->done, "ret",
-		      (json_int_t)ev->ret, "duration_ns", (json_int_t)ev->dur_ns, "text", text);
+		      (json_int_t)ev->ret, "duration_ns", (json_int_t)ev->dur_ns, "text", json_text(text));
 	if (o && ev->inferred)
 		json_object_set_new(o, "inferred", json_true());
 	if (o && ev->done && ev->ret < 0 && ev->ret >= -4095)
@@ -382,7 +427,7 @@ static json_t *stack_json(struct mt_session *s, uint32_t id)
 	unsigned n = mt_session_stack(s, id, names, MT_STACK_MAX);
 
 	for (unsigned i = 0; i < n; i++)
-		json_array_append_new(a, json_string(names[i]));
+		json_array_append_new(a, json_text(names[i]));
 	return a;
 }
 
@@ -413,13 +458,13 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 		qsort(m, n, sizeof(*m), sort_age);
 	list = json_array();
 	for (size_t i = 0; i < n && i < limit; i++) {
-		json_t *o1 = json_pack("{s:o,s:o,s:I,s:s,s:o,s:b,s:b,s:i,s:s,s:f}", "start",
+		json_t *o1 = json_pack("{s:o,s:o,s:I,s:s,s:o,s:b,s:b,s:i,s:o,s:f}", "start",
 				  json_addr(m[i].start), "end", json_addr(m[i].start + m[i].len),
 				  "length", (json_int_t)m[i].len, "class", mt_class_name(m[i].class),
 				  "prot", json_prot(m[i].prot, m[i].flags), "anonymous",
 				  !!(m[i].kind & MT_MAP_ANON), "preexisting",
 				  !!(m[i].kind & MT_MAP_PREEXISTING), "tid", m[i].tid, "thread",
-				  m[i].comm, "age_s",
+				  json_text(m[i].comm), "age_s",
 				  m[i].time_ns ? (double)(now - m[i].time_ns) / 1e9 : 0.0);
 
 		if (!o1)
@@ -604,8 +649,8 @@ static json_t *cmd_threads(struct mt_session *s, json_t *req)
 		if (!all && !t[i].alive && !t[i].outstanding_count)
 			continue;
 		json_array_append_new(
-			list, json_pack("{s:i,s:i,s:s,s:b,s:o,s:o,s:o,s:o}", "tid", t[i].tid, "pid",
-					t[i].pid, "name", t[i].comm, "alive", t[i].alive, "mapped",
+			list, json_pack("{s:i,s:i,s:o,s:b,s:o,s:o,s:o,s:o}", "tid", t[i].tid, "pid",
+					t[i].pid, "name", json_text(t[i].comm), "alive", t[i].alive, "mapped",
 					cb(t[i].mapped_count, t[i].mapped_bytes), "unmapped",
 					cb(t[i].unmapped_count, t[i].unmapped_bytes), "outstanding",
 					cb(t[i].outstanding_count, t[i].outstanding_bytes), "chunks",

@@ -950,7 +950,8 @@ int mt_session_run(struct mt_session *s)
 		timer_settime(s->wake_timer, 0, &off, NULL);
 	}
 	pthread_mutex_lock(&s->lock);
-	if (s->state != MT_STATE_EXITED) {
+	/* Detached, the process goes on: only a traced target can have exited. */
+	if (s->state != MT_STATE_EXITED && s->state != MT_STATE_DETACHED) {
 		s->state = MT_STATE_EXITED;
 		s->end_ns = mt_now_ns();
 	}

@@ -109,6 +109,7 @@ struct task {
 	struct maps_entry *saved; /* what the pending call's entry took out of the table */
 	size_t nsaved, cap_saved;
 	struct timespec entry;	 /* monotonic, at the seccomp stop */
+	int orphan_sig;		 /* TASK_ORPHAN: the signal of the stop it is held in */
 };
 
 /* One frame: an offset in an object's file, or (obj 0) an absolute pc. */

@@ -645,6 +645,20 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 	record(s, t, &ev);
 }
 
+/*
+ * Answer a PTRACE_EVENT_STOP of T with signal SIG.  In a group-stop (a
+ * stop signal) T stays stopped, listening, so SIGCONT and SIGKILL still
+ * reach it; any other (an interrupt, a first stop, the wake-up after
+ * SIGCONT) is resumed.
+ */
+static void task_stop_answer(struct mt_session *s, struct task *t, int sig)
+{
+	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+		ptrace(PTRACE_LISTEN, t->tid, 0, 0);
+	else
+		task_resume(s, t, 0);
+}
+
 /* Read the clone flags of the clone/clone3 call T is stopped in. */
 static uint64_t clone_flags(struct task *t, int event)
 {
@@ -688,7 +702,7 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 		/* Its first stop came before our event: it has waited for this. */
 		c->pid = c->th->pid = (flags & CLONE_THREAD) ? t->pid : tid;
 		c->flags = (c->flags & ~(TASK_TARGET_MM | TASK_STARTUP | TASK_ORPHAN)) | cflags;
-		task_resume(s, c, 0);
+		task_stop_answer(s, c, c->orphan_sig);
 	} else {
 		task_new(s, tid, (flags & CLONE_THREAD) ? t->pid : tid, TASK_STARTUP | cflags);
 	}
@@ -807,10 +821,14 @@ static void on_exec(struct mt_session *s, struct task *t)
 
 /* A stop of a tid we do not know yet: a new task whose parent's event is
  * still queued.  Keep it stopped until on_clone() tells us who it is. */
-static void on_unknown(struct mt_session *s, pid_t tid)
+static void on_unknown(struct mt_session *s, pid_t tid, int status)
 {
-	if (!task_new(s, tid, tid, TASK_ORPHAN))
+	struct task *t = task_new(s, tid, tid, TASK_ORPHAN);
+
+	if (!t)
 		ptrace(PTRACE_CONT, tid, 0, 0);
+	else
+		t->orphan_sig = (status >> 16) == PTRACE_EVENT_STOP ? WSTOPSIG(status) : 0;
 }
 
 /* Dispatch one waitpid() result. */
@@ -838,7 +856,7 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	if (!WIFSTOPPED(status))
 		return;
 	if (!t) {
-		on_unknown(s, tid);
+		on_unknown(s, tid, status);
 		return;
 	}
 	sig = WSTOPSIG(status);
@@ -858,15 +876,12 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 		on_exec(s, t);
 		return;
 	case PTRACE_EVENT_STOP:
-		if (t->flags & TASK_STARTUP) {
-			t->flags &= ~TASK_STARTUP;
-			task_resume(s, t, 0);
-		} else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
-			/* Group-stop: stay stopped, but let SIGCONT and SIGKILL through. */
-			ptrace(PTRACE_LISTEN, tid, 0, 0);
-		} else {
-			task_resume(s, t, 0);
-		}
+		/*
+		 * A new task's first stop is one too: born while the process
+		 * stops, it joins the group-stop, and its first trap says so.
+		 */
+		t->flags &= ~TASK_STARTUP;
+		task_stop_answer(s, t, sig);
 		return;
 	}
 	if (sig == (SIGTRAP | 0x80)) {

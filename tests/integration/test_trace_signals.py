@@ -191,6 +191,35 @@ class JobControl(Base):
         self.assert_gone(d, pid)
 
 
+    def test_threads_born_into_a_group_stop_stay_stopped(self):
+        """A thread created while SIGSTOP takes effect joins the stop: its
+        first ptrace stop says so, and it must not be resumed from it.
+        Round after round, no thread may stay out of the stop."""
+        # A thread every 100 us, each napping 300 ms: one is nearly always
+        # in clone() when the stop comes, and an escaped one shows 'S'.
+        d = self.daemon([mtlib.target("threadstorm"), "-d", "300"])
+        pid = self.pid_of(d)
+        time.sleep(0.3)
+        escaped = []
+        for i in range(30):
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.05)
+            # Out of the stop at every sample for 0.15 s: running, not passing by.
+            out = None
+            for _ in range(8):
+                now = {t for t, st in mtlib.task_states(pid).items() if st not in "tT"}
+                out = now if out is None else out & now
+                time.sleep(0.02)
+            if out:
+                escaped.append((i, sorted(out)))
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.02)
+        self.assertEqual(escaped, [], "threads ran while the process was stopped")
+        os.kill(pid, signal.SIGKILL)
+        self.assertEqual(d.finish(timeout=30), 137, d.err)
+        self.assert_gone(d, pid)
+
+
 class Termination(Base):
     def test_sigkill_target(self):
         path = os.path.join(self.tmp, "counter")

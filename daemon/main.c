@@ -79,11 +79,14 @@ static void print_summary(struct mt_session *s, int json)
 		return;
 	}
 	mt_session_status(s, &st);
+	if (st.state == MT_STATE_EXITED)
+		fprintf(stderr, "memtraced: pid %d exited, exit code %d\n", st.pid,
+			mt_exit_code(st.exit_status));
+	else
+		fprintf(stderr, "memtraced: pid %d %s\n", st.pid, mt_state_name(st.state));
 	fprintf(stderr,
-		"memtraced: pid %d %s, exit code %d\n"
 		"  outstanding: %llu mappings, %s (committed %s, reserved %s)\n"
 		"  chunks:      %llu x %s = %s",
-		st.pid, mt_state_name(st.state), mt_exit_code(st.exit_status),
 		(unsigned long long)st.outstanding_count,
 		mt_format_size(st.outstanding_bytes, b[0], 16),
 		mt_format_size(st.committed_bytes, b[1], 16),
@@ -150,8 +153,12 @@ int main(int argc, char **argv)
 
 	if ((err = mt_session_new(&o.cfg, &s)) < 0)
 		fatalx(EXIT_SETUP, "cannot create a session: %s", strerror(-err));
-	if ((err = control_start(s, &o, &ctl)) < 0)
-		fatalx(EXIT_SETUP, "control socket: %s", strerror(-err));
+	/* control_start() has said what failed, and on which path. */
+	if (control_start(s, &o, &ctl) < 0) {
+		mt_session_free(s);
+		options_free(&o);
+		return EXIT_SETUP;
+	}
 	if (o.pid) {
 		err = mt_session_attach(s, (pid_t)o.pid);
 		if (err < 0) {

@@ -480,6 +480,28 @@ class AttachTest(unittest.TestCase):
     def test_detach_sigint(self):
         self.check_detach("SIGINT")
 
+    def test_detach_reports_detached(self):
+        """After a detach the summary and the report say "detached", with no
+        exit code: the process was let go, it did not exit."""
+        a = self.start("-k", "2")
+        report = os.path.join(tempfile.mkdtemp(prefix="mt-report-"), "r.json")
+        self.addCleanup(shutil.rmtree, os.path.dirname(report), True)
+        d = self.attach(a.pid, opts=["--summary", "--json", "--report", report])
+        self.detach(d, "SIGTERM")
+        self.assert_untraced(a.pid)
+        summary = [json.loads(l) for l in d.err.splitlines() if l.startswith("{")][-1]
+        with open(report) as f:
+            rep = json.load(f)
+        for st in (summary, rep["status"] if "status" in rep else rep):
+            self.assertEqual(st["target"]["state"], "detached", st["target"])
+            self.assertNotIn("exit_code", st["target"])
+            self.assertEqual(st["chunks"]["count"], 2)
+        d2 = self.attach(a.pid, opts=["--summary"])
+        self.detach(d2, "SIGINT")
+        self.assertRegex(d2.err, r"pid %d detached\b" % a.pid)
+        self.assertNotIn("exit code", d2.err)
+        self.assert_working(a)
+
     def test_attach_thread_churn(self):
         """Attach and detach again and again while 8 threads create and join
         threads as fast as they can: every attach must succeed (threads born

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,7 +96,10 @@ static void usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-/* The socket path: -s, MEMTRACE_SOCKET, then memtraced's default; too long is a usage error. */
+/*
+ * The socket path: -s, MEMTRACE_SOCKET, then memtraced's default; too long is
+ * a usage error.  An empty variable counts as unset, as memtraced takes it.
+ */
 static void socket_path(const char *opt, char *buf, size_t size)
 {
 	const char *env = getenv("MEMTRACE_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
@@ -105,13 +109,46 @@ static void socket_path(const char *opt, char *buf, size_t size)
 		n = snprintf(buf, size, "%s", opt);
 	else if (env && *env)
 		n = snprintf(buf, size, "%s", env);
-	else if (geteuid() == 0 || !xdg)
+	else if (geteuid() == 0 || !xdg || !*xdg)
 		n = snprintf(buf, size, "/run/memtrace/memtraced.sock");
 	else
 		n = snprintf(buf, size, "%s/memtrace/memtraced.sock", xdg);
 	if (n < 0 || (size_t)n >= size)
 		usage_error("socket path too long (at most %zu bytes): %s", size - 1,
 			    opt ? opt : env && *env ? env : xdg);
+}
+
+/* V as a JSON string for OPT of CMD; JSON holds only UTF-8, so other bytes are a usage error. */
+static json_t *arg_string(const char *cmd, const char *opt, const char *v)
+{
+	json_t *s = json_string(v);
+
+	if (!s)
+		usage_error("%s: the value of %s is not valid UTF-8", cmd, opt);
+	return s;
+}
+
+/*
+ * An event id for OPT of CMD (NULL: peek's first argument), as JSON: decimal
+ * digits only (no sign, blank or octal), within JSON's integers, and not 0,
+ * which no event has.
+ */
+static json_t *arg_event_id(const char *cmd, const char *opt, const char *v)
+{
+	unsigned long long n;
+	int bad;
+
+	errno = 0;
+	n = strtoull(v, NULL, 10);
+	bad = !*v || v[strspn(v, "0123456789")] || errno || n > INT64_MAX;
+	if (bad && !opt)
+		usage_error("%s: '%s' is neither an address (0x...) nor an event id", cmd, v);
+	if (bad)
+		usage_error("%s: bad event id '%s' for %s", cmd, v, opt);
+	if (n == 0)
+		usage_error("%s: there is no event 0 (a preexisting mapping has no event id: "
+			    "give its address)", cmd);
+	return json_integer((json_int_t)n);
 }
 
 /* Turn "--min-size 16M" style words into REQ's arguments for CMD. */
@@ -124,16 +161,12 @@ static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *
 
 		if (strncmp(argv[i], "--", 2) && !strcmp(cmd->name, "peek") &&
 		    !json_object_get(req, "address") && !json_object_get(req, "id")) {
-			/* peek ADDR|ID: 0x... is an address, a decimal number an event id. */
-			char *end;
-			unsigned long long num = strtoull(argv[i], &end, 0);
-
-			if (!strncmp(argv[i], "0x", 2))
-				json_object_set_new(req, "address", json_string(argv[i]));
-			else if (*argv[i] && !*end)
-				json_object_set_new(req, "id", json_integer((json_int_t)num));
+			/* peek ADDR|ID: 0x... or 0X... is an address, anything else an event id. */
+			if (!strncmp(argv[i], "0x", 2) || !strncmp(argv[i], "0X", 2))
+				json_object_set_new(req, "address",
+						    arg_string("peek", "ADDR", argv[i]));
 			else
-				usage_error("peek: '%s' is neither an address (0x...) nor an id", argv[i]);
+				json_object_set_new(req, "id", arg_event_id("peek", NULL, argv[i]));
 			continue;
 		}
 		if (strncmp(argv[i], "--", 2))
@@ -186,9 +219,14 @@ static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *
 			char *end;
 			unsigned long long n;
 
+			if (!strcmp(cmd->name, "peek") && !strcmp(a->name, "id")) {
+				json_object_set_new(req, a->name,
+						    arg_event_id(cmd->name, argv[i - 1], v));
+				break;
+			}
 			errno = 0;
 			n = strtoull(v, &end, 10);
-			if (errno || end == v || *end || *v == '-')
+			if (errno || end == v || *end || *v == '-' || n > INT64_MAX)
 				usage_error("%s: bad number '%s' for %s", cmd->name, v, argv[i - 1]);
 			json_object_set_new(req, a->name, json_integer((json_int_t)n));
 			break;
@@ -210,7 +248,7 @@ static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *
 			break;
 		}
 		default:
-			json_object_set_new(req, a->name, json_string(v));
+			json_object_set_new(req, a->name, arg_string(cmd->name, argv[i - 1], v));
 		}
 	}
 }
@@ -739,6 +777,34 @@ static struct reader request(const char *path, json_t *req, json_t **answer)
 }
 
 /*
+ * Print how wait for LEVEL ended: RESULT is "active" (NOW, the level then, is
+ * at LEVEL or above), "raised" (ALERT) or "timeout".  With --json one object:
+ * {"wait":LEVEL,"result":RESULT[,"level":NOW][,"alert":ALERT]}.
+ */
+static void wait_result(int level, const char *result, const char *now, json_t *alert)
+{
+	json_t *o;
+
+	if (!opt_json) {
+		if (alert)
+			print_alert(alert);
+		else if (now)
+			printf("level %s is active\n", now);
+		else
+			printf("no %s alert before the timeout\n", mt_level_name(level));
+		return;
+	}
+	o = json_pack("{s:s,s:s}", "wait", mt_level_name(level), "result", result);
+	if (o && now)
+		json_object_set_new(o, "level", json_string(now));
+	if (o && alert)
+		json_object_set(o, "alert", alert);
+	if (o)
+		json_dumpf(o, stdout, JSON_COMPACT), putchar('\n');
+	json_decref(o);
+}
+
+/*
  * wait [--level warn|crit] [--timeout DURATION]: exit 0 as soon as an alert
  * of LEVEL or above is active or fires, 1 on timeout.
  */
@@ -750,11 +816,15 @@ static int cmd_wait(const char *path, int argc, char **argv)
 	struct reader r;
 
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--level") && i + 1 < argc) {
+		int valued = !strcmp(argv[i], "--level") || !strcmp(argv[i], "--timeout");
+
+		if (valued && i + 1 >= argc)
+			usage_error("wait: %s needs a value", argv[i]);
+		if (!strcmp(argv[i], "--level")) {
 			level = mt_level_from_name(argv[++i]);
 			if (level <= MT_LEVEL_OK)
 				usage_error("wait: --level takes warn or crit");
-		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+		} else if (!strcmp(argv[i], "--timeout")) {
 			if (mt_parse_duration(argv[++i], &timeout_ns) < 0)
 				usage_error("wait: bad duration '%s'", argv[i]);
 		} else if (!strcmp(argv[i], "--json")) {
@@ -770,7 +840,7 @@ static int cmd_wait(const char *path, int argc, char **argv)
 		goto out;
 	}
 	if (mt_level_from_name(jstr(a, "level")) >= level) {
-		printf("level %s is active\n", jstr(a, "level"));
+		wait_result(level, "active", jstr(a, "level"), NULL);
 		rc = 0;
 		goto out;
 	}
@@ -778,9 +848,11 @@ static int cmd_wait(const char *path, int argc, char **argv)
 	a = NULL;
 	if (timeout_ns >= 0) {
 		struct timespec ts;
+		int64_t now;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + timeout_ns;
+		now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		deadline = timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 	}
 	for (;;) {
 		struct timespec ts;
@@ -794,7 +866,8 @@ static int cmd_wait(const char *path, int argc, char **argv)
 
 			if (left <= 0)
 				break;
-			ms = (int)(left / 1000000) + 1;
+			/* poll() takes int milliseconds: a longer wait is polled again. */
+			ms = left / 1000000 >= INT_MAX ? INT_MAX : (int)(left / 1000000) + 1;
 		}
 		if (!(r.len && memchr(r.buf, '\n', r.len)) && poll(&p, 1, ms) == 0)
 			break;
@@ -806,17 +879,14 @@ static int cmd_wait(const char *path, int argc, char **argv)
 		al = json_object_get(a, "alert");
 		if (al && !strcmp(jstr(al, "state"), "raised") &&
 		    mt_level_from_name(jstr(al, "level")) >= level) {
-			if (opt_json)
-				json_dumpf(al, stdout, JSON_COMPACT), putchar('\n');
-			else
-				print_alert(al);
+			wait_result(level, "raised", jstr(al, "level"), al);
 			rc = 0;
 			goto out;
 		}
 		json_decref(a);
 		a = NULL;
 	}
-	printf("no %s alert before the timeout\n", mt_level_name(level));
+	wait_result(level, "timeout", NULL, NULL);
 out:
 	json_decref(a);
 	json_decref(req);

@@ -92,17 +92,24 @@ struct control {
 static int control_default_path(char *buf, size_t size)
 {
 	const char *env = getenv("MEMTRACE_SOCKET"), *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
 
 	if (env && *env)
-		return snprintf(buf, size, "%s", env) < (int)size ? 0 : -ENAMETOOLONG;
-	if (geteuid() == 0)
-		return snprintf(buf, size, "/run/memtrace/memtraced.sock") < (int)size ? 0 : -1;
-	if (!xdg || !*xdg) {
+		n = snprintf(buf, size, "%s", env);
+	else if (geteuid() == 0)
+		n = snprintf(buf, size, "/run/memtrace/memtraced.sock");
+	else if (xdg && *xdg)
+		n = snprintf(buf, size, "%s/memtrace/memtraced.sock", xdg);
+	else {
 		log_warnx("XDG_RUNTIME_DIR is not set; give the socket with -s PATH");
 		return -EINVAL;
 	}
-	return snprintf(buf, size, "%s/memtrace/memtraced.sock", xdg) < (int)size ? 0
-										  : -ENAMETOOLONG;
+	if (n < 0 || (size_t)n >= size) {
+		log_warnx("socket path too long (at most %zu bytes): %s", size - 1,
+			  env && *env ? env : xdg);
+		return -ENAMETOOLONG;
+	}
+	return 0;
 }
 
 /* Create the socket's directory when missing: 0700, or 0710 for GROUP (-1: none). */
@@ -157,8 +164,11 @@ static int control_listen(struct control *c)
 		unlink(c->path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		log_warn("cannot make a socket for %s", c->path);
+		return err;
+	}
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
@@ -261,6 +271,7 @@ static void client_free(struct client *cl)
 /* Ask the tracer to stop and wake whoever waits for it. */
 static void control_request_stop(struct control *c)
 {
+	/* options_parse() keeps durations within int milliseconds. */
 	mt_session_stop(c->s, (int)(c->o->kill_timeout_ns / 1000000));
 	pthread_mutex_lock(&c->lock);
 	c->stop_seen = 1;
@@ -468,6 +479,7 @@ static void control_alerts(struct control *c)
 			mt_session_status(c->s, &st);
 			json_object_set_new(j, "pid", json_integer(st.pid));
 			log_alert(j);
+			/* options_parse() keeps durations within int milliseconds. */
 			if (c->o->alert_exec)
 				alertexec_run(c->o->alert_exec, j,
 					      (int)(c->o->alert_timeout_ns / 1000000));
@@ -665,7 +677,7 @@ static void *control_main(void *arg)
 /*
  * Bind the socket (refusing a live one) and set up; connections wait in the
  * backlog until control_serve(), so the first answer already sees the
- * target seeded.
+ * target seeded.  Every failure is logged here, once, with its detail.
  */
 int control_start(struct mt_session *s, const struct options *o, struct control **out)
 {
@@ -674,8 +686,10 @@ int control_start(struct mt_session *s, const struct options *o, struct control 
 	int err;
 
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		log_warnx("control socket: out of memory");
 		return -ENOMEM;
+	}
 	c->s = s;
 	c->o = o;
 	c->listen_fd = c->signal_fd = c->wake_fd = -1;
@@ -683,6 +697,7 @@ int control_start(struct mt_session *s, const struct options *o, struct control 
 	pthread_cond_init(&c->cond, NULL);
 	c->evbuf = calloc(FOLLOW_BATCH, sizeof(*c->evbuf));
 	if (!c->evbuf) {
+		log_warnx("control socket: out of memory");
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -720,6 +735,7 @@ int control_start(struct mt_session *s, const struct options *o, struct control 
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->signal_fd < 0 || c->wake_fd < 0) {
 		err = -errno;
+		log_warn("control thread: cannot make its signalfd or eventfd");
 		goto fail;
 	}
 	*out = c;

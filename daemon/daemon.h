@@ -15,6 +15,10 @@
 #define EXIT_SETUP  3 /* cannot start: socket, launch */
 #define EXIT_ATTACH 4
 
+/*
+ * What options_parse() makes of the command line.  The strings and the
+ * command's argv belong to the struct; options_free() frees them.
+ */
 struct options {
 	char *socket;
 	char *socket_group;
@@ -26,10 +30,8 @@ struct options {
 	uint64_t ring_events;
 	uint64_t pid; /* attach mode */
 	char *pid_file;
-	char *command;	    /* config: the program as one string */
+	char **command;	    /* --command split into words, NULL-terminated */
 	char **target_argv; /* launch mode: the program and its arguments */
-	void *owned[64];    /* what options_free() frees */
-	size_t nowned;
 	char *alert_exec;
 	int64_t alert_timeout_ns;
 	char *metrics_file;
@@ -50,7 +52,7 @@ void alertexec_run(const char *cmd, struct json_t *alert, int timeout_ms);
 
 struct control;
 
-/* Bind O->socket (refusing a live daemon's); nothing is answered yet. */
+/* Bind O->socket (refusing a live daemon's); nothing is answered yet.  Logs its own errors. */
 int control_start(struct mt_session *s, const struct options *o, struct control **out);
 /* Answer on the socket from a thread of its own. */
 int control_serve(struct control *c);

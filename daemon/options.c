@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ enum opt_type {
 	OPT_DURATION,
 	OPT_PERCENT,
 	OPT_STRING,
+	OPT_COMMAND, /* a string split into words, as argv */
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION
@@ -39,11 +41,18 @@ struct opt {
 
 #define OFF(f) offsetof(struct options, f)
 
+/*
+ * The longest duration, for all of them alike: --kill-timeout and
+ * --alert-timeout feed timers that count in int milliseconds
+ * (mt_session_stop, alertexec_run), which 24 days fit and 25 do not.
+ */
+#define DURATION_MAX_NS (24 * 86400 * 1000000000LL)
+
 static const struct opt opts[] = {
 	{"config", 'c', OPT_CONFIG, 0, "FILE", "read options from FILE (see memtraced.conf(5))"},
 	{"pid", 'p', OPT_COUNT, OFF(pid), "PID", "attach to the running process PID"},
 	{"pid-file", 0, OPT_STRING, OFF(pid_file), "FILE", "attach to the PID written in FILE"},
-	{"command", 0, OPT_STRING, OFF(command), "CMDLINE",
+	{"command", 0, OPT_COMMAND, OFF(command), "CMDLINE",
 	 "the program to run, as one string (for the config file)"},
 	{"socket", 's', OPT_STRING, OFF(socket), "PATH", "control socket (default: see FILES)"},
 	{"socket-group", 0, OPT_STRING, OFF(socket_group), "GROUP",
@@ -77,7 +86,7 @@ static const struct opt opts[] = {
 	{"kill-timeout", 0, OPT_DURATION, OFF(kill_timeout_ns), "DURATION",
 	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
 	{"cpu", 0, OPT_STRING, OFF(cpu), "N",
-	 "launch mode: run target and tracer on CPU N (faster stops; see BUGS)"},
+	 "launch mode: run target and tracer on CPU N (faster stops; the target gets one CPU)"},
 	{"stacks", 0, OPT_STRING, OFF(stacks), "none|chunk|large|all",
 	 "which calls get a native stack (default chunk: chunk and large)"},
 	{"stack-depth", 0, OPT_COUNT, OFF(stack_depth), "N", "frames per stack (default 32, at most 64)"},
@@ -113,13 +122,43 @@ static void usage(FILE *f)
 	}
 }
 
-/* Keep P on O's list of allocations (options_free() frees them); exits when NULL. */
-static void *options_own(struct options *o, void *p)
+/*
+ * Split CMD at blanks into a NULL-terminated argv, one allocation that holds
+ * the words after the pointers; "..." and '...' group words.  An open quote
+ * or no word at all exits, naming WHERE.
+ */
+static char **command_split(const char *cmd, const char *where)
 {
-	if (!p || o->nowned == sizeof(o->owned) / sizeof(o->owned[0]))
+	size_t n = 0, len = strlen(cmd), slots = len / 2 + 2;
+	char **argv = malloc(slots * sizeof(char *) + len + 1);
+	char *w;
+
+	if (!argv)
 		fatalx(EXIT_SETUP, "out of memory");
-	o->owned[o->nowned++] = p;
-	return p;
+	w = (char *)(argv + slots);
+	while (*cmd) {
+		char q = 0;
+
+		cmd += strspn(cmd, " \t");
+		if (!*cmd)
+			break;
+		argv[n++] = w;
+		for (; *cmd && (q || (*cmd != ' ' && *cmd != '\t')); cmd++) {
+			if (!q && (*cmd == '"' || *cmd == '\''))
+				q = *cmd;
+			else if (q && *cmd == q)
+				q = 0;
+			else
+				*w++ = *cmd;
+		}
+		if (q)
+			fatalx(EXIT_USAGE, "%s: unterminated %c quote", where, q);
+		*w++ = '\0';
+	}
+	argv[n] = NULL;
+	if (!n)
+		fatalx(EXIT_USAGE, "%s: no program in it", where);
+	return argv;
 }
 
 /* Store VALUE for option P into O; exits on a bad value, naming WHERE. */
@@ -146,18 +185,30 @@ static void opt_set(struct options *o, const struct opt *p, const char *value, c
 		/* 0 would mean "work it out", which is what leaving the option out does. */
 		if (u == 0 && (!strcmp(p->name, "chunk-size") || !strcmp(p->name, "ceiling")))
 			fatalx(EXIT_USAGE, "%s: must be more than 0", where);
+		/* Sizes travel as JSON integers, which are signed 64-bit. */
+		if (u > INT64_MAX)
+			fatalx(EXIT_USAGE, "%s: size '%s' is too large (at most %" PRId64 " bytes)",
+			       where, value, INT64_MAX);
 		*(uint64_t *)field = u;
 		break;
-	case OPT_COUNT:
+	case OPT_COUNT: {
+		int is_pid = !strcmp(p->name, "pid");
+
 		errno = 0;
 		u = strtoull(value, &end, 10);
-		if (errno || end == value || *end || *value == '-' || u == 0)
-			fatalx(EXIT_USAGE, "%s: bad count '%s'", where, value);
+		if (errno || end == value || *end || *value == '-' || u == 0 ||
+		    (is_pid && u > INT32_MAX))
+			fatalx(EXIT_USAGE, "%s: bad %s '%s'", where, is_pid ? "PID" : "count",
+			       value);
 		*(uint64_t *)field = u;
 		break;
+	}
 	case OPT_DURATION:
 		if (mt_parse_duration(value, &d) < 0)
 			fatalx(EXIT_USAGE, "%s: bad duration '%s' (use e.g. 500ms, 10s, 5m)", where,
+			       value);
+		if (d > DURATION_MAX_NS)
+			fatalx(EXIT_USAGE, "%s: duration '%s' is too long (at most 24d)", where,
 			       value);
 		*(int64_t *)field = d;
 		break;
@@ -170,7 +221,17 @@ static void opt_set(struct options *o, const struct opt *p, const char *value, c
 		break;
 	}
 	case OPT_STRING:
-		*(char **)field = options_own(o, strdup(value));
+		/* An empty sun_path would be an abstract socket: not what anyone meant. */
+		if (!*value && !strcmp(p->name, "socket"))
+			fatalx(EXIT_USAGE, "%s: empty path (use --no-socket for no socket)", where);
+		/* A repeated option takes its last value. */
+		free(*(char **)field);
+		if (!(*(char **)field = strdup(value)))
+			fatalx(EXIT_SETUP, "out of memory");
+		break;
+	case OPT_COMMAND:
+		free(*(char ***)field);
+		*(char ***)field = command_split(value, where);
 		break;
 	case OPT_CONFIG:
 		break; /* read before the command line; see options_parse() */
@@ -230,38 +291,11 @@ static void options_file(struct options *o, const char *path)
 		snprintf(where + strlen(where), sizeof(where) - strlen(where), ": %s", key);
 		opt_set(o, p, value, where);
 	}
+	/* A directory opens, then fails to read (EISDIR): not an empty file. */
+	if (ferror(f))
+		fatalx(EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
 	free(line);
 	fclose(f);
-}
-
-/* Split CMD at blanks into a NULL-terminated argv; "..." and '...' group words. */
-static char **split_command(struct options *o, const char *cmd)
-{
-	size_t n = 0, len = strlen(cmd);
-	char **argv = options_own(o, calloc(len / 2 + 2, sizeof(char *)));
-	char *buf = options_own(o, malloc(len + 1)), *w = buf;
-
-	while (*cmd) {
-		char q = 0;
-
-		cmd += strspn(cmd, " \t");
-		if (!*cmd)
-			break;
-		argv[n++] = w;
-		for (; *cmd && (q || (*cmd != ' ' && *cmd != '\t')); cmd++) {
-			if (!q && (*cmd == '"' || *cmd == '\''))
-				q = *cmd;
-			else if (q && *cmd == q)
-				q = 0;
-			else
-				*w++ = *cmd;
-		}
-		if (q)
-			fatalx(EXIT_USAGE, "command: unterminated quote");
-		*w++ = '\0';
-	}
-	argv[n] = NULL;
-	return argv;
 }
 
 /* Read the PID in FILE. */
@@ -286,7 +320,7 @@ void options_parse(struct options *o, int argc, char **argv)
 {
 	struct option longopts[NOPTS + 1];
 	char shortopts[2 * NOPTS + 2], *sp = shortopts, where[80];
-	char *file_pid_file, *file_command;
+	char *file_pid_file, **file_command;
 	uint64_t file_pid;
 	int c, idx;
 
@@ -321,7 +355,8 @@ void options_parse(struct options *o, int argc, char **argv)
 	file_pid_file = o->pid_file;
 	file_command = o->command;
 	o->pid = 0;
-	o->pid_file = o->command = NULL;
+	o->pid_file = NULL;
+	o->command = NULL;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
 		const struct opt *p = NULL;
 
@@ -341,14 +376,16 @@ void options_parse(struct options *o, int argc, char **argv)
 		o->pid = file_pid;
 		o->pid_file = file_pid_file;
 		o->command = file_command;
+	} else {
+		free(file_pid_file);
+		free(file_command);
 	}
 	if (optind < argc) {
 		o->target_argv = argv + optind;
+		free(o->command);
 		o->command = NULL;
 	} else if (o->command) {
-		o->target_argv = split_command(o, o->command);
-		if (!o->target_argv[0])
-			fatalx(EXIT_USAGE, "command: empty");
+		o->target_argv = o->command;
 	}
 	if (o->pid_file && !o->pid)
 		o->pid = read_pid_file(o->pid_file);
@@ -357,8 +394,6 @@ void options_parse(struct options *o, int argc, char **argv)
 	if (!o->pid && !o->target_argv)
 		fatalx(EXIT_USAGE, "no program to run (usage: memtraced [options] -- PROGRAM "
 				   "[ARGS...], or --pid PID)");
-	if (o->pid > INT32_MAX)
-		fatalx(EXIT_USAGE, "--pid: bad PID %llu", (unsigned long long)o->pid);
 	if (o->cpu) {
 		char *end;
 		long n;
@@ -394,10 +429,19 @@ void options_parse(struct options *o, int argc, char **argv)
 	o->cfg.ring_events = o->ring_events;
 }
 
-/* Free every string options_parse() allocated. */
+/* Free every string and the command options_parse() allocated. */
 void options_free(struct options *o)
 {
-	for (size_t i = 0; i < o->nowned; i++)
-		free(o->owned[i]);
-	o->nowned = 0;
+	for (size_t i = 0; i < NOPTS; i++) {
+		char *field = (char *)o + opts[i].off;
+
+		if (opts[i].type == OPT_STRING) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+		} else if (opts[i].type == OPT_COMMAND) {
+			free(*(char ***)field);
+			*(char ***)field = NULL;
+		}
+	}
+	o->target_argv = NULL;
 }

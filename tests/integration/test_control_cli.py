@@ -213,6 +213,159 @@ class TestUsage(unittest.TestCase):
         self.assertFalse(os.path.exists(marker), "the target ran anyway")
 
 
+    def usage_error(self, *args, says=None):
+        """memtracectl ARGS is a usage error: exit 2, one message line and the
+        --help hint, nothing on stdout, no daemon contacted (that exits 3)."""
+        r = ctl(*args, sock=self.sock)
+        self.assertEqual(r.returncode, 2, "%s: exit %d: %s" % (args, r.returncode, r.stderr))
+        lines = r.stderr.splitlines()
+        self.assertTrue(lines and lines[0].startswith("memtracectl: "), r.stderr)
+        self.assertEqual(lines[1:], ["Try 'memtracectl --help'."], r.stderr)
+        self.assertEqual(r.stdout, "")
+        if says:
+            self.assertIn(says, lines[0])
+        return lines[0]
+
+    def test_value_not_utf8_is_usage_error(self):
+        # JSON holds only UTF-8: the value used to be dropped without a word.
+        self.usage_error("outstanding", "--class", b"\xff", says="--class is not valid UTF-8")
+        self.usage_error("events", "--syscall", b"mm\xffap", says="UTF-8")
+        self.usage_error("peek", b"0x\xff", says="UTF-8")
+
+    def test_peek_argument_usage_errors(self):
+        for args in (("peek", "-1"), ("peek", "99999999999999999999"), ("peek", "abc"),
+                     ("peek", "1x"), ("peek", " 7"), ("peek", "+7"), ("peek", ""),
+                     ("peek", "--id", "-1"), ("peek", "--id", "0x10"),
+                     ("peek", "--id", "18446744073709551615")):
+            with self.subTest(args=args):
+                self.usage_error(*args)
+        for args in (("peek", "0"), ("peek", "--id", "0"), ("peek", "00")):
+            with self.subTest(args=args):
+                self.usage_error(*args, says="give its address")
+
+    def test_wait_option_without_value(self):
+        self.usage_error("wait", "--level", says="--level needs a value")
+        self.usage_error("wait", "--timeout", says="--timeout needs a value")
+        self.usage_error("wait", "--level", "ok", says="warn or crit")
+
+    def test_empty_xdg_runtime_dir_is_unset(self):
+        # memtraced takes an empty XDG_RUNTIME_DIR as unset; so must memtracectl.
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv to run as a user other than root")
+        r = ctl("status", env=clean_env(XDG_RUNTIME_DIR=""),
+                prefix=["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(DEFAULT_ROOT_SOCKET, r.stderr)
+        self.assertNotIn(" /memtrace/", r.stderr)
+
+
+class TestDaemonOptions(unittest.TestCase):
+    """memtraced's option and config file errors: exit 2, one line, target not run."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mt-opt-")
+        self.sock = os.path.join(self.tmp, "mt.sock")
+        self.marker = os.path.join(self.tmp, "ran")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_daemon(self, *opts, target=None):
+        d = Raw([*opts, "--", *(target or [mtlib.target("stopcont"), self.marker])])
+        try:
+            rc = d.finish(20)
+        finally:
+            d.kill()
+        return rc, d.err
+
+    def refused(self, *opts, says):
+        rc, err = self.run_daemon(*opts)
+        self.assertEqual(rc, 2, "%s: exit %d: %s" % (opts, rc, err))
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn(says, err)
+        self.assertFalse(os.path.exists(self.marker), "the target ran anyway")
+        return err
+
+    def conf(self, text):
+        path = os.path.join(self.tmp, "mt.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_size_above_int64_max(self):
+        # The status answer showed such a ceiling as -1.
+        for opt in ("--ceiling", "--chunk-size", "--chunk-slack", "--min-size"):
+            for v in ("18446744073709551615", "9223372036854775808"):
+                with self.subTest(opt=opt, v=v):
+                    self.refused("-s", self.sock, opt, v, says="too large")
+        rc, err = self.run_daemon("-s", self.sock, "--ceiling", "9223372036854775807",
+                                  target=[mtlib.target("exitwith"), "0"])
+        self.assertEqual(rc, 0, err)
+
+    def test_duration_too_long(self):
+        # 2147484s is 2^31 ms and a bit: --kill-timeout used to SIGKILL after ~1 s.
+        for opt in ("--kill-timeout", "--alert-timeout", "--window"):
+            for v in ("2147484s", "25d"):
+                with self.subTest(opt=opt, v=v):
+                    self.refused("-s", self.sock, opt, v, says="at most 24d")
+        self.refused("-c", self.conf("kill-timeout = 25d\n"), says="mt.conf:1")
+        rc, err = self.run_daemon("-s", self.sock, "--kill-timeout", "24d",
+                                  "--alert-timeout", "24d", target=[mtlib.target("exitwith"), "0"])
+        self.assertEqual(rc, 0, err)
+
+    def test_bad_pid_says_pid(self):
+        for v in ("abc", "0", "-5", "4294967296"):
+            with self.subTest(v=v):
+                err = self.refused("--pid", v, says="bad PID")
+                self.assertNotIn("count", err)
+        self.refused("-c", self.conf("pid = abc\n"), says="mt.conf:1: pid: bad PID")
+
+    def test_empty_socket_path(self):
+        # An empty sun_path would silently be an abstract socket.
+        self.refused("-s", "", says="empty path")
+        self.refused("-c", self.conf("socket =\n"), says="mt.conf:1")
+
+    def test_repeated_string_options(self):
+        # Any number of repeats, the last one winning (memtraced.conf(5)).
+        socks = [os.path.join(self.tmp, "s%d.sock" % i) for i in range(70)]
+        for how in ("command line", "config file"):
+            with self.subTest(how=how):
+                if how == "command line":
+                    opts = [w for s in socks for w in ("--socket", s)]
+                else:
+                    opts = ["-c", self.conf("".join("socket = %s\nreport = %s.json\n" % (s, s)
+                                                    for s in socks))]
+                d = Raw([*opts, "--", mtlib.target("stopcont"), self.marker])
+                try:
+                    wait_socket(socks[-1], d.proc)
+                    self.assertEqual(ctl("status", sock=socks[-1]).returncode, 0)
+                    self.assertEqual([s for s in socks[:-1] if os.path.exists(s)], [])
+                    d.proc.send_signal(signal.SIGTERM)
+                    d.finish(20)
+                finally:
+                    d.kill()
+                self.assertNotIn("out of memory", d.err)
+
+    def test_config_unterminated_quote_names_the_line(self):
+        path = self.conf("# a comment\nceiling = 1G\ncommand = \"x\n")
+        self.refused("-c", path, says="%s:3: command: unterminated" % path)
+        self.refused("-c", self.conf("command =   \n"), says="mt.conf:1: command")
+        self.refused("--command", "'x y", says="--command: unterminated")
+
+    def test_config_directory_is_an_error(self):
+        err = self.refused("-c", self.tmp, says=self.tmp)
+        self.assertIn("directory", err.lower())
+
+    def test_socket_error_is_one_line(self):
+        with open(self.sock, "w") as f:
+            f.write("precious\n")
+        rc, err = self.run_daemon("-s", self.sock)
+        self.assertEqual(rc, 3, err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn(self.sock, err)
+        self.assertFalse(os.path.exists(self.marker), "the target ran anyway")
+
+
 class TestAgainstChunks(unittest.TestCase):
     """memtracectl's human output against `chunks -p` (12 chunks, 2 evloop threads)."""
 
@@ -330,6 +483,100 @@ class TestAgainstChunks(unittest.TestCase):
         a = json.loads(r.stdout)
         self.assertIs(a["ok"], False)
         self.assertEqual(a["error"]["code"], "bad_arg")
+
+
+class TestWaitJson(unittest.TestCase):
+    """memtracectl --json wait prints one JSON object however it ends."""
+
+    def setUp(self):
+        self.d = None
+        self.tmp = tempfile.mkdtemp(prefix="mt-wait-")
+
+    def tearDown(self):
+        if self.d:
+            if self.d.proc.poll() is None:
+                self.d.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.d.finish(20)
+                except subprocess.TimeoutExpired:
+                    pass
+            self.d.kill()
+            shutil.rmtree(self.d.dir, ignore_errors=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, argv, ceiling):
+        self.d = mtlib.Daemon(argv, opts=["--ceiling", ceiling, "--kill-timeout", "500ms"])
+        self.d.wait_socket()
+
+    def wait_json(self, *args, rc):
+        r = ctl("--json", "wait", *args, sock=self.d.sock)
+        self.assertEqual(r.returncode, rc, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 1, r.stdout)
+        return json.loads(lines[0])
+
+    def test_active(self):
+        # 12 chunks of `chunks -p` against a 64M ceiling: crit from the start.
+        self.start([mtlib.target("chunks"), "-p"], "64M")
+        pid = mtlib.target_pid(self.d)
+        self.assertTrue(mtlib.wait_for(lambda: mtlib.proc_state(pid) in "Tt", 10))
+        self.assertTrue(mtlib.wait_for(lambda: self.d.ctl("status")["ceiling"]["level"] == "crit",
+                                       10))
+        self.assertEqual(self.wait_json("--level", "crit", "--timeout", "1s", rc=0),
+                         {"wait": "crit", "result": "active", "level": "crit"})
+        self.assertEqual(self.wait_json(rc=0), {"wait": "warn", "result": "active",
+                                                "level": "crit"})
+        # Text without --json, as before.
+        r = ctl("wait", sock=self.d.sock)
+        self.assertEqual((r.returncode, r.stdout), (0, "level crit is active\n"))
+        os.kill(pid, signal.SIGCONT)
+        self.d.finish(20)
+
+    def test_timeout(self):
+        self.start([mtlib.target("stopcont"), os.path.join(self.tmp, "beat")], "1G")
+        self.assertEqual(self.wait_json("--timeout", "200ms", rc=1),
+                         {"wait": "warn", "result": "timeout"})
+        r = ctl("wait", "--level", "crit", "--timeout", "200ms", sock=self.d.sock)
+        self.assertEqual((r.returncode, r.stdout), (1, "no crit alert before the timeout\n"))
+
+    def test_raised(self):
+        # Five chunks 300 ms apart against an 80M ceiling: warn at the fourth.
+        self.start([mtlib.target("chunkhold"), "-n", "5", "-i", "300", "-h", "500"], "80M")
+        o = self.wait_json("--timeout", "20s", rc=0)
+        self.assertEqual(o["wait"], "warn")
+        self.assertEqual(o["result"], "raised", o)
+        self.assertEqual(o["level"], "warn")
+        self.assertEqual((o["alert"]["level"], o["alert"]["state"]), ("warn", "raised"))
+        self.assertGreaterEqual(o["alert"]["percent"], 80)
+
+
+class TestPeekArgument(unittest.TestCase):
+    """peek's first argument: decimal is an event id (never octal), 0x or 0X an address."""
+
+    def test_decimal_id_and_hex_address(self):
+        if os.geteuid() != 0:
+            self.skipTest("peek is for root")
+        tmp = tempfile.mkdtemp(prefix="mt-peek-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        sock = os.path.join(tmp, "mt.sock")
+        d = Raw(["-s", sock, "--allow-peek", "--", mtlib.target("stopcont"),
+                 os.path.join(tmp, "beat")])
+        try:
+            wait_socket(sock, d.proc)
+            # Read as octal this would be event 262143.
+            r = ctl("peek", "0777777", sock=sock)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("no outstanding mapping made by event 777777", r.stderr)
+            for addr in ("0X10", "0x10"):
+                r = ctl("peek", addr, sock=sock)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("cannot read 0x10", r.stderr)
+        finally:
+            d.proc.send_signal(signal.SIGTERM)
+            try:
+                d.finish(20)
+            finally:
+                d.kill()
 
 
 class TestLingerAndStop(unittest.TestCase):

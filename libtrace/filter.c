@@ -25,7 +25,7 @@
 /* Add the rules for row E (syscall NR) to CTX. */
 static int filter_add_row(scmp_filter_ctx ctx, int nr, const struct sys_ent *e, uint64_t min_size)
 {
-	uint32_t act = SCMP_ACT_TRACE(e->sys);
+	uint32_t act = SCMP_ACT_TRACE(FILTER_TAG | e->sys);
 	int err;
 
 	if (e->len_arg < 0 || min_size == 0)

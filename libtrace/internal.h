@@ -47,6 +47,12 @@ struct sys_ent {
 
 extern const struct sys_ent sys_table[];
 extern const unsigned sys_table_size;
+/*
+ * The data of our filter's SECCOMP_RET_TRACE: this tag | enum mt_sys.  A
+ * seccomp stop without it comes from a filter of the target's own.
+ */
+#define FILTER_TAG 0x6d00
+
 /* The row for enum mt_sys SYS. */
 const struct sys_ent *sys_by_id(unsigned sys);
 /* The native syscall number of enum mt_sys SYS. */

@@ -570,9 +570,23 @@ static void on_seccomp(struct mt_session *s, struct task *t)
 	struct __ptrace_syscall_info info;
 	struct mt_event ev;
 
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) > 0 &&
-	    info.op == PTRACE_SYSCALL_INFO_SECCOMP &&
-	    begin_event(t, info.seccomp.nr, (const uint64_t *)info.seccomp.args)) {
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0 ||
+	    info.op != PTRACE_SYSCALL_INFO_SECCOMP) {
+		task_resume(s, t, 0);
+		return;
+	}
+	/*
+	 * A SECCOMP_RET_TRACE of the target's own filter: untraced, the call
+	 * would fail with ENOSYS, so it does (syscall -1 skips it; the result
+	 * is then what rax holds).
+	 */
+	if ((info.seccomp.ret_data & 0xff00) != FILTER_TAG) {
+		ptrace(PTRACE_POKEUSER, t->tid, offsetof(struct user_regs_struct, orig_rax), -1L);
+		ptrace(PTRACE_POKEUSER, t->tid, offsetof(struct user_regs_struct, rax), -(long)ENOSYS);
+		task_resume(s, t, 0);
+		return;
+	}
+	if (begin_event(t, info.seccomp.nr, (const uint64_t *)info.seccomp.args)) {
 		enter_event(s, t);
 		if (munmap_predictable(s, t)) {
 			t->flags &= ~TASK_IN_SYSCALL;

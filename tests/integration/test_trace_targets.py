@@ -193,6 +193,22 @@ class ExitStatus(unittest.TestCase):
         self.assertFalse(os.path.exists(marker))
 
 
+class OwnFilter(unittest.TestCase):
+    def test_own_ret_trace_fails_as_untraced(self):
+        """The target's own filter asks for a tracer (SECCOMP_RET_TRACE) for
+        getppid() and for one mmap: untraced both fail with ENOSYS, and
+        memtraced, which is not that tracer, must not make them run."""
+        argv = [mtlib.target("ownfilter")]
+        plain = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        want = mtlib.truth(plain.stdout)
+        self.assertEqual((want["getppid_errno"], want["mmap12_errno"]), (38, 38))
+        rc, out, summary, err = mtlib.run_traced(argv)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(mtlib.truth(out), want)
+        # Its ordinary mmaps are still traced, the refused one is not there.
+        self.assertGreater(summary["events"]["by_syscall"]["mmap"], 0)
+
+
 class NamesNotUtf8(unittest.TestCase):
     """A program whose name is not UTF-8: its command line and the name of
     its main thread (the kernel's comm, from the file name) hold a byte that

@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <linux/filter.h>
 #include <sched.h>
@@ -636,7 +637,9 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 				t->flags &= ~TASK_IN_SYSCALL;
 				record(s, t, &t->pending);
 			}
-			if (begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args))
+			/* An i386 call (int 0x80) has other numbers: not ours to read. */
+			if (info.arch == AUDIT_ARCH_X86_64 &&
+			    begin_event(t, info.entry.nr, (const uint64_t *)info.entry.args))
 				enter_event(s, t);
 			else
 				t->flags |= TASK_IN_OTHER;

@@ -480,6 +480,24 @@ class AttachTest(unittest.TestCase):
     def test_detach_sigint(self):
         self.check_detach("SIGINT")
 
+    def test_i386_calls_are_not_read_as_x86_64(self):
+        """i386 calls (int 0x80) numbered like x86_64 memory calls (10:
+        unlink/mprotect, 12: chdir/brk) must not be read as those."""
+        p = subprocess.Popen([mtlib.target("int80"), "-n", "200"], stdout=subprocess.PIPE,
+                             text=True)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        if p.stdout.readline().strip() != "ready":
+            self.skipTest("int 0x80 is not available here (exit %s)" % p.wait())
+        d = self.attach(p.pid)
+        time.sleep(0.4)
+        st = d.ctl("status")
+        self.assertEqual((st["events"]["by_syscall"]["mprotect"],
+                          st["events"]["by_syscall"]["brk"]), (0, 0), st["events"])
+        self.assertEqual(d.finish(timeout=20), 0, d.err)
+        t = mtlib.truth(p.stdout.read())
+        self.assertEqual((t["calls"], t["efault"]), (400, 400))
+
     def test_detach_reports_detached(self):
         """After a detach the summary and the report say "detached", with no
         exit code: the process was let go, it did not exit."""

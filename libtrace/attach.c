@@ -312,11 +312,14 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 /* Detach every task; see the top comment.  Runs on the tracer thread. */
 void attach_detach_all(struct mt_session *s)
 {
+	pid_t *freed = NULL; /* threads let go before we knew them */
+	size_t nfreed = 0;
 	int status;
 	pid_t tid;
 
 	for (size_t i = 0; i < s->tasks_cap; i++) {
 		struct task *t = s->tasks[i];
+		char state[16];
 
 		if (!t)
 			continue;
@@ -326,11 +329,18 @@ void attach_detach_all(struct mt_session *s)
 			task_free(s, t);
 			continue;
 		}
-		ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+		/*
+		 * A leader that left with pthread_exit() is a zombie until the
+		 * last thread ends and will not stop for us: do not wait for it.
+		 * The kernel lets it go when memtraced exits.
+		 */
+		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 ||
+		    (status_field(t->tid, "State:", state, sizeof(state)) == 0 && state[0] == 'Z'))
+			task_free(s, t);
 	}
 	while (s->ntasks > 0) {
 		struct task *t;
-		int sig = 0;
+		int sig = 0, event;
 
 		tid = waitpid(-1, &status, __WALL);
 		if (tid < 0) {
@@ -343,17 +353,37 @@ void attach_detach_all(struct mt_session *s)
 			session_handle(s, tid, status);
 			continue;
 		}
+		event = status >> 16;
 		/* A signal-delivery-stop: hand the signal over as we let go. */
-		if (WIFSTOPPED(status) && (status >> 16) == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80))
+		if (WIFSTOPPED(status) && !event && WSTOPSIG(status) != (SIGTRAP | 0x80))
 			sig = WSTOPSIG(status);
-		/* A thread born during the detach stops once; let it go too. */
+		/* A thread born now stops once too: wait for it, unless it came first. */
+		if (event == PTRACE_EVENT_CLONE) {
+			unsigned long child = 0;
+			size_t k = 0;
+
+			ptrace(PTRACE_GETEVENTMSG, tid, 0, &child);
+			while (k < nfreed && freed[k] != (pid_t)child)
+				k++;
+			if (child && k == nfreed && !task_get(s, (pid_t)child))
+				task_new(s, (pid_t)child, t ? t->pid : (pid_t)child, 0);
+		}
 		ptrace(PTRACE_DETACH, tid, 0, sig);
 		if (t && (t->flags & TASK_IN_SYSCALL)) {
 			t->flags &= ~TASK_IN_SYSCALL;
 			t->pending.done = 0;
 		}
+		if (!t) {
+			pid_t *n = realloc(freed, (nfreed + 1) * sizeof(*n));
+
+			if (n) {
+				freed = n;
+				freed[nfreed++] = tid;
+			}
+		}
 		task_free(s, t);
 	}
+	free(freed);
 	pthread_mutex_lock(&s->lock);
 	s->state = MT_STATE_DETACHED;
 	s->end_ns = mt_now_ns();

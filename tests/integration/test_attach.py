@@ -480,6 +480,22 @@ class AttachTest(unittest.TestCase):
     def test_detach_sigint(self):
         self.check_detach("SIGINT")
 
+    def test_detach_with_a_zombie_leader(self):
+        """The main thread left with pthread_exit() while attached: a zombie
+        leader never stops again, and the detach must not wait for it."""
+        p = subprocess.Popen([mtlib.target("leaderexit"), "-l", "300", "-w", "4000"],
+                             stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        d = self.attach(p.pid)
+        self.assertTrue(wait_for(lambda: mtlib.proc_state(p.pid) == "Z", timeout=5))
+        t0 = time.monotonic()
+        self.detach(d, "SIGTERM")
+        self.assertLess(time.monotonic() - t0, 2.0, "the detach waited for the worker")
+        self.assertTrue(wait_for(lambda: traced_by(p.pid, 0)), tracer_pids(p.pid))
+        self.assertEqual(p.wait(timeout=10), 0)
+        self.assertEqual(mtlib.truth(p.stdout.read()), {"worker": "done"})
+
     def test_i386_calls_are_not_read_as_x86_64(self):
         """i386 calls (int 0x80) numbered like x86_64 memory calls (10:
         unlink/mprotect, 12: chdir/brk) must not be read as those."""

@@ -769,9 +769,10 @@ class TestFollow(unittest.TestCase):
             def caught_up():
                 lines = slurp(os.path.join(cls.tmp, "json")).splitlines()
                 return lines and json.loads(lines[-1])["seq"] == newest
-            mtlib.wait_for(caught_up, 20)
+            # Generous: on a loaded machine followers may lag far behind.
+            mtlib.wait_for(caught_up, 60)
             mtlib.wait_for(lambda: slurp(os.path.join(cls.tmp, "text")).count("\n")
-                           >= newest - cls.full["events"][0]["seq"], 5)
+                           >= newest - cls.full["events"][0]["seq"], 60)
             time.sleep(0.2)
             cls.stop_answer = d.ctl("stop")
             cls.rc = d.finish(30)

@@ -151,13 +151,17 @@ static char **command_split(const char *cmd, const char *where)
 			else
 				*w++ = *cmd;
 		}
-		if (q)
+		if (q) {
+			free(argv);
 			fatalx(EXIT_USAGE, "%s: unterminated %c quote", where, q);
+		}
 		*w++ = '\0';
 	}
 	argv[n] = NULL;
-	if (!n)
+	if (!n) {
+		free(argv);
 		fatalx(EXIT_USAGE, "%s: no program in it", where);
+	}
 	return argv;
 }
 

@@ -140,12 +140,12 @@ static void first_stops(struct first_stop *stops, size_t n)
 			if (stops[i].status >= 0)
 				continue;
 			r = waitpid(stops[i].tid, &stops[i].status, __WALL | WNOHANG);
-			if (r == 0) {
+			if (r == 0 || (r < 0 && errno == EINTR)) {
 				stops[i].status = -1;
 				continue;
 			}
 			if (r != stops[i].tid)
-				stops[i].status = 0; /* gone */
+				stops[i].status = 0; /* gone (ECHILD) */
 			left--;
 		}
 		if (!left || mono_ns() > deadline)

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,25 @@ static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *
 	}
 }
 
+/* Set by check: a monitoring system reads only stdout, and wants one line there. */
+static int nagios_output;
+
+/* Say why no daemon answered (on stdout for check) and exit 3. */
+static void __attribute__((noreturn, format(printf, 1, 2))) no_daemon(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (nagios_output)
+		printf("MEMTRACE UNKNOWN - %s\n", msg);
+	else
+		fprintf(stderr, "memtracectl: %s\n", msg);
+	exit(EXIT_NODAEMON);
+}
+
 /* Connect to PATH; exits 3 when nobody answers. */
 static int connect_daemon(const char *path)
 {
@@ -265,11 +285,8 @@ static int connect_daemon(const char *path)
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "memtracectl: no memtraced answers at %s: %s\n", path,
-			strerror(errno));
-		exit(EXIT_NODAEMON);
-	}
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		no_daemon("no memtraced answers at %s: %s", path, strerror(errno));
 	return fd;
 }
 
@@ -765,14 +782,10 @@ static struct reader request(const char *path, json_t *req, json_t **answer)
 		send_errno = errno;
 	free(text);
 	*answer = read_answer(&r);
-	if (!*answer && send_errno) {
-		fprintf(stderr, "memtracectl: cannot send to %s: %s\n", path, strerror(send_errno));
-		exit(EXIT_NODAEMON);
-	}
-	if (!*answer) {
-		fprintf(stderr, "memtracectl: %s closed the connection without answering\n", path);
-		exit(EXIT_NODAEMON);
-	}
+	if (!*answer && send_errno)
+		no_daemon("cannot send to %s: %s", path, strerror(send_errno));
+	if (!*answer)
+		no_daemon("%s closed the connection without answering", path);
 	return r;
 }
 
@@ -909,6 +922,7 @@ static int cmd_check(const char *path, int argc, char **argv)
 		json_decref(req);
 		return 3;
 	}
+	nagios_output = 1;
 	r = request(path, req, &a);
 	close(r.fd);
 	free(r.buf);

@@ -156,6 +156,13 @@ class TestUsage(unittest.TestCase):
         self.assertIn(self.sock, r.stderr)
         self.assertEqual(r.stdout, "")
 
+    def test_check_without_daemon_says_unknown_on_stdout(self):
+        """A monitoring system reads only stdout: check's UNKNOWN goes there."""
+        r = ctl("check", sock=self.sock)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertRegex(r.stdout, r"^MEMTRACE UNKNOWN - no memtraced answers at %s: .*\n$"
+                         % re.escape(self.sock))
+
     def test_stale_socket_file_exit_3(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.bind(self.sock)

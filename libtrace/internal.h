@@ -98,7 +98,6 @@ struct thread {
 };
 
 /* Task flags. */
-#define TASK_STARTUP	0x01 /* first stop not seen yet */
 #define TASK_IN_SYSCALL 0x02 /* seccomp stop seen, waiting for the exit stop */
 #define TASK_TARGET_MM	0x04 /* shares the target's address space: accounted */
 #define TASK_NAMED	0x08 /* comm read */

@@ -391,7 +391,7 @@ int mt_session_launch(struct mt_session *s, char *const argv[], char *const envp
 		err = -errno;
 		goto fail_kill;
 	}
-	if (!task_new(s, pid, pid, TASK_STARTUP | TASK_TARGET_MM)) {
+	if (!task_new(s, pid, pid, TASK_TARGET_MM)) {
 		err = -ENOMEM;
 		goto fail_kill;
 	}
@@ -718,10 +718,10 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 	if (c) {
 		/* Its first stop came before our event: it has waited for this. */
 		c->pid = c->th->pid = (flags & CLONE_THREAD) ? t->pid : tid;
-		c->flags = (c->flags & ~(TASK_TARGET_MM | TASK_STARTUP | TASK_ORPHAN)) | cflags;
+		c->flags = (c->flags & ~(TASK_TARGET_MM | TASK_ORPHAN)) | cflags;
 		task_stop_answer(s, c, c->orphan_sig);
 	} else {
-		task_new(s, tid, (flags & CLONE_THREAD) ? t->pid : tid, TASK_STARTUP | cflags);
+		task_new(s, tid, (flags & CLONE_THREAD) ? t->pid : tid, cflags);
 	}
 	task_resume(s, t, 0);
 }
@@ -897,7 +897,6 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 		 * A new task's first stop is one too: born while the process
 		 * stops, it joins the group-stop, and its first trap says so.
 		 */
-		t->flags &= ~TASK_STARTUP;
 		task_stop_answer(s, t, sig);
 		return;
 	}

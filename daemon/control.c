@@ -422,6 +422,16 @@ static void client_write(struct client *cl)
 		cl->closing = 2;
 }
 
+/* Write what CL has pending; a follower that has read most of its backlog resumes. */
+static void client_flush(struct control *c, struct client *cl)
+{
+	client_write(cl);
+	if (cl->follow_behind && cl->outlen - cl->outoff < FOLLOW_HIGH / 2) {
+		cl->follow_behind = 0;
+		client_follow(c, cl);
+	}
+}
+
 /* Accept a connection, checking the peer's credentials. */
 static void control_accept(struct control *c)
 {
@@ -651,14 +661,8 @@ static void *control_main(void *arg)
 				client_read(cl);
 			if (!cl->closing && (cl->backlog || (re & (POLLIN | POLLHUP))))
 				client_process(c, cl);
-			if (cl->closing != 2 && cl->outoff < cl->outlen) {
-				client_write(cl);
-				/* It has read most of its backlog: resume the stream. */
-				if (cl->follow_behind && cl->outlen - cl->outoff < FOLLOW_HIGH / 2) {
-					cl->follow_behind = 0;
-					client_follow(c, cl);
-				}
-			}
+			if (cl->closing != 2 && cl->outoff < cl->outlen)
+				client_flush(c, cl);
 		}
 		for (size_t i = 0; i < c->nclients;) {
 			if (c->clients[i]->closing == 2) {
@@ -778,11 +782,7 @@ static void control_drain(struct control *c)
 			if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 				cl->closing = 2;
 			} else if (pfd[i].revents & POLLOUT) {
-				client_write(cl);
-				if (cl->follow_behind && cl->outlen - cl->outoff < FOLLOW_HIGH / 2) {
-					cl->follow_behind = 0;
-					client_follow(c, cl);
-				}
+				client_flush(c, cl);
 			}
 		}
 	}

@@ -186,10 +186,14 @@ int main(int argc, char **argv)
 		pid = err;
 		log_debug("tracing pid %d", (int)pid);
 	}
+	/*
+	 * For Type=notify units; a no-op outside systemd.  Sent before the
+	 * control thread starts, whose first tick already sends a STATUS line:
+	 * systemd must see READY first.  The socket is listening by now.
+	 */
+	sd_notifyf(0, "READY=1\nSTATUS=tracing pid %d", (int)pid);
 	if ((err = control_serve(ctl)) < 0)
 		log_warnx("control thread: %s", strerror(-err));
-	/* For Type=notify units; a no-op outside systemd. */
-	sd_notifyf(0, "READY=1\nSTATUS=tracing pid %d", (int)pid);
 	if ((err = mt_session_run(s)) < 0)
 		log_warnx("tracer loop: %s", strerror(-err));
 	sd_notify(0, "STOPPING=1");

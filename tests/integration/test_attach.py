@@ -553,6 +553,53 @@ class AttachTest(unittest.TestCase):
         self.assert_untraced(a.pid)
         self.assert_working(a)
 
+    def read_fifo_until_exit(self, path, d, timeout=20):
+        """Read the FIFO PATH until memtraced D exits.  Opened without
+        blocking, so a memtraced that never opens it cannot hang the test;
+        kept open until the end, so one that opens it late is not left
+        waiting for a reader."""
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            end = time.time() + timeout
+            while d.proc.poll() is None and time.time() < end:
+                try:
+                    if os.read(fd, 65536):
+                        continue
+                except BlockingIOError:
+                    pass
+                time.sleep(0.01)
+        finally:
+            os.close(fd)
+
+    def test_detach_lets_go_before_exit(self):
+        """Every thread is let go by the detach itself, not only when
+        memtraced exits (the kernel releases every tracee then anyway), even
+        while 8 threads create threads: one born during the detach must be
+        waited for and let go too (that happens in some of the 20 rounds,
+        depending on timing).  After the detach memtraced writes its --report
+        through REPORT.tmp; that is a FIFO here, so memtraced waits in open()
+        until the test has looked: by then no thread of the target may still
+        have memtraced as its tracer."""
+        a = self.start("-k", "1", "-n", "8", "-s", "0")
+        tmp = tempfile.mkdtemp(prefix="mt-detach-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        report = os.path.join(tmp, "report.json")
+        for i in range(20):
+            os.mkfifo(report + ".tmp")
+            d = AttachDaemon(a.pid, opts=["--report", report])
+            self.addCleanup(d.kill)
+            d.wait_state("running")
+            time.sleep(0.05)
+            d.proc.send_signal(signal.SIGINT)
+            let_go = wait_for(lambda: d.proc.pid not in tracer_pids(a.pid).values(), timeout=3)
+            still = [t for t, p in tracer_pids(a.pid).items() if p == d.proc.pid]
+            self.read_fifo_until_exit(report + ".tmp", d)
+            self.assertEqual(d.finish(timeout=20), 0, d.err)
+            self.assertTrue(let_go, "detach %d of 20: threads %s still traced by a live memtraced"
+                            % (i + 1, still))
+        self.assert_untraced(a.pid)
+        self.assert_working(a)
+
     def test_signals_across_detach(self):
         """Signals sent while memtraced attaches and detaches, over and over,
         each reach the target's handler once: none lost, none doubled."""

@@ -483,7 +483,7 @@ class AttachTest(unittest.TestCase):
     def test_detach_with_a_zombie_leader(self):
         """The main thread left with pthread_exit() while attached: a zombie
         leader never stops again, and the detach must not wait for it."""
-        p = subprocess.Popen([mtlib.target("leaderexit"), "-l", "300", "-w", "4000"],
+        p = subprocess.Popen([mtlib.target("leaderexit"), "-l", "1500", "-w", "6000"],
                              stdout=subprocess.PIPE, text=True)
         self.addCleanup(p.wait)
         self.addCleanup(p.kill)
@@ -499,7 +499,7 @@ class AttachTest(unittest.TestCase):
     def test_i386_calls_are_not_read_as_x86_64(self):
         """i386 calls (int 0x80) numbered like x86_64 memory calls (10:
         unlink/mprotect, 12: chdir/brk) must not be read as those."""
-        p = subprocess.Popen([mtlib.target("int80"), "-n", "200"], stdout=subprocess.PIPE,
+        p = subprocess.Popen([mtlib.target("int80"), "-n", "1000"], stdout=subprocess.PIPE,
                              text=True)
         self.addCleanup(p.wait)
         self.addCleanup(p.kill)
@@ -512,7 +512,7 @@ class AttachTest(unittest.TestCase):
                           st["events"]["by_syscall"]["brk"]), (0, 0), st["events"])
         self.assertEqual(d.finish(timeout=20), 0, d.err)
         t = mtlib.truth(p.stdout.read())
-        self.assertEqual((t["calls"], t["efault"]), (400, 400))
+        self.assertEqual((t["calls"], t["efault"]), (2000, 2000))
 
     def test_detach_reports_detached(self):
         """After a detach the summary and the report say "detached", with no

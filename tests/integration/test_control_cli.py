@@ -526,7 +526,7 @@ class TestWaitJson(unittest.TestCase):
         # 12 chunks of `chunks -p` against a 64M ceiling: crit from the start.
         self.start([mtlib.target("chunks"), "-p"], "64M")
         pid = mtlib.target_pid(self.d)
-        self.assertTrue(mtlib.wait_for(lambda: mtlib.proc_state(pid) in "Tt", 10))
+        self.assertTrue(mtlib.wait_stopped(pid))
         self.assertTrue(mtlib.wait_for(lambda: self.d.ctl("status")["ceiling"]["level"] == "crit",
                                        10))
         self.assertEqual(self.wait_json("--level", "crit", "--timeout", "1s", rc=0),
@@ -547,8 +547,9 @@ class TestWaitJson(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout), (1, "no crit alert before the timeout\n"))
 
     def test_raised(self):
-        # Five chunks 300 ms apart against an 80M ceiling: warn at the fourth.
-        self.start([mtlib.target("chunkhold"), "-n", "5", "-i", "300", "-h", "500"], "80M")
+        # Five chunks a second apart against an 80M ceiling: warn at the
+        # fourth, well after the wait has started.
+        self.start([mtlib.target("chunkhold"), "-n", "5", "-i", "1000", "-h", "500"], "80M")
         o = self.wait_json("--timeout", "20s", rc=0)
         self.assertEqual(o["wait"], "warn")
         self.assertEqual(o["result"], "raised", o)

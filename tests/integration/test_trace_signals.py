@@ -203,11 +203,12 @@ class JobControl(Base):
         escaped = []
         for i in range(30):
             os.kill(pid, signal.SIGSTOP)
-            time.sleep(0.05)
-            # Out of the stop at every sample for 0.15 s: running, not passing by.
+            time.sleep(0.2)
+            # Out of the stop at every sample for 0.15 s: running, not passing
+            # by.  A thread that has ended (Z, X) is not out of the stop.
             out = None
             for _ in range(8):
-                now = {t for t, st in mtlib.task_states(pid).items() if st not in "tT"}
+                now = {t for t, st in mtlib.task_states(pid).items() if st not in "tTZX"}
                 out = now if out is None else out & now
                 time.sleep(0.02)
             if out:

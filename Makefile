@@ -95,13 +95,18 @@ $(O)/targets/%: tests/targets/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -O1 -g -fno-omit-frame-pointer -std=gnu11 -Wall -D_GNU_SOURCE -o $@ $< -pthread -ldl
 
-check: deps all $(UNIT)
+# These first install what is missing, then build in a new make: the
+# pkg-config flags above were read before the packages were there.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT)
 	$(Q)MT_BUILD=$(O) tests/run-tests $(UNIT)
 
-demo: deps all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)MT_BUILD=$(O) tests/demo.sh
 
-bench: deps all
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)MT_BUILD=$(O) bench/run-bench
 
 # Install what pkg-config cannot find (Debian package names); root only.

@@ -245,18 +245,27 @@ void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev
 struct seed_ctx {
 	struct mt_session *s;
 	pid_t pid;
+	uint64_t heap_lo, heap_hi; /* the glibc arena heap found last */
 };
 
-/* Enter [START, START+LEN) of region R as one preexisting mapping. */
+/* glibc's HEAP_MAX_SIZE on 64-bit: the size and alignment of an arena heap. */
+#define HEAP_MAX (64ULL << 20)
+
+/*
+ * Enter [START, START+LEN) of region R as one preexisting mapping.  Part of
+ * a glibc arena heap (HEAP), it is entered as glibc mapped it: MAP_NORESERVE,
+ * and never a chunk, so that its committed part counts as arena memory and a
+ * 16 MiB piece cut out of it by mprotect is not taken for a chunk.
+ */
 static int seed_entry(struct seed_ctx *c, const struct procmaps_region *r, uint64_t start,
-		      uint64_t len)
+		      uint64_t len, int heap)
 {
 	struct maps_entry e = {
 		.start = start,
 		.len = len,
 		.prot = r->prot,
-		.flags = r->shared ? MAP_SHARED : MAP_PRIVATE,
-		.kind = MT_MAP_PREEXISTING,
+		.flags = (r->shared ? MAP_SHARED : MAP_PRIVATE) | (heap ? MAP_NORESERVE : 0),
+		.kind = MT_MAP_PREEXISTING | (heap ? MT_MAP_NOCHUNK : 0),
 	};
 
 	if (r->anon)
@@ -268,6 +277,48 @@ static int seed_entry(struct seed_ctx *c, const struct procmaps_region *r, uint6
 	c->s->seeded_count++;
 	c->s->seeded_bytes += len;
 	return 0;
+}
+
+/*
+ * Whether a glibc arena heap starts at A, whose read-write part ends at
+ * RW_END.  A non-main arena takes its memory in HEAP_MAX-aligned
+ * MAP_NORESERVE reservations, committed from the start as it grows, each
+ * beginning with a heap_info {ar_ptr, prev, size, mprotect_size, ...}; the
+ * first heap of an arena holds the arena itself right after that header
+ * (32 or 48 bytes, by glibc version), later ones point back to the one
+ * before.
+ */
+static int glibc_heap(pid_t pid, uint64_t a, uint64_t rw_end)
+{
+	uint64_t h[4];
+	struct iovec local = {h, sizeof(h)}, remote = {(void *)a, sizeof(h)};
+
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(h))
+		return 0;
+	if (!h[0] || !h[2] || h[2] % page_size || h[2] > rw_end - a || h[3] < h[2] ||
+	    h[3] % page_size || h[3] > HEAP_MAX)
+		return 0;
+	return h[1] ? h[1] % HEAP_MAX == 0 : h[0] == a + 32 || h[0] == a + 48;
+}
+
+/*
+ * The start of the next arena heap in [AT, R's end), made the current one,
+ * or R's end.  Heaps begin in private anonymous read-write memory.
+ */
+static uint64_t next_heap(struct seed_ctx *c, const struct procmaps_region *r, uint64_t at)
+{
+	if (!r->anon || r->path[0] || r->shared || (r->prot & (PROT_READ | PROT_WRITE)) !=
+	    (PROT_READ | PROT_WRITE))
+		return r->end;
+	for (uint64_t a = (at + HEAP_MAX - 1) & ~(HEAP_MAX - 1); a >= at && a < r->end;
+	     a += HEAP_MAX) {
+		if (glibc_heap(c->pid, a, r->end)) {
+			c->heap_lo = a;
+			c->heap_hi = a + HEAP_MAX;
+			return a;
+		}
+	}
+	return r->end;
 }
 
 /*
@@ -302,18 +353,58 @@ static void read_headers(pid_t pid, uint64_t at, size_t n, uint64_t (*hdr)[2])
 }
 
 /*
- * Enter one /proc/PID/maps region.  The kernel merges adjacent anonymous
- * mappings with equal protection into one line, so five chunks mapped one
- * after another read as one 80 MiB region, maybe with other anonymous
- * memory around them.  Look for glibc's block headers at every page start
- * (reading them a batch of pages per call) and enter each block found as a
- * mapping of its own; what lies between blocks stays one mapping each.
- * Regions shorter than a chunk cannot hold one and are not scanned.
+ * Enter [START, END) of region R, outside any arena heap.  The kernel merges
+ * adjacent anonymous mappings with equal protection into one line, so five
+ * chunks mapped one after another read as one 80 MiB region, maybe with
+ * other anonymous memory around them.  Look for glibc's block headers at
+ * every page start (reading them a batch of pages per call) and enter each
+ * block found as a mapping of its own; what lies between blocks stays one
+ * mapping each.  Spans shorter than a chunk cannot hold one and are not
+ * scanned.
+ */
+static int seed_blocks(struct seed_ctx *c, const struct procmaps_region *r, uint64_t start,
+		       uint64_t end)
+{
+	uint64_t hdr[SCAN_BATCH][2], at = start, raw = start, skip = 0, len;
+	int err;
+
+	if (r->anon && !r->path[0] && (r->prot & PROT_READ) && !r->shared &&
+	    end - start >= c->s->maps.chunk_size) {
+		while (at < end) {
+			size_t n = (end - at) / page_size;
+
+			if (n > SCAN_BATCH)
+				n = SCAN_BATCH;
+			read_headers(c->pid, at, n, hdr);
+			for (size_t i = 0; i < n; i++) {
+				uint64_t p = at + i * page_size;
+
+				if (p < skip || !(len = glibc_block(hdr[i], p, end)))
+					continue;
+				if (raw < p && (err = seed_entry(c, r, raw, p - raw, 0)) < 0)
+					return err;
+				if ((err = seed_entry(c, r, p, len, 0)) < 0)
+					return err;
+				raw = skip = p + len;
+			}
+			at += n * page_size;
+			if (at < skip)
+				at = skip;
+		}
+	}
+	return raw < end ? seed_entry(c, r, raw, end - raw, 0) : 0;
+}
+
+/*
+ * Enter one /proc/PID/maps region, cut where glibc arena heaps begin and
+ * end: a heap's read-write start may merge with memory below it, and its
+ * PROT_NONE rest comes as a region of its own, maybe merged with more
+ * reserved memory above.
  */
 static int seed_one(const struct procmaps_region *r, void *arg)
 {
 	struct seed_ctx *c = arg;
-	uint64_t hdr[SCAN_BATCH][2], at = r->start, raw = r->start, skip = 0, len;
+	uint64_t at = r->start, next;
 	int err;
 
 	/* The vsyscall page is the kernel's, outside the address space proper. */
@@ -323,37 +414,26 @@ static int seed_one(const struct procmaps_region *r, void *arg)
 		c->s->brk_start = r->start;
 		c->s->brk_end = r->end;
 	}
-	if (r->anon && !r->path[0] && (r->prot & PROT_READ) && !r->shared &&
-	    r->end - r->start >= c->s->maps.chunk_size) {
-		while (at < r->end) {
-			size_t n = (r->end - at) / page_size;
+	for (; at < r->end; at = next) {
+		int heap = at >= c->heap_lo && at < c->heap_hi && r->anon && !r->shared;
 
-			if (n > SCAN_BATCH)
-				n = SCAN_BATCH;
-			read_headers(c->pid, at, n, hdr);
-			for (size_t i = 0; i < n; i++) {
-				uint64_t p = at + i * page_size;
-
-				if (p < skip || !(len = glibc_block(hdr[i], p, r->end)))
-					continue;
-				if (raw < p && (err = seed_entry(c, r, raw, p - raw)) < 0)
-					return err;
-				if ((err = seed_entry(c, r, p, len)) < 0)
-					return err;
-				raw = skip = p + len;
-			}
-			at += n * page_size;
-			if (at < skip)
-				at = skip;
+		if (heap) {
+			next = r->end < c->heap_hi ? r->end : c->heap_hi;
+			err = seed_entry(c, r, at, next - at, 1);
+		} else {
+			next = next_heap(c, r, at);
+			err = next > at ? seed_blocks(c, r, at, next) : 0;
 		}
+		if (err < 0)
+			return err;
 	}
-	return raw < r->end ? seed_entry(c, r, raw, r->end - raw) : 0;
+	return 0;
 }
 
 /* Reset the table to the regions of /proc/PID/maps. */
 int account_seed(struct mt_session *s, pid_t pid)
 {
-	struct seed_ctx c = {s, pid};
+	struct seed_ctx c = {s, pid, 0, 0};
 
 	maps_clear(&s->maps);
 	s->seeded_count = s->seeded_bytes = 0;

@@ -344,6 +344,31 @@ class AttachTest(unittest.TestCase):
         self.assertGreater(self.poll_report(a, lambda t: t["vforks"] > v0)["vforks"], v0,
                            "the vforking thread stopped after the detach")
 
+    def test_seeded_arena_grows(self):
+        """A thread's malloc arena exists before the attach, and glibc's
+        raised threshold sends 16 MiB mallocs to it after: the heap grows by
+        mprotect inside its seeded reservation.  That is arena memory, as
+        the status warning says, never chunks."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")}
+        p = subprocess.Popen([mtlib.target("threshold"), "-g", "-n", "3", "-h", "20000"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.assertEqual(p.stdout.readline().strip(), "ready")
+        d = self.attach(p.pid)
+        before = d.ctl("status")
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        self.assertEqual(mtlib.read_truth_line(p)["held"], 3)
+        st = d.ctl("status")
+        self.assertGreaterEqual(st["events"]["by_syscall"]["mprotect"], 3, st["events"])
+        self.assertEqual(st["chunks"]["count"], 0,
+                         "arena memory counted as chunks: %s" % st["outstanding"]["classes"])
+        # The seeded heap counts as arena memory from the start.
+        self.assertTrue(0 < before["arena"]["committed_bytes"] < 16 << 20, before["arena"])
+        self.assertGreaterEqual(st["arena"]["committed_bytes"], 3 * 16 << 20, st["arena"])
+
     def test_attach_does_not_wait_long_for_one_thread(self):
         """A thread in an uninterruptible wait (a vfork parent whose child
         sleeps 5 s before it exits) stops only when the wait ends.  The attach

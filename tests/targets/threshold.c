@@ -1,7 +1,7 @@
 /*
  * threshold: the glibc behaviour memtraced pins MALLOC_MMAP_THRESHOLD_ for.
  *
- * usage: threshold [-n N] [-h HOLD_MS]   (defaults -n 4 -h 0)
+ * usage: threshold [-g] [-n N] [-h HOLD_MS]   (defaults -n 4 -h 0)
  *
  * A thread named "nioEventLoop-3" mallocs 16 MiB, touches it and frees it:
  * glibc mmaps and munmaps it and, unless its mmap threshold is fixed (by
@@ -14,6 +14,10 @@
  *   TRUTH {"held":N,"size":16777216,"pinned_env":0|1}
  * (pinned_env: MALLOC_MMAP_THRESHOLD_ is in the environment), holds the
  * blocks HOLD_MS and exits 0.
+ *
+ * With -g the thread stops at a gate after that first free, when its arena
+ * exists: it prints "ready" and waits for a line on stdin (time for a tracer
+ * to attach) before it mallocs the N blocks.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +31,7 @@
 #define MAX_HELD 64
 
 static void *volatile held[MAX_HELD];
-static int nheld = 4;
+static int nheld = 4, gate;
 
 static void *loop(void *arg)
 {
@@ -42,6 +46,14 @@ static void *loop(void *arg)
 	}
 	memset(first, 1, 4096);
 	free(first);
+	if (gate) {
+		char line[16];
+
+		printf("ready\n");
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			exit(1);
+	}
 	for (int i = 0; i < nheld; i++) {
 		held[i] = malloc(SIZE);
 		if (!held[i]) {
@@ -58,12 +70,13 @@ int main(int argc, char **argv)
 	int hold_ms = 0, opt;
 	pthread_t t;
 
-	while ((opt = getopt(argc, argv, "n:h:")) != -1) {
+	while ((opt = getopt(argc, argv, "gn:h:")) != -1) {
 		switch (opt) {
+		case 'g': gate = 1; break;
 		case 'n': nheld = atoi(optarg); break;
 		case 'h': hold_ms = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: threshold [-n N] [-h HOLD_MS]\n");
+			fprintf(stderr, "usage: threshold [-g] [-n N] [-h HOLD_MS]\n");
 			return 2;
 		}
 	}

@@ -35,6 +35,7 @@
 
 #define ATTACH_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
 #define FIRST_STOP_NS  1000000000LL /* longest the process is held for one thread */
+#define CAP_SYS_PTRACE_BIT (1ULL << 19) /* in /proc/PID/status CapPrm */
 
 /* Read field NAME ("TracerPid:") of /proc/PID/status into BUF. */
 static int status_field(pid_t pid, const char *name, char *buf, size_t size)
@@ -243,6 +244,8 @@ fail:
 void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 {
 	char tracer[64] = "", state[64] = "", nspid[64] = "", comm[64] = "", scope[16] = "";
+	char caps[64];
+	unsigned long long target_caps = 0, own_caps = ~0ULL;
 	FILE *f;
 
 	status_field(pid, "TracerPid:", tracer, sizeof(tracer));
@@ -263,6 +266,10 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 	}
 	status_field(pid, "State:", state, sizeof(state));
 	status_field(pid, "NSpid:", nspid, sizeof(nspid));
+	if (status_field(pid, "CapPrm:", caps, sizeof(caps)) == 0)
+		target_caps = strtoull(caps, NULL, 16);
+	if (status_field(getpid(), "CapPrm:", caps, sizeof(caps)) == 0)
+		own_caps = strtoull(caps, NULL, 16);
 	if ((f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re"))) {
 		if (!fgets(scope, sizeof(scope), f))
 			scope[0] = '\0';
@@ -297,10 +304,20 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 	} else if (err == -EPERM && scope[0] && scope[0] != '0' && geteuid() != 0) {
 		snprintf(buf, size, "yama ptrace_scope=%s needs CAP_SYS_PTRACE to attach to PID %d; "
 				    "run memtraced as root", scope, pid);
-	} else if (err == -EPERM && strrchr(nspid, '\t') && !strcmp(strrchr(nspid, '\t') + 1, "1")) {
-		snprintf(buf, size, "PID %d is PID 1 of its PID namespace (a container's init), which "
-				    "refuses tracing here; run memtraced inside that namespace or as "
-				    "root with CAP_SYS_PTRACE", pid);
+	} else if (err == -EPERM && geteuid() == 0 && !(own_caps & CAP_SYS_PTRACE_BIT)) {
+		snprintf(buf, size, "not permitted to trace PID %d: memtraced runs as root but "
+				    "without CAP_SYS_PTRACE; grant it that capability", pid);
+	} else if (err == -EPERM && geteuid() == 0 && (target_caps & ~own_caps)) {
+		snprintf(buf, size, "not permitted to trace PID %d: it holds capabilities memtraced "
+				    "lacks (CapPrm %016llx, ours %016llx)%s",
+			 pid, target_caps, own_caps,
+			 !strcmp(strrchr(nspid, '\t') ? strrchr(nspid, '\t') + 1 : nspid, "1") ?
+				 "; it is the init of its PID namespace" : "");
+	} else if (err == -EPERM && !strcmp(strrchr(nspid, '\t') ? strrchr(nspid, '\t') + 1 : nspid,
+					   "1")) {
+		snprintf(buf, size, "PID %d is the init (PID 1) of its PID namespace, which refuses "
+				    "tracing here; run memtraced inside that namespace, as root with "
+				    "CAP_SYS_PTRACE", pid);
 	} else if (err == -EPERM) {
 		snprintf(buf, size, "not permitted to trace PID %d: it belongs to another user or "
 				    "is not dumpable; run memtraced as root (CAP_SYS_PTRACE)", pid);

@@ -934,6 +934,18 @@ class AttachTest(unittest.TestCase):
         self.assertEqual(a.cmd("report")["pid"], a.pid)
         self.assertTrue(traced_by(a.pid, 0), tracer_pids(a.pid))
 
+    def test_error_root_without_cap_sys_ptrace(self):
+        """Root, but CAP_SYS_PTRACE dropped: the message names the capability."""
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv")
+        a = self.start("-k", "1")
+        msg = self.attach_fails(a.pid, ["--no-socket"],
+                                ["setpriv", "--inh-caps=-sys_ptrace",
+                                 "--bounding-set=-sys_ptrace"])
+        self.assertIn("without CAP_SYS_PTRACE", msg)
+        self.assertIn(str(a.pid), msg)
+        self.assertTrue(traced_by(a.pid, 0), tracer_pids(a.pid))
+
     # --- a real JVM ------------------------------------------------------------------
 
     JAVA = r"""

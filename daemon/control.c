@@ -38,6 +38,7 @@
 #include "log.h"
 
 #define MAX_CLIENTS  512
+#define IDLE_NS      (5 * 1000000000LL) /* a full table drops a client this idle */
 #define MAX_LINE     (64 * 1024)
 #define MAX_OUT      (16 * 1024 * 1024) /* pending answer bytes per client */
 #define FOLLOW_BATCH 4096
@@ -61,6 +62,7 @@ struct client {
 	int eof;     /* the client will send no more */
 	int backlog; /* complete lines not answered yet */
 	int closing; /* close once the output is flushed */
+	int64_t active_ns; /* when it connected or last sent something */
 };
 
 struct control {
@@ -354,6 +356,8 @@ static void client_request(struct control *c, struct client *cl, const char *lin
 	json_decref(req);
 }
 
+static int64_t control_now(void);
+
 /* Read what CL sent into its input buffer. */
 static void client_read(struct client *cl)
 {
@@ -366,8 +370,33 @@ static void client_read(struct client *cl)
 		cl->eof = 1; /* half-closed: answer what came, then close */
 	else if (n < 0 && errno != EAGAIN && errno != EINTR)
 		cl->closing = 2;
-	else if (n > 0)
+	else if (n > 0) {
 		cl->inlen += (size_t)n;
+		cl->active_ns = control_now();
+	}
+}
+
+/*
+ * The client to drop so that a new one fits in a full table: the one idle
+ * longest, if it has been for IDLE_NS, and owes nothing (no stream, no
+ * answer pending, no request begun).  A thousand idle connections then
+ * cannot lock everyone else out.  -1: none.
+ */
+static ssize_t control_idlest(struct control *c)
+{
+	int64_t oldest = control_now() - IDLE_NS;
+	ssize_t pick = -1;
+
+	for (size_t i = 0; i < c->nclients; i++) {
+		struct client *cl = c->clients[i];
+
+		if (cl->follow || cl->watch || cl->inlen || cl->outoff < cl->outlen ||
+		    cl->active_ns > oldest)
+			continue;
+		oldest = cl->active_ns;
+		pick = (ssize_t)i;
+	}
+	return pick;
 }
 
 /*
@@ -438,6 +467,7 @@ static void control_accept(struct control *c)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct client *cl;
+	ssize_t idle;
 	int fd;
 
 	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -459,14 +489,22 @@ static void control_accept(struct control *c)
 		client_free(cl);
 		return;
 	}
+	if (c->nclients == MAX_CLIENTS && (idle = control_idlest(c)) >= 0) {
+		log_info("%d clients: dropping one idle for %llds", MAX_CLIENTS,
+			 (long long)((control_now() - c->clients[idle]->active_ns) / 1000000000));
+		client_free(c->clients[idle]);
+		c->clients[idle] = c->clients[--c->nclients];
+	}
 	if (c->nclients == MAX_CLIENTS) {
-		client_send(cl, mt_proto_error("too_many_clients", "at most %d clients at once",
-					       MAX_CLIENTS));
+		client_send(cl, mt_proto_error("too_many_clients", "at most %d clients at once, "
+					       "none idle for %llds", MAX_CLIENTS,
+					       IDLE_NS / 1000000000));
 		client_write(cl);
 		client_free(cl);
 		return;
 	}
 	cl->uid = cred.uid;
+	cl->active_ns = control_now();
 	c->clients[c->nclients++] = cl;
 }
 

@@ -469,27 +469,49 @@ class TestRobustness(ChunksDaemon):
                 c.close()
 
     def test_too_many_clients(self):
+        """512 clients that all hold a stream: one more is refused."""
         time.sleep(0.5)  # let the daemon notice earlier tests' clients leaving
         held = []
         try:
-            # Ask each connection something so that it is surely accepted,
-            # not only queued in the listen backlog.
             for i in range(512):
                 c = Conn(self.d.sock, 10)
                 held.append(c)
-                self.assertEqual(code(c.ask({"cmd": "outstanding", "limit": 0})), "ok",
-                                 "client #%d" % (i + 1))
+                self.assertEqual(code(c.ask({"cmd": "events", "follow": True, "limit": 0})),
+                                 "ok", "client #%d" % (i + 1))
             extra = Conn(self.d.sock, 5)
             try:
                 extra.send(b'{"cmd":"status"}\n')
                 self.assertEqual(code(extra.answer()), "too_many_clients")
             finally:
                 extra.close()
-            # The ones already connected are still served.
-            self.assertEqual(code(held[0].ask({"cmd": "status"})), "ok")
             held.pop().close()
             self.assertTrue(mtlib.wait_for(
                 lambda: code(self.ask({"cmd": "status"}, timeout=3)) == "ok", 5))
+        finally:
+            for c in held:
+                c.close()
+        self.assertAlive()
+
+    def test_idle_clients_make_room(self):
+        """512 connections that sit idle cannot lock others out: once the
+        table is full, the one idle longest (5 s or more) makes room."""
+        time.sleep(0.5)
+        held = []
+        try:
+            # Ask each something so that it is surely accepted, not only
+            # queued in the listen backlog.
+            for i in range(512):
+                c = Conn(self.d.sock, 10)
+                held.append(c)
+                self.assertEqual(code(c.ask({"cmd": "outstanding", "limit": 0})), "ok",
+                                 "client #%d" % (i + 1))
+            time.sleep(0.5)
+            # The newest is active again; the oldest has idled longest.
+            self.assertEqual(code(held[-1].ask({"cmd": "status"})), "ok")
+            time.sleep(5)
+            self.assertEqual(code(self.ask({"cmd": "status"}, timeout=5)), "ok")
+            self.assertEqual(held[0].read_to_eof(timeout=5), b"", "the idlest was not dropped")
+            self.assertEqual(code(held[-1].ask({"cmd": "status"})), "ok")
         finally:
             for c in held:
                 c.close()

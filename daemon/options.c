@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <stddef.h>
@@ -53,7 +54,7 @@ static const struct opt opts[] = {
 	{"pid", 'p', OPT_COUNT, OFF(pid), "PID", "attach to the running process PID"},
 	{"pid-file", 0, OPT_STRING, OFF(pid_file), "FILE", "attach to the PID written in FILE"},
 	{"command", 0, OPT_COMMAND, OFF(command), "CMDLINE",
-	 "the program to run, as one string (for the config file)"},
+	 "PROGRAM and ARGS as one string (config files)"},
 	{"socket", 's', OPT_STRING, OFF(socket), "PATH", "control socket (default: see FILES)"},
 	{"socket-group", 0, OPT_STRING, OFF(socket_group), "GROUP",
 	 "let GROUP's members use the socket (mode 0660)"},
@@ -63,35 +64,34 @@ static const struct opt opts[] = {
 	 "allocator overhead above a chunk (default 8K)"},
 	{"ceiling", 0, OPT_SIZE, OFF(cfg.ceiling), "SIZE", "direct-memory ceiling"},
 	{"min-size", 0, OPT_SIZE, OFF(cfg.min_size), "SIZE",
-	 "launch mode: shorter mmaps do not stop the target (default 0)"},
+	 "shorter mmaps run without a stop (launch mode)"},
 	{"ring-events", 0, OPT_COUNT, OFF(ring_events), "N", "event ring size (default 1048576)"},
 	{"warn", 0, OPT_PERCENT, OFF(cfg.warn_percent), "PERCENT",
-	 "warn at this percent of the ceiling (default 80)"},
+	 "warn level, % of the ceiling (default 80)"},
 	{"crit", 0, OPT_PERCENT, OFF(cfg.crit_percent), "PERCENT",
-	 "critical at this percent of the ceiling (default 95)"},
+	 "crit level, % of the ceiling (default 95)"},
 	{"clear-margin", 0, OPT_PERCENT, OFF(cfg.clear_margin), "PERCENT",
-	 "clear an alert this many points below its level (default 5)"},
+	 "points below a level to clear it (default 5)"},
 	{"count", 0, OPT_STRING, OFF(count), "chunk|large",
-	 "weigh chunks, or chunks and large mappings (default chunk)"},
+	 "weigh chunks (default) or large mappings too"},
 	{"window", 0, OPT_DURATION, OFF(window_ns), "DURATION",
 	 "growth-rate window (default 60s)"},
 	{"alert-exec", 0, OPT_STRING, OFF(alert_exec), "CMD",
-	 "run CMD (sh -c) for each alert, alert on stdin and in MEMTRACE_*"},
+	 "sh -c CMD on each alert (stdin, MEMTRACE_*)"},
 	{"alert-timeout", 0, OPT_DURATION, OFF(alert_timeout_ns), "DURATION",
-	 "kill --alert-exec commands after this (default 10s)"},
+	 "kill an alert command after this (default 10s)"},
 	{"metrics-file", 0, OPT_STRING, OFF(metrics_file), "PATH",
 	 "rewrite PATH with Prometheus metrics every 5 s"},
 	{"no-pin-threshold", 0, OPT_FLAG, OFF(no_pin_threshold), NULL,
-	 "do not set MALLOC_MMAP_THRESHOLD_ for the target"},
+	 "do not pin the target's MALLOC_MMAP_THRESHOLD_"},
 	{"kill-timeout", 0, OPT_DURATION, OFF(kill_timeout_ns), "DURATION",
 	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
-	{"cpu", 0, OPT_STRING, OFF(cpu), "N",
-	 "launch mode: run target and tracer on CPU N (faster stops; the target gets one CPU)"},
-	{"stacks", 0, OPT_STRING, OFF(stacks), "none|chunk|large|all",
-	 "which calls get a native stack (default chunk: chunk and large)"},
+	{"cpu", 0, OPT_STRING, OFF(cpu), "N", "run target and tracer on CPU N (launch mode)"},
+	{"stacks", 0, OPT_STRING, OFF(stacks), "WHICH",
+	 "native stacks: none|chunk (default)|large|all"},
 	{"stack-depth", 0, OPT_COUNT, OFF(stack_depth), "N", "frames per stack (default 32, at most 64)"},
 	{"allow-peek", 0, OPT_FLAG, OFF(cfg.allow_peek), NULL,
-	 "let root read target memory with memtracectl peek"},
+	 "let root read target memory (memtracectl peek)"},
 	{"linger", 0, OPT_FLAG, OFF(linger), NULL, "keep answering after the target exits"},
 	{"report", 0, OPT_STRING, OFF(report), "FILE", "write the final state as JSON to FILE"},
 	{"summary", 0, OPT_FLAG, OFF(summary), NULL, "print a summary to stderr at exit"},
@@ -101,6 +101,20 @@ static const struct opt opts[] = {
 	{"version", 'V', OPT_VERSION, 0, NULL, "show the version"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/*
+ * Where each option's value came from, for the checks across options made
+ * after parsing: a file and line, or the command line (file NULL).  seq
+ * orders the settings, a later one higher; 0 means the option was not given.
+ */
+struct origins {
+	struct {
+		const char *file;
+		int line;
+		unsigned seq;
+	} of[NOPTS];
+	unsigned seq;
+};
 
 /* Print the usage and every option. */
 static void usage(FILE *f)
@@ -163,6 +177,45 @@ static char **command_split(const char *cmd, const char *where)
 		fatalx(EXIT_USAGE, "%s: no program in it", where);
 	}
 	return argv;
+}
+
+/* The CPU number in S, or -1 if S is not one. */
+static int cpu_number(const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 0 || n >= CPU_SETSIZE)
+		return -1;
+	return (int)n;
+}
+
+/*
+ * Check what some options need beyond their type, as soon as P's value is
+ * stored in O, so that an error names the WHERE the value came from.
+ */
+static void opt_check(const struct options *o, const struct opt *p, const char *where)
+{
+	const char *name = p->name;
+
+	if (!strcmp(name, "stacks") && mt_stacks_from_name(o->stacks) < 0)
+		fatalx(EXIT_USAGE, "%s: use none, chunk, large or all, not '%s'", where, o->stacks);
+	if (!strcmp(name, "count") && strcmp(o->count, "chunk") && strcmp(o->count, "large"))
+		fatalx(EXIT_USAGE, "%s: use chunk or large, not '%s'", where, o->count);
+	if (!strcmp(name, "stack-depth") && o->stack_depth > MT_STACK_MAX)
+		fatalx(EXIT_USAGE, "%s: at most %d", where, MT_STACK_MAX);
+	/* 96 bytes an event: 2^27 events reserve 12 GiB, touched only as used. */
+	if (!strcmp(name, "ring-events") && o->ring_events > (1ull << 27))
+		fatalx(EXIT_USAGE, "%s: at most %llu", where, 1ull << 27);
+	if (!strcmp(name, "window") && o->window_ns < 1000000000LL)
+		fatalx(EXIT_USAGE, "%s: at least 1s", where);
+	if (!strcmp(name, "cpu") && cpu_number(o->cpu) < 0)
+		fatalx(EXIT_USAGE, "%s: bad CPU number '%s'", where, o->cpu);
+	/* control_start() looks the group up again, later and far from the file. */
+	if (!strcmp(name, "socket-group") && !getgrnam(o->socket_group))
+		fatalx(EXIT_USAGE, "%s: no group named '%s'", where, o->socket_group);
 }
 
 /* Store VALUE for option P into O; exits on a bad value, naming WHERE. */
@@ -246,6 +299,7 @@ static void opt_set(struct options *o, const struct opt *p, const char *value, c
 		printf("memtraced %s\n", MT_VERSION);
 		exit(0);
 	}
+	opt_check(o, p, where);
 }
 
 /* The row for the long option NAME, or NULL. */
@@ -257,12 +311,55 @@ static const struct opt *opt_find(const char *name)
 	return NULL;
 }
 
+/* Note in FROM that P was just set at FILE:LINE, or on the command line (FILE NULL). */
+static void origin_note(struct origins *from, const struct opt *p, const char *file, int line)
+{
+	size_t i = (size_t)(p - opts);
+
+	from->of[i].file = file;
+	from->of[i].line = line;
+	from->of[i].seq = ++from->seq;
+}
+
+/* Of A and B, the option set last (the one to blame for a conflict). */
+static const struct opt *origin_last(const struct origins *from, const struct opt *a,
+				     const struct opt *b)
+{
+	return from->of[b - opts].seq > from->of[a - opts].seq ? b : a;
+}
+
+/* Write into BUF the start of an error about P's value: "FILE:LINE: key" or "--key". */
+static const char *origin_where(const struct origins *from, const struct opt *p, char *buf,
+				size_t size)
+{
+	size_t i = (size_t)(p - opts);
+
+	if (from->of[i].file)
+		snprintf(buf, size, "%s:%d: %s", from->of[i].file, from->of[i].line, p->name);
+	else
+		snprintf(buf, size, "--%s", p->name);
+	return buf;
+}
+
+/* Write into BUF where P's value came from: "FILE:LINE", "command line" or "default". */
+static const char *origin_place(const struct origins *from, const struct opt *p, char *buf,
+				size_t size)
+{
+	size_t i = (size_t)(p - opts);
+
+	if (from->of[i].file)
+		snprintf(buf, size, "%s:%d", from->of[i].file, from->of[i].line);
+	else
+		snprintf(buf, size, "%s", from->of[i].seq ? "command line" : "default");
+	return buf;
+}
+
 /*
  * Read a config file: one "key = value" per line, keys named as the long
  * options, '#' starts a comment, blank lines are skipped.  Errors name the
- * file and line and exit with status 2.
+ * file and line and exit with status 2; FROM learns where each value was.
  */
-static void options_file(struct options *o, const char *path)
+static void options_file(struct options *o, const char *path, struct origins *from)
 {
 	char *line = NULL, where[4200];
 	size_t cap = 0;
@@ -294,6 +391,7 @@ static void options_file(struct options *o, const char *path)
 			fatalx(EXIT_USAGE, "%s: unknown key '%s'", where, key);
 		snprintf(where + strlen(where), sizeof(where) - strlen(where), ": %s", key);
 		opt_set(o, p, value, where);
+		origin_note(from, p, path, lineno);
 	}
 	/* A directory opens, then fails to read (EISDIR): not an empty file. */
 	if (ferror(f))
@@ -325,6 +423,9 @@ void options_parse(struct options *o, int argc, char **argv)
 	struct option longopts[NOPTS + 1];
 	char shortopts[2 * NOPTS + 2], *sp = shortopts, where[80];
 	char *file_pid_file, **file_command;
+	struct origins from = {0};
+	const struct opt *p, *warn = opt_find("warn"), *crit = opt_find("crit");
+	char at[4200], other[4200];
 	uint64_t file_pid;
 	int c, idx;
 
@@ -351,7 +452,7 @@ void options_parse(struct options *o, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1)
 		if ((c >= 256 && opts[c - 256].type == OPT_CONFIG) || c == 'c')
-			options_file(o, optarg);
+			options_file(o, optarg, &from);
 	opterr = 1;
 	optind = 0;
 	/* What to trace, from the file; the command line's choice replaces it whole. */
@@ -362,8 +463,7 @@ void options_parse(struct options *o, int argc, char **argv)
 	o->pid_file = NULL;
 	o->command = NULL;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
-		const struct opt *p = NULL;
-
+		p = NULL;
 		if (c >= 256)
 			p = &opts[c - 256];
 		for (size_t i = 0; !p && i < NOPTS; i++)
@@ -375,6 +475,7 @@ void options_parse(struct options *o, int argc, char **argv)
 		}
 		snprintf(where, sizeof(where), "--%s", p->name);
 		opt_set(o, p, optarg, where);
+		origin_note(&from, p, NULL, 0);
 	}
 	if (optind >= argc && !o->pid && !o->pid_file && !o->command) {
 		o->pid = file_pid;
@@ -393,43 +494,37 @@ void options_parse(struct options *o, int argc, char **argv)
 	}
 	if (o->pid_file && !o->pid)
 		o->pid = read_pid_file(o->pid_file);
-	if (o->pid && o->target_argv)
-		fatalx(EXIT_USAGE, "give either --pid PID or a program to run, not both");
+	/* Both from one place: the command line's choice replaces the file's whole. */
+	if (o->pid && o->target_argv) {
+		p = origin_last(&from, origin_last(&from, opt_find("pid"), opt_find("pid-file")),
+				opt_find("command"));
+		fatalx(EXIT_USAGE, "%s: give either a PID or a program to run, not both",
+		       origin_where(&from, p, at, sizeof(at)));
+	}
 	if (!o->pid && !o->target_argv)
 		fatalx(EXIT_USAGE, "no program to run (usage: memtraced [options] -- PROGRAM "
 				   "[ARGS...], or --pid PID)");
-	if (o->cpu) {
-		char *end;
-		long n;
-
-		errno = 0;
-		n = strtol(o->cpu, &end, 10);
-		if (errno || end == o->cpu || *end || n < 0 || n >= CPU_SETSIZE)
-			fatalx(EXIT_USAGE, "--cpu: bad CPU number '%s'", o->cpu);
-		if (o->pid)
-			fatalx(EXIT_USAGE, "--cpu: launch mode only (an attached process keeps its CPUs)");
-		o->cfg.cpu = (int)n;
-	}
-	if (o->stacks && mt_stacks_from_name(o->stacks) < 0)
-		fatalx(EXIT_USAGE, "--stacks: use none, chunk, large or all, not '%s'", o->stacks);
+	if (o->cpu && o->pid)
+		fatalx(EXIT_USAGE, "%s: launch mode only (an attached process keeps its CPUs)",
+		       origin_where(&from, opt_find("cpu"), at, sizeof(at)));
+	if (o->cpu)
+		o->cfg.cpu = cpu_number(o->cpu);
 	if (o->stacks)
 		o->cfg.stacks = (enum mt_stacks)mt_stacks_from_name(o->stacks);
-	if (o->stack_depth > MT_STACK_MAX)
-		fatalx(EXIT_USAGE, "--stack-depth: at most %d", MT_STACK_MAX);
 	if (o->stack_depth)
 		o->cfg.stack_depth = (unsigned)o->stack_depth;
-	if (o->count && strcmp(o->count, "chunk") && strcmp(o->count, "large"))
-		fatalx(EXIT_USAGE, "--count: use chunk or large, not '%s'", o->count);
 	o->cfg.count_large = o->count && !strcmp(o->count, "large");
-	if (o->cfg.crit_percent < o->cfg.warn_percent)
-		fatalx(EXIT_USAGE, "--crit (%g) must not be below --warn (%g)", o->cfg.crit_percent,
-		       o->cfg.warn_percent);
-	if (o->window_ns < 1000000000LL)
-		fatalx(EXIT_USAGE, "--window: at least 1s");
+	if (o->cfg.crit_percent < o->cfg.warn_percent) {
+		if (origin_last(&from, warn, crit) == crit)
+			fatalx(EXIT_USAGE, "%s: %g is below warn %g (%s)",
+			       origin_where(&from, crit, at, sizeof(at)), o->cfg.crit_percent,
+			       o->cfg.warn_percent,
+			       origin_place(&from, warn, other, sizeof(other)));
+		fatalx(EXIT_USAGE, "%s: %g is above crit %g (%s)",
+		       origin_where(&from, warn, at, sizeof(at)), o->cfg.warn_percent,
+		       o->cfg.crit_percent, origin_place(&from, crit, other, sizeof(other)));
+	}
 	o->cfg.window_s = (double)o->window_ns / 1e9;
-	/* 96 bytes an event: 2^27 events reserve 12 GiB, touched only as used. */
-	if (o->ring_events > (1ull << 27))
-		fatalx(EXIT_USAGE, "--ring-events: at most %llu", 1ull << 27);
 	o->cfg.ring_events = o->ring_events;
 }
 

@@ -363,6 +363,66 @@ class TestDaemonOptions(unittest.TestCase):
         err = self.refused("-c", self.tmp, says=self.tmp)
         self.assertIn("directory", err.lower())
 
+    def test_config_value_errors_name_file_and_line(self):
+        # These values were checked only after the files were read: their
+        # errors named no file or line, and an unknown group exited 3.
+        cases = [
+            ("stacks = bogus\n", "{}:1: stacks: use none, chunk, large or all"),
+            ("count = bogus\n", "{}:1: count: use chunk or large"),
+            ("# depth\nstack-depth = 65\n", "{}:2: stack-depth: at most 64"),
+            ("window = 500ms\n", "{}:1: window: at least 1s"),
+            ("ring-events = 134217729\n", "{}:1: ring-events: at most 134217728"),
+            ("cpu = x\n", "{}:1: cpu: bad CPU number 'x'"),
+            ("socket-group = no-such-group-xyz\n", "{}:1: socket-group: no group named"),
+            ("warn = 90\ncrit = 85\n", "{}:2: crit: 85 is below warn 90 ({}:1)"),
+            ("warn = 96\n", "{}:1: warn: 96 is above crit 95 (default)"),
+        ]
+        for text, says in cases:
+            with self.subTest(conf=text):
+                path = self.conf(text)
+                self.refused("-c", path, says=says.format(path, path))
+        # The target chosen in the file alone conflicts with itself or with --cpu.
+        for text, says in [("command = true\npid = 1\n", "{}:2: pid: give either"),
+                           ("pid = 1\ncpu = 0\n", "{}:2: cpu: launch mode only")]:
+            with self.subTest(conf=text):
+                path = self.conf(text)
+                d = Raw(["-c", path])
+                try:
+                    rc = d.finish(20)
+                finally:
+                    d.kill()
+                self.assertEqual(rc, 2, d.err)
+                self.assertTrue(d.err.startswith("memtraced: " + says.format(path)), d.err)
+                self.assertEqual(len(d.err.splitlines()), 1, d.err)
+
+    def test_warn_crit_name_where_each_came_from(self):
+        path = self.conf("warn = 90\ncrit = 97\n")
+        self.refused("-c", path, "--crit", "85", says="--crit: 85 is below warn 90 (%s:1)" % path)
+        self.refused("-c", path, "--warn", "98",
+                     says="--warn: 98 is above crit 97 (%s:2)" % path)
+        self.refused("--crit", "85", "--warn", "90",
+                     says="--warn: 90 is above crit 85 (command line)")
+        # The command line wins: it can mend what the file gets wrong.
+        path = self.conf("warn = 90\ncrit = 85\n")
+        rc, err = self.run_daemon("-s", self.sock, "-c", path, "--crit", "95",
+                                  target=[mtlib.target("exitwith"), "0"])
+        self.assertEqual(rc, 0, err)
+
+    def test_help_fits_one_screen(self):
+        r = subprocess.run([mtlib.MEMTRACED, "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertLessEqual(len(lines), 40, r.stdout)
+        self.assertEqual([x for x in lines if len(x) > 80], [])
+        # Nothing dropped: every option of memtraced(8) is listed.
+        with open(os.path.join(mtlib.ROOT, "man", "memtraced.8")) as f:
+            page = f.read().split("\n.Sh OPTIONS\n", 1)[1].split("\n.Sh ", 1)[0]
+        names = re.findall(r"^\.It Fl .*", page, re.M)
+        names = {n for line in names for n in re.findall(r"Fl -([a-z][a-z0-9-]*)", line)}
+        self.assertGreater(len(names), 30)
+        listed = set(re.findall(r"--([a-z][a-z0-9-]*)", r.stdout))
+        self.assertEqual(names - listed, set())
+
     def test_socket_error_is_one_line(self):
         with open(self.sock, "w") as f:
             f.write("precious\n")

@@ -199,27 +199,6 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		if (s->tasks[i] && s->tasks[i]->pid == pid)
 			stops[nstops++] = (struct first_stop){s->tasks[i]->tid, -1};
 	first_stops(stops, nstops);
-	{
-		char *argv[2] = {NULL, NULL};
-		char path[64], cmd[4096];
-		FILE *f;
-		size_t n = 0;
-
-		/* The command line, for status; NUL-separated in /proc. */
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-		if ((f = fopen(path, "re"))) {
-			n = fread(cmd, 1, sizeof(cmd) - 1, f);
-			fclose(f);
-		}
-		cmd[n] = '\0';
-		for (size_t i = 0; n && i < n - 1; i++)
-			if (!cmd[i])
-				cmd[i] = ' ';
-		argv[0] = cmd;
-		s->argv = calloc(2, sizeof(char *));
-		if (s->argv)
-			s->argv[0] = strdup(argv[0]);
-	}
 	session_reset(s, pid);
 	pthread_mutex_lock(&s->lock);
 	s->state = MT_STATE_RUNNING;

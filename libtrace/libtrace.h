@@ -179,7 +179,6 @@ struct mt_status {
 	int exit_status;  /* waitpid() status of the target, valid when EXITED */
 	int64_t start_ns; /* wall clock when tracing began */
 	int64_t end_ns;   /* wall clock when the target exited, or 0 */
-	char **argv;      /* owned by the session, valid for its lifetime */
 	uint64_t count[MT_CLASS_COUNT], bytes[MT_CLASS_COUNT];
 	uint64_t outstanding_count, outstanding_bytes;
 	uint64_t reserved_bytes, committed_bytes; /* PROT_NONE vs the rest */
@@ -273,6 +272,9 @@ int mt_exit_code(int wait_status);
 
 /* Queries; any thread. */
 void mt_session_status(struct mt_session *s, struct mt_status *out);
+/* The target's command line as it is now (exec changes it), NULL-terminated,
+ * in one block for the caller to free(); NULL when unknown or out of memory. */
+char **mt_session_argv(struct mt_session *s);
 /*
  * Copy up to MAX outstanding mappings matching F, in address order, into
  * OUT; *TOTAL receives how many matched in all.

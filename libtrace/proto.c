@@ -159,14 +159,17 @@ json_t *mt_proto_status(struct mt_session *s)
 	struct mt_status st;
 	struct mt_growth g;
 	json_t *argv, *classes, *bysys, *target, *root;
+	char **args;
 	int64_t now = mt_now_ns();
 	double used = 0;
 
 	mt_session_status(s, &st);
 	mt_session_growth(s, &g);
 	argv = json_array();
-	for (char **a = st.argv; a && *a; a++)
+	args = mt_session_argv(s);
+	for (char **a = args; a && *a; a++)
 		json_array_append_new(argv, json_text(*a));
+	free(args);
 	classes = json_object();
 	for (int c = 0; c < MT_CLASS_COUNT; c++)
 		json_object_set_new(classes, mt_class_name(c), count_bytes(st.count[c], st.bytes[c]));

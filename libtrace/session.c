@@ -81,6 +81,25 @@ static void debug(struct mt_session *s, const char *fmt, ...)
 	s->cfg.log(MT_LOG_DEBUG, msg, s->cfg.log_arg);
 }
 
+/* ARGV copied into one block (pointers, then the strings): one free() frees it. */
+static char **argv_copy(char *const argv[])
+{
+	size_t n = 0, bytes = 0;
+	char **copy, *p;
+
+	for (; argv[n]; n++)
+		bytes += strlen(argv[n]) + 1;
+	if (!(copy = malloc((n + 1) * sizeof(char *) + bytes)))
+		return NULL;
+	p = (char *)(copy + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		copy[i] = memcpy(p, argv[i], strlen(argv[i]) + 1);
+		p += strlen(argv[i]) + 1;
+	}
+	copy[n] = NULL;
+	return copy;
+}
+
 /* Read the kernel's pid_max; tids index the task table directly. */
 static size_t read_pid_max(void)
 {
@@ -244,8 +263,6 @@ void mt_session_free(struct mt_session *s)
 		close(s->notify_fd);
 	if (s->have_timer)
 		timer_delete(s->wake_timer);
-	for (char **a = s->argv; a && *a; a++)
-		free(*a);
 	free(s->argv);
 	free(s->hist);
 	pthread_mutex_destroy(&s->lock);
@@ -325,20 +342,14 @@ int mt_session_launch(struct mt_session *s, char *const argv[], char *const envp
 	struct sock_fprog prog = {0};
 	char path[4096];
 	pid_t pid, parent = getpid();
-	int status, err, argc, cpu_ok = 0;
+	int status, err, cpu_ok = 0;
 	cpu_set_t cpus;
 
 	if ((err = resolve_path(argv[0], path, sizeof(path))) < 0)
 		return err;
 	if ((err = filter_build(&s->cfg, &prog)) < 0)
 		return err;
-	for (argc = 0; argv[argc]; argc++)
-		;
-	s->argv = calloc((size_t)argc + 1, sizeof(char *));
-	for (int i = 0; s->argv && i < argc; i++)
-		if (!(s->argv[i] = strdup(argv[i])))
-			err = -ENOMEM;
-	if (!s->argv || err) {
+	if (!(s->argv = argv_copy(argv))) {
 		free(prog.filter);
 		return -ENOMEM;
 	}
@@ -737,7 +748,7 @@ void session_reset(struct mt_session *s, pid_t pid)
 {
 	static const size_t size = 256 * 1024;
 	char *cmd = malloc(size), *env = malloc(size), exe[4096] = "";
-	char *argv[512];
+	char *argv[512], **fresh = NULL;
 	struct mt_jvm_limits lim = {0};
 	ssize_t clen = -1, elen = -1;
 	const char *tun;
@@ -797,7 +808,15 @@ void session_reset(struct mt_session *s, pid_t pid)
 	s->level = MT_LEVEL_OK;
 	alert_configure(s);
 	account_seed(s, pid);
+	/* An exec names a new program; an empty command line keeps the old. */
+	if (argc && (fresh = argv_copy(argv))) {
+		char **old = s->argv;
+
+		s->argv = fresh;
+		fresh = old;
+	}
 	pthread_mutex_unlock(&s->lock);
+	free(fresh);
 	free(cmd);
 	free(env);
 }
@@ -1004,6 +1023,17 @@ void mt_session_stop(struct mt_session *s, int grace_ms)
 		pthread_kill(s->tracer, s->cfg.wake_signal);
 }
 
+char **mt_session_argv(struct mt_session *s)
+{
+	char **copy = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->argv)
+		copy = argv_copy(s->argv);
+	pthread_mutex_unlock(&s->lock);
+	return copy;
+}
+
 /* Copy the totals. */
 void mt_session_status(struct mt_session *s, struct mt_status *out)
 {
@@ -1022,7 +1052,6 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->exit_status = s->exit_status;
 	out->start_ns = s->start_ns;
 	out->end_ns = s->end_ns;
-	out->argv = s->argv;
 	memcpy(out->count, tot->count, sizeof(out->count));
 	memcpy(out->bytes, tot->bytes, sizeof(out->bytes));
 	out->outstanding_count = tot->count_all;

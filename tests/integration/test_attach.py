@@ -369,6 +369,29 @@ class AttachTest(unittest.TestCase):
         self.assertTrue(0 < before["arena"]["committed_bytes"] < 16 << 20, before["arena"])
         self.assertGreaterEqual(st["arena"]["committed_bytes"], 3 * 16 << 20, st["arena"])
 
+    def test_exec_after_attach(self):
+        """The attached process execs another program: status names it, the
+        table is seeded anew from the new address space, and the command
+        line is the real argument list, not one string."""
+        tmp = tempfile.mkdtemp(prefix="mt-exec-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        gate = os.path.join(tmp, "gate")
+        script = "while [ ! -e %s ]; do sleep 0.05; done; exec %s -n 2 -h 20000" % (
+            gate, mtlib.target("chunkhold"))
+        p = subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.DEVNULL)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        d = self.attach(p.pid)
+        self.assertEqual(d.ctl("status")["target"]["argv"], ["/bin/sh", "-c", script])
+        open(gate, "w").close()
+        self.assertTrue(wait_for(lambda: d.ctl("status")["chunks"]["count"] == 2, timeout=10),
+                        d.ctl("status")["chunks"])
+        st = d.ctl("status")
+        self.assertEqual(st["target"]["argv"], [mtlib.target("chunkhold"), "-n", "2", "-h", "20000"])
+        self.assert_matches_maps(d, p.pid)
+        self.detach(d, "SIGTERM")
+        self.assert_untraced(p.pid)
+
     def test_attach_does_not_wait_long_for_one_thread(self):
         """A thread in an uninterruptible wait (a vfork parent whose child
         sleeps 5 s before it exits) stops only when the wait ends.  The attach

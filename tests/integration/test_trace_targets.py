@@ -237,6 +237,25 @@ class NamesNotUtf8(unittest.TestCase):
         self.assertEqual(dm.finish(30), 0, dm.err)
 
 
+class ExecNamesTheNewProgram(unittest.TestCase):
+    """After the target execs another program, status names that program."""
+
+    def test_launch(self):
+        tmp = tempfile.mkdtemp(prefix="mt-exec-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        gate = os.path.join(tmp, "gate")
+        script = "while [ ! -e %s ]; do sleep 0.05; done; exec sleep 30" % gate
+        d = mtlib.Daemon(["/bin/sh", "-c", script])
+        self.addCleanup(d.kill)
+        d.wait_socket()
+        self.assertTrue(mtlib.wait_for(lambda: d.ctl("status")["target"]["state"] == "running"))
+        self.assertEqual(d.ctl("status")["target"]["argv"], ["/bin/sh", "-c", script])
+        open(gate, "w").close()
+        self.assertTrue(mtlib.wait_for(
+            lambda: d.ctl("status")["target"]["argv"] == ["sleep", "30"], timeout=10),
+            d.ctl("status")["target"])
+
+
 class ChunksSummary(unittest.TestCase):
     """chunks under --summary --json: the chunk figures equal its TRUTH."""
 

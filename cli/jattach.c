@@ -12,11 +12,16 @@
  *
  * Under memtraced the SIGQUIT passes through to the JVM as any signal does,
  * and the dump waits for a safepoint, which our short stops never hold up;
- * a JVM that is stopped (group-stop) cannot answer, so it is refused.
+ * a JVM that is stopped (group-stop) cannot answer, so it is refused.  Any
+ * other reason for silence (a thread held in a debugger, a hung JVM) meets
+ * a deadline: every socket operation is non-blocking and polled.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,9 @@
 #include <unistd.h>
 
 #include "jattach.h"
+
+#define JATTACH_SETTLE_MS 200	/* stopped: every thread in T or t this long */
+#define JATTACH_ANSWER_MS 10000 /* the JVM's whole answer, from the connect on */
 
 /* The pid of PID inside its own namespace (last field of NSpid). */
 static pid_t jattach_nspid(pid_t pid)
@@ -50,14 +58,14 @@ static pid_t jattach_nspid(pid_t pid)
 	return ns;
 }
 
-/* Whether PID is stopped (state T). */
-static int jattach_stopped(pid_t pid)
+/* The state letter of thread TID of PID, or 0 when it is gone. */
+static char jattach_task_state(pid_t pid, pid_t tid)
 {
-	char path[64], buf[512];
+	char path[64], buf[512], *p;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -65,9 +73,55 @@ static int jattach_stopped(pid_t pid)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
 
-	return p && p[1] == ' ' && p[2] == 'T';
+/* Whether every live thread of PID is stopped now (state T or t). */
+static int jattach_all_stopped(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int stopped = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((e = readdir(d))) {
+		char st;
+
+		if (e->d_name[0] == '.' || !(st = jattach_task_state(pid, (pid_t)atoi(e->d_name))))
+			continue;
+		if (st == 'Z' || st == 'X') /* exited, not yet reaped */
+			continue;
+		stopped = st == 'T' || st == 't';
+		if (!stopped)
+			break;
+	}
+	closedir(d);
+	return stopped;
+}
+
+/*
+ * Whether PID is stopped (SIGSTOP, SIGTSTP, ...).  Untraced, a group-stop
+ * shows as T; under ptrace (memtraced) it shows as t, the tracing stop, as
+ * every stop of a traced task does since Linux 3.1.  A traced thread also
+ * passes through t for microseconds at each of its syscall stops, so one
+ * look is not enough: PID is stopped when all its threads stay in T or t
+ * for JATTACH_SETTLE_MS.  A running JVM has threads sleeping in S, so the
+ * usual answer comes from the first look.
+ */
+static int jattach_stopped(pid_t pid)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	for (int ms = 0; ms < JATTACH_SETTLE_MS; ms += 10) {
+		if (!jattach_all_stopped(pid))
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return jattach_all_stopped(pid);
 }
 
 /*
@@ -113,38 +167,139 @@ int jattach_check(pid_t pid, char *err, size_t errsize)
 	return jvm && !xrs ? 0 : -1;
 }
 
-/* Connect to the JVM's attach socket at PATH; -1 when it is not there. */
+/* Monotonic milliseconds. */
+static int64_t jattach_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until FD is ready for EVENTS or DEADLINE (ms) passes; 0, or -1 with errno. */
+static int jattach_poll(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int64_t left;
+	int r;
+
+	do {
+		left = deadline - jattach_now_ms();
+		r = poll(&p, 1, left > 0 ? (int)left : 0);
+	} while (r < 0 && errno == EINTR);
+	if (r == 0)
+		errno = ETIMEDOUT;
+	return r > 0 ? 0 : -1;
+}
+
+/*
+ * Connect to the JVM's attach socket at PATH, non-blocking; the fd, or -1
+ * with errno (ENOENT or ECONNREFUSED: no listener; EAGAIN: one that does
+ * not accept, its backlog full).
+ */
 static int jattach_connect(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
+	int fd, saved;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 		return fd;
-	if (fd >= 0)
-		close(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Send LEN bytes of BUF on FD before DEADLINE; 0, or -1 with errno. */
+static int jattach_send(int fd, const char *buf, size_t len, int64_t deadline)
+{
+	while (len) {
+		ssize_t n;
+
+		if (jattach_poll(fd, POLLOUT, deadline) < 0)
+			return -1;
+		if ((n = send(fd, buf, len, MSG_NOSIGNAL)) < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read FD to its end before DEADLINE into *OUT (the caller frees); its length, or -1 with errno. */
+static ssize_t jattach_recv(int fd, char **out, int64_t deadline)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap), *nb;
+	int saved;
+
+	if (!buf)
+		return -1;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 == cap) {
+			if (!(nb = realloc(buf, cap * 2)))
+				goto free_buf;
+			buf = nb;
+			cap *= 2;
+		}
+		if (jattach_poll(fd, POLLIN, deadline) < 0)
+			goto free_buf;
+		if ((n = read(fd, buf + len, cap - len - 1)) < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			goto free_buf;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return (ssize_t)len;
+free_buf:
+	saved = errno;
+	free(buf);
+	errno = saved;
 	return -1;
 }
 
 /* Run COMMAND in the JVM PID; *OUT receives its output (the caller frees). */
 int jattach_run(pid_t pid, const char *command, char **out, char *err, size_t errsize)
 {
-	char sock[128], trigger[128];
+	char sock[128], trigger[128], req[256], *buf;
 	pid_t ns = jattach_nspid(pid);
-	size_t len = 0, cap = 65536;
-	char *buf;
-	int fd, made = 0;
+	int64_t deadline;
+	ssize_t len;
+	int fd, n;
 
 	if (jattach_stopped(pid)) {
-		snprintf(err, errsize, "PID %d is stopped; it cannot answer until it gets SIGCONT", pid);
+		snprintf(err, errsize,
+			 "PID %d is stopped (every thread in state T or t); "
+			 "it cannot answer until it gets SIGCONT",
+			 pid);
 		return -1;
 	}
 	snprintf(sock, sizeof(sock), "/proc/%d/root/tmp/.java_pid%d", pid, ns);
-	if ((fd = jattach_connect(sock)) < 0) {
+	if ((fd = jattach_connect(sock)) < 0 && errno != ENOENT && errno != ECONNREFUSED) {
+		snprintf(err, errsize, "cannot connect to PID %d's attach socket %s: %s%s", pid,
+			 sock, strerror(errno),
+			 errno == EAGAIN ? " (it takes no connections: is a thread held stopped?)"
+					 : "");
+		return -1;
+	}
+	if (fd < 0) {
 		snprintf(trigger, sizeof(trigger), "/proc/%d/cwd/.attach_pid%d", pid, ns);
 		int tf = open(trigger, O_CREAT | O_WRONLY | O_CLOEXEC, 0660);
 
@@ -158,7 +313,6 @@ int jattach_run(pid_t pid, const char *command, char **out, char *err, size_t er
 			return -1;
 		}
 		close(tf);
-		made = 1;
 		if (kill(pid, SIGQUIT) < 0) {
 			snprintf(err, errsize, "cannot signal PID %d: %s", pid, strerror(errno));
 			unlink(trigger);
@@ -176,45 +330,38 @@ int jattach_run(pid_t pid, const char *command, char **out, char *err, size_t er
 			return -1;
 		}
 	}
-	(void)made;
-	{
-		char req[256];
-		int n = snprintf(req, sizeof(req), "1%c%s%c%c%c%c", 0, command, 0, 0, 0, 0);
-
-		if (n <= 0 || write(fd, req, (size_t)n) != n) {
-			snprintf(err, errsize, "cannot send to the JVM: %s", strerror(errno));
-			close(fd);
-			return -1;
-		}
-	}
-	if (!(buf = malloc(cap))) {
+	/*
+	 * The JVM answers from its attach listener thread after a safepoint;
+	 * a thread held stopped, or a hung JVM, would keep a blocking read
+	 * waiting for ever, so the whole exchange has one deadline.
+	 */
+	deadline = jattach_now_ms() + JATTACH_ANSWER_MS;
+	n = snprintf(req, sizeof(req), "1%c%s%c%c%c%c", 0, command, 0, 0, 0, 0);
+	if (n <= 0 || (size_t)n >= sizeof(req)) {
+		snprintf(err, errsize, "the JVM command %.64s is too long", command);
 		close(fd);
 		return -1;
 	}
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 == cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
+	if (jattach_send(fd, req, (size_t)n, deadline) < 0 ||
+	    (len = jattach_recv(fd, &buf, deadline)) < 0) {
+		if (errno == ETIMEDOUT)
+			snprintf(err, errsize,
+				 "PID %d did not answer %s within %d s on %s: a thread "
+				 "held stopped (a debugger, SIGSTOP) or a hung JVM",
+				 pid, command, JATTACH_ANSWER_MS / 1000, sock);
+		else
+			snprintf(err, errsize, "cannot ask PID %d for %s on %s: %s", pid, command,
+				 sock, strerror(errno));
+		close(fd);
+		return -1;
 	}
 	close(fd);
-	buf[len] = '\0';
 	if (strncmp(buf, "0\n", 2)) {
 		snprintf(err, errsize, "the JVM refused %s: %.200s", command, buf);
 		free(buf);
 		return -1;
 	}
-	memmove(buf, buf + 2, len - 1);
+	memmove(buf, buf + 2, (size_t)len - 1);
 	*out = buf;
 	return 0;
 }

@@ -11,7 +11,8 @@
  *
  * Frames in anonymous executable memory are JIT code: they are named from
  * /tmp/perf-PID.map when the JVM writes one (a "START SIZE name" line per
- * compiled method), re-read when it changes; otherwise "[unknown]".
+ * compiled method), read when frames are named, so also after the JVM
+ * exited (-XX:+DumpPerfMapAtExit); otherwise "[unknown]".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -241,30 +242,73 @@ static void sym_demangle(const char *name, char *buf, size_t size)
 }
 
 /*
- * Find PC in the target's perf map; the name into BUF.  0 when found.  The
- * map is the JVM's own /tmp/perf-<its pid>.map, read through its root and
- * with its pid as its namespace numbers it, so a container's JVM is found
- * and a file another user planted in our /tmp for another pid is not.
+ * Open the perf map of S's target, or NULL.  While the target lives, that
+ * is its own /tmp/perf-<its pid>.map, read through its root and with its
+ * pid as its namespace numbers it, so a container's JVM is found and a
+ * file another user planted in our /tmp for another pid is not.
+ *
+ * -XX:+DumpPerfMapAtExit writes the map as the JVM exits, when that path
+ * is gone with /proc/PID.  The session keeps no copy of the JVM's root and
+ * namespace pid, so once the target has exited the map is looked for only
+ * in memtraced's own /tmp under the pid memtraced knew: the JVM's own when
+ * both share their pid and mount namespaces, as when memtraced launched
+ * it.  A containerized JVM wrote its map elsewhere, and its frames stay
+ * [unknown].  The file is taken only if it was last written while the
+ * target was traced (1 s slack for coarse file times), so neither a stale
+ * map of an earlier process with this pid nor a later one is ever used.
  */
-static int sym_perf_map(pid_t pid, uint64_t pc, char *buf, size_t size)
+static FILE *sym_perf_map_open(struct mt_session *s)
 {
-	char path[96], line[1024];
-	pid_t ns = pid;
+	const int64_t slack = 1000000000;
+	char path[96], line[256];
+	int64_t start, end, mtime;
+	enum mt_state state;
+	pid_t ns = s->pid;
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	pthread_mutex_lock(&s->lock);
+	state = s->state;
+	start = s->start_ns;
+	end = s->end_ns;
+	pthread_mutex_unlock(&s->lock);
+	if (state != MT_STATE_EXITED) {
+		snprintf(path, sizeof(path), "/proc/%d/status", s->pid);
+		if ((f = fopen(path, "re"))) {
+			while (fgets(line, sizeof(line), f)) {
+				char *last;
+
+				if (!strncmp(line, "NSpid:", 6) && (last = strrchr(line, '\t')))
+					ns = (pid_t)atoi(last + 1);
+			}
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", s->pid, ns);
+		return fopen(path, "re");
+	}
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", s->pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto close_fd;
+	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (mtime < start - slack || mtime > end + slack || !(f = fdopen(fd, "r")))
+		goto close_fd;
+	return f;
+close_fd:
+	close(fd);
+	return NULL;
+}
+
+/* Find PC in the target's perf map; the name into BUF.  0 when found. */
+static int sym_perf_map(struct mt_session *s, uint64_t pc, char *buf, size_t size)
+{
+	char line[1024];
 	int found = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if ((f = fopen(path, "re"))) {
-		while (fgets(line, sizeof(line), f)) {
-			char *last;
-
-			if (!strncmp(line, "NSpid:", 6) && (last = strrchr(line, '\t')))
-				ns = (pid_t)atoi(last + 1);
-		}
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", pid, ns);
-	if (!(f = fopen(path, "re")))
+	if (!(f = sym_perf_map_open(s)))
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long start, len;
@@ -293,7 +337,7 @@ void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf
 	char name[512];
 
 	if (!f->obj || f->obj >= __atomic_load_n(&s->stacks.nobjects, __ATOMIC_ACQUIRE)) {
-		if (sym_perf_map(s->pid, off, buf, size) < 0)
+		if (sym_perf_map(s, off, buf, size) < 0)
 			snprintf(buf, size, "[unknown] 0x%llx", (unsigned long long)f->off);
 		return;
 	}

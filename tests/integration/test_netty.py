@@ -41,6 +41,10 @@ pins MALLOC_MMAP_THRESHOLD_, so the counts must still match.  A short third
 run with --no-pin-threshold shows that this matters: there, glibc stops
 making chunk mmaps after the first freed message.
 
+`threads --java` against a real NioEventLoopGroup (NettyLeak loops) must
+list its event loop threads by their full Java names, each joined to the
+row of the same native thread in memtrace's table.
+
 The probes run the JVM with various flags and compare memtrace's ceiling
 and chunk size with PlatformDependent.maxDirectMemory() and the pool's
 chunk size, as that very JVM and Netty compute them.
@@ -64,7 +68,8 @@ import mtlib  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "..", "java", "NettyLeak.java")
-JARS = ["/usr/share/java/netty-buffer.jar", "/usr/share/java/netty-common.jar"]
+JARS = ["/usr/share/java/netty-buffer.jar", "/usr/share/java/netty-common.jar",
+        "/usr/share/java/netty-transport.jar"]
 MIB = 1 << 20
 NETTY_CHUNK = 16 * MIB  # what Netty counts per chunk
 CHUNK = 16781312        # what glibc maps for malloc(16 MiB), what memtrace counts
@@ -511,6 +516,50 @@ class Attach(unittest.TestCase):
             if jvm.poll() is None:
                 jvm.kill()
                 jvm.communicate()
+
+
+class JavaThreads(unittest.TestCase):
+    """threads --java names a real NioEventLoopGroup's event loops."""
+
+    def test_event_loops_by_full_name(self):
+        tmp = tempfile.mkdtemp(prefix="mt-netty-loops-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        done = os.path.join(tmp, "done")
+        argv = java_cmd(*SMALL, "-XX:MaxDirectMemorySize=256m", main="loops", args=["2", done])
+        d = mtlib.Daemon(argv, env=clean_env())
+        self.addCleanup(shutil.rmtree, d.dir, True)
+        self.addCleanup(d.kill)
+        out = mtlib.LineReader(d.proc.stdout)
+        d.wait_socket()
+        pid = mtlib.target_pid(d)
+        out.wait_prefix("READY", 60)
+        loops = sorted(parse_kv(x)["name"] for x in out.text().splitlines()
+                       if x.startswith("LOOP "))
+        self.assertEqual(len(loops), 2, out.text())
+        for name in loops:
+            self.assertRegex(name, r"^nioEventLoopGroup-\d+-\d+$")
+        # memtraced re-reads thread names about once a second.
+        self.assertTrue(mtlib.wait_for(lambda: sum(
+            t["name"] == "nioEventLoopGro" for t in d.ctl("threads")["threads"]) == 2))
+        res = mtlib.ctl_run(d.sock, "--json", "threads", "--java")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        rows = json.loads(res.stdout)["threads"]
+        named = {t["java_name"]: t for t in rows
+                 if t.get("java_name", "").startswith("nioEventLoopGroup-")}
+        self.assertEqual(sorted(named), loops, rows)
+        for name, t in named.items():
+            with open("/proc/%d/task/%d/comm" % (pid, t["tid"])) as f:
+                self.assertEqual(f.read().strip(), name[:15])
+            self.assertEqual(t["name"], name[:15])
+            self.assertEqual((t["chunks"]["count"], t["chunks"]["bytes"]), (1, CHUNK), t)
+            self.assertEqual(t["java_state"], "RUNNABLE", t)  # in its selector
+        human = mtlib.ctl_run(d.sock, "threads", "--java").stdout
+        for name, t in named.items():
+            self.assertRegex(human, r"(?m)^ *%d nioEventLoopGro .*  %s \(RUNNABLE\)$"
+                             % (t["tid"], re.escape(name)))
+        with open(done, "w"):
+            pass
+        self.assertEqual(d.finish(60), 0, d.err)
 
 
 def main():

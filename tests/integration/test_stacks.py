@@ -13,8 +13,9 @@ must use .eh_frame), -no-pie, stripped (frames in the binary must be
 name), and with a dlopen()ed library that is dlclose()d and deleted
 before anyone asks (names come from the descriptor kept since capture).
 A C++ target checks demangling; a real JDK 17 checks libjvm.so frames,
-JIT frames named from a perf map written by `jcmd Compiler.perfmap`, and
-`threads --java`.
+JIT frames named from a perf map written by `jcmd Compiler.perfmap` (or by
+-XX:+DumpPerfMapAtExit, read after the exit), and `threads --java`, which
+must never wait on a stopped JVM or on an attach socket that does not answer.
 
 Stack-policy tests: --stacks none (no stack anywhere: one "no stack"
 group), all (small mappings and munmaps get stacks), large (chunks get
@@ -37,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -761,6 +763,152 @@ class JavaStacks(unittest.TestCase):
             self.assertIn(th["tid"], self.comms)
             if jn != "main":
                 self.assertEqual(self.comms[th["tid"]], jn[:15], th)
+
+
+# A stand-in for a JVM whose attach listener never answers: it maps a file
+# called libjvm.so (so threads --java takes it for HotSpot) and listens on
+# /tmp/.java_pid<pid> without ever accepting.  It runs until ARGV[1]/go exists.
+SILENT_JVM = r"""
+import mmap, os, socket, sys, time
+lib = os.path.join(sys.argv[1], "libjvm.so")
+with open(lib, "wb") as f:
+    f.write(bytes(4096))
+with open(lib, "rb") as f:
+    m = mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ)
+s = socket.socket(socket.AF_UNIX)
+s.bind("/tmp/.java_pid%d" % os.getpid())
+s.listen(1)
+print("READY", flush=True)
+for _ in range(6000):
+    if os.path.exists(os.path.join(sys.argv[1], "go")):
+        break
+    time.sleep(0.01)
+os.unlink("/tmp/.java_pid%d" % os.getpid())
+"""
+
+
+def ignore_gone(fn, *args):
+    """FN(*ARGS), ignoring a process or file that is already gone."""
+    try:
+        fn(*args)
+    except (ProcessLookupError, FileNotFoundError):
+        pass
+
+
+class JavaNoWait(unittest.TestCase):
+    """threads --java never waits on a JVM that cannot answer."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="mt-jnowait-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def threads_java(self, sock, *args):
+        """(CompletedProcess, seconds) of memtracectl ARGS threads --java."""
+        t0 = time.monotonic()
+        res = mtlib.ctl_run(sock, *args, "threads", "--java", timeout=40)
+        return res, time.monotonic() - t0
+
+    def test_stopped_jvm_refused_at_once(self):
+        """A traced JVM stopped by SIGSTOP (its threads show 't', not 'T')
+        is refused within seconds, both before its attach listener runs and
+        after (when connecting would succeed and the read would wait
+        forever); after SIGCONT the same command works, and no SIGQUIT was
+        left pending (HotSpot would print a thread dump on its stdout)."""
+        for tool in ("java", "javac"):
+            if not shutil.which(tool):
+                self.skipTest("%s is missing" % tool)
+        subprocess.run(["javac", "-d", self.tmp, JAVA_SRC], check=True, timeout=120)
+        with open(os.path.join(self.tmp, "go"), "w"):
+            pass
+        r = Traced(["java", "-cp", self.tmp, "StackLeak", "0", "0", self.tmp],
+                   os.path.join(self.tmp, "done"))
+        self.addCleanup(r.d.kill)
+        self.addCleanup(ignore_gone, os.kill, r.pid, signal.SIGCONT)
+        r.truth(60)
+        for listener in ("not started yet", "running"):
+            with self.subTest(listener=listener):
+                os.kill(r.pid, signal.SIGSTOP)
+                self.assertTrue(mtlib.wait_stopped(r.pid), mtlib.task_states(r.pid))
+                self.assertIn("t", mtlib.task_states(r.pid).values())
+                res, took = self.threads_java(r.d.sock)
+                self.assertLess(took, 10, res)
+                self.assertEqual(res.returncode, 1, res)
+                self.assertIn("PID %d is stopped" % r.pid, res.stderr)
+                self.assertIn("SIGCONT", res.stderr)
+                self.assertEqual(res.stdout, "")
+                os.kill(r.pid, signal.SIGCONT)
+                res, _ = self.threads_java(r.d.sock, "--json")
+                self.assertEqual(res.returncode, 0, res.stderr)
+                names = {t.get("java_name") for t in json.loads(res.stdout)["threads"]}
+                self.assertIn("nioEventLoopGroup-2-1", names)
+        self.assertNotIn("Full thread dump", r.out.text())
+        rc, err = r.stop()
+        self.assertEqual(rc, 0, err)
+
+    def test_silent_attach_socket_times_out(self):
+        """An attach socket that takes the connection and never answers: the
+        command gives up with a reason instead of blocking in read()."""
+        src = os.path.join(self.tmp, "silent_jvm.py")
+        with open(src, "w") as f:
+            f.write(SILENT_JVM)
+        r = Traced(["python3", src, self.tmp], os.path.join(self.tmp, "go"))
+        self.addCleanup(r.d.kill)
+        self.addCleanup(ignore_gone, os.unlink, "/tmp/.java_pid%d" % r.pid)
+        r.out.wait_prefix("READY")
+        res, took = self.threads_java(r.d.sock)
+        self.assertEqual(res.returncode, 1, res)
+        self.assertIn("PID %d did not answer" % r.pid, res.stderr)
+        self.assertLess(took, 20)
+        rc, err = r.stop()
+        self.assertEqual(rc, 0, err)
+
+
+class JavaPerfMapAtExit(unittest.TestCase):
+    def test_perf_map_at_exit_names_jit_frames(self):
+        """-XX:+DumpPerfMapAtExit writes /tmp/perf-PID.map as the JVM exits,
+        so only a --linger query after the exit can use it: JIT frames are
+        named from it.  A map older than the target is not its map: with
+        the file's time set back, the same frames are [unknown] again."""
+        for tool in ("java", "javac"):
+            if not shutil.which(tool):
+                self.skipTest("%s is missing" % tool)
+        tmp = tempfile.mkdtemp(prefix="mt-jexitmap-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        subprocess.run(["javac", "-d", tmp, JAVA_SRC], check=True, timeout=120)
+        for name in ("go", "done"):
+            with open(os.path.join(tmp, name), "w"):
+                pass
+        argv = ["java", "-XX:+PreserveFramePointer", "-Xbatch", "-XX:CompileCommand=quiet",
+                "-XX:CompileCommand=dontinline,StackLeak::leakDirect",
+                "-XX:+UnlockDiagnosticVMOptions", "-XX:+DumpPerfMapAtExit",
+                "-cp", tmp, "StackLeak", "20000", "2", tmp]
+        d = mtlib.Daemon(argv, ["--linger"])
+        self.addCleanup(shutil.rmtree, d.dir, True)
+        self.addCleanup(d.kill)
+        out = mtlib.LineReader(d.proc.stdout)
+        d.wait_socket()
+        pid = mtlib.target_pid(d)
+        perfmap = "/tmp/perf-%d.map" % pid
+        self.addCleanup(ignore_gone, os.unlink, perfmap)
+        truth = mtlib.truth(out.wait_prefix("TRUTH ", 60))
+        self.assertTrue(mtlib.wait_for(lambda: d.ctl("status")["target"]["state"] == "exited",
+                                       timeout=60))
+        self.assertTrue(mtlib.pid_gone(pid))
+        self.assertTrue(os.path.exists(perfmap), "the JVM wrote no perf map at exit")
+        st = d.ctl("stacks", "--class", "chunk")
+        main = [s for s in st["stacks"] if s["count"] == truth["chunks"]]
+        self.assertEqual(len(main), 1, st)
+        self.assertIn("java.nio.ByteBuffer StackLeak.leakDirect(int) [jit]", main[0]["frames"])
+        old = time.time() - 3600
+        os.utime(perfmap, (old, old))
+        again = [s for s in d.ctl("stacks", "--class", "chunk")["stacks"]
+                 if s["id"] == main[0]["id"]]
+        self.assertEqual(len(again), 1)
+        frames = again[0]["frames"]
+        self.assertFalse([f for f in frames if f.endswith(" [jit]")], frames)
+        self.assertTrue([f for f in frames if re.match(r"^\[unknown\] 0x[0-9a-f]+$", f)], frames)
+        d.ctl("stop")
+        self.assertEqual(d.finish(30), 0, d.err)
 
 
 def traced_cost(argv, policy):

@@ -2,10 +2,11 @@
  * NettyLeak - a Netty 4.1 program that leaks pooled direct buffers until
  * Netty refuses with io.netty.util.internal.OutOfDirectMemoryError, for
  * tests/integration/test_netty.py.  Compiled at test time against Debian's
- * libnetty-java (netty-buffer, netty-common).
+ * libnetty-java (netty-buffer, netty-common, netty-transport).
  *
  * usage: java ... NettyLeak probe
  *        java ... NettyLeak leak [--messages] [--max-seconds N] [--buffers-per-tick N]
+ *        java ... NettyLeak loops N FILE
  *
  * Output, one fact a line (T is wall-clock seconds since the epoch with
  * nanosecond digits, from Instant.now(), i.e. CLOCK_REALTIME, the clock
@@ -22,6 +23,12 @@
  *   DONE t=T reason=<oom|time>
  * "probe" prints LIMIT and exits.
  *
+ * "loops" starts a real NioEventLoopGroup of N event loops; each takes one
+ * pooled direct buffer of a whole chunk (so each maps a chunk of its own,
+ * the loops being bound to different arenas) and prints
+ *   LOOP name=<its thread name>
+ * then the program prints READY and waits until FILE exists (at most 60 s).
+ *
  * The leak: one thread, named like a Netty event loop
  * ("nioEventLoopGroup-2-1"), allocates 64 KiB pooled direct buffers from
  * PooledByteBufAllocator.DEFAULT each tick and never releases them (a
@@ -35,11 +42,15 @@
  */
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.internal.PlatformDependent;
 
+import java.io.File;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 public final class NettyLeak {
     private static final int TICK_MS = 100;
@@ -81,9 +92,13 @@ public final class NettyLeak {
         double maxSeconds = 50;
         int perTick = 21;
 
+        if (args.length == 3 && args[0].equals("loops")) {
+            loops(Integer.parseInt(args[1]), new File(args[2]));
+            return;
+        }
         if (args.length < 1 || !(args[0].equals("probe") || args[0].equals("leak"))) {
             System.err.println("usage: NettyLeak probe | leak [--messages] [--max-seconds N]"
-                    + " [--buffers-per-tick N]");
+                    + " [--buffers-per-tick N] | loops N FILE");
             System.exit(2);
         }
         for (int i = 1; i < args.length; i++) {
@@ -119,6 +134,28 @@ public final class NettyLeak {
             failure[0].printStackTrace();
             System.exit(1);
         }
+    }
+
+    /* N real event loops, each holding a chunk-sized pooled buffer, until FILE exists. */
+    private static void loops(int n, File until) throws Exception {
+        NioEventLoopGroup group = new NioEventLoopGroup(n);
+        PooledByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
+        int chunk = alloc.metric().chunkSize();
+        List<ByteBuf> held = new ArrayList<>();
+
+        for (EventExecutor loop : group) {
+            held.add(loop.submit(() -> {
+                System.out.println("LOOP name=" + Thread.currentThread().getName());
+                return alloc.directBuffer(chunk, chunk);
+            }).get());
+        }
+        System.out.println("READY");
+        System.out.flush();
+        for (int i = 0; i < 6000 && !until.exists(); i++)
+            Thread.sleep(10);
+        for (ByteBuf b : held)
+            b.release();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
     }
 
     private static void run(boolean messages, double maxSeconds, int perTick) throws Exception {

@@ -144,7 +144,7 @@ static int control_listen(struct control *c)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat stb;
 	mode_t old;
-	int fd, err;
+	int fd, err, staged;
 
 	memcpy(sa.sun_path, c->path, sizeof(c->path));
 	if (lstat(c->path, &stb) == 0) {
@@ -171,21 +171,39 @@ static int control_listen(struct control *c)
 		log_warn("cannot make a socket for %s", c->path);
 		return err;
 	}
+	/*
+	 * Bind under a staging name (PATH~) and rename into place once
+	 * listening, with its final mode: the path never exists without a
+	 * listener behind it, so a client that waits for the file to appear is
+	 * not refused.  A path with no room for the '~' is bound directly.
+	 */
+	staged = strlen(c->path) + 1 < sizeof(sa.sun_path);
+	if (staged) {
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s~", c->path);
+		unlink(sa.sun_path); /* left by a daemon that died right here */
+	}
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (err < 0 || listen(fd, 128) < 0) {
 		err = -errno;
-		log_warn("cannot listen on %s", c->path);
+		log_warn("cannot listen on %s", sa.sun_path);
 		close(fd);
 		return err;
 	}
 	if (c->have_group &&
-	    (chown(c->path, (uid_t)-1, c->group) < 0 || chmod(c->path, 0660) < 0)) {
+	    (chown(sa.sun_path, (uid_t)-1, c->group) < 0 || chmod(sa.sun_path, 0660) < 0)) {
 		err = -errno;
 		log_warn("cannot give %s to group %s", c->path, c->o->socket_group);
 		close(fd);
-		unlink(c->path);
+		unlink(sa.sun_path);
+		return err;
+	}
+	if (staged && rename(sa.sun_path, c->path) < 0) {
+		err = -errno;
+		log_warn("cannot move %s into place", sa.sun_path);
+		close(fd);
+		unlink(sa.sun_path);
 		return err;
 	}
 	if (lstat(c->path, &stb) == 0) {

@@ -8,6 +8,7 @@ pipelining, robustness against hostile or careless clients, and the
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -524,6 +525,36 @@ class TestRobustness(ChunksDaemon):
             s.sendall(b'{"cmd":"outstanding","limit":100000}\n{"cmd":"status"}\n' * 5)
             s.close()
         self.assertAlive()
+
+
+@unittest.skipUnless(shutil.which("strace"), "strace is not installed")
+class TestSocketAppears(unittest.TestCase):
+    """The socket file appears only once memtraced listens on it: a client
+    that connects as soon as it sees the file is never refused."""
+
+    def test_listening_when_it_appears(self):
+        tmp = tempfile.mkdtemp(prefix="mt-sock-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        sock = os.path.join(tmp, "mt.sock")
+        # strace (main thread only, no -f) holds memtraced in listen() for a
+        # second: the window in which a bound socket has no listener yet.
+        p = subprocess.Popen(["strace", "-o", "/dev/null", "-e", "trace=listen",
+                              "-e", "inject=listen:delay_enter=1000000", mtlib.MEMTRACED,
+                              "-s", sock, "--", "sleep", "5"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.assertTrue(mtlib.wait_for(lambda: os.path.exists(sock), timeout=20, interval=0.001))
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            c.connect(sock)
+        except ConnectionRefusedError:
+            self.fail("the socket file was there before memtraced listened on it")
+        finally:
+            c.close()
+        r = subprocess.run([mtlib.MEMTRACECTL, "-s", sock, "stop"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 class TestBigAnswers(unittest.TestCase):

@@ -376,7 +376,14 @@ class CStacks(unittest.TestCase):
         with open(start, "w"):
             pass
         truth = r.truth()
-        st = r.ctl("stacks", "--class", "chunk")
+        # The target may print before memtraced has recorded its last call.
+        last = [None]
+
+        def all_recorded():
+            last[0] = r.ctl("stacks", "--class", "chunk")
+            return sum(x["count"] for x in last[0]["stacks"]) >= len(truth["a"])
+        mtlib.wait_for(all_recorded, timeout=10)
+        st = last[0]
         self.finish(r)
         self.assertEqual(len(st["stacks"]), 1, st)
         self.assertEqual(st["stacks"][0]["count"], len(truth["a"]))

@@ -5,8 +5,9 @@
  * (mt_cmds): "--min-size 16M" becomes {"min_size":16777216}.  Answers are
  * printed as aligned tables, or as the daemon's JSON with --json.
  *
- * Exit status: 0 success, 1 the daemon answered with an error, 2 usage,
- * 3 no daemon answers at the socket.
+ * Exit status: 0 success, 1 the daemon answered with an error, 2 usage
+ * (also a value the daemon refuses: bad_arg), 3 no daemon answers at the
+ * socket.  check has its own, a monitoring plugin's.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -35,51 +36,146 @@ static int opt_java;			 /* threads --java */
 static const char *opt_peek_out;	 /* peek --out FILE */
 static int opt_peek_strings;		 /* peek --strings */
 
-/* Print the usage, every command and its options. */
+/*
+ * Options and commands memtracectl handles itself, beside the protocol
+ * table's.  A cli_opts entry whose opt does not start with '-' is an
+ * operand.  wait is built on watch, check on status.
+ */
+static const struct {
+	const char *cmd, *opt, *help;
+} cli_opts[] = {
+	{"threads", "--java", "full Java thread names and states (HotSpot attach)"},
+	{"events", "--format text|json", "line format (default text)"},
+	{"peek", "ADDR|ID", "0x... address, or event id from outstanding"},
+	{"peek", "--hexdump", "hexdump -C layout (default)"},
+	{"peek", "--strings", "printable strings with offsets"},
+	{"peek", "--out FILE", "save the raw bytes to FILE"},
+	{"wait", "--level warn|crit", "the level to wait for (default warn)"},
+	{"wait", "--timeout DURATION", "give up after this (default: never)"},
+	{NULL, NULL, NULL},
+};
+
+static const struct mt_arg cli_no_args[] = {{NULL, 0, NULL, NULL}};
+
+static const struct mt_cmd cli_cmds[] = {
+	{"wait", "exit 0 when an alert of LEVEL is active or fires, 1 on timeout", 0, cli_no_args,
+	 NULL},
+	{"check", "one line, exit 0 ok, 1 warn, 2 crit, 3 unknown (Nagios)", 0, cli_no_args, NULL},
+	{NULL, NULL, 0, NULL, NULL},
+};
+
+/* memtracectl's own command NAME (wait or check). */
+static const struct mt_cmd *cli_cmd_find(const char *name)
+{
+	const struct mt_cmd *c = cli_cmds;
+
+	while (c->name && strcmp(c->name, name))
+		c++;
+	return c;
+}
+
+/* Whether ARG asks for help. */
+static int is_help(const char *arg)
+{
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}
+
+/* Write option A as typed into BUF: "--min-size SIZE", or with VALUES "--sort size|age". */
+static const char *arg_usage(const struct mt_arg *a, int values, char *buf, size_t size)
+{
+	static const char *const kind[] = {"N", "SIZE", "DURATION", "", "WORD"};
+	size_t n =
+	    (size_t)snprintf(buf, size, "--%s%s", a->name, a->kind == MT_ARG_BOOL ? "" : " ");
+
+	for (char *p = buf; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	if (values && a->values)
+		for (const char *const *w = a->values; *w && n < size; w++)
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", w == a->values ? "" : "|",
+					      *w);
+	else if (n < size)
+		snprintf(buf + n, size - n, "%s", kind[a->kind]);
+	return buf;
+}
+
+/* Print CMD's help: its operands and options, one a line (memtracectl CMD --help). */
+static void cmd_usage(FILE *f, const struct mt_cmd *c)
+{
+	char opt[64];
+	int options = c->args[0].name != NULL, operands = 0;
+
+	fprintf(f, "usage: memtracectl [-s PATH] [--json] %s", c->name);
+	for (size_t i = 0; cli_opts[i].cmd; i++) {
+		if (strcmp(cli_opts[i].cmd, c->name))
+			continue;
+		if (cli_opts[i].opt[0] != '-')
+			operands = fprintf(f, " %s", cli_opts[i].opt);
+		else
+			options = 1;
+	}
+	fprintf(f, "%s\n\n%s\n%s", options ? " [OPTIONS]" : "", c->summary,
+		options || operands ? "\n" : "");
+	for (size_t i = 0; cli_opts[i].cmd; i++)
+		if (!strcmp(cli_opts[i].cmd, c->name) && cli_opts[i].opt[0] != '-')
+			fprintf(f, "  %-24s %s\n", cli_opts[i].opt, cli_opts[i].help);
+	for (const struct mt_arg *a = c->args; a->name; a++) {
+		fprintf(f, "  %-24s %s", arg_usage(a, 0, opt, sizeof(opt)), a->help);
+		for (const char *const *w = a->values; w && *w; w++)
+			fprintf(f, "%s%s", w == a->values ? " (" : "|", *w);
+		fprintf(f, "%s\n", a->values ? ")" : "");
+	}
+	for (size_t i = 0; cli_opts[i].cmd; i++)
+		if (!strcmp(cli_opts[i].cmd, c->name) && cli_opts[i].opt[0] == '-')
+			fprintf(f, "  %-24s %s\n", cli_opts[i].opt, cli_opts[i].help);
+}
+
+/* Add WORD to the option list at column *COL, on a new line past 80 columns. */
+static void list_word(FILE *f, int *col, const char *word)
+{
+	if (*col && *col + 2 + (int)strlen(word) > 80) {
+		fputc('\n', f);
+		*col = 0;
+	}
+	*col += fprintf(f, "%s%s", *col ? "  " : "      ", word);
+}
+
+/* Print CMD in the command list: name, operands, summary, then its options. */
+static void cmd_brief(FILE *f, const struct mt_cmd *c)
+{
+	char name[32], opt[64];
+	int col = 0;
+
+	snprintf(name, sizeof(name), "%s", c->name);
+	for (size_t i = 0; cli_opts[i].cmd; i++)
+		if (!strcmp(cli_opts[i].cmd, c->name) && cli_opts[i].opt[0] != '-')
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), " %s",
+				 cli_opts[i].opt);
+	fprintf(f, "  %-13s %s\n", name, c->summary);
+	for (const struct mt_arg *a = c->args; a->name; a++)
+		list_word(f, &col, arg_usage(a, 1, opt, sizeof(opt)));
+	for (size_t i = 0; cli_opts[i].cmd; i++)
+		if (!strcmp(cli_opts[i].cmd, c->name) && cli_opts[i].opt[0] == '-')
+			list_word(f, &col, cli_opts[i].opt);
+	if (col)
+		fputc('\n', f);
+}
+
+/* Print the usage: the global options, every command and the names of its options. */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: memtracectl [-s PATH] [--json] COMMAND [OPTIONS]\n\n"
+	fprintf(f, "usage: memtracectl [-s PATH] [--json] COMMAND [OPTIONS]\n"
+		   "       memtracectl COMMAND --help\n\n"
 		   "Query a running memtraced.\n\n"
-		   "  -s, --socket PATH   daemon socket (default: $MEMTRACE_SOCKET, else as memtraced)\n"
-		   "  -j, --json          print the daemon's JSON answers\n"
-		   "  -h, --help          show this help\n"
-		   "  -V, --version       show the version\n\n"
+		   "  -s, --socket PATH  daemon socket (default $MEMTRACE_SOCKET, else memtraced's)\n"
+		   "  -j, --json         print the daemon's JSON answers\n"
+		   "  -h, --help         show this help; after a command, that command's options\n"
+		   "  -V, --version      show the version\n\n"
 		   "Commands:\n");
-	for (const struct mt_cmd *c = mt_cmds; c->name; c++) {
-		fprintf(f, "  %-12s %s\n", c->name, c->summary);
-		for (const struct mt_arg *a = c->args; a->name; a++) {
-			char opt[48];
-			const char *kind[] = {"N", "SIZE", "DURATION", "", "WORD"};
-
-			snprintf(opt, sizeof(opt), "--%s %s", a->name, kind[a->kind]);
-			for (char *p = opt; *p; p++)
-				if (*p == '_')
-					*p = '-';
-			fprintf(f, "      %-26s %s", opt, a->help);
-			if (a->values) {
-				fprintf(f, " (");
-				for (const char *const *w = a->values; *w; w++)
-					fprintf(f, "%s%s", w == a->values ? "" : "|", *w);
-				fprintf(f, ")");
-			}
-			fputc('\n', f);
-		}
-		if (!strcmp(c->name, "events"))
-			fprintf(f, "      %-26s %s\n", "--format text|json", "line format (default text)");
-		if (!strcmp(c->name, "threads"))
-			fprintf(f, "      %-26s %s\n", "--java",
-				"full Java thread names and states (HotSpot attach)");
-		if (!strcmp(c->name, "peek")) {
-			fprintf(f, "      %-26s %s\n", "ADDR|ID", "0x... address, or event id from outstanding");
-			fprintf(f, "      %-26s %s\n", "--hexdump", "hexdump -C layout (default)");
-			fprintf(f, "      %-26s %s\n", "--strings", "printable strings with offsets");
-			fprintf(f, "      %-26s %s\n", "--out FILE", "save the raw bytes to FILE");
-		}
-	}
-	fprintf(f, "  %-12s %s\n", "wait", "exit 0 when an alert of LEVEL is active or fires, 1 on timeout");
-	fprintf(f, "      %-26s %s\n", "--level warn|crit", "the level to wait for (default warn)");
-	fprintf(f, "      %-26s %s\n", "--timeout DURATION", "give up after this (default: never)");
-	fprintf(f, "  %-12s %s\n", "check", "one line, exit 0 ok, 1 warn, 2 crit, 3 unknown (Nagios)");
+	for (const struct mt_cmd *c = mt_cmds; c->name; c++)
+		cmd_brief(f, c);
+	for (const struct mt_cmd *c = cli_cmds; c->name; c++)
+		cmd_brief(f, c);
 }
 
 /* Print a usage error and exit 2. */
@@ -160,6 +256,10 @@ static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *
 		char name[64];
 		const char *v;
 
+		if (is_help(argv[i])) {
+			cmd_usage(stdout, cmd);
+			exit(0);
+		}
 		if (strncmp(argv[i], "--", 2) && !strcmp(cmd->name, "peek") &&
 		    !json_object_get(req, "address") && !json_object_get(req, "id")) {
 			/* peek ADDR|ID: 0x... or 0X... is an address, anything else an event id. */
@@ -361,12 +461,34 @@ static const char *jstr(json_t *o, const char *path)
 	return s ? s : "";
 }
 
+/*
+ * The exit status for the error answer A: a value the daemon refuses
+ * (bad_arg: "--class foo", a limit too high) is a usage error, as one
+ * memtracectl finds itself is; any other error is the daemon's.
+ */
+static int error_status(json_t *a)
+{
+	return !strcmp(jstr(a, "error.code"), "bad_arg") ? EXIT_USAGE : EXIT_ERROR;
+}
+
 /* A human size of the integer at PATH (a static buffer per call site slot). */
 static const char *jsize(json_t *o, const char *path, int slot)
 {
 	static char bufs[8][16];
 
 	return mt_format_size(jint(o, path), bufs[slot & 7], sizeof(bufs[0]));
+}
+
+/* A human rate of the bytes per second at PATH: "+16.0M/s" (a static buffer per slot). */
+static const char *jrate(json_t *o, const char *path, int slot)
+{
+	static char bufs[4][24];
+	double r = json_number_value(jget(o, path));
+	char s[16];
+
+	snprintf(bufs[slot & 3], sizeof(bufs[0]), "%s%s/s", r < 0 ? "-" : "+",
+		 mt_format_size((uint64_t)(r < 0 ? -r : r), s, sizeof(s)));
+	return bufs[slot & 3];
 }
 
 /* Print the history samples as a sparkline scaled to the ceiling (or the maximum). */
@@ -411,6 +533,9 @@ static void print_status(json_t *o)
 	       jsize(o, "outstanding.brk_bytes", 3));
 	printf("chunks       %llu x %s = %s", (unsigned long long)jint(o, "chunks.count"),
 	       jsize(o, "chunks.size", 0), jsize(o, "chunks.bytes", 1));
+	/* null when /proc could not tell, or too many chunks to ask about */
+	if (json_is_integer(jget(o, "chunks.rss_bytes")))
+		printf(" (%s resident)", jsize(o, "chunks.rss_bytes", 3));
 	if (jint(o, "ceiling.bytes"))
 		printf(", %.1f%% of the %s ceiling", json_number_value(jget(o, "ceiling.used_percent")),
 		       jsize(o, "ceiling.bytes", 2));
@@ -434,22 +559,17 @@ static void print_status(json_t *o)
 	if (jint(o, "seeded.count"))
 		printf("seeded       %llu mappings, %s present before tracing\n",
 		       (unsigned long long)jint(o, "seeded.count"), jsize(o, "seeded.bytes", 0));
-	{
-		json_t *eta = jget(o, "growth.eta_s");
-		double rate = json_number_value(jget(o, "growth.rate_bytes_per_s"));
-		char r[16];
-
-		printf("ceiling      %s from %s, level %s\n", jsize(o, "ceiling.bytes", 0),
-		       jstr(o, "ceiling.source"), jstr(o, "ceiling.level"));
-		printf("growth       %s%s/s over %.0fs, %s", rate < 0 ? "-" : "+",
-		       mt_format_size((uint64_t)(rate < 0 ? -rate : rate), r, sizeof(r)),
-		       json_number_value(jget(o, "growth.window_s")), jstr(o, "growth.trend"));
-		if (json_is_number(eta))
-			printf(", ceiling in %.0fs", json_number_value(eta));
-		printf("\narenas       %s committed in glibc heaps, %s brk; threshold %s\n",
-		       jsize(o, "arena.committed_bytes", 0), jsize(o, "arena.brk_bytes", 1),
-		       json_is_true(jget(o, "arena.threshold_pinned")) ? "pinned" : "not pinned");
-	}
+	printf("ceiling      %s from %s, level %s\n", jsize(o, "ceiling.bytes", 0),
+	       jstr(o, "ceiling.source"), jstr(o, "ceiling.level"));
+	printf("growth       %s over %.0fs, %s since start, %s",
+	       jrate(o, "growth.rate_bytes_per_s", 0),
+	       json_number_value(jget(o, "growth.window_s")),
+	       jrate(o, "growth.overall_rate_bytes_per_s", 1), jstr(o, "growth.trend"));
+	if (json_is_number(jget(o, "growth.eta_s")))
+		printf(", ceiling in %.0fs", json_number_value(jget(o, "growth.eta_s")));
+	printf("\narenas       %s committed in glibc heaps, %s brk; threshold %s\n",
+	       jsize(o, "arena.committed_bytes", 0), jsize(o, "arena.brk_bytes", 1),
+	       json_is_true(jget(o, "arena.threshold_pinned")) ? "pinned" : "not pinned");
 	printf("daemon       pid %d, rss %s, memtrace %s\n", (int)jint(o, "daemon.pid"),
 	       jsize(o, "daemon.rss_bytes", 0), jstr(o, "daemon.version"));
 	print_history(o);
@@ -465,8 +585,9 @@ static void print_alert(json_t *a)
 	size_t i;
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
-	printf("%s %-4s %-7s %s = %.1f%% of %s", when, jstr(a, "level"), jstr(a, "state"),
-	       jsize(a, "bytes", 0), json_number_value(jget(a, "percent")), jsize(a, "ceiling", 1));
+	printf("%s %-4s %-7s %s = %.1f%% of %s, %s %s", when, jstr(a, "level"), jstr(a, "state"),
+	       jsize(a, "bytes", 0), json_number_value(jget(a, "percent")), jsize(a, "ceiling", 1),
+	       jrate(a, "rate_bytes_per_s", 0), jstr(a, "trend"));
 	if (json_is_number(eta))
 		printf(", ceiling in %.0fs", json_number_value(eta));
 	json_array_foreach(jget(a, "top_threads"), i, th) {
@@ -487,23 +608,36 @@ static void print_alerts(json_t *o)
 	json_array_foreach(jget(o, "alerts"), i, a) print_alert(a);
 }
 
-/* Print an outstanding answer. */
+/* A human size of the integer at PATH, or "-" when it is not one (unknown). */
+static const char *jsize_or_dash(json_t *o, const char *path, int slot)
+{
+	return json_is_integer(jget(o, path)) ? jsize(o, path, slot) : "-";
+}
+
+/* Print an outstanding answer; RSS and DIRTY columns when it has them (--rss). */
 static void print_outstanding(json_t *o)
 {
+	json_t *maps = jget(o, "mappings"), *m;
+	int rss = jget(json_array_get(maps, 0), "rss_bytes") != NULL;
 	size_t i;
-	json_t *m;
 
-	printf("%-18s %10s %-6s %-4s %9s %8s  %s\n", "START", "LENGTH", "CLASS", "PROT", "AGE",
-	       "TID", "THREAD");
-	json_array_foreach(jget(o, "mappings"), i, m) {
+	printf("%-18s %10s %-6s %-4s %9s %8s  ", "START", "LENGTH", "CLASS", "PROT", "AGE", "TID");
+	if (rss)
+		printf("%8s %8s  ", "RSS", "DIRTY");
+	printf("THREAD\n");
+	json_array_foreach(maps, i, m) {
 		char age[32] = "-";
 
 		if (json_is_true(jget(m, "preexisting")))
 			snprintf(age, sizeof(age), "pre");
 		else
 			snprintf(age, sizeof(age), "%.1fs", json_number_value(jget(m, "age_s")));
-		printf("%-18s %10s %-6s %-4s %9s %8d  %s\n", jstr(m, "start"), jsize(m, "length", 0),
-		       jstr(m, "class"), jstr(m, "prot"), age, (int)jint(m, "tid"), jstr(m, "thread"));
+		printf("%-18s %10s %-6s %-4s %9s %8d  ", jstr(m, "start"), jsize(m, "length", 0),
+		       jstr(m, "class"), jstr(m, "prot"), age, (int)jint(m, "tid"));
+		if (rss)
+			printf("%8s %8s  ", jsize_or_dash(m, "rss_bytes", 1),
+			       jsize_or_dash(m, "dirty_bytes", 2));
+		printf("%s\n", jstr(m, "thread"));
 		{
 			size_t k;
 			json_t *fr;
@@ -667,6 +801,41 @@ static void peek_timestamps(const unsigned char *b, size_t n)
 	}
 }
 
+/*
+ * Print the N bytes at B as hexdump -C does: a full line of 16 bytes equal
+ * to the one before it is not printed, and a run of them shows as one "*"
+ * line, so a mostly zero chunk takes a few lines, not one per 16 bytes.
+ */
+static void print_hexdump(const unsigned char *b, size_t n)
+{
+	int starred = 0;
+
+	for (size_t i = 0; i < n; i += 16) {
+		if (i && i + 16 <= n && !memcmp(b + i, b + i - 16, 16)) {
+			if (!starred)
+				puts("*");
+			starred = 1;
+			continue;
+		}
+		starred = 0;
+		printf("%08zx ", i);
+		for (size_t k = 0; k < 16; k++) {
+			if (k == 8)
+				putchar(' ');
+			if (i + k < n)
+				printf(" %02x", b[i + k]);
+			else
+				printf("   ");
+		}
+		printf("  |");
+		for (size_t k = 0; k < 16 && i + k < n; k++)
+			putchar(b[i + k] >= 0x20 && b[i + k] < 0x7f ? b[i + k] : '.');
+		printf("|\n");
+	}
+	if (n)
+		printf("%08zx\n", n);
+}
+
 /* Print a peek answer: hexdump -C layout or strings, then timestamps. */
 static void print_peek(json_t *o)
 {
@@ -702,22 +871,7 @@ static void print_peek(json_t *o)
 			i = j + 1;
 		}
 	} else {
-		for (size_t i = 0; i < n; i += 16) {
-			printf("%08zx ", i);
-			for (size_t k = 0; k < 16; k++) {
-				if (k == 8)
-					putchar(' ');
-				if (i + k < n)
-					printf(" %02x", b[i + k]);
-				else
-					printf("   ");
-			}
-			printf("  |");
-			for (size_t k = 0; k < 16 && i + k < n; k++)
-				putchar(b[i + k] >= 0x20 && b[i + k] < 0x7f ? b[i + k] : '.');
-			printf("|\n");
-		}
-		printf("%08zx\n", n);
+		print_hexdump(b, n);
 	}
 	peek_timestamps(b, n);
 	free(b);
@@ -833,7 +987,10 @@ static int cmd_wait(const char *path, int argc, char **argv)
 
 		if (valued && i + 1 >= argc)
 			usage_error("wait: %s needs a value", argv[i]);
-		if (!strcmp(argv[i], "--level")) {
+		if (is_help(argv[i])) {
+			cmd_usage(stdout, cli_cmd_find("wait"));
+			exit(0);
+		} else if (!strcmp(argv[i], "--level")) {
 			level = mt_level_from_name(argv[++i]);
 			if (level <= MT_LEVEL_OK)
 				usage_error("wait: --level takes warn or crit");
@@ -849,7 +1006,7 @@ static int cmd_wait(const char *path, int argc, char **argv)
 	r = request(path, req, &a);
 	if (!json_is_true(json_object_get(a, "ok"))) {
 		fprintf(stderr, "memtracectl: %s\n", jstr(a, "error.message"));
-		rc = EXIT_ERROR;
+		rc = error_status(a);
 		goto out;
 	}
 	if (mt_level_from_name(jstr(a, "level")) >= level) {
@@ -916,6 +1073,11 @@ static int cmd_check(const char *path, int argc, char **argv)
 	struct reader r;
 	int level;
 
+	if (argc == 1 && is_help(argv[0])) {
+		cmd_usage(stdout, cli_cmd_find("check"));
+		json_decref(req);
+		return 0;
+	}
 	/* Monitoring systems read 2 as CRITICAL: a usage error here is UNKNOWN (3). */
 	if (argc) {
 		printf("MEMTRACE UNKNOWN - check takes no arguments ('%s')\n", argv[0]);
@@ -964,7 +1126,7 @@ int main(int argc, char **argv)
 	/* A daemon that refuses us closes early: read its answer, do not die writing. */
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+		if (is_help(argv[i])) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
@@ -1014,7 +1176,7 @@ int main(int argc, char **argv)
 		}
 		fprintf(stderr, "memtracectl: %s (%s)\n", jstr(a, "error.message"),
 			jstr(a, "error.code"));
-		rc = EXIT_ERROR;
+		rc = error_status(a);
 	} else {
 		if (opt_java && !strcmp(cmd->name, "threads"))
 			join_java(a, target_pid(path));

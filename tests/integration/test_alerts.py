@@ -575,6 +575,8 @@ class DemoAlerts(unittest.TestCase):
                         % (w["end"] - t_alert))
         self.assertRegex(w["out"], r"\bwarn raised\b")
         self.assertIn("of 256.0M", w["out"])
+        # The growth rate and trend, as the daemon's log line has them.
+        self.assertRegex(w["out"], r"of 256\.0M, \+[\d.]+[KM]/s growing, ceiling in \d+s;")
 
     def test_wait_level_active(self):
         """`wait` returns 0 at once when the level is already active.  It
@@ -808,6 +810,9 @@ class DemoAlerts(unittest.TestCase):
             self.assertEqual(x["bytes"] % CHUNK, 0)
         self.assertGreater(h[-1]["bytes"], h[0]["bytes"])
         self.assertRegex(self.history_text, r"(?m)^history +[ ▁▂▃▄▅▆▇█]+ +\(\d+s, scale 256.0M\)$")
+        # Both rates: over the window and since start (the demo only grows).
+        self.assertRegex(self.history_text, r"(?m)^growth +[+-][\d.]+[KM]?/s over \d+s, "
+                         r"\+[\d.]+[KM]/s since start, \w+")
         # Without --history there is none.
         self.assertNotIn("history", self.status0)
 

@@ -2,7 +2,8 @@
 """memtracectl's command line, and the control socket's file rules.
 
 Exit statuses of memtracectl: 0 ok, 1 the daemon answered with an error,
-2 usage, 3 no daemon answers at the socket.
+2 usage (also a value the daemon refuses, bad_arg), 3 no daemon answers at
+the socket.
 """
 import grp
 import json
@@ -34,6 +35,17 @@ def ctl(*args, sock=None, env=None, prefix=(), timeout=30):
         cmd += ["-s", sock]
     return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env,
                           timeout=timeout)
+
+
+def human(n):
+    """N bytes as memtracectl prints sizes (mt_format_size): 512, 16.0M."""
+    if n < 1024:
+        return str(n)
+    v, unit = float(n), -1
+    while v >= 1024 and unit < 5:
+        v /= 1024
+        unit += 1
+    return "%.1f%s" % (v, "KMGTPE"[unit])
 
 
 def clean_env(**extra):
@@ -112,6 +124,39 @@ class TestUsage(unittest.TestCase):
         for opt in ("--class", "--min-size", "--older-than", "--limit", "--sort", "--all",
                     "--syscall", "--follow", "--format", "--json", "--socket"):
             self.assertIn(opt, r.stdout)
+
+    def test_help_fits_one_screen(self):
+        """--help: at most 40 lines of at most 80 columns, every command and
+        every option memtracectl(1) gives it still listed; COMMAND --help
+        shows that command's options one a line."""
+        r = ctl("--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertLessEqual(len(lines), 40, r.stdout)
+        self.assertEqual([x for x in lines if len(x) > 80], [])
+        with open(os.path.join(mtlib.ROOT, "man", "memtracectl.1")) as f:
+            page = f.read()
+        globals_ = re.findall(r"^\.It Fl (\w)(?: Ar \w+)? , Fl -(\w+)", page, re.M)
+        self.assertEqual(len(globals_), 4, globals_)
+        for opt in globals_:
+            self.assertRegex(r.stdout, r"(?m)^  -%s, --%s\b" % opt)
+        cmds = page.split("\n.Sh COMMANDS\n", 1)[1].split("\n.Sh ", 1)[0]
+        items = re.findall(r"^\.It Ic (\w+)(.*)", cmds, re.M)
+        self.assertEqual(sorted(n for n, _ in items), sorted(command_names() + ["wait", "check"]))
+        blocks = re.split(r"(?m)^  (?=\w)", r.stdout.split("Commands:\n", 1)[1])[1:]
+        listed = {b.split()[0]: set(re.findall(r"--[a-z-]+", b.split("\n", 1)[1]))
+                  for b in blocks}
+        for name, synopsis in items:
+            with self.subTest(command=name):
+                # "Fl -hexdump | -strings" is two options.
+                want = set("--" + o for o in re.findall(r"(?:Fl |\| )-([a-z-]+)", synopsis))
+                self.assertEqual(listed.get(name), want)
+                c = ctl(name, "--help")
+                self.assertEqual(c.returncode, 0, c.stderr)
+                self.assertTrue(c.stdout.startswith("usage: memtracectl "), c.stdout)
+                own = re.findall(r"(?m)^  (--[a-z-]+)", c.stdout)
+                self.assertEqual(sorted(own), sorted(want), c.stdout)
+                self.assertEqual([x for x in c.stdout.splitlines() if len(x) > 80], [])
 
     def test_version(self):
         r = ctl("--version")
@@ -542,14 +587,60 @@ class TestAgainstChunks(unittest.TestCase):
         self.assertEqual(len(evs), 3)
         self.assertEqual([e["seq"] for e in evs], sorted(e["seq"] for e in evs))
 
+    def test_bad_value_exit_2(self):
+        """A value the daemon refuses (bad_arg) is a usage error, as one
+        memtracectl refuses itself."""
+        for args in (("outstanding", "--class", "foo"), ("events", "--syscall", "foo"),
+                     ("outstanding", "--limit", "200000"), ("stacks", "--class", "foo")):
+            with self.subTest(args=args):
+                r = self.run_ctl(*args, rc=2)
+                self.assertIn("(bad_arg)", r.stderr)
+                self.assertEqual(r.stdout, "")
+                r = self.run_ctl("--json", *args, rc=2)
+                a = json.loads(r.stdout)
+                self.assertIs(a["ok"], False)
+                self.assertEqual(a["error"]["code"], "bad_arg")
+
     def test_daemon_error_exit_1(self):
-        r = self.run_ctl("outstanding", "--limit", "100001", rc=1)
-        self.assertIn("bad_arg", r.stderr)
+        """Other errors are the daemon's: peek is off without --allow-peek."""
+        r = self.run_ctl("peek", "0x1000", rc=1)
+        self.assertRegex(r.stderr, r"\((denied)\)")
         self.assertEqual(r.stdout, "")
-        r = self.run_ctl("--json", "outstanding", "--limit", "100001", rc=1)
-        a = json.loads(r.stdout)
-        self.assertIs(a["ok"], False)
-        self.assertEqual(a["error"]["code"], "bad_arg")
+
+    def test_status_rates_and_chunk_rss(self):
+        """Text status shows the growth over the window and since start, and
+        the resident bytes of the chunks (the target is stopped: stable)."""
+        st = json.loads(self.run_ctl("--json", "status").stdout)
+        out = self.run_ctl("status").stdout
+        g = st["growth"]
+        self.assertIsInstance(st["chunks"]["rss_bytes"], int)
+        self.assertRegex(out, r"(?m)^chunks +%d x 16\.0M = %s \(%s resident\), " % (
+            self.nchunks, re.escape(human(st["chunks"]["bytes"])),
+            re.escape(human(st["chunks"]["rss_bytes"]))))
+        # The rates of a stopped target hardly move between the two requests.
+        m = re.search(r"(?m)^growth +(\S+) over \d+s, (\S+) since start, (\w+)", out)
+        self.assertTrue(m, out)
+        self.assertEqual(m.group(1)[0], "+" if g["rate_bytes_per_s"] >= 0 else "-")
+        self.assertEqual(m.group(2)[0], "+" if g["overall_rate_bytes_per_s"] >= 0 else "-")
+        self.assertTrue(m.group(2).endswith("/s"))
+        self.assertEqual(m.group(3), g["trend"])
+
+    def test_outstanding_rss_columns(self):
+        """outstanding --rss adds RSS and DIRTY, as the JSON answer has them."""
+        a = json.loads(self.run_ctl("--json", "outstanding", "--rss", "--class", "chunk").stdout)
+        out = self.run_ctl("outstanding", "--rss", "--class", "chunk").stdout.splitlines()
+        self.assertEqual(out[0].split(), ["START", "LENGTH", "CLASS", "PROT", "AGE", "TID",
+                                          "RSS", "DIRTY", "THREAD"])
+        rows = {l.split()[0]: l.split() for l in out[1:] if l.startswith("0x")}
+        self.assertEqual(len(rows), len(a["mappings"]))
+        self.assertGreater(sum(m["rss_bytes"] for m in a["mappings"]), 0)
+        # null (a chunk that is not one VMA has no dirty figure) is "-".
+        for m in a["mappings"]:
+            self.assertEqual(rows[m["start"]][6:9],
+                             [human(m[k]) if m[k] is not None else "-"
+                              for k in ("rss_bytes", "dirty_bytes")] + [m["thread"]])
+        plain = self.run_ctl("outstanding", "--class", "chunk").stdout.splitlines()
+        self.assertNotIn("RSS", plain[0])
 
 
 class TestWaitJson(unittest.TestCase):

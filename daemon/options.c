@@ -88,7 +88,7 @@ static const struct opt opts[] = {
 	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
 	{"cpu", 0, OPT_STRING, OFF(cpu), "N", "run target and tracer on CPU N (launch mode)"},
 	{"stacks", 0, OPT_STRING, OFF(stacks), "WHICH",
-	 "native stacks: none|chunk (default)|large|all"},
+	 "stacks: default chunk (none|chunk|large|all)"},
 	{"stack-depth", 0, OPT_COUNT, OFF(stack_depth), "N", "frames per stack (default 32, at most 64)"},
 	{"allow-peek", 0, OPT_FLAG, OFF(cfg.allow_peek), NULL,
 	 "let root read target memory (memtracectl peek)"},

@@ -585,9 +585,10 @@ static void print_alert(json_t *a)
 	size_t i;
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
-	printf("%s %-4s %-7s %s = %.1f%% of %s, %s %s", when, jstr(a, "level"), jstr(a, "state"),
-	       jsize(a, "bytes", 0), json_number_value(jget(a, "percent")), jsize(a, "ceiling", 1),
-	       jrate(a, "rate_bytes_per_s", 0), jstr(a, "trend"));
+	printf("%s %-4s %-7s %s = %.1f%% of %s, %s %s, %s since start", when, jstr(a, "level"),
+	       jstr(a, "state"), jsize(a, "bytes", 0), json_number_value(jget(a, "percent")),
+	       jsize(a, "ceiling", 1), jrate(a, "rate_bytes_per_s", 0), jstr(a, "trend"),
+	       jrate(a, "overall_rate_bytes_per_s", 1));
 	if (json_is_number(eta))
 		printf(", ceiling in %.0fs", json_number_value(eta));
 	json_array_foreach(jget(a, "top_threads"), i, th) {

@@ -97,6 +97,7 @@ static void alert_push(struct mt_session *s, enum mt_level level, int raised, ui
 	a->ceiling = s->ceiling;
 	growth_locked(s, &g);
 	a->rate = g.rate;
+	a->overall_rate = g.overall_rate;
 	a->eta_s = g.eta_s;
 	a->trend = g.trend;
 	alert_top_threads(s, a);

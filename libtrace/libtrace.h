@@ -143,6 +143,7 @@ struct mt_alert {
 	uint64_t bytes;	 /* the weighed bytes at that moment */
 	uint64_t ceiling;
 	double rate;	 /* growth, bytes per second, over the window */
+	double overall_rate; /* growth, bytes per second, since the first sample */
 	double eta_s;	 /* projected seconds to the ceiling; < 0 when none */
 	const char *trend;
 	struct {

@@ -241,12 +241,13 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 						     "name", json_text(a->top[i].comm), "chunk_bytes",
 						     (json_int_t)a->top[i].chunk_bytes, "chunk_count",
 						     (json_int_t)a->top[i].chunk_count));
-	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:f,s:f,s:o,s:s,s:o}", "seq", (json_int_t)a->seq,
-			 "time_ns", (json_int_t)a->time_ns, "level", mt_level_name(a->level),
-			 "state", a->raised ? "raised" : "cleared", "bytes", (json_int_t)a->bytes,
-			 "ceiling", (json_int_t)a->ceiling, "percent",
+	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:o,s:s,s:o}", "seq",
+			 (json_int_t)a->seq, "time_ns", (json_int_t)a->time_ns, "level",
+			 mt_level_name(a->level), "state", a->raised ? "raised" : "cleared", "bytes",
+			 (json_int_t)a->bytes, "ceiling", (json_int_t)a->ceiling, "percent",
 			 a->ceiling ? 100.0 * (double)a->bytes / (double)a->ceiling : 0.0,
-			 "rate_bytes_per_s", a->rate, "eta_s", json_eta(a->eta_s), "trend",
+			 "rate_bytes_per_s", a->rate, "overall_rate_bytes_per_s", a->overall_rate,
+			 "eta_s", json_eta(a->eta_s), "trend",
 			 a->trend ? a->trend : "unknown", "top_threads", top);
 }
 

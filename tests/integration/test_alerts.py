@@ -576,7 +576,8 @@ class DemoAlerts(unittest.TestCase):
         self.assertRegex(w["out"], r"\bwarn raised\b")
         self.assertIn("of 256.0M", w["out"])
         # The growth rate and trend, as the daemon's log line has them.
-        self.assertRegex(w["out"], r"of 256\.0M, \+[\d.]+[KM]/s growing, ceiling in \d+s;")
+        self.assertRegex(w["out"], r"of 256\.0M, \+[\d.]+[KM]/s growing, \+[\d.]+[KM]/s since start, "
+                         r"ceiling in \d+s;")
 
     def test_wait_level_active(self):
         """`wait` returns 0 at once when the level is already active.  It
@@ -604,7 +605,8 @@ class DemoAlerts(unittest.TestCase):
         self.assertEqual((self.alerts[0]["level"], self.alerts[0]["state"]), ("warn", "raised"))
         pid = self.status0["target"]["pid"]
         keys = {"seq", "time_ns", "level", "state", "bytes", "ceiling", "percent",
-                "rate_bytes_per_s", "eta_s", "trend", "top_threads", "pid"}
+                "rate_bytes_per_s", "overall_rate_bytes_per_s", "eta_s", "trend", "top_threads",
+                "pid"}
         for a in self.alerts:
             with self.subTest(seq=a["seq"]):
                 self.assertEqual(set(a), keys)
@@ -620,6 +622,7 @@ class DemoAlerts(unittest.TestCase):
                     # The demo grows the whole time: a projection comes with it.
                     self.assertEqual(a["trend"], "growing")
                     self.assertGreater(a["rate_bytes_per_s"], 0)
+                    self.assertGreater(a["overall_rate_bytes_per_s"], 0)
                     self.assertIsInstance(a["eta_s"], float)
                     self.assertGreaterEqual(a["eta_s"], 0)
                 else:

@@ -699,10 +699,23 @@ START_TEST(test_alert_carries_growth)
 	ck_assert(a[0].rate > 0);
 	ck_assert(a[0].eta_s > 0);
 	ck_assert(fabs(a[0].eta_s - (double)(20 * CH) / a[0].rate) <= 1e-6 * a[0].eta_s);
+	/* The overall rate: 10 chunks from the first sample to the moment of the alert. */
+	{
+		struct mt_sample h[8];
+		double lo, hi;
+
+		ck_assert_uint_eq(mt_session_history(s, h, 8), 5);
+		lo = 10.0 * CH / ((double)(mt_now_ns() - h[0].time_ns) / 1e9);
+		hi = 10.0 * CH / ((double)(a[0].time_ns - h[0].time_ns) / 1e9);
+		ck_assert_msg(a[0].overall_rate >= lo * (1 - 1e-9) && a[0].overall_rate <= hi * (1 + 1e-9),
+			      "overall rate %f not in [%f, %f]", a[0].overall_rate, lo, hi);
+	}
 	j = mt_proto_alert(&a[0]);
 	ck_assert(json_is_real(json_object_get(j, "eta_s")));
 	ck_assert_double_eq_tol(json_real_value(json_object_get(j, "rate_bytes_per_s")), a[0].rate,
 				1e-3);
+	ck_assert_double_eq_tol(json_real_value(json_object_get(j, "overall_rate_bytes_per_s")),
+				a[0].overall_rate, 1e-3);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "trend")), "growing");
 	json_decref(j);
 	teardown();

@@ -881,7 +881,11 @@ static void print_peek(json_t *o)
 /* Print ANSWER for COMMAND in the chosen format. */
 static void print_answer(const char *cmd, json_t *a)
 {
-	if (opt_json) {
+	if (opt_json && !strcmp(cmd, "events")) {
+		/* One event object a line, as --follow streams them. */
+		opt_format = "json";
+		print_events(a);
+	} else if (opt_json) {
 		json_dumpf(a, stdout, JSON_COMPACT);
 		putchar('\n');
 	} else if (!strcmp(cmd, "status")) {

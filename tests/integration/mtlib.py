@@ -83,11 +83,14 @@ class Daemon:
         raise AssertionError("socket never appeared")
 
     def ctl(self, *args, check=True):
-        """Run memtracectl --json ARGS; return the parsed answer."""
+        """Run memtracectl --json ARGS; return the parsed answer.  events
+        --json prints one event a line: that is {"events": [...]} here."""
         r = subprocess.run([MEMTRACECTL, "-s", self.sock, "--json", *args],
                            capture_output=True, text=True, timeout=30)
         if check and r.returncode != 0:
             raise AssertionError("memtracectl %s failed (%d): %s" % (args, r.returncode, r.stderr))
+        if args and args[0] == "events" and r.returncode == 0:
+            return {"events": [json.loads(l) for l in r.stdout.splitlines()]}
         return json.loads(r.stdout.splitlines()[0]) if r.stdout else None
 
     def request(self, line, read_lines=1):

@@ -586,6 +586,12 @@ class TestAgainstChunks(unittest.TestCase):
         evs = [json.loads(l) for l in out.splitlines()]
         self.assertEqual(len(evs), 3)
         self.assertEqual([e["seq"] for e in evs], sorted(e["seq"] for e in evs))
+        # --json, before or after the command, is the same: one event a line,
+        # as --follow streams them.
+        for args in (("--json", "events"), ("events", "--json")):
+            with self.subTest(args=args):
+                out = self.run_ctl(*args, "--limit", "3").stdout
+                self.assertEqual([json.loads(l) for l in out.splitlines()], evs)
 
     def test_bad_value_exit_2(self):
         """A value the daemon refuses (bad_arg) is a usage error, as one

@@ -212,6 +212,7 @@ struct mt_session {
 	enum mt_state state;
 	int exit_status;
 	int64_t start_ns, end_ns;
+	uid_t target_uid; /* owner of /proc/PID at the last exec or attach */
 	uint64_t brk_start, brk_end; /* 0 until known */
 
 	/* Guarded by lock. */

@@ -33,6 +33,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -749,6 +750,7 @@ void session_reset(struct mt_session *s, pid_t pid)
 	static const size_t size = 256 * 1024;
 	char *cmd = malloc(size), *env = malloc(size), exe[4096] = "";
 	char *argv[512], **fresh = NULL;
+	struct stat pst;
 	struct mt_jvm_limits lim = {0};
 	ssize_t clen = -1, elen = -1;
 	const char *tun;
@@ -773,6 +775,9 @@ void session_reset(struct mt_session *s, pid_t pid)
 		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
 		if ((n = readlink(link, exe, sizeof(exe) - 1)) > 0)
 			exe[n] = '\0';
+		snprintf(link, sizeof(link), "/proc/%d", pid);
+		if (stat(link, &pst) < 0)
+			pst.st_uid = (uid_t)-1;
 	}
 	if (argc && (mt_jvm_is_java(argv[0]) || mt_jvm_is_java(exe))) {
 		struct mt_jvm_env je = {
@@ -795,6 +800,7 @@ void session_reset(struct mt_session *s, pid_t pid)
 	if (s->unw_as)
 		unw_flush_cache(s->unw_as, 0, 0);
 	s->threshold_pinned = pinned;
+	s->target_uid = pst.st_uid;
 	if (!s->cfg.ceiling) {
 		s->ceiling = java ? lim.ceiling : 0;
 		snprintf(s->ceiling_source, sizeof(s->ceiling_source), "%s",

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,33 @@ static void sym_demangle(const char *name, char *buf, size_t size)
 }
 
 /*
+ * Open the perf map at PATH if it is a regular file of the target's owner
+ * OWNER (-1: unknown, never matches) last written within [LO, HI] ns, or
+ * return NULL.  /tmp is anyone's: a FIFO planted there must not block us
+ * (O_NONBLOCK, then S_ISREG), and a map another user wrote is not the
+ * JVM's.
+ */
+static FILE *sym_perf_map_fopen(const char *path, uid_t owner, int64_t lo, int64_t hi)
+{
+	struct stat st;
+	int64_t mtime;
+	FILE *f;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || owner == (uid_t)-1 || st.st_uid != owner)
+		goto close_fd;
+	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (mtime < lo || mtime > hi || !(f = fdopen(fd, "r")))
+		goto close_fd;
+	return f;
+close_fd:
+	close(fd);
+	return NULL;
+}
+
+/*
  * Open the perf map of S's target, or NULL.  While the target lives, that
  * is its own /tmp/perf-<its pid>.map, read through its root and with its
  * pid as its namespace numbers it, so a container's JVM is found and a
@@ -256,22 +284,23 @@ static void sym_demangle(const char *name, char *buf, size_t size)
  * [unknown].  The file is taken only if it was last written while the
  * target was traced (1 s slack for coarse file times), so neither a stale
  * map of an earlier process with this pid nor a later one is ever used.
+ * Either way it must belong to the target's user.
  */
 static FILE *sym_perf_map_open(struct mt_session *s)
 {
 	const int64_t slack = 1000000000;
 	char path[96], line[256];
-	int64_t start, end, mtime;
+	int64_t start, end;
 	enum mt_state state;
 	pid_t ns = s->pid;
-	struct stat st;
+	uid_t owner;
 	FILE *f;
-	int fd;
 
 	pthread_mutex_lock(&s->lock);
 	state = s->state;
 	start = s->start_ns;
 	end = s->end_ns;
+	owner = s->target_uid;
 	pthread_mutex_unlock(&s->lock);
 	if (state != MT_STATE_EXITED) {
 		snprintf(path, sizeof(path), "/proc/%d/status", s->pid);
@@ -285,20 +314,10 @@ static FILE *sym_perf_map_open(struct mt_session *s)
 			fclose(f);
 		}
 		snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", s->pid, ns);
-		return fopen(path, "re");
+		return sym_perf_map_fopen(path, owner, INT64_MIN, INT64_MAX);
 	}
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", s->pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		goto close_fd;
-	mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if (mtime < start - slack || mtime > end + slack || !(f = fdopen(fd, "r")))
-		goto close_fd;
-	return f;
-close_fd:
-	close(fd);
-	return NULL;
+	return sym_perf_map_fopen(path, owner, start - slack, end + slack);
 }
 
 /* Find PC in the target's perf map; the name into BUF.  0 when found. */

@@ -906,14 +906,36 @@ class JavaPerfMapAtExit(unittest.TestCase):
         main = [s for s in st["stacks"] if s["count"] == truth["chunks"]]
         self.assertEqual(len(main), 1, st)
         self.assertIn("java.nio.ByteBuffer StackLeak.leakDirect(int) [jit]", main[0]["frames"])
+        written = os.stat(perfmap)
+
+        def frames_now():
+            again = [s for s in d.ctl("stacks", "--class", "chunk")["stacks"]
+                     if s["id"] == main[0]["id"]]
+            self.assertEqual(len(again), 1)
+            return again[0]["frames"]
+
+        def assert_unnamed(why):
+            frames = frames_now()
+            self.assertFalse([f for f in frames if f.endswith(" [jit]")], (why, frames))
+            self.assertTrue([f for f in frames if re.match(r"^\[unknown\] 0x[0-9a-f]+$", f)],
+                            (why, frames))
+
         old = time.time() - 3600
         os.utime(perfmap, (old, old))
-        again = [s for s in d.ctl("stacks", "--class", "chunk")["stacks"]
-                 if s["id"] == main[0]["id"]]
-        self.assertEqual(len(again), 1)
-        frames = again[0]["frames"]
-        self.assertFalse([f for f in frames if f.endswith(" [jit]")], frames)
-        self.assertTrue([f for f in frames if re.match(r"^\[unknown\] 0x[0-9a-f]+$", f)], frames)
+        assert_unnamed("a map older than the target")
+        os.utime(perfmap, ns=(written.st_atime_ns, written.st_mtime_ns))
+        self.assertIn("java.nio.ByteBuffer StackLeak.leakDirect(int) [jit]", frames_now())
+        # /tmp is anyone's: a map of another user is not the JVM's, and a
+        # FIFO in its place must not make memtraced wait for a writer.
+        if os.geteuid() == 0:
+            os.chown(perfmap, 65534, -1)
+            os.utime(perfmap, ns=(written.st_atime_ns, written.st_mtime_ns))
+            assert_unnamed("a map of another user")
+            os.chown(perfmap, written.st_uid, -1)
+        os.rename(perfmap, perfmap + ".real")
+        self.addCleanup(ignore_gone, os.unlink, perfmap + ".real")
+        os.mkfifo(perfmap)
+        assert_unnamed("a FIFO")
         d.ctl("stop")
         self.assertEqual(d.finish(30), 0, d.err)
 

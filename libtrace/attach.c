@@ -35,7 +35,7 @@
 
 #define ATTACH_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
 #define FIRST_STOP_NS  1000000000LL /* longest the process is held for one thread */
-#define CAP_SYS_PTRACE_BIT (1ULL << 19) /* in /proc/PID/status CapPrm */
+#define CAP_SYS_PTRACE_BIT (1ULL << 19) /* in /proc/PID/status CapEff */
 
 /* Read field NAME ("TracerPid:") of /proc/PID/status into BUF. */
 static int status_field(pid_t pid, const char *name, char *buf, size_t size)
@@ -224,7 +224,8 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 {
 	char tracer[64] = "", state[64] = "", nspid[64] = "", comm[64] = "", scope[16] = "";
 	char caps[64];
-	unsigned long long target_caps = 0, own_caps = ~0ULL;
+	unsigned long long target_caps = 0, own_prm = ~0ULL, own_eff = ~0ULL;
+	int other_user = 0, no_cap;
 	FILE *f;
 
 	status_field(pid, "TracerPid:", tracer, sizeof(tracer));
@@ -248,7 +249,17 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 	if (status_field(pid, "CapPrm:", caps, sizeof(caps)) == 0)
 		target_caps = strtoull(caps, NULL, 16);
 	if (status_field(getpid(), "CapPrm:", caps, sizeof(caps)) == 0)
-		own_caps = strtoull(caps, NULL, 16);
+		own_prm = strtoull(caps, NULL, 16);
+	if (status_field(getpid(), "CapEff:", caps, sizeof(caps)) == 0)
+		own_eff = strtoull(caps, NULL, 16);
+	no_cap = !(own_eff & CAP_SYS_PTRACE_BIT);
+	/* The kernel wants our uid to be each of the target's real, effective and saved ids. */
+	if (status_field(pid, "Uid:", caps, sizeof(caps)) == 0) {
+		char *p = caps;
+
+		for (int i = 0; i < 3; i++)
+			other_user |= (uid_t)strtoul(p, &p, 10) != getuid();
+	}
 	if ((f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re"))) {
 		if (!fgets(scope, sizeof(scope), f))
 			scope[0] = '\0';
@@ -283,23 +294,30 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 	} else if (err == -EPERM && scope[0] && scope[0] != '0' && geteuid() != 0) {
 		snprintf(buf, size, "yama ptrace_scope=%s needs CAP_SYS_PTRACE to attach to PID %d; "
 				    "run memtraced as root", scope, pid);
-	} else if (err == -EPERM && geteuid() == 0 && !(own_caps & CAP_SYS_PTRACE_BIT)) {
+	} else if (err == -EPERM && no_cap && other_user) {
+		snprintf(buf, size, "not permitted to trace PID %d: it belongs to another user; run "
+				    "memtraced as that user, or as root with CAP_SYS_PTRACE", pid);
+	} else if (err == -EPERM && no_cap && (target_caps & ~own_prm)) {
+		snprintf(buf, size, "not permitted to trace PID %d: it holds capabilities memtraced "
+				    "lacks (CapPrm %016llx, ours %016llx) and memtraced runs without "
+				    "CAP_SYS_PTRACE%s; grant it that capability",
+			 pid, target_caps, own_prm, geteuid() == 0 ? " (root, but it was dropped)" : "");
+	} else if (err == -EPERM && no_cap && geteuid() == 0) {
 		snprintf(buf, size, "not permitted to trace PID %d: memtraced runs as root but "
 				    "without CAP_SYS_PTRACE; grant it that capability", pid);
-	} else if (err == -EPERM && geteuid() == 0 && (target_caps & ~own_caps)) {
-		snprintf(buf, size, "not permitted to trace PID %d: it holds capabilities memtraced "
-				    "lacks (CapPrm %016llx, ours %016llx)%s",
-			 pid, target_caps, own_caps,
-			 !strcmp(strrchr(nspid, '\t') ? strrchr(nspid, '\t') + 1 : nspid, "1") ?
-				 "; it is the init of its PID namespace" : "");
 	} else if (err == -EPERM && !strcmp(strrchr(nspid, '\t') ? strrchr(nspid, '\t') + 1 : nspid,
 					   "1")) {
-		snprintf(buf, size, "PID %d is the init (PID 1) of its PID namespace, which refuses "
-				    "tracing here; run memtraced inside that namespace, as root with "
-				    "CAP_SYS_PTRACE", pid);
+		snprintf(buf, size, "PID %d is the init (PID 1) of %s PID namespace, which refuses "
+				    "tracing here%s", pid, strchr(nspid, '\t') ? "a container's" : "this",
+			 strchr(nspid, '\t') ? "; run memtraced inside that namespace" :
+			 no_cap ? "" : " even with CAP_SYS_PTRACE (a security module or a user namespace)");
+	} else if (err == -EPERM && !no_cap) {
+		snprintf(buf, size, "not permitted to trace PID %d, although memtraced has "
+				    "CAP_SYS_PTRACE: a security module (AppArmor, SELinux) or a user "
+				    "namespace refuses it", pid);
 	} else if (err == -EPERM) {
-		snprintf(buf, size, "not permitted to trace PID %d: it belongs to another user or "
-				    "is not dumpable; run memtraced as root (CAP_SYS_PTRACE)", pid);
+		snprintf(buf, size, "not permitted to trace PID %d: it is not dumpable, or another "
+				    "user's; run memtraced as root (CAP_SYS_PTRACE)", pid);
 	} else {
 		snprintf(buf, size, "cannot attach to PID %d: %s", pid, strerror(-err));
 	}

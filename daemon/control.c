@@ -172,15 +172,18 @@ static int control_listen(struct control *c)
 		return err;
 	}
 	/*
-	 * Bind under a staging name (PATH~) and rename into place once
+	 * Bind under a staging name (PATH~) and link it into place once
 	 * listening, with its final mode: the path never exists without a
 	 * listener behind it, so a client that waits for the file to appear is
-	 * not refused.  A path with no room for the '~' is bound directly.
+	 * not refused; and link(), unlike rename(), fails where another daemon
+	 * got there first.  A path with no room for the '~' is bound directly.
 	 */
 	staged = strlen(c->path) + 1 < sizeof(sa.sun_path);
 	if (staged) {
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s~", c->path);
-		unlink(sa.sun_path); /* left by a daemon that died right here */
+		/* A socket left by a daemon that died right here; nothing else. */
+		if (lstat(sa.sun_path, &stb) == 0 && S_ISSOCK(stb.st_mode))
+			unlink(sa.sun_path);
 	}
 	old = umask(0177);
 	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
@@ -189,6 +192,8 @@ static int control_listen(struct control *c)
 		err = -errno;
 		log_warn("cannot listen on %s", sa.sun_path);
 		close(fd);
+		if (staged && err != -EADDRINUSE)
+			unlink(sa.sun_path);
 		return err;
 	}
 	if (c->have_group &&
@@ -199,12 +204,20 @@ static int control_listen(struct control *c)
 		unlink(sa.sun_path);
 		return err;
 	}
-	if (staged && rename(sa.sun_path, c->path) < 0) {
-		err = -errno;
-		log_warn("cannot move %s into place", sa.sun_path);
-		close(fd);
+	if (staged) {
+		err = link(sa.sun_path, c->path) < 0 ? -errno : 0;
 		unlink(sa.sun_path);
-		return err;
+		if (err == -EEXIST) {
+			log_warnx("another memtraced started on %s meanwhile; stop it or use -s PATH",
+				  c->path);
+		} else if (err < 0) {
+			errno = -err;
+			log_warn("cannot link %s into place", sa.sun_path);
+		}
+		if (err < 0) {
+			close(fd);
+			return err;
+		}
 	}
 	if (lstat(c->path, &stb) == 0) {
 		c->sock_dev = stb.st_dev;

@@ -280,7 +280,7 @@ static int seed_entry(struct seed_ctx *c, const struct procmaps_region *r, uint6
 }
 
 /*
- * Whether a glibc arena heap starts at A, whose read-write part ends at
+ * Whether a glibc arena heap starts at A, in a read-write region ending at
  * RW_END.  A non-main arena takes its memory in HEAP_MAX-aligned
  * MAP_NORESERVE reservations, committed from the start as it grows, each
  * beginning with a heap_info {ar_ptr, prev, size, mprotect_size, ...}; the
@@ -297,6 +297,9 @@ static int glibc_heap(pid_t pid, uint64_t a, uint64_t rw_end)
 		return 0;
 	if (!h[0] || !h[2] || h[2] % page_size || h[2] > rw_end - a || h[3] < h[2] ||
 	    h[3] % page_size || h[3] > HEAP_MAX)
+		return 0;
+	/* Read-write exactly as far as glibc made it, unless all of it is. */
+	if (h[3] != rw_end - a && !(h[3] == HEAP_MAX && rw_end - a >= HEAP_MAX))
 		return 0;
 	return h[1] ? h[1] % HEAP_MAX == 0 : h[0] == a + 32 || h[0] == a + 48;
 }

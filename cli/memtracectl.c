@@ -837,6 +837,18 @@ static void print_hexdump(const unsigned char *b, size_t n)
 		printf("%08zx\n", n);
 }
 
+/* The value of hex digit C (0 for anything else). */
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return 0;
+}
+
 /* Print a peek answer: hexdump -C layout or strings, then timestamps. */
 static void print_peek(json_t *o)
 {
@@ -846,12 +858,9 @@ static void print_peek(json_t *o)
 
 	if (!b)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		sscanf(hex + 2 * i, "%2x", &v);
-		b[i] = (unsigned char)v;
-	}
+	/* Not sscanf(): it measures the whole string at every call. */
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(hex_digit(hex[2 * i]) << 4 | hex_digit(hex[2 * i + 1]));
 	if (opt_peek_out) {
 		FILE *f = fopen(opt_peek_out, "we");
 

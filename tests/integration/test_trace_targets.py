@@ -516,7 +516,9 @@ class Ring(unittest.TestCase):
             rec = st["events"]["recorded"]
             self.assertGreater(rec, 16)
             self.assertEqual(st["events"]["dropped"], rec - 16)
-            ans = d.ctl("events", "--limit", "100")
+            # The protocol's answer, with its newest and dropped (memtracectl
+            # --json prints the events alone).
+            ans = d.request(b'{"cmd":"events","limit":100}\n')[0]
             self.assertEqual(len(ans["events"]), 16)
             self.assertEqual([e["seq"] for e in ans["events"]], list(range(rec - 15, rec + 1)))
             self.assertEqual(ans["newest"], rec)
@@ -565,7 +567,7 @@ class Children(unittest.TestCase):
         d, pipe, pid = freeze([mtlib.target("spawner")])
         try:
             st = d.ctl("status")
-            ev = d.ctl("events", "--limit", "100000")
+            ev = d.request(b'{"cmd":"events","limit":100000}\n')[0]
             threads = d.ctl("threads", "--all", "--limit", "100000")
             out = d.ctl("outstanding", "--limit", "100000")
             maps = mtlib.proc_maps(pid)

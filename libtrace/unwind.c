@@ -121,6 +121,14 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 		if (UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg) == 0)
 			return 0;
 	}
+	/*
+	 * Code in anonymous memory (a JVM's interpreter and JIT code) has no
+	 * tables: _UPT_find_proc_info() would read /proc/PID/maps only to fail,
+	 * some 100 us a frame on a JVM.  Without info, libunwind steps by
+	 * frame pointer, as it does after that failure.
+	 */
+	if (r && !r->obj)
+		return -UNW_ENOINFO;
 	return _UPT_find_proc_info(as, ip, pi, need_unwind_info, arg);
 }
 

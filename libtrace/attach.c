@@ -98,11 +98,13 @@ static int attach_seize_round(struct mt_session *s, pid_t pid, int *new)
 
 			/*
 			 * A thread that exits while we seize it is not an error (ESRCH, or
-			 * EPERM once it is past exit).  Nor is one born to a thread we
-			 * already hold: TRACECLONE made it ours (EPERM, traced by us); its
-			 * parent's clone event brings it in.
+			 * EPERM once it is past exit; a zombie leader is one too).  Nor
+			 * is one born to a thread we already hold: TRACECLONE made it
+			 * ours (EPERM, traced by us); its parent's clone event brings it
+			 * in.
 			 */
-			if (tid != pid && (err == -ESRCH || (err == -EPERM && thread_ours_or_gone(pid, tid))))
+			if ((tid != pid && err == -ESRCH) ||
+			    (err == -EPERM && thread_ours_or_gone(pid, tid)))
 				continue;
 			closedir(dir);
 			return err;
@@ -170,17 +172,27 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		return -EDEADLK;
 	if (status_field(pid, "State:", buf, sizeof(buf)) < 0)
 		return -ESRCH;
-	if (buf[0] == 'Z' || buf[0] == 'X')
-		return -ESRCH;
 	/* Given a thread's id, trace its whole process. */
 	if (status_field(pid, "Tgid:", buf, sizeof(buf)) == 0 && atoi(buf) > 0)
 		pid = (pid_t)atoi(buf);
+	/*
+	 * A zombie leader (it left with pthread_exit()) cannot be seized, but
+	 * its process lives on in its other threads: trace those.  With none,
+	 * the process is a zombie waiting to be reaped.
+	 */
+	if (status_field(pid, "State:", buf, sizeof(buf)) < 0 ||
+	    ((buf[0] == 'Z' || buf[0] == 'X') && proc_mm_pid(pid) == pid))
+		return -ESRCH;
 	s->attached = 1;
 	s->pid = pid;
 	do {
 		if ((err = attach_seize_round(s, pid, &new)) < 0)
 			goto fail;
 	} while (new);
+	if (!s->ntasks) {
+		err = -ESRCH; /* every thread left while we came */
+		goto fail;
+	}
 
 	/*
 	 * Wait for every thread's first stop, keeping it stopped for the

@@ -253,6 +253,7 @@ int64_t mono_ns(void);
 
 /* /proc readers (proc.c). */
 ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
+pid_t proc_mm_pid(pid_t pid);
 const char *proc_env_get(const char *env, size_t len, const char *name);
 uint64_t proc_cgroup_limit(pid_t pid);
 

@@ -1,6 +1,7 @@
 /*
  * proc.c - small readers of /proc/PID files about the target.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +28,46 @@ ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size)
 	close(fd);
 	buf[len] = '\0';
 	return (ssize_t)len;
+}
+
+/* Whether task TID has exited (a zombie, or dead and gone). */
+static int proc_task_gone(pid_t tid)
+{
+	char buf[512], *paren;
+
+	if (proc_read(tid, "stat", buf, sizeof(buf)) <= 0 || !(paren = strrchr(buf, ')')))
+		return 1;
+	return paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X';
+}
+
+/*
+ * A pid whose /proc files and memory are process PID's: PID itself, or a
+ * live thread of it once its leader has left with pthread_exit() (a zombie
+ * leader has no address space: empty maps and cmdline, no memory to read).
+ * PID when none is found.  Any thread may call this.
+ */
+pid_t proc_mm_pid(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	pid_t found = pid;
+	DIR *dir;
+
+	if (!proc_task_gone(pid))
+		return pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return pid;
+	while ((d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid > 0 && tid != pid && !proc_task_gone(tid)) {
+			found = tid;
+			break;
+		}
+	}
+	closedir(dir);
+	return found;
 }
 
 /* Find NAME=value in a NUL-separated environment block; NULL when absent. */

@@ -536,7 +536,7 @@ static void capture_stack(struct mt_session *s, struct task *t)
 		return;
 	if (s->stacks.dirty) {
 		pthread_mutex_lock(&s->lock);
-		stack_refresh(s, t->pid);
+		stack_refresh(s, t->tid); /* its own maps: the leader may be gone */
 		pthread_mutex_unlock(&s->lock);
 	}
 	n = unwind_capture(s, t, pcs, s->cfg.stack_depth);
@@ -755,10 +755,11 @@ void session_reset(struct mt_session *s, pid_t pid)
 	ssize_t clen = -1, elen = -1;
 	const char *tun;
 	int java = 0, pinned = 0, argc = 0;
+	pid_t mm = proc_mm_pid(pid); /* a live thread if the leader is gone */
 
 	if (cmd && env) {
-		clen = proc_read(pid, "cmdline", cmd, size);
-		elen = proc_read(pid, "environ", env, size);
+		clen = proc_read(mm, "cmdline", cmd, size);
+		elen = proc_read(mm, "environ", env, size);
 	}
 	for (ssize_t i = 0; clen > 0 && i < clen && argc < 511; i += (ssize_t)strlen(cmd + i) + 1)
 		argv[argc++] = cmd + i;
@@ -772,10 +773,10 @@ void session_reset(struct mt_session *s, pid_t pid)
 		char link[64];
 		ssize_t n;
 
-		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+		snprintf(link, sizeof(link), "/proc/%d/exe", mm);
 		if ((n = readlink(link, exe, sizeof(exe) - 1)) > 0)
 			exe[n] = '\0';
-		snprintf(link, sizeof(link), "/proc/%d", pid);
+		snprintf(link, sizeof(link), "/proc/%d", mm);
 		if (stat(link, &pst) < 0)
 			pst.st_uid = (uid_t)-1;
 	}
@@ -813,7 +814,7 @@ void session_reset(struct mt_session *s, pid_t pid)
 	}
 	s->level = MT_LEVEL_OK;
 	alert_configure(s);
-	account_seed(s, pid);
+	account_seed(s, mm);
 	/* An exec names a new program; an empty command line keeps the old. */
 	if (argc && (fresh = argv_copy(argv))) {
 		char **old = s->argv;
@@ -884,7 +885,10 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 			t->pending.done = 0;
 			record(s, t, &t->pending);
 		}
-		if (tid == s->pid) {
+		/* The leader's status; or the last thread's, if the leader was
+		 * a zombie when we attached and so never ours. */
+		if (tid == s->pid ||
+		    (t && t->pid == s->pid && !task_get(s, s->pid) && s->ntasks == 1)) {
 			pthread_mutex_lock(&s->lock);
 			s->exit_status = status;
 			s->state = MT_STATE_EXITED;
@@ -1236,7 +1240,7 @@ ssize_t mt_session_peek(struct mt_session *s, uint64_t addr, void *buf, size_t l
 
 	if (!s->pid)
 		return -ESRCH;
-	n = process_vm_readv(s->pid, &local, 1, &remote, 1, 0);
+	n = process_vm_readv(proc_mm_pid(s->pid), &local, 1, &remote, 1, 0);
 	return n < 0 ? -errno : n;
 }
 
@@ -1255,9 +1259,10 @@ int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int
 	uint64_t pages = len / page_size, present = 0, buf[512];
 	int64_t srss = -1, sdirty = -1;
 	int fd, in_vma = 0;
+	pid_t mm = proc_mm_pid(s->pid);
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", s->pid);
+	snprintf(path, sizeof(path), "/proc/%d/smaps", mm);
 	if (dirty && (f = fopen(path, "re"))) {
 		unsigned long long lo, hi, kb;
 
@@ -1281,7 +1286,7 @@ int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int
 		return 0;
 	}
 	/* Bounded by the range, unlike a full smaps read. */
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", s->pid);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", mm);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	for (uint64_t done = 0; done < pages;) {

@@ -292,7 +292,7 @@ static FILE *sym_perf_map_open(struct mt_session *s)
 	char path[96], line[256];
 	int64_t start, end;
 	enum mt_state state;
-	pid_t ns = s->pid;
+	pid_t ns = s->pid, mm;
 	uid_t owner;
 	FILE *f;
 
@@ -303,17 +303,19 @@ static FILE *sym_perf_map_open(struct mt_session *s)
 	owner = s->target_uid;
 	pthread_mutex_unlock(&s->lock);
 	if (state != MT_STATE_EXITED) {
-		snprintf(path, sizeof(path), "/proc/%d/status", s->pid);
+		/* A live thread's view if the leader is gone; NStgid is the process's. */
+		mm = proc_mm_pid(s->pid);
+		snprintf(path, sizeof(path), "/proc/%d/status", mm);
 		if ((f = fopen(path, "re"))) {
 			while (fgets(line, sizeof(line), f)) {
 				char *last;
 
-				if (!strncmp(line, "NSpid:", 6) && (last = strrchr(line, '\t')))
+				if (!strncmp(line, "NStgid:", 7) && (last = strrchr(line, '\t')))
 					ns = (pid_t)atoi(last + 1);
 			}
 			fclose(f);
 		}
-		snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", s->pid, ns);
+		snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", mm, ns);
 		return sym_perf_map_fopen(path, owner, INT64_MIN, INT64_MAX);
 	}
 	snprintf(path, sizeof(path), "/tmp/perf-%d.map", s->pid);

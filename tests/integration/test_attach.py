@@ -528,6 +528,31 @@ class AttachTest(unittest.TestCase):
     def test_detach_sigint(self):
         self.check_detach("SIGINT")
 
+    def test_attach_with_a_zombie_leader(self):
+        """The leader left with pthread_exit() before the attach: its worker
+        is traced.  A zombie leader has no address space (empty maps and
+        cmdline), so the seed, the command line and residency come through
+        the worker; live calls are seen; when the process ends, memtraced
+        exits with its status."""
+        argv = [mtlib.target("leaderexit"), "-l", "100", "-w", "4000", "-c"]
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.assertTrue(wait_for(lambda: mtlib.proc_state(p.pid) == "Z", timeout=5))
+        d = self.attach(p.pid)
+        st = d.ctl("status")
+        self.assertEqual(st["target"]["argv"], argv)
+        self.assertGreater(st["seeded"]["count"], 5, st["seeded"])
+        self.assertEqual(st["chunks"]["count"], 1, "the chunk mapped before the attach")
+        self.assertEqual(st["chunks"]["rss_bytes"], 4096, "its one touched page")
+        self.assertTrue(wait_for(lambda: d.ctl("status")["chunks"]["count"] == 2, timeout=10))
+        starts = sorted(int(m["start"], 16)
+                        for m in d.ctl("outstanding", "--class", "chunk")["mappings"])
+        self.assertEqual(starts, sorted(mtlib.read_truth_line(p)["chunks"]))
+        self.assertEqual(d.finish(timeout=20), 0, d.err)
+        self.assertEqual(p.wait(timeout=10), 0)
+
     def test_detach_with_a_zombie_leader(self):
         """The main thread left with pthread_exit() while attached: a zombie
         leader never stops again, and the detach must not wait for it."""

@@ -256,6 +256,30 @@ class ExecNamesTheNewProgram(unittest.TestCase):
             d.ctl("status")["target"])
 
 
+class ZombieLeader(unittest.TestCase):
+    """The launched target's leader leaves with pthread_exit() and its
+    worker goes on.  A zombie leader has no address space, so what memtraced
+    reads from the target goes through a live thread: memory (peek),
+    residency, the maps behind a new stack."""
+
+    def test_reads_after_the_leader_left(self):
+        d = mtlib.Daemon([mtlib.target("leaderexit"), "-l", "100", "-w", "3000", "-c"],
+                         opts=["--allow-peek", "--stacks", "all"])
+        self.addCleanup(d.kill)
+        d.wait_socket()
+        pid = mtlib.target_pid(d)
+        self.assertTrue(mtlib.wait_for(lambda: mtlib.proc_state(pid) == "Z", timeout=5))
+        self.assertTrue(mtlib.wait_for(lambda: d.ctl("status")["chunks"]["count"] == 2,
+                                       timeout=10))
+        out = d.ctl("outstanding", "--class", "chunk", "--rss", "--stacks")["mappings"]
+        self.assertEqual([m["rss_bytes"] for m in out], [4096, 4096], out)
+        for m in out:
+            self.assertIn("map_chunk", " ".join(m["stack"]), m)
+            peek = d.ctl("peek", m["start"], "--length", "16")
+            self.assertEqual(peek["data"], "01" * 16, peek)
+        self.assertEqual(d.finish(timeout=20), 0, d.err)
+
+
 class ChunksSummary(unittest.TestCase):
     """chunks under --summary --json: the chunk figures equal its TRUTH."""
 

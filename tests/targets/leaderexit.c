@@ -2,22 +2,53 @@
  * leaderexit: the main thread leaves with pthread_exit() while a worker
  * goes on, so the process lives on with a zombie leader.
  *
- * usage: leaderexit [-l LEADER_MS] [-w WORKER_MS]   (defaults 500 and 3000)
- * The worker prints "TRUTH {\"worker\":\"done\"}" when it ends; the process
- * then exits 0.
+ * usage: leaderexit [-l LEADER_MS] [-w WORKER_MS] [-c]
+ *        (defaults 500 and 3000)
+ * With -c the worker maps one chunk-sized block (16781312 bytes, as glibc
+ * maps a 16 MiB malloc) at once and another halfway through its time,
+ * touches the first page of each and keeps both.  The worker prints
+ * "TRUTH {\"worker\":\"done\"}" when it ends, with -c adding the two
+ * addresses ("chunks":[a,b], decimal); the process then exits 0.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-static int worker_ms = 3000;
+#define CHUNK 16781312UL
+
+static int worker_ms = 3000, chunks;
+
+static void *map_chunk(void)
+{
+	void *p = mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("leaderexit: mmap");
+		exit(1);
+	}
+	memset(p, 1, 4096);
+	return p;
+}
 
 static void *worker(void *arg)
 {
-	for (int i = 0; i < worker_ms / 10; i++)
+	void *a = NULL, *b = NULL;
+
+	if (chunks)
+		a = map_chunk();
+	for (int i = 0; i < worker_ms / 10; i++) {
+		if (chunks && i == worker_ms / 20)
+			b = map_chunk();
 		usleep(10000);
-	printf("TRUTH {\"worker\":\"done\"}\n");
+	}
+	if (chunks)
+		printf("TRUTH {\"worker\":\"done\",\"chunks\":[%lu,%lu]}\n", (unsigned long)a,
+		       (unsigned long)b);
+	else
+		printf("TRUTH {\"worker\":\"done\"}\n");
 	fflush(stdout);
 	return arg;
 }
@@ -27,12 +58,13 @@ int main(int argc, char **argv)
 	int leader_ms = 500, opt;
 	pthread_t t;
 
-	while ((opt = getopt(argc, argv, "l:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "l:w:c")) != -1) {
 		switch (opt) {
 		case 'l': leader_ms = atoi(optarg); break;
 		case 'w': worker_ms = atoi(optarg); break;
+		case 'c': chunks = 1; break;
 		default:
-			fprintf(stderr, "usage: leaderexit [-l LEADER_MS] [-w WORKER_MS]\n");
+			fprintf(stderr, "usage: leaderexit [-l LEADER_MS] [-w WORKER_MS] [-c]\n");
 			return 2;
 		}
 	}

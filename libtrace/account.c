@@ -55,6 +55,13 @@ void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *e
 	unsigned kind = (flags & MAP_ANONYMOUS) ? MT_MAP_ANON : 0;
 	struct maps_entry e;
 
+	/*
+	 * A failed mmap is taken to have changed nothing.  (An old kernel may
+	 * have unmapped a MAP_FIXED range before failing; recent ones put it
+	 * back.)
+	 */
+	if (ev->ret < 0 && ev->ret >= -4095)
+		return;
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE))
 		kind |= MT_MAP_NOCHUNK;
 	e = entry_new(t, ev, (uint64_t)ev->ret, len, (int)ev->args[2], flags, kind);
@@ -88,28 +95,34 @@ static int save_piece(const struct maps_entry *e, void *arg)
 
 	if (t->nsaved == t->cap_saved) {
 		size_t cap = t->cap_saved ? t->cap_saved * 2 : 8;
-		struct maps_entry *n = realloc(t->saved, cap * sizeof(*n));
+		struct saved_piece *n = realloc(t->saved, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
 		t->saved = n;
 		t->cap_saved = cap;
 	}
-	t->saved[t->nsaved] = *e;
-	t->saved[t->nsaved].start = lo;
-	t->saved[t->nsaved].len = hi - lo;
+	t->saved[t->nsaved].e = *e;
+	t->saved[t->nsaved].e.start = lo;
+	t->saved[t->nsaved].e.len = hi - lo;
+	t->saved[t->nsaved].whole_start = e->start;
+	t->saved[t->nsaved].whole_end = e->start + e->len;
 	t->nsaved++;
 	return 0;
 }
 
-/* Take [START, START+LEN) out of the table, keeping the pieces on T. */
+/*
+ * Take [START, START+LEN) out of the table, keeping the pieces on T.  An
+ * unaligned START fails with EINVAL and is left alone: a cut there would
+ * leave pieces no mapping can have.
+ */
 static void take_range(struct mt_session *s, struct task *t, uint64_t start, uint64_t len)
 {
 	uint64_t range[2] = {start, start + len};
 	void *arg[2] = {t, range};
 
 	t->nsaved = 0;
-	if (!len || start + len < start)
+	if (!len || start + len < start || start % page_size)
 		return;
 	if (maps_foreach_range(&s->maps, start, len, save_piece, arg) < 0) {
 		t->nsaved = 0;
@@ -118,11 +131,38 @@ static void take_range(struct mt_session *s, struct task *t, uint64_t start, uin
 	maps_unmap(&s->maps, start, len);
 }
 
-/* Put back what take_range() took (the call failed). */
+/* Whether A and B are pieces of one entry: all but where they lie. */
+static int same_entry(const struct maps_entry *a, const struct maps_entry *b)
+{
+	return a->prot == b->prot && a->flags == b->flags && a->kind == b->kind &&
+	       a->tid == b->tid && a->time_ns == b->time_ns && a->stack_id == b->stack_id &&
+	       a->id == b->id && a->owner == b->owner;
+}
+
+/*
+ * Put back what take_range() took (the call failed), and join each piece
+ * again with what is left of the entry it was cut from, so that a chunk a
+ * failed munmap went through is one chunk again, as it is to the kernel.
+ * Only neighbours inside that entry's old extent and alike in everything
+ * else are joined: a neighbour another thread changed meanwhile stays apart.
+ */
 static void restore_range(struct mt_session *s, struct task *t)
 {
-	for (size_t i = 0; i < t->nsaved; i++)
-		maps_map(&s->maps, &t->saved[i]);
+	for (size_t i = 0; i < t->nsaved; i++) {
+		struct maps_entry e = t->saved[i].e;
+		uint64_t lo = e.start, hi = e.start + e.len;
+		const struct maps_entry *n;
+
+		while (lo > t->saved[i].whole_start && (n = maps_find_ending(&s->maps, lo)) &&
+		       n->start >= t->saved[i].whole_start && same_entry(n, &e))
+			lo = n->start;
+		while (hi < t->saved[i].whole_end && (n = maps_find(&s->maps, hi)) && n->start == hi &&
+		       n->start + n->len <= t->saved[i].whole_end && same_entry(n, &e))
+			hi = n->start + n->len;
+		e.start = lo;
+		e.len = hi - lo;
+		maps_map(&s->maps, &e);
+	}
 	t->nsaved = 0;
 }
 
@@ -150,7 +190,7 @@ void account_munmap(struct mt_session *s, struct task *t, const struct mt_event 
 		return;
 	}
 	for (size_t i = 0; i < t->nsaved; i++)
-		bytes += t->saved[i].len;
+		bytes += t->saved[i].e.len;
 	if (bytes) {
 		t->th->unmapped_count++;
 		t->th->unmapped_bytes += bytes;
@@ -180,10 +220,25 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 		restore_range(s, t);
 		return;
 	}
+	/*
+	 * Shrunk in place, or the same size (which the kernel does not even
+	 * look at): what stays keeps its entries as they were, which may be
+	 * several; only the tail is gone.
+	 */
+	if ((uint64_t)ev->ret == ev->args[0] && old_len && new_len <= old_len &&
+	    !(flags & MREMAP_DONTUNMAP)) {
+		restore_range(s, t);
+		if (new_len < old_len) {
+			maps_unmap(&s->maps, ev->args[0] + new_len, old_len - new_len);
+			t->th->unmapped_count++;
+			t->th->unmapped_bytes += old_len - new_len;
+		}
+		return;
+	}
 	for (size_t i = 0; i < t->nsaved; i++) {
-		if (t->saved[i].start <= ev->args[0] &&
-		    ev->args[0] < t->saved[i].start + t->saved[i].len) {
-			e = t->saved[i];
+		if (t->saved[i].e.start <= ev->args[0] &&
+		    ev->args[0] < t->saved[i].e.start + t->saved[i].e.len) {
+			e = t->saved[i].e;
 			e.start = (uint64_t)ev->ret;
 			e.len = new_len;
 			/* A stack captured for this call (it made a chunk) beats the old one. */
@@ -206,10 +261,30 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 	s->stacks.dirty = 1;
 }
 
-/* mprotect: PROT_NONE is reserved, anything else committed. */
+/* The end of the mapped run from START (to at most END): where the first hole is. */
+static uint64_t mapped_until(const struct maps *m, uint64_t start, uint64_t end)
+{
+	const struct maps_entry *e;
+
+	while (start < end && (e = maps_find(m, start)))
+		start = e->start + e->len;
+	return start < end ? start : end;
+}
+
+/*
+ * mprotect: PROT_NONE is reserved, anything else committed.  A range with
+ * a hole fails with ENOMEM, but the kernel has changed the mappings before
+ * the hole by then; so does the table.
+ */
 void account_mprotect(struct mt_session *s, struct task *t, const struct mt_event *ev)
 {
-	maps_protect(&s->maps, ev->args[0], page_up(ev->args[1]), (int)ev->args[2]);
+	uint64_t start = ev->args[0], len = page_up(ev->args[1]);
+
+	if (ev->ret == -ENOMEM)
+		len = mapped_until(&s->maps, start, start + len) - start;
+	else if (ev->ret < 0 && ev->ret >= -4095)
+		return;
+	maps_protect(&s->maps, start, len, (int)ev->args[2]);
 	if (ev->args[2] & PROT_EXEC)
 		s->stacks.dirty = 1;
 }

@@ -64,6 +64,8 @@ int filter_build(const struct mt_config *cfg, struct sock_fprog *prog)
 	for (unsigned nr = 0; !err && nr < sys_table_size; nr++)
 		if (sys_table[nr].name)
 			err = filter_add_row(ctx, (int)nr, &sys_table[nr], cfg->min_size);
+	if (!err)
+		err = seccomp_rule_add_exact(ctx, SCMP_ACT_TRACE(FILTER_SEAL), __NR_mseal, 0);
 	if (err)
 		goto out_ctx;
 	fd = memfd_create("memtrace-bpf", MFD_CLOEXEC);

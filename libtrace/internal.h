@@ -52,6 +52,15 @@ extern const unsigned sys_table_size;
  * seccomp stop without it comes from a filter of the target's own.
  */
 #define FILTER_TAG 0x6d00
+/*
+ * Data of the filter's stop for mseal(2), not an event: a sealed range makes
+ * munmap fail with EPERM, so once the target seals anything every munmap is
+ * run to its exit stop (see munmap_predictable()).
+ */
+#define FILTER_SEAL (FILTER_TAG | 0xff)
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
 
 /* The row for enum mt_sys SYS. */
 const struct sys_ent *sys_by_id(unsigned sys);
@@ -104,6 +113,12 @@ struct thread {
 #define TASK_ORPHAN	0x10 /* stopped, waiting for its parent's clone event */
 #define TASK_IN_OTHER	0x20 /* attached: past the entry stop of a non-memory call */
 
+/* A piece of one entry that a pending munmap or mremap took out of the table. */
+struct saved_piece {
+	struct maps_entry e;	   /* clipped to the call's range */
+	uint64_t whole_start, whole_end; /* the entry it was cut from */
+};
+
 /* One tracee: a thread of the target or of a descendant. */
 struct task {
 	pid_t tid, pid;
@@ -111,7 +126,7 @@ struct task {
 	struct thread *th;
 	struct mt_event pending; /* syscall in progress */
 	void *upt;		 /* libunwind-ptrace state, made at the first capture */
-	struct maps_entry *saved; /* what the pending call's entry took out of the table */
+	struct saved_piece *saved; /* what the pending call's entry took out of the table */
 	size_t nsaved, cap_saved;
 	struct timespec entry;	 /* monotonic, at the seccomp stop */
 	int orphan_sig;		 /* TASK_ORPHAN: the signal of the stop it is held in */
@@ -208,6 +223,7 @@ struct mt_session {
 	pid_t pid;
 	int attached; /* attach mode: no filter, syscall stops, detach on stop */
 	uint64_t max_map_count; /* vm.max_map_count, for munmap_predictable() */
+	int sealing;		/* the target has called mseal(2) */
 	char **argv;
 	enum mt_state state;
 	int exit_status;

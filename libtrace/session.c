@@ -465,7 +465,8 @@ static void record(struct mt_session *s, struct task *t, struct mt_event *ev)
 	s->by_sys[ev->sys]++;
 	if (!(t->flags & TASK_TARGET_MM))
 		s->child_events++;
-	else if (e && ev->done && (e->enter || !(ev->ret < 0 && ev->ret >= -4095))) {
+	else if (e && ev->done) {
+		/* Each accounting function knows what a failure of its call changed. */
 		e->account(s, t, ev);
 		alerted = alert_check(s);
 	} else if (e && e->enter) {
@@ -565,13 +566,15 @@ static void enter_event(struct mt_session *s, struct task *t)
  * user address space) or with ENOMEM when a split would pass
  * vm.max_map_count; the first is checked here, and the second cannot
  * happen while the table (which holds every mapping when nothing is left
- * to --min-size) is far below the limit.
+ * to --min-size) is far below the limit.  Since Linux 6.10 a range sealed
+ * with mseal(2) fails with EPERM too: once the target has called mseal,
+ * every munmap goes to its exit stop.
  */
 static int munmap_predictable(const struct mt_session *s, const struct task *t)
 {
 	uint64_t addr = t->pending.args[0], len = page_up(t->pending.args[1]);
 
-	return t->pending.sys == MT_SYS_MUNMAP && (t->flags & TASK_TARGET_MM) &&
+	return t->pending.sys == MT_SYS_MUNMAP && (t->flags & TASK_TARGET_MM) && !s->sealing &&
 	       !s->cfg.min_size && s->max_map_count && maps_count(&s->maps) < s->max_map_count / 2 &&
 	       addr % page_size == 0 && len && len >= t->pending.args[1] &&
 	       addr < (1ull << 47) && len <= (1ull << 47) - addr;
@@ -596,6 +599,11 @@ static void on_seccomp(struct mt_session *s, struct task *t)
 	if ((info.seccomp.ret_data & 0xff00) != FILTER_TAG) {
 		ptrace(PTRACE_POKEUSER, t->tid, offsetof(struct user_regs_struct, orig_rax), -1L);
 		ptrace(PTRACE_POKEUSER, t->tid, offsetof(struct user_regs_struct, rax), -(long)ENOSYS);
+		task_resume(s, t, 0);
+		return;
+	}
+	if (info.seccomp.ret_data == FILTER_SEAL) {
+		s->sealing = 1;
 		task_resume(s, t, 0);
 		return;
 	}

@@ -8,6 +8,7 @@ SIGSTOP after printing TRUTH; other targets get a stdout pipe that is
 already full (mtlib.FullPipe), so they block in the write of their TRUTH
 line, which they print only after their last memory syscall.
 """
+import errno
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ import mtlib
 
 CHUNK = 16781312  # what glibc's malloc(16 MiB) maps; chunks.c maps exactly this
 MIB = 1 << 20
+PAGE = os.sysconf("SC_PAGE_SIZE")
 MAP_FIXED = 0x10
 MAP_FIXED_NOREPLACE = 0x100000
 
@@ -254,6 +256,39 @@ class ExecNamesTheNewProgram(unittest.TestCase):
         self.assertTrue(mtlib.wait_for(
             lambda: d.ctl("status")["target"]["argv"] == ["sleep", "30"], timeout=10),
             d.ctl("status")["target"])
+
+
+class FailedCalls(unittest.TestCase):
+    """Memory calls that fail, or do less than they seem to (see
+    tests/targets/failcalls.c): the table must stay what the kernel has.
+    A failed munmap or mremap of a chunk leaves one chunk, not pieces; a
+    sealed chunk survives a munmap memtraced would otherwise take for
+    granted; an mprotect that fails at a hole has changed what lies before
+    it; a same-size mremap changes nothing, a shrink only cuts the tail."""
+
+    def test_table_matches_the_kernel(self):
+        d, pipe, pid = freeze([mtlib.target("failcalls")])
+        try:
+            st = d.ctl("status")
+            out = d.ctl("outstanding", "--limit", "100000")
+            maps = mtlib.proc_maps(pid)
+        finally:
+            rc, text = finish_frozen(d, pipe)
+        self.assertEqual(rc, 0, d.err)
+        t = mtlib.truth(text)
+        errors = t["errors"]
+        self.assertEqual((errors["munmap_unaligned"], errors["mremap_unaligned"],
+                          errors["mprotect_hole"]), (errno.EINVAL, errno.EINVAL, errno.ENOMEM))
+        if t["sealed"]:
+            self.assertEqual((errors["munmap_sealed"], errors["mremap_sealed"]),
+                             (errno.EPERM, errno.EPERM))
+        self.assertEqual((st["chunks"]["count"], st["chunks"]["bytes"]), (1, CHUNK), st["chunks"])
+        chunk = [m for m in out["mappings"] if mtlib.mapping_range(m)[0] == t["chunk"]]
+        self.assertEqual([m["length"] for m in chunk], [CHUNK], "the chunk is one entry")
+        table_vs_maps(self, out["mappings"], maps)
+        # Q: the shrink left 2 pages, in one entry; its read-only top is gone.
+        q = [m for m in out["mappings"] if mtlib.mapping_range(m)[0] == t["q"]]
+        self.assertEqual([(m["length"], m["prot"]) for m in q], [(2 * PAGE, "rw-p")], q)
 
 
 class ZombieLeader(unittest.TestCase):

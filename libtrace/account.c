@@ -235,6 +235,22 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 		}
 		return;
 	}
+	/*
+	 * A move of several mappings at once (MREMAP_FIXED, the same size;
+	 * Linux 6.17 and later): each keeps its own attributes at its new
+	 * place, and the gaps between them stay gaps.
+	 */
+	if (t->nsaved > 1 && new_len == old_len && (uint64_t)ev->ret != ev->args[0] &&
+	    !(flags & MREMAP_DONTUNMAP)) {
+		for (size_t i = 0; i < t->nsaved; i++) {
+			e = t->saved[i].e;
+			e.start += (uint64_t)ev->ret - ev->args[0];
+			maps_map(&s->maps, &e);
+		}
+		t->nsaved = 0;
+		s->stacks.dirty = 1;
+		return;
+	}
 	for (size_t i = 0; i < t->nsaved; i++) {
 		if (t->saved[i].e.start <= ev->args[0] &&
 		    ev->args[0] < t->saved[i].e.start + t->saved[i].e.len) {
@@ -261,29 +277,40 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 	s->stacks.dirty = 1;
 }
 
-/* The end of the mapped run from START (to at most END): where the first hole is. */
-static uint64_t mapped_until(const struct maps *m, uint64_t start, uint64_t end)
-{
-	const struct maps_entry *e;
+struct reprot {
+	struct mt_session *s;
+	uint64_t lo, hi;
+};
 
-	while (start < end && (e = maps_find(m, start)))
-		start = e->start + e->len;
-	return start < end ? start : end;
+/* Give the table's entries inside C's range region R's protection. */
+static int reprot_one(const struct procmaps_region *r, void *arg)
+{
+	struct reprot *c = arg;
+	uint64_t lo = r->start > c->lo ? r->start : c->lo, hi = r->end < c->hi ? r->end : c->hi;
+
+	if (lo < hi)
+		maps_protect(&c->s->maps, lo, hi - lo, r->prot);
+	return 0;
 }
 
 /*
- * mprotect: PROT_NONE is reserved, anything else committed.  A range with
- * a hole fails with ENOMEM, but the kernel has changed the mappings before
- * the hole by then; so does the table.
+ * mprotect: PROT_NONE is reserved, anything else committed.  A call that
+ * fails past its first mapping (ENOMEM at a hole, EACCES at a read-only
+ * shared file, EPERM at a sealed mapping) has changed the mappings before
+ * that point; which ones, only the kernel knows, so the range's protection
+ * is read back from /proc/TID/maps.  EINVAL changes nothing.
  */
 void account_mprotect(struct mt_session *s, struct task *t, const struct mt_event *ev)
 {
 	uint64_t start = ev->args[0], len = page_up(ev->args[1]);
 
-	if (ev->ret == -ENOMEM)
-		len = mapped_until(&s->maps, start, start + len) - start;
-	else if (ev->ret < 0 && ev->ret >= -4095)
+	if (ev->ret < 0 && ev->ret >= -4095) {
+		struct reprot c = {s, start, start + len};
+
+		if (ev->ret != -EINVAL && len && start + len > start)
+			procmaps_read(t->tid, reprot_one, &c);
 		return;
+	}
 	maps_protect(&s->maps, start, len, (int)ev->args[2]);
 	if (ev->args[2] & PROT_EXEC)
 		s->stacks.dirty = 1;
@@ -298,6 +325,10 @@ void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev
 {
 	uint64_t res = (uint64_t)ev->ret, old_end, new_end;
 	uint64_t before = s->maps.totals.bytes_all;
+
+	/* brk itself never fails so; a seccomp filter of the target's can. */
+	if (ev->ret < 0 && ev->ret >= -4095)
+		return;
 
 	if (!s->brk_start) {
 		s->brk_start = s->brk_end = res;

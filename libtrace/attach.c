@@ -375,6 +375,8 @@ void attach_detach_all(struct mt_session *s)
 			break;
 		}
 		t = task_get(s, tid);
+		if (!t && WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_EXEC)
+			t = task_exec_moved(s, tid);
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			session_handle(s, tid, status);
 			continue;

@@ -280,6 +280,7 @@ void session_reset(struct mt_session *s, pid_t pid);
 
 /* Tasks (session.c). */
 struct task *task_get(struct mt_session *s, pid_t tid);
+struct task *task_exec_moved(struct mt_session *s, pid_t tid);
 struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags);
 void task_free(struct mt_session *s, struct task *t);
 /* Resume T from its stop, delivering SIG. */

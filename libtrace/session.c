@@ -603,7 +603,8 @@ static void on_seccomp(struct mt_session *s, struct task *t)
 		return;
 	}
 	if (info.seccomp.ret_data == FILTER_SEAL) {
-		s->sealing = 1;
+		if (t->flags & TASK_TARGET_MM)
+			s->sealing = 1;
 		task_resume(s, t, 0);
 		return;
 	}
@@ -810,6 +811,7 @@ void session_reset(struct mt_session *s, pid_t pid)
 		unw_flush_cache(s->unw_as, 0, 0);
 	s->threshold_pinned = pinned;
 	s->target_uid = pst.st_uid;
+	s->sealing = 0; /* a new address space has nothing sealed by the program */
 	if (!s->cfg.ceiling) {
 		s->ceiling = java ? lim.ceiling : 0;
 		snprintf(s->ceiling_source, sizeof(s->ceiling_source), "%s",
@@ -834,6 +836,26 @@ void session_reset(struct mt_session *s, pid_t pid)
 	free(fresh);
 	free(cmd);
 	free(env);
+}
+
+/*
+ * The exec event of TID, a tid we do not know: a thread exec'd and took
+ * the leader's tid, and the leader was not ours (a zombie when we
+ * attached).  Move the thread's task to TID and return it; NULL when the
+ * thread was not ours either.
+ */
+struct task *task_exec_moved(struct mt_session *s, pid_t tid)
+{
+	unsigned long former = 0;
+	struct task *t;
+
+	if ((size_t)tid >= s->tasks_cap || ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) < 0 ||
+	    !(t = task_get(s, (pid_t)former)))
+		return NULL;
+	s->tasks[former] = NULL;
+	s->tasks[tid] = t;
+	t->tid = tid;
+	return t;
 }
 
 /* Exec event: the address space is new; a non-leader exec took the leader's tid. */
@@ -909,6 +931,8 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	}
 	if (!WIFSTOPPED(status))
 		return;
+	if (!t && status >> 16 == PTRACE_EVENT_EXEC)
+		t = task_exec_moved(s, tid);
 	if (!t) {
 		on_unknown(s, tid, status);
 		return;

@@ -553,6 +553,24 @@ class AttachTest(unittest.TestCase):
         self.assertEqual(d.finish(timeout=20), 0, d.err)
         self.assertEqual(p.wait(timeout=10), 0)
 
+    def test_exec_after_a_zombie_leader(self):
+        """Attached through the worker of a zombie leader, the worker execs:
+        the kernel reports that exec under the leader's tid, which was never
+        ours.  The new program must run on, be traced and named, and end."""
+        prog = mtlib.target("chunkhold")
+        p = subprocess.Popen([mtlib.target("leaderexit"), "-l", "100", "-w", "3000", "-x", prog],
+                             stdout=subprocess.DEVNULL)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        self.assertTrue(wait_for(lambda: mtlib.proc_state(p.pid) == "Z", timeout=5))
+        d = self.attach(p.pid)
+        self.assertTrue(wait_for(lambda: d.ctl("status")["target"]["argv"] == [prog], timeout=10),
+                        "states: %s" % mtlib.task_states(p.pid))
+        self.assertTrue(wait_for(lambda: d.ctl("status")["chunks"]["count"] == 5, timeout=10),
+                        "states: %s" % mtlib.task_states(p.pid))
+        self.assertEqual(p.wait(timeout=20), 0)
+        self.assertEqual(d.finish(timeout=20), 0, d.err)
+
     def test_detach_with_a_zombie_leader(self):
         """The main thread left with pthread_exit() while attached: a zombie
         leader never stops again, and the detach must not wait for it."""

@@ -2,13 +2,15 @@
  * leaderexit: the main thread leaves with pthread_exit() while a worker
  * goes on, so the process lives on with a zombie leader.
  *
- * usage: leaderexit [-l LEADER_MS] [-w WORKER_MS] [-c]
+ * usage: leaderexit [-l LEADER_MS] [-w WORKER_MS] [-c] [-x PROGRAM]
  *        (defaults 500 and 3000)
  * With -c the worker maps one chunk-sized block (16781312 bytes, as glibc
  * maps a 16 MiB malloc) at once and another halfway through its time,
  * touches the first page of each and keeps both.  The worker prints
  * "TRUTH {\"worker\":\"done\"}" when it ends, with -c adding the two
- * addresses ("chunks":[a,b], decimal); the process then exits 0.
+ * addresses ("chunks":[a,b], decimal); the process then exits 0.  With
+ * -x the worker instead execs PROGRAM (no arguments) halfway through its
+ * time: a non-leader exec, after which PROGRAM runs as the whole process.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #define CHUNK 16781312UL
 
 static int worker_ms = 3000, chunks;
+static const char *program;
 
 static void *map_chunk(void)
 {
@@ -42,6 +45,11 @@ static void *worker(void *arg)
 	for (int i = 0; i < worker_ms / 10; i++) {
 		if (chunks && i == worker_ms / 20)
 			b = map_chunk();
+		if (program && i == worker_ms / 20) {
+			execl(program, program, (char *)NULL);
+			perror("leaderexit: execl");
+			exit(1);
+		}
 		usleep(10000);
 	}
 	if (chunks)
@@ -58,13 +66,14 @@ int main(int argc, char **argv)
 	int leader_ms = 500, opt;
 	pthread_t t;
 
-	while ((opt = getopt(argc, argv, "l:w:c")) != -1) {
+	while ((opt = getopt(argc, argv, "l:w:cx:")) != -1) {
 		switch (opt) {
 		case 'l': leader_ms = atoi(optarg); break;
 		case 'w': worker_ms = atoi(optarg); break;
 		case 'c': chunks = 1; break;
+		case 'x': program = optarg; break;
 		default:
-			fprintf(stderr, "usage: leaderexit [-l LEADER_MS] [-w WORKER_MS] [-c]\n");
+			fprintf(stderr, "usage: leaderexit [-l LEADER_MS] [-w WORKER_MS] [-c] [-x PROGRAM]\n");
 			return 2;
 		}
 	}

@@ -56,9 +56,9 @@ void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *e
 	struct maps_entry e;
 
 	/*
-	 * A failed mmap is taken to have changed nothing.  (An old kernel may
-	 * have unmapped a MAP_FIXED range before failing; recent ones put it
-	 * back.)
+	 * A failed mmap is taken to have changed nothing.  A MAP_FIXED one
+	 * whose file's own mmap handler fails can leave a hole where the old
+	 * mapping was; the table keeps the old mapping (a known limit).
 	 */
 	if (ev->ret < 0 && ev->ret >= -4095)
 		return;

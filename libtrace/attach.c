@@ -21,7 +21,6 @@
  * thread in group-stop stays stopped (the kernel keeps the group stop);
  * a thread stopped in a syscall carries on with it.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -37,44 +36,15 @@
 #define FIRST_STOP_NS  1000000000LL /* longest the process is held for one thread */
 #define CAP_SYS_PTRACE_BIT (1ULL << 19) /* in /proc/PID/status CapEff */
 
-/* Read field NAME ("TracerPid:") of /proc/PID/status into BUF. */
-static int status_field(pid_t pid, const char *name, char *buf, size_t size)
-{
-	char path[64], line[256];
-	size_t n = strlen(name);
-	int found = -ENOENT;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if (!(f = fopen(path, "re")))
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, name, n))
-			continue;
-		char *v = line + n;
-
-		while (isspace((unsigned char)*v))
-			v++;
-		v[strcspn(v, "\n")] = '\0';
-		snprintf(buf, size, "%s", v);
-		found = 0;
-		break;
-	}
-	fclose(f);
-	return found;
-}
-
 /* Whether thread TID of PID is traced by us already, or exiting. */
 static int thread_ours_or_gone(pid_t pid, pid_t tid)
 {
 	char buf[64];
 
 	(void)pid;
-	if (status_field(tid, "TracerPid:", buf, sizeof(buf)) < 0)
+	if (proc_status_field(tid, "TracerPid:", buf, sizeof(buf)) < 0)
 		return 1;
-	if (atoi(buf) == getpid())
-		return 1;
-	return status_field(tid, "State:", buf, sizeof(buf)) < 0 || buf[0] == 'X' || buf[0] == 'Z';
+	return atoi(buf) == getpid() || proc_task_gone(tid);
 }
 
 /* Seize and interrupt the tids of PID not yet traced; count them in *NEW. */
@@ -170,18 +140,17 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		return -EINVAL;
 	if (pid == getpid())
 		return -EDEADLK;
-	if (status_field(pid, "State:", buf, sizeof(buf)) < 0)
+	if (proc_status_field(pid, "State:", buf, sizeof(buf)) < 0)
 		return -ESRCH;
 	/* Given a thread's id, trace its whole process. */
-	if (status_field(pid, "Tgid:", buf, sizeof(buf)) == 0 && atoi(buf) > 0)
+	if (proc_status_field(pid, "Tgid:", buf, sizeof(buf)) == 0 && atoi(buf) > 0)
 		pid = (pid_t)atoi(buf);
 	/*
 	 * A zombie leader (it left with pthread_exit()) cannot be seized, but
 	 * its process lives on in its other threads: trace those.  With none,
 	 * the process is a zombie waiting to be reaped.
 	 */
-	if (status_field(pid, "State:", buf, sizeof(buf)) < 0 ||
-	    ((buf[0] == 'Z' || buf[0] == 'X') && proc_mm_pid(pid) == pid))
+	if (proc_task_gone(pid) && proc_mm_pid(pid) == pid)
 		return -ESRCH;
 	s->attached = 1;
 	s->pid = pid;
@@ -240,7 +209,7 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 	int other_user = 0, no_cap;
 	FILE *f;
 
-	status_field(pid, "TracerPid:", tracer, sizeof(tracer));
+	proc_status_field(pid, "TracerPid:", tracer, sizeof(tracer));
 	if (atoi(tracer) <= 0) {
 		/* Another tracer may hold just one of the threads. */
 		char path[64];
@@ -251,22 +220,22 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 		if ((dir = opendir(path))) {
 			while ((d = readdir(dir)) && atoi(tracer) <= 0)
 				if (atoi(d->d_name) > 0)
-					status_field((pid_t)atoi(d->d_name), "TracerPid:", tracer,
+					proc_status_field((pid_t)atoi(d->d_name), "TracerPid:", tracer,
 						     sizeof(tracer));
 			closedir(dir);
 		}
 	}
-	status_field(pid, "State:", state, sizeof(state));
-	status_field(pid, "NSpid:", nspid, sizeof(nspid));
-	if (status_field(pid, "CapPrm:", caps, sizeof(caps)) == 0)
+	proc_status_field(pid, "State:", state, sizeof(state));
+	proc_status_field(pid, "NSpid:", nspid, sizeof(nspid));
+	if (proc_status_field(pid, "CapPrm:", caps, sizeof(caps)) == 0)
 		target_caps = strtoull(caps, NULL, 16);
-	if (status_field(getpid(), "CapPrm:", caps, sizeof(caps)) == 0)
+	if (proc_status_field(getpid(), "CapPrm:", caps, sizeof(caps)) == 0)
 		own_prm = strtoull(caps, NULL, 16);
-	if (status_field(getpid(), "CapEff:", caps, sizeof(caps)) == 0)
+	if (proc_status_field(getpid(), "CapEff:", caps, sizeof(caps)) == 0)
 		own_eff = strtoull(caps, NULL, 16);
 	no_cap = !(own_eff & CAP_SYS_PTRACE_BIT);
 	/* The kernel wants our uid to be each of the target's real, effective and saved ids. */
-	if (status_field(pid, "Uid:", caps, sizeof(caps)) == 0) {
+	if (proc_status_field(pid, "Uid:", caps, sizeof(caps)) == 0) {
 		char *p = caps;
 
 		for (int i = 0; i < 3; i++)
@@ -345,7 +314,6 @@ void attach_detach_all(struct mt_session *s)
 
 	for (size_t i = 0; i < s->tasks_cap; i++) {
 		struct task *t = s->tasks[i];
-		char state[16];
 
 		if (!t)
 			continue;
@@ -360,8 +328,7 @@ void attach_detach_all(struct mt_session *s)
 		 * last thread ends and will not stop for us: do not wait for it.
 		 * The kernel lets it go when memtraced exits.
 		 */
-		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 ||
-		    (status_field(t->tid, "State:", state, sizeof(state)) == 0 && state[0] == 'Z'))
+		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || proc_task_gone(t->tid))
 			task_free(s, t);
 	}
 	while (s->ntasks > 0) {

@@ -270,6 +270,8 @@ int64_t mono_ns(void);
 /* /proc readers (proc.c). */
 ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
 pid_t proc_mm_pid(pid_t pid);
+int proc_status_field(pid_t pid, const char *name, char *buf, size_t size);
+int proc_task_gone(pid_t tid);
 const char *proc_env_get(const char *env, size_t len, const char *name);
 uint64_t proc_cgroup_limit(pid_t pid);
 

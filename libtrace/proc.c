@@ -1,6 +1,7 @@
 /*
  * proc.c - small readers of /proc/PID files about the target.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +31,38 @@ ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
+/*
+ * Read field NAME ("TracerPid:") of /proc/PID/status into BUF, without the
+ * leading blanks; 0, -ENOENT when there is no such field, or -errno.
+ */
+int proc_status_field(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64], line[256];
+	size_t n = strlen(name);
+	int found = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, n))
+			continue;
+		char *v = line + n;
+
+		while (isspace((unsigned char)*v))
+			v++;
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(buf, size, "%s", v);
+		found = 0;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
 /* Whether task TID has exited (a zombie, or dead and gone). */
-static int proc_task_gone(pid_t tid)
+int proc_task_gone(pid_t tid)
 {
 	char buf[512], *paren;
 

@@ -294,7 +294,6 @@ static FILE *sym_perf_map_open(struct mt_session *s)
 	enum mt_state state;
 	pid_t ns = s->pid, mm;
 	uid_t owner;
-	FILE *f;
 
 	pthread_mutex_lock(&s->lock);
 	state = s->state;
@@ -305,16 +304,8 @@ static FILE *sym_perf_map_open(struct mt_session *s)
 	if (state != MT_STATE_EXITED) {
 		/* A live thread's view if the leader is gone; NStgid is the process's. */
 		mm = proc_mm_pid(s->pid);
-		snprintf(path, sizeof(path), "/proc/%d/status", mm);
-		if ((f = fopen(path, "re"))) {
-			while (fgets(line, sizeof(line), f)) {
-				char *last;
-
-				if (!strncmp(line, "NStgid:", 7) && (last = strrchr(line, '\t')))
-					ns = (pid_t)atoi(last + 1);
-			}
-			fclose(f);
-		}
+		if (proc_status_field(mm, "NStgid:", line, sizeof(line)) == 0)
+			ns = (pid_t)atoi(strrchr(line, '\t') ? strrchr(line, '\t') + 1 : line);
 		snprintf(path, sizeof(path), "/proc/%d/root/tmp/perf-%d.map", mm, ns);
 		return sym_perf_map_fopen(path, owner, INT64_MIN, INT64_MAX);
 	}

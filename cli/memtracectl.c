@@ -559,6 +559,10 @@ static void print_status(json_t *o)
 	if (jint(o, "seeded.count"))
 		printf("seeded       %llu mappings, %s present before tracing\n",
 		       (unsigned long long)jint(o, "seeded.count"), jsize(o, "seeded.bytes", 0));
+	if (json_is_number(jget(o, "attach.held_ms")))
+		printf("attach       held the target %.1f ms (seeding %.1f ms)\n",
+		       json_number_value(jget(o, "attach.held_ms")),
+		       json_number_value(jget(o, "attach.seed_ms")));
 	printf("ceiling      %s from %s, level %s\n", jsize(o, "ceiling.bytes", 0),
 	       jstr(o, "ceiling.source"), jstr(o, "ceiling.level"));
 	printf("growth       %s over %.0fs, %s since start, %s",
@@ -802,17 +806,36 @@ static void peek_timestamps(const unsigned char *b, size_t n)
 	}
 }
 
+/* Why the byte at OFF of a peek was not read (its "gaps"), or NULL. */
+static const char *peek_gap(json_t *gaps, size_t off)
+{
+	size_t i;
+	json_t *g;
+
+	json_array_foreach(gaps, i, g) {
+		json_int_t at = json_integer_value(json_object_get(g, "offset"));
+
+		if ((json_int_t)off >= at && (json_int_t)off < at + json_integer_value(json_object_get(g, "length")))
+			return json_string_value(json_object_get(g, "why"));
+	}
+	return NULL;
+}
+
 /*
  * Print the N bytes at B as hexdump -C does: a full line of 16 bytes equal
  * to the one before it is not printed, and a run of them shows as one "*"
  * line, so a mostly zero chunk takes a few lines, not one per 16 bytes.
+ * A line the target had no page for (GAPS) is zeros marked with the reason,
+ * and a run never spans read and unread lines.
  */
-static void print_hexdump(const unsigned char *b, size_t n)
+static void print_hexdump(const unsigned char *b, size_t n, json_t *gaps)
 {
+	const char *why, *last_why = NULL;
 	int starred = 0;
 
-	for (size_t i = 0; i < n; i += 16) {
-		if (i && i + 16 <= n && !memcmp(b + i, b + i - 16, 16)) {
+	for (size_t i = 0; i < n; i += 16, last_why = why) {
+		why = peek_gap(gaps, i);
+		if (i && i + 16 <= n && why == last_why && !memcmp(b + i, b + i - 16, 16)) {
 			if (!starred)
 				puts("*");
 			starred = 1;
@@ -831,7 +854,7 @@ static void print_hexdump(const unsigned char *b, size_t n)
 		printf("  |");
 		for (size_t k = 0; k < 16 && i + k < n; k++)
 			putchar(b[i + k] >= 0x20 && b[i + k] < 0x7f ? b[i + k] : '.');
-		printf("|\n");
+		printf(why ? "|  %s, not read\n" : "|\n", why);
 	}
 	if (n)
 		printf("%08zx\n", n);
@@ -870,6 +893,14 @@ static void print_peek(json_t *o)
 			exit(EXIT_ERROR);
 		}
 		printf("%zu bytes from %s saved to %s\n", n, jstr(o, "address"), opt_peek_out);
+		for (size_t i = 0; i < json_array_size(jget(o, "gaps")); i++) {
+			json_t *g = json_array_get(jget(o, "gaps"), i);
+
+			printf("  %08llx  %lld bytes %s, not read: saved as zeros\n",
+			       (long long)json_integer_value(json_object_get(g, "offset")),
+			       (long long)json_integer_value(json_object_get(g, "length")),
+			       json_string_value(json_object_get(g, "why")));
+		}
 	} else if (opt_peek_strings) {
 		for (size_t i = 0; i < n;) {
 			size_t j = i;
@@ -881,7 +912,7 @@ static void print_peek(json_t *o)
 			i = j + 1;
 		}
 	} else {
-		print_hexdump(b, n);
+		print_hexdump(b, n, jget(o, "gaps"));
 	}
 	peek_timestamps(b, n);
 	free(b);

@@ -107,6 +107,9 @@ static void print_summary(struct mt_session *s, int json)
 		mt_format_size(st.bytes[MT_CLASS_SMALL], b[1], 16),
 		(unsigned long long)st.events_recorded, (unsigned long long)st.events_dropped,
 		(unsigned long long)st.child_events, (unsigned long long)st.threads_seen);
+	if (st.attached)
+		fprintf(stderr, "  attach:      held the target %.1f ms (seeding %.1f ms)\n",
+			(double)st.attach_held_ns / 1e6, (double)st.seed_ns / 1e6);
 }
 
 /* Write the final status and every outstanding mapping to PATH as one JSON object. */

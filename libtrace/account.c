@@ -394,12 +394,14 @@ static int seed_entry(struct seed_ctx *c, const struct procmaps_region *r, uint6
  * (32 or 48 bytes, by glibc version), later ones point back to the one
  * before.
  */
-static int glibc_heap(pid_t pid, uint64_t a, uint64_t rw_end)
+static int glibc_heap(const struct seed_ctx *c, uint64_t a, uint64_t rw_end)
 {
 	uint64_t h[4];
 	struct iovec local = {h, sizeof(h)}, remote = {(void *)a, sizeof(h)};
 
-	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(h))
+	/* glibc wrote the header when it made the heap: not resident, not one. */
+	if (!tmem_page_resident(c->s->pagemap_fd, a) ||
+	    process_vm_readv(c->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(h))
 		return 0;
 	if (!h[0] || !h[2] || h[2] % page_size || h[2] > rw_end - a || h[3] < h[2] ||
 	    h[3] % page_size || h[3] > HEAP_MAX)
@@ -421,7 +423,7 @@ static uint64_t next_heap(struct seed_ctx *c, const struct procmaps_region *r, u
 		return r->end;
 	for (uint64_t a = (at + HEAP_MAX - 1) & ~(HEAP_MAX - 1); a >= at && a < r->end;
 	     a += HEAP_MAX) {
-		if (glibc_heap(c->pid, a, r->end)) {
+		if (glibc_heap(c, a, r->end)) {
 			c->heap_lo = a;
 			c->heap_hi = a + HEAP_MAX;
 			return a;
@@ -461,47 +463,79 @@ static void read_headers(pid_t pid, uint64_t at, size_t n, uint64_t (*hdr)[2])
 		memset(hdr, 0, n * sizeof(*hdr));
 }
 
+/* A scan of one span for glibc's mmapped blocks (seed_blocks). */
+struct block_scan {
+	struct seed_ctx *c;
+	const struct procmaps_region *r;
+	uint64_t end;  /* of the span */
+	uint64_t raw;  /* start of what is not yet entered */
+	uint64_t skip; /* end of the last block found */
+};
+
+/*
+ * Look for block headers at the page starts of resident run [LO, HI),
+ * reading them a batch of pages per call, and enter each block found as a
+ * mapping of its own, with what lies between it and the block before as
+ * one mapping.
+ */
+static int scan_run(uint64_t lo, uint64_t hi, unsigned state, void *arg)
+{
+	struct block_scan *b = arg;
+	uint64_t hdr[SCAN_BATCH][2], len;
+	int err;
+
+	if (state != TMEM_PRESENT)
+		return 0;
+	for (uint64_t at = lo > b->skip ? lo : b->skip; at < hi;) {
+		size_t n = (hi - at) / page_size;
+
+		if (n > SCAN_BATCH)
+			n = SCAN_BATCH;
+		read_headers(b->c->pid, at, n, hdr);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t p = at + i * page_size;
+
+			if (p < b->skip || !(len = glibc_block(hdr[i], p, b->end)))
+				continue;
+			if (b->raw < p && (err = seed_entry(b->c, b->r, b->raw, p - b->raw, 0)) < 0)
+				return err;
+			if ((err = seed_entry(b->c, b->r, p, len, 0)) < 0)
+				return err;
+			b->raw = b->skip = p + len;
+		}
+		at += n * page_size;
+		if (at < b->skip)
+			at = b->skip;
+	}
+	return 0;
+}
+
 /*
  * Enter [START, END) of region R, outside any arena heap.  The kernel merges
  * adjacent anonymous mappings with equal protection into one line, so five
  * chunks mapped one after another read as one 80 MiB region, maybe with
- * other anonymous memory around them.  Look for glibc's block headers at
- * every page start (reading them a batch of pages per call) and enter each
- * block found as a mapping of its own; what lies between blocks stays one
- * mapping each.  Spans shorter than a chunk cannot hold one and are not
- * scanned.
+ * other anonymous memory around them.  Look for glibc's block headers and
+ * enter each block found as a mapping of its own; what lies between blocks
+ * stays one mapping each.  Spans shorter than a chunk cannot hold one and
+ * are not scanned.
+ *
+ * Only resident pages are read (tmem.c): a block's first page holds the
+ * header glibc wrote, so it is resident unless it was swapped out, and a
+ * block whose header is in swap is not found (it stays part of the span
+ * around it).  A never-written page is never touched.
  */
 static int seed_blocks(struct seed_ctx *c, const struct procmaps_region *r, uint64_t start,
 		       uint64_t end)
 {
-	uint64_t hdr[SCAN_BATCH][2], at = start, raw = start, skip = 0, len;
+	struct block_scan b = {c, r, end, start, start};
 	int err;
 
+	/* Without pagemap nothing is read, and the span stays whole. */
 	if (r->anon && !r->path[0] && (r->prot & PROT_READ) && !r->shared &&
-	    end - start >= c->s->maps.chunk_size) {
-		while (at < end) {
-			size_t n = (end - at) / page_size;
-
-			if (n > SCAN_BATCH)
-				n = SCAN_BATCH;
-			read_headers(c->pid, at, n, hdr);
-			for (size_t i = 0; i < n; i++) {
-				uint64_t p = at + i * page_size;
-
-				if (p < skip || !(len = glibc_block(hdr[i], p, end)))
-					continue;
-				if (raw < p && (err = seed_entry(c, r, raw, p - raw, 0)) < 0)
-					return err;
-				if ((err = seed_entry(c, r, p, len, 0)) < 0)
-					return err;
-				raw = skip = p + len;
-			}
-			at += n * page_size;
-			if (at < skip)
-				at = skip;
-		}
-	}
-	return raw < end ? seed_entry(c, r, raw, end - raw, 0) : 0;
+	    end - start >= c->s->maps.chunk_size &&
+	    (err = tmem_scan(c->s->pagemap_fd, start, end, scan_run, &b)) == -ENOMEM)
+		return err;
+	return b.raw < end ? seed_entry(c, r, b.raw, end - b.raw, 0) : 0;
 }
 
 /*

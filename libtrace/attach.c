@@ -136,6 +136,8 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	char buf[64];
 	int err, new;
 
+	int64_t t0 = mono_ns();
+
 	if (pid <= 0)
 		return -EINVAL;
 	if (pid == getpid())
@@ -190,6 +192,9 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		if (stops[i].status >= 0)
 			session_handle(s, stops[i].tid,
 				       stops[i].status ? stops[i].status : W_EXITCODE(0, 0));
+	pthread_mutex_lock(&s->lock);
+	s->attach_held_ns = mono_ns() - t0;
+	pthread_mutex_unlock(&s->lock);
 	free(stops);
 	return 0;
 fail:

@@ -239,6 +239,7 @@ struct mt_session {
 	uint64_t by_sys[MT_SYS_COUNT];
 	uint64_t child_events;
 	uint64_t seeded_count, seeded_bytes;
+	int64_t attach_held_ns, seed_ns; /* the attach's hold on the target, its seeding */
 
 	int notify_fd;
 	atomic_int notify_armed;
@@ -257,6 +258,7 @@ struct mt_session {
 
 	struct stack_table stacks;
 	void *unw_as; /* libunwind address space, tracer thread only */
+	int pagemap_fd; /* the target's /proc/PID/pagemap (tmem.c), tracer thread only */
 };
 
 /* Alerts (alert.c); lock held. */
@@ -305,6 +307,19 @@ void account_mprotect(struct mt_session *s, struct task *t, const struct mt_even
 void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev);
 /* Reset the table to what /proc/PID/maps shows, as preexisting mappings. */
 int account_seed(struct mt_session *s, pid_t pid);
+
+/*
+ * Target memory, read only where the target has it resident (tmem.c): a
+ * read must never fault a page in.  PM is the target's /proc/PID/pagemap.
+ */
+enum { TMEM_ABSENT, TMEM_PRESENT, TMEM_SWAPPED, TMEM_UNREADABLE };
+typedef int (*tmem_run_fn)(uint64_t lo, uint64_t hi, unsigned state, void *arg);
+typedef void (*tmem_gap_fn)(uint64_t off, uint64_t len, unsigned state, void *arg);
+int tmem_open(pid_t pid);
+int tmem_scan(int pm, uint64_t start, uint64_t end, tmem_run_fn fn, void *arg);
+ssize_t tmem_read(int pm, pid_t pid, uint64_t addr, void *buf, size_t len, tmem_gap_fn gap,
+		  void *arg);
+int tmem_page_resident(int pm, uint64_t addr);
 
 /* Build the seccomp program for CFG (filter.c). The caller frees *PROG. */
 struct sock_fprog;

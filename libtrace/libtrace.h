@@ -185,6 +185,8 @@ struct mt_status {
 	uint64_t reserved_bytes, committed_bytes; /* PROT_NONE vs the rest */
 	uint64_t brk_bytes;
 	uint64_t seeded_count, seeded_bytes;      /* preexisting at exec/attach */
+	int64_t attach_held_ns; /* attached: how long the attach held the target stopped */
+	int64_t seed_ns;	/* of which seeding the table took */
 	uint64_t chunk_size, chunk_slack, ceiling;
 	double warn_percent, crit_percent;
 	uint64_t events_recorded, events_dropped;
@@ -300,8 +302,22 @@ int mt_stacks_from_name(const char *name); /* -1 when unknown */
  */
 int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int64_t *rss,
 			 int64_t *dirty);
-/* Read LEN bytes of target memory at ADDR into BUF; returns bytes read or -errno. */
-ssize_t mt_session_peek(struct mt_session *s, uint64_t addr, void *buf, size_t len);
+/* A stretch of a peek not read from the target, at OFF bytes into it. */
+struct mt_peek_gap {
+	uint64_t off, len;
+	const char *why; /* "not resident", "swapped out" or "unreadable" */
+};
+
+/*
+ * Read LEN bytes of target memory at ADDR into BUF, from the pages the
+ * target has resident only: a peek never faults a page in.  The rest reads
+ * as zeros and is listed in GAPS (room for LEN / page size + 2 of them),
+ * their number in *NGAPS.  The read ends where the target's readable
+ * mappings stop being contiguous.  Returns the bytes covered, or -errno
+ * (-EFAULT: nothing readable is mapped at ADDR).
+ */
+ssize_t mt_session_peek(struct mt_session *s, uint64_t addr, void *buf, size_t len,
+			struct mt_peek_gap *gaps, size_t *ngaps);
 /* The mapping created by event ID (its first piece), into OUT; -ENOENT when none. */
 int mt_session_mapping_by_id(struct mt_session *s, uint64_t id, struct mt_mapping *out);
 

@@ -224,6 +224,10 @@ json_t *mt_proto_status(struct mt_session *s)
 	json_object_set_new(root, "seeded",
 			    json_pack("{s:I,s:I}", "count", (json_int_t)st.seeded_count, "bytes",
 				      (json_int_t)st.seeded_bytes));
+	if (st.attached)
+		json_object_set_new(root, "attach",
+				    json_pack("{s:f,s:f}", "held_ms", (double)st.attach_held_ns / 1e6,
+					      "seed_ms", (double)st.seed_ns / 1e6));
 	json_object_set_new(root, "warnings", status_warnings(&st));
 	json_object_set_new(root, "daemon",
 			    json_pack("{s:i,s:I,s:s}", "pid", (int)getpid(), "rss_bytes",
@@ -562,10 +566,12 @@ static json_t *cmd_peek(struct mt_session *s, json_t *req)
 	uint64_t id = (uint64_t)arg_int(req, "id", 0), addr = 0, len;
 	uint64_t limit = (uint64_t)arg_int(req, "length", PEEK_DEFAULT);
 	struct mt_mapping m;
+	struct mt_peek_gap *gaps = NULL;
+	size_t ngaps = 0;
 	unsigned char *buf;
-	char *text, *end;
+	char *text = NULL, *end;
 	ssize_t n;
-	json_t *o;
+	json_t *o, *list;
 
 	if (!s->cfg.allow_peek)
 		return mt_proto_error("denied", "peek is off: start memtraced with --allow-peek");
@@ -588,14 +594,17 @@ static json_t *cmd_peek(struct mt_session *s, json_t *req)
 		if (len > m.len)
 			len = m.len;
 	}
-	if (!(buf = malloc(len)) || !(text = malloc(2 * len + 1))) {
+	if (!(buf = malloc(len)) || !(text = malloc(2 * len + 1)) ||
+	    !(gaps = calloc(len / 4096 + 2, sizeof(*gaps)))) {
 		free(buf);
+		free(text);
 		return mt_proto_error("no_memory", "out of memory");
 	}
-	n = mt_session_peek(s, addr, buf, len);
+	n = mt_session_peek(s, addr, buf, len, gaps, &ngaps);
 	if (n < 0) {
 		free(buf);
 		free(text);
+		free(gaps);
 		return mt_proto_error("failed", "peek: cannot read %#llx: %s", (unsigned long long)addr,
 				      strerror((int)-n));
 	}
@@ -604,10 +613,17 @@ static json_t *cmd_peek(struct mt_session *s, json_t *req)
 		text[2 * i + 1] = hex[buf[i] & 15];
 	}
 	text[2 * n] = '\0';
-	o = json_pack("{s:b,s:o,s:I,s:s}", "ok", 1, "address", json_addr(addr), "length",
-		      (json_int_t)n, "data", text);
+	/* Where the target has no page, zeros stand in and "gaps" says so. */
+	list = json_array();
+	for (size_t i = 0; i < ngaps; i++)
+		json_array_append_new(list, json_pack("{s:I,s:I,s:s}", "offset",
+						      (json_int_t)gaps[i].off, "length",
+						      (json_int_t)gaps[i].len, "why", gaps[i].why));
+	o = json_pack("{s:b,s:o,s:I,s:s,s:o}", "ok", 1, "address", json_addr(addr), "length",
+		      (json_int_t)n, "data", text, "gaps", list);
 	free(buf);
 	free(text);
+	free(gaps);
 	return o;
 }
 

@@ -44,6 +44,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "procmaps.h"
 
 #define PTRACE_OPTIONS                                                                             \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE |                     \
@@ -135,6 +136,7 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 		 cfg->chunk_size ? "--chunk-size" : "default (16 MiB)");
 	alert_configure(s);
 	s->notify_fd = -1;
+	s->pagemap_fd = -1;
 	s->hist = calloc(HISTORY_SAMPLES, sizeof(*s->hist));
 	if (!s->hist) {
 		err = -ENOMEM;
@@ -262,6 +264,8 @@ void mt_session_free(struct mt_session *s)
 	ring_free(&s->ring);
 	if (s->notify_fd >= 0)
 		close(s->notify_fd);
+	if (s->pagemap_fd >= 0)
+		close(s->pagemap_fd);
 	if (s->have_timer)
 		timer_delete(s->wake_timer);
 	free(s->argv);
@@ -708,6 +712,10 @@ static uint64_t clone_flags(struct task *t, int event)
 	if (regs.orig_rax == __NR_clone)
 		return regs.rdi;
 	if (regs.orig_rax == __NR_clone3) {
+		/*
+		 * The one read of target memory not through tmem.c: the
+		 * clone_args the caller has just written, so it is resident.
+		 */
 		struct iovec local = {&flags, sizeof(flags)};
 		struct iovec remote = {(void *)regs.rdi, sizeof(flags)};
 
@@ -824,7 +832,16 @@ void session_reset(struct mt_session *s, pid_t pid)
 	}
 	s->level = MT_LEVEL_OK;
 	alert_configure(s);
-	account_seed(s, mm);
+	/* Bound to the address space at open: a new one after an exec. */
+	if (s->pagemap_fd >= 0)
+		close(s->pagemap_fd);
+	s->pagemap_fd = tmem_open(mm);
+	{
+		int64_t t0 = mono_ns();
+
+		account_seed(s, mm);
+		s->seed_ns = mono_ns() - t0;
+	}
 	/* An exec names a new program; an empty command line keeps the old. */
 	if (argc && (fresh = argv_copy(argv))) {
 		char **old = s->argv;
@@ -1103,6 +1120,8 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->brk_bytes = tot->brk_bytes;
 	out->seeded_count = s->seeded_count;
 	out->seeded_bytes = s->seeded_bytes;
+	out->attach_held_ns = s->attach_held_ns;
+	out->seed_ns = s->seed_ns;
 	out->chunk_size = s->maps.chunk_size;
 	out->chunk_slack = s->cfg.chunk_slack;
 	out->ceiling = s->ceiling;
@@ -1264,16 +1283,73 @@ int mt_session_mapping_by_id(struct mt_session *s, uint64_t id, struct mt_mappin
 	return err;
 }
 
-/* Read target memory. */
-ssize_t mt_session_peek(struct mt_session *s, uint64_t addr, void *buf, size_t len)
-{
-	struct iovec local = {buf, len}, remote = {(void *)addr, len};
-	ssize_t n;
+struct extent {
+	uint64_t addr, end; /* end: how far the mappings run on from addr */
+};
 
+/* Extend C's extent by region R when it continues it readably. */
+static int extent_one(const struct procmaps_region *r, void *arg)
+{
+	struct extent *c = arg;
+
+	if (r->start <= c->end && r->end > c->end) {
+		if (!(r->prot & PROT_READ))
+			return 1;
+		c->end = r->end;
+	}
+	return r->start > c->end;
+}
+
+struct peek_gaps {
+	struct mt_peek_gap *gaps;
+	size_t n;
+};
+
+/* Note a stretch not read, joined to the one before when they touch. */
+static void peek_gap(uint64_t off, uint64_t len, unsigned state, void *arg)
+{
+	static const char *const why[] = {
+		[TMEM_ABSENT] = "not resident",
+		[TMEM_SWAPPED] = "swapped out",
+		[TMEM_UNREADABLE] = "unreadable",
+	};
+	struct peek_gaps *g = arg;
+	struct mt_peek_gap *last = g->n ? &g->gaps[g->n - 1] : NULL;
+
+	if (last && last->off + last->len == off && last->why == why[state]) {
+		last->len += len;
+		return;
+	}
+	g->gaps[g->n++] = (struct mt_peek_gap){off, len, why[state]};
+}
+
+/* Read target memory, resident pages only. */
+ssize_t mt_session_peek(struct mt_session *s, uint64_t addr, void *buf, size_t len,
+			struct mt_peek_gap *gaps, size_t *ngaps)
+{
+	struct extent e = {addr, addr};
+	struct peek_gaps g = {gaps, 0};
+	pid_t mm;
+	ssize_t n;
+	int pm, err;
+
+	*ngaps = 0;
 	if (!s->pid)
 		return -ESRCH;
-	n = process_vm_readv(proc_mm_pid(s->pid), &local, 1, &remote, 1, 0);
-	return n < 0 ? -errno : n;
+	mm = proc_mm_pid(s->pid);
+	if ((err = procmaps_read(mm, extent_one, &e)) < 0)
+		return err;
+	if (e.end == addr)
+		return -EFAULT;
+	if (len > e.end - addr)
+		len = e.end - addr;
+	/* Its own descriptor: the tracer's is reopened at every exec. */
+	if ((pm = tmem_open(mm)) < 0)
+		return pm;
+	n = tmem_read(pm, mm, addr, buf, len, peek_gap, &g);
+	close(pm);
+	*ngaps = g.n;
+	return n;
 }
 
 /*

@@ -16,9 +16,15 @@
  * searches that table in target memory: the tables of the code that
  * actually runs.  Pcs outside any object with one (JIT code, the vdso) go
  * to _UPT_find_proc_info() as before.
+ *
+ * Only resident pages are read from the target (tmem.c): a stack page that
+ * is not ends the walk, and a page of an object's unwind tables the target
+ * never touched (most programs never unwind) is read from the object's file
+ * instead, as the kernel would have filled it.
  */
 #include <libunwind-ptrace.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -47,6 +53,7 @@ struct unwind_cache {
 	const struct mt_session *s;
 	void *upt;
 	pid_t tid;
+	const struct region *r; /* of the pc whose tables are being searched */
 	struct {
 		uint64_t page;
 		int valid;
@@ -55,6 +62,38 @@ struct unwind_cache {
 };
 
 static struct unwind_cache *current;
+
+/*
+ * Fill DATA with the page at PAGE of the object whose tables C is searching,
+ * from its file; 0, or -1 when PAGE is not in that object's file.
+ */
+static int file_page(struct unwind_cache *c, uint64_t page, unsigned char *data)
+{
+	const struct object *o = c->r && c->r->obj ? c->s->stacks.objects[c->r->obj] : NULL;
+	uint64_t bias, va;
+	ssize_t n;
+
+	if (!o || o->fd < 0 || !o->eh_frame_hdr || !c->r->eh_frame_hdr)
+		return -1;
+	bias = c->r->eh_frame_hdr - o->eh_frame_hdr;
+	va = page - bias;
+	for (unsigned i = 0; i < o->nloads; i++) {
+		uint64_t lo = o->loads[i].vaddr & ~4095ull, hi = o->loads[i].vaddr + o->loads[i].filesz;
+
+		if (va < lo || va >= hi ||
+		    (va < o->loads[i].vaddr && o->loads[i].vaddr - va > o->loads[i].offset))
+			continue;
+		n = pread(o->fd, data, 4096, (off_t)(o->loads[i].offset - o->loads[i].vaddr + va));
+		if (n < 0)
+			return -1;
+		/* Past the file's part of the segment, memory is zeros. */
+		memset(data + n, 0, 4096 - (size_t)n);
+		if (hi - va < 4096)
+			memset(data + (hi - va), 0, 4096 - (hi - va));
+		return 0;
+	}
+	return -1;
+}
 
 /* Read LEN bytes of target memory at ADDR through C's page cache; 0 or -1. */
 static int cache_read(struct unwind_cache *c, uint64_t addr, void *buf, size_t len)
@@ -69,8 +108,11 @@ static int cache_read(struct unwind_cache *c, uint64_t addr, void *buf, size_t l
 			struct iovec local = {c->page[slot].data, 4096};
 			struct iovec remote = {(void *)page, 4096};
 
-			if (process_vm_readv(c->tid, &local, 1, &remote, 1, 0) != 4096) {
-				c->page[slot].valid = 0;
+			c->page[slot].valid = 0;
+			if (tmem_page_resident(c->s->pagemap_fd, page)) {
+				if (process_vm_readv(c->tid, &local, 1, &remote, 1, 0) != 4096)
+					return -1;
+			} else if (file_page(c, page, c->page[slot].data) < 0) {
 				return -1;
 			}
 			c->page[slot].page = page;
@@ -81,14 +123,17 @@ static int cache_read(struct unwind_cache *c, uint64_t addr, void *buf, size_t l
 	return 0;
 }
 
-/* Read one word of target memory through the page cache. */
+/*
+ * Read one word of target memory through the page cache.  Never through
+ * _UPT_access_mem(): PTRACE_PEEKDATA faults in what it reads.
+ */
 static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
 			  void *arg)
 {
 	struct unwind_cache *c = current;
 
-	if (write || !c || c->upt != arg || cache_read(c, addr, val, sizeof(*val)) < 0)
-		return _UPT_access_mem(as, addr, val, write, arg);
+	if (write || !c || cache_read(c, addr, val, sizeof(*val)) < 0)
+		return -UNW_EINVAL;
 	return 0;
 }
 
@@ -103,6 +148,9 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	const struct region *r = c && c->upt == arg ? stack_region(c->s, ip) : NULL;
 	unsigned char hdr[12];
 	uint32_t fdes;
+
+	if (c)
+		c->r = r;
 
 	/* version 1; eh_frame_ptr in 4 bytes; fde_count udata4; table datarel sdata4. */
 	if (r && r->eh_frame_hdr && cache_read(c, r->eh_frame_hdr, hdr, sizeof(hdr)) == 0 &&
@@ -157,6 +205,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 	c->s = s;
 	c->upt = t->upt;
 	c->tid = t->tid;
+	c->r = NULL;
 	for (size_t i = 0; i < CACHE_PAGES; i++)
 		c->page[i].valid = 0;
 	current = c;

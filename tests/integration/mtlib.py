@@ -166,6 +166,63 @@ def proc_state(pid):
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def rss_bytes(pid):
+    """The target's resident bytes, from /proc/PID/smaps_rollup (to the page)."""
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no Rss in smaps_rollup of %d" % pid)
+
+
+def _probe_read_fault():
+    """Whether a read of a never-written private anonymous page makes it
+    resident on this kernel (no shared zero page), asked of the kernel:
+    map 8 pages, read one byte of each, count smaps' Rss of the range."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    n = 8
+    # PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS
+    addr = libc.mmap(None, n * PAGE, 1, 0x02 | 0x20, -1, 0)
+    if addr in (None, ctypes.c_void_p(-1).value):
+        raise OSError(ctypes.get_errno(), "mmap")
+    try:
+        total = sum(ctypes.c_ubyte.from_address(addr + i * PAGE).value for i in range(n))
+        assert total == 0
+        rss = None
+        with open("/proc/self/smaps") as f:
+            inside = False
+            for line in f:
+                head = line.split()[0]
+                if "-" in head and ":" not in head:
+                    lo = int(head.split("-")[0], 16)
+                    inside = lo == addr
+                elif inside and line.startswith("Rss:"):
+                    rss = int(line.split()[1]) * 1024
+                    break
+        if rss is None:
+            raise AssertionError("probe mapping not found in smaps")
+        return rss == n * PAGE
+    finally:
+        libc.munmap(addr, n * PAGE)
+
+
+_read_fault = None
+
+
+def read_fault_allocates():
+    """True where a read fault on untouched anonymous memory allocates a
+    page (this machine's kernel), False where it maps the zero page."""
+    global _read_fault
+    if _read_fault is None:
+        _read_fault = _probe_read_fault()
+    return _read_fault
+
+
 def page_up(n):
     return (n + PAGE - 1) // PAGE * PAGE
 

@@ -20,8 +20,11 @@ Residency: outstanding --rss gives 100 pages for the touched chunk, the
 glibc header page for the untouched one, and, where a mapping is exactly
 one kernel VMA (memfill puts guard pages between chunks), the same Rss
 and dirty bytes as /proc/PID/smaps; status chunks.rss_bytes is their sum.
-A chunk whose pages were only read (the shared zero page) and a chunk a
-peek read beyond what the target wrote must still match smaps Rss.
+A chunk whose pages the target only read (resident or not, by how this
+kernel answers a read fault: mtlib probes it) and a chunk a peek read
+beyond what the target wrote must still match smaps Rss.  No peek adds a
+byte to the target's Rss: pages it never wrote are not read, and the
+answer says so ("gaps"; the hexdump marks those lines).
 
 One memtraced --allow-peek serves most tests (peeks are counted for the
 log check, which runs last); the denial tests start their own.
@@ -93,9 +96,14 @@ class Peek(unittest.TestCase):
         shutil.rmtree(cls.d.dir, ignore_errors=True)
 
     def peek(self, *args, json_out=True):
-        """memtracectl [--json] peek ARGS on the shared daemon."""
+        """memtracectl [--json] peek ARGS on the shared daemon; a peek must
+        leave the target's resident bytes as they were, to the page."""
         Peek.peeks += 1
-        return mtlib.ctl_run(self.d.sock, *(["--json"] if json_out else []), "peek", *args)
+        before = mtlib.rss_bytes(self.pid)
+        r = mtlib.ctl_run(self.d.sock, *(["--json"] if json_out else []), "peek", *args)
+        self.assertEqual(mtlib.rss_bytes(self.pid), before,
+                         "peek %s added to the target's RSS" % " ".join(args))
+        return r
 
     def answer(self, *args):
         r = self.peek(*args)
@@ -136,6 +144,15 @@ class Peek(unittest.TestCase):
                 if n >= 4096:
                     self.assertIn("*", want)
                     self.assertLess(len(want), 4096 // 16 + 10)
+                if n > PAGE:
+                    # Pages memfill never wrote are not read: zeros, marked,
+                    # and never collapsed into the read page's zeros.
+                    rest = subprocess.run(["hexdump", "-C", "-s", str(PAGE), path],
+                                          capture_output=True, text=True,
+                                          check=True).stdout.splitlines()
+                    want = [l for l in want if l == "*" or int(l.split()[0], 16) < PAGE]
+                    want += [l if l == "*" or len(l) == 8 else l + "  not resident, not read"
+                             for l in rest]
                 shown = self.peek(self.addr("p"), *extra, json_out=False)
                 self.assertEqual(shown.returncode, 0, shown.stderr)
                 self.assertEqual(shown.stdout.splitlines()[:len(want)], want)
@@ -224,6 +241,9 @@ class Peek(unittest.TestCase):
         data = bytes.fromhex(a["data"])
         self.assertEqual(data[:PAGE], expected_page(self.truth))
         self.assertEqual(data[PAGE:], bytes((1 << 20) - PAGE))
+        # memfill wrote page 0 only: the rest was never read, and says so.
+        self.assertEqual(a["gaps"], [{"offset": PAGE, "length": (1 << 20) - PAGE,
+                                      "why": "not resident"}])
         # Raw requests: both or neither of address and id.
         Peek.peeks += 3
         for req in ({"cmd": "peek", "address": self.addr("p"), "length": 0},
@@ -270,8 +290,11 @@ class Peek(unittest.TestCase):
         # No --rss, no figures.
         plain = self.d.ctl("outstanding", "--class", "chunk")["mappings"][0]
         self.assertNotIn("rss_bytes", plain)
-        # Chunk r: pages only read, never written, are not resident (smaps Rss 0).
-        self.assertEqual(chunks[t["r"]]["dirty_bytes"], 0)
+        # Chunk r: pages the target only read.  Where the kernel maps the
+        # zero page for a read fault they are not resident (smaps Rss 0);
+        # here a read fault allocates a page, so they are resident and dirty.
+        read = t["read"] * PAGE if mtlib.read_fault_allocates() else 0
+        self.assertEqual(chunks[t["r"]]["dirty_bytes"], read)
         self.check_rss_against_smaps(
             {"mappings": [m for k, m in chunks.items() if k != t["r"]]})
         with self.subTest(chunk="r, read-only pages"):

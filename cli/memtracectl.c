@@ -773,37 +773,29 @@ static void print_events(json_t *o)
 }
 
 /*
- * Flag 4- and 8-byte values that read as epoch seconds or milliseconds from
- * the last five years up to tomorrow, the dates leaked data is likely to
- * carry; a value of four equal bytes is fill, not a date.
+ * List the timestamps in the N bytes at B (mt_find_stamps() says which
+ * count), each with its date in UTC and in local time.
  */
 static void peek_timestamps(const unsigned char *b, size_t n)
 {
-	uint64_t hi = (uint64_t)time(NULL) + 86400, lo = hi - 86400 - 5 * 365 * 86400ull;
-	int shown = 0;
+	struct mt_stamp st[20];
+	size_t found = mt_find_stamps(b, n, (int64_t)time(NULL), st, 20);
 
-	for (size_t i = 0; i + 4 <= n && shown < 20; i += 4) {
-		uint64_t v8 = 0;
-		uint32_t v4;
-		time_t t = 0;
-		const char *unit = NULL;
-		char when[64];
+	for (size_t i = 0; i < found && i < 20; i++) {
+		time_t t = (time_t)(st[i].ms / 1000);
+		char frac[8] = "", utc[64], local[64];
+		struct tm tm;
 
-		memcpy(&v4, b + i, 4);
-		if (i + 8 <= n && !(i & 7))
-			memcpy(&v8, b + i, 8);
-		if (v8 >= lo * 1000 && v8 < hi * 1000)
-			t = (time_t)(v8 / 1000), unit = "ms";
-		else if (v4 >= lo && v4 < hi && !(b[i] == b[i + 1] && b[i] == b[i + 2] && b[i] == b[i + 3]))
-			t = (time_t)v4, unit = "s";
-		if (!unit)
-			continue;
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&t));
-		printf("%08zx  looks like epoch %s: %s\n", i, unit, when);
-		shown++;
-		if (!strcmp(unit, "ms"))
-			i += 4;
+		if (strstr(st[i].how, "ms"))
+			snprintf(frac, sizeof(frac), ".%03d", (int)(st[i].ms % 1000));
+		strftime(utc, sizeof(utc), "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+		strftime(local, sizeof(local), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+		printf("%08zx  %s: %s%s UTC, %s%s ", st[i].off, st[i].how, utc, frac, local, frac);
+		strftime(local, sizeof(local), "%Z", &tm);
+		printf("%s\n", local);
 	}
+	if (found > 20)
+		printf("(%zu more timestamps not shown)\n", found - 20);
 }
 
 /* Why the byte at OFF of a peek was not read (its "gaps"), or NULL. */

@@ -302,6 +302,24 @@ int mt_stacks_from_name(const char *name); /* -1 when unknown */
  */
 int mt_session_residency(struct mt_session *s, uint64_t start, uint64_t len, int64_t *rss,
 			 int64_t *dirty);
+/* A timestamp found in bytes (stamps.c). */
+struct mt_stamp {
+	size_t off;	 /* where it starts */
+	unsigned len;	 /* its bytes: 10 or 13 digits, or an 8-byte word */
+	int64_t ms;	 /* the time it names, epoch milliseconds */
+	const char *how; /* "text, epoch s", "8 bytes LE, epoch ms", ... */
+};
+
+/*
+ * The timestamps in B[0, N), NOW being the time in epoch seconds: 10- and
+ * 13-digit decimal numbers in text, 8-byte little-endian words that read
+ * as epoch seconds or milliseconds and not as a pointer or text, from 2010
+ * to two years past NOW.  Up to MAX go into OUT in offset order; returns
+ * how many were found.
+ */
+size_t mt_find_stamps(const unsigned char *b, size_t n, int64_t now, struct mt_stamp *out,
+		      size_t max);
+
 /* A stretch of a peek not read from the target, at OFF bytes into it. */
 struct mt_peek_gap {
 	uint64_t off, len;

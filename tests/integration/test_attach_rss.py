@@ -33,6 +33,9 @@ class HoldMem:
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
         self.pid = self.proc.pid
         self.truth = self.read_truth()
+        # Settled: the main thread waits in read(2) for a command.
+        if not wait_for(lambda: syscall_nr(self.pid) == 0, timeout=10):
+            raise AssertionError("holdmem never settled in read(2)")
 
     def read_truth(self, timeout=30):
         if not select.select([self.proc.stdout], [], [], timeout)[0]:
@@ -61,6 +64,32 @@ class HoldMem:
                 f.close()
 
 
+def syscall_nr(pid):
+    """The system call PID's main thread is in, or None."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def rss_by_vma(pid):
+    """{first line of each smaps entry: Rss kB}, to say where Rss moved."""
+    out, head = {}, None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            first = line.split()[0]
+            if "-" in first and not first.endswith(":"):
+                head = line.strip()
+            elif first == "Rss:":
+                out[head] = int(line.split()[1])
+    return out
+
+
+def moved(before, after):
+    return {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v}
+
+
 class AttachRss(unittest.TestCase):
     def hold(self, *args):
         h = HoldMem(*args)
@@ -74,9 +103,10 @@ class AttachRss(unittest.TestCase):
 
     def attached_rss_unchanged(self, h, check):
         """Attach to H, run CHECK(daemon, status), detach: H's Rss never moves."""
-        before = mtlib.rss_bytes(h.pid)
+        before, vmas = mtlib.rss_bytes(h.pid), rss_by_vma(h.pid)
         d, st = self.attach(h.pid)
-        self.assertEqual(mtlib.rss_bytes(h.pid), before, "the attach added to the target's Rss")
+        self.assertEqual(mtlib.rss_bytes(h.pid), before, "the attach added to the target's Rss: %s"
+                         % moved(vmas, rss_by_vma(h.pid)))
         check(d, st)
         self.assertIsInstance(st["attach"]["held_ms"], float)
         self.assertGreaterEqual(st["attach"]["held_ms"], st["attach"]["seed_ms"])

@@ -162,7 +162,7 @@ class Peek(unittest.TestCase):
     def test_strings(self):
         r = self.peek(self.addr("p"), "--strings", json_out=False)
         self.assertEqual(r.returncode, 0, r.stderr)
-        lines = [l for l in r.stdout.splitlines() if "looks like epoch" not in l]
+        lines = [l for l in r.stdout.splitlines() if ", epoch " not in l]
         self.assertIn("00000000  " + (HELLO * 64).decode(), lines)
         self.assertIn("00000bb8  " + TOKEN.decode(), lines)
         # Anything else can only be bytes of the two timestamps that happen to print.
@@ -177,18 +177,21 @@ class Peek(unittest.TestCase):
         t = self.truth
         day = time.strftime("%Y-%m-%d", time.localtime(t["time_s"]))
         self.assertIn(day, (self.day_start, time.strftime("%Y-%m-%d")), "not today's date")
-        want = ["00000400  looks like epoch s: %s" % time.strftime("%Y-%m-%d %H:%M:%S",
-                                                                    time.localtime(t["time_s"])),
-                "00000800  looks like epoch ms: %s" % time.strftime(
-                    "%Y-%m-%d %H:%M:%S", time.localtime(t["time_ms"] // 1000))]
+        def date(secs, frac=""):
+            return "%s%s UTC, %s%s %s" % (
+                time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)), frac,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(secs)), frac,
+                time.strftime("%Z", time.localtime(secs)))
+        ms = t["time_ms"]
+        want = ["00000400  8 bytes LE, epoch s: %s" % date(t["time_s"]),
+                "00000800  8 bytes LE, epoch ms: %s" % date(ms // 1000, ".%03d" % (ms % 1000))]
         for mode in ([], ["--strings"]):
             with self.subTest(mode=mode):
                 r = self.peek(self.addr("p"), *mode, json_out=False)
-                self.assertEqual([l for l in r.stdout.splitlines() if "looks like epoch" in l],
-                                 want)
+                self.assertEqual([l for l in r.stdout.splitlines() if ", epoch " in l], want)
         # The text alone holds no date.
         r = self.peek(self.addr("p"), "--length", "960", json_out=False)
-        self.assertNotIn("looks like epoch", r.stdout)
+        self.assertNotIn(", epoch ", r.stdout)
 
     def outstanding(self):
         return {int(m["start"], 16): m

@@ -388,10 +388,14 @@ int mt_session_launch(struct mt_session *s, char *const argv[], char *const envp
 		/* memtraced blocks its stop signals; the target must not inherit that. */
 		if (s->cfg.child_sigmask)
 			sigprocmask(SIG_SETMASK, s->cfg.child_sigmask, NULL);
-		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+		/*
+		 * prctl(PR_SET_SECCOMP), not seccomp(2): the same filter with no
+		 * flags (one thread needs no TSYNC), and valgrind knows the call.
+		 */
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) {
 			/* Without CAP_SYS_ADMIN the kernel wants no_new_privs. */
 			if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-			    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+			    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
 				child_fail("cannot install the seccomp filter", "", errno);
 		}
 		execve(path, argv, envp);
@@ -587,7 +591,7 @@ static int munmap_predictable(const struct mt_session *s, const struct task *t)
 /* Seccomp stop (launch mode): note the call and run it to its exit stop. */
 static void on_seccomp(struct mt_session *s, struct task *t)
 {
-	struct __ptrace_syscall_info info;
+	struct __ptrace_syscall_info info = {0}; /* what the kernel leaves unwritten is 0 */
 	struct mt_event ev;
 
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info) <= 0 ||
@@ -635,7 +639,7 @@ static void on_seccomp(struct mt_session *s, struct task *t)
  */
 static void on_syscall_stop(struct mt_session *s, struct task *t)
 {
-	struct __ptrace_syscall_info info;
+	struct __ptrace_syscall_info info = {0}; /* what the kernel leaves unwritten is 0 */
 	struct mt_event ev;
 
 	/*

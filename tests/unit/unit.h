@@ -12,5 +12,6 @@ Suite *procmaps_suite(void);
 Suite *proto_suite(void);
 Suite *jvm_suite(void);
 Suite *alert_suite(void);
+Suite *hotspot_suite(void);
 
 #endif

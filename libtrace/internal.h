@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "libtrace.h"
+#include "hotspot.h"
 #include "maps.h"
 
 /* Argument shapes, for printing. */
@@ -132,7 +133,10 @@ struct task {
 	int orphan_sig;		 /* TASK_ORPHAN: the signal of the stop it is held in */
 };
 
-/* One frame: an offset in an object's file, or (obj 0) an absolute pc. */
+/*
+ * One frame: an offset in an object's file, or (obj 0) an absolute pc, or
+ * (obj HS_FRAME_INTERP) an interpreted Java frame's Method*.
+ */
 struct frame {
 	uint64_t obj;
 	uint64_t off;
@@ -259,6 +263,7 @@ struct mt_session {
 	struct stack_table stacks;
 	void *unw_as; /* libunwind address space, tracer thread only */
 	int pagemap_fd; /* the target's /proc/PID/pagemap (tmem.c), tracer thread only */
+	struct hs_target *hs; /* JVMs met, newest first (hotspot.c); the list under lock */
 };
 
 /* Alerts (alert.c); lock held. */

@@ -259,6 +259,7 @@ void mt_session_free(struct mt_session *s)
 		free(th);
 	}
 	stack_free(&s->stacks);
+	hs_free_all(s);
 	if (s->unw_as)
 		unw_destroy_addr_space(s->unw_as);
 	ring_free(&s->ring);

@@ -8,7 +8,8 @@
  * /proc/PID/map_files (so it works across mount namespaces and for deleted
  * files), and kept open: names are looked up lazily at query time
  * (symbols.c), even after the library was unloaded.  Frames in anonymous
- * executable memory (JIT code) keep their absolute pc.
+ * executable memory (JIT code) keep their absolute pc; an interpreted Java
+ * frame keeps its Method* (hotspot.c).
  *
  * Stacks are interned: equal stacks share one id, so a million events do
  * not store a million copies.  Ids start at 1; 0 means "no stack".  The
@@ -208,8 +209,11 @@ const struct region *stack_region(const struct mt_session *s, uint64_t pc)
 /* Turn PC into a frame using the snapshot. */
 static struct frame stack_frame(const struct mt_session *s, uint64_t pc)
 {
-	const struct region *r = stack_region(s, pc);
+	const struct region *r;
 
+	if (pc & HS_TAG_INTERP)
+		return (struct frame){HS_FRAME_INTERP, pc & ~HS_TAG_INTERP};
+	r = stack_region(s, pc);
 	if (r && r->obj)
 		return (struct frame){r->obj, pc - r->start + r->offset};
 	return (struct frame){0, pc};

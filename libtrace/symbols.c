@@ -9,7 +9,9 @@
  * are demangled with the C++ runtime's __cxa_demangle.  Symbol tables are
  * cached per object; objects with the same GNU build-id share one.
  *
- * Frames in anonymous executable memory are JIT code: they are named from
+ * Frames in a HotSpot JVM's code are named from the JVM's own structures
+ * (hotspot.c).  Other frames in anonymous executable memory, and those a
+ * JVM's structures cannot name, are named from
  * /tmp/perf-PID.map when the JVM writes one (a "START SIZE name" line per
  * compiled method), read when frames are named, so also after the JVM
  * exited (-XX:+DumpPerfMapAtExit); otherwise "[unknown]".
@@ -348,8 +350,14 @@ void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf
 	const char *base;
 	char name[512];
 
+	if (f->obj == HS_FRAME_INTERP) {
+		if (hs_frame_name(s, 1, f->off, first, buf, size) < 0)
+			snprintf(buf, size, "[interpreted] Method* 0x%llx", (unsigned long long)f->off);
+		return;
+	}
 	if (!f->obj || f->obj >= __atomic_load_n(&s->stacks.nobjects, __ATOMIC_ACQUIRE)) {
-		if (sym_perf_map(s, off, buf, size) < 0)
+		if (hs_frame_name(s, 0, f->off, first, buf, size) < 0 &&
+		    sym_perf_map(s, off, buf, size) < 0)
 			snprintf(buf, size, "[unknown] 0x%llx", (unsigned long long)f->off);
 		return;
 	}

@@ -21,6 +21,11 @@
  * is not ends the walk, and a page of an object's unwind tables the target
  * never touched (most programs never unwind) is read from the object's file
  * instead, as the kernel would have filled it.
+ *
+ * A JVM's code has no unwind tables and compiled Java frames keep no frame
+ * pointer: at the first pc in it, hotspot.c walks the Java frames, and
+ * libunwind starts again from the native frame that walk ends at (its pc,
+ * sp and fp stand for the thread's registers from then on).
  */
 #include <libunwind-ptrace.h>
 #include <stdlib.h>
@@ -54,6 +59,8 @@ struct unwind_cache {
 	void *upt;
 	pid_t tid;
 	const struct region *r; /* of the pc whose tables are being searched */
+	int resumed; /* after Java frames: the registers below stand for the thread's */
+	uint64_t pc, sp, fp;
 	struct {
 		uint64_t page;
 		int valid;
@@ -137,6 +144,20 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 	return 0;
 }
 
+/* The thread's registers, or the frame Java frames were walked to. */
+static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
+			  void *arg)
+{
+	struct unwind_cache *c = current;
+
+	if (!write && c && c->upt == arg && c->resumed &&
+	    (reg == UNW_X86_64_RIP || reg == UNW_X86_64_RSP || reg == UNW_X86_64_RBP)) {
+		*val = reg == UNW_X86_64_RIP ? c->pc : reg == UNW_X86_64_RSP ? c->sp : c->fp;
+		return 0;
+	}
+	return _UPT_access_reg(as, reg, val, write, arg);
+}
+
 /*
  * Find the unwind info for IP in the .eh_frame_hdr search table of the
  * object mapped there, read from target memory (see the top comment).
@@ -185,13 +206,16 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 {
 	static unw_accessors_t accessors;
 	struct unwind_cache *c;
+	struct hs_target *jvm = NULL;
 	unw_cursor_t cur;
 	unsigned n = 0;
+	int looked = 0;
 
 	if (!s->unw_as) {
 		accessors = _UPT_accessors;
 		accessors.access_mem = acc_access_mem;
 		accessors.find_proc_info = acc_find_proc_info;
+		accessors.access_reg = acc_access_reg;
 		s->unw_as = unw_create_addr_space(&accessors, 0);
 		if (!s->unw_as)
 			return 0;
@@ -208,15 +232,35 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 	c->r = NULL;
 	for (size_t i = 0; i < CACHE_PAGES; i++)
 		c->page[i].valid = 0;
+	c->resumed = 0;
 	current = c;
-	if (unw_init_remote(&cur, s->unw_as, t->upt) == 0) {
-		do {
-			unw_word_t ip;
+	for (int ok = unw_init_remote(&cur, s->unw_as, t->upt) == 0; ok && n < max;
+	     ok = unw_step(&cur) > 0) {
+		unw_word_t ip, sp, fp;
+		const struct region *r;
 
-			if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || !ip)
-				break;
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || !ip)
+			break;
+		if (!jvm && !looked && (r = stack_region(s, ip)) && !r->obj) {
+			looked = 1;
+			jvm = hs_target_get(s, t->pid);
+		}
+		if (!hs_target_in_code(jvm, ip) || unw_get_reg(&cur, UNW_REG_SP, &sp) < 0 ||
+		    unw_get_reg(&cur, UNW_X86_64_RBP, &fp) < 0) {
 			pcs[n++] = ip;
-		} while (n < max && unw_step(&cur) > 0);
+			continue;
+		}
+		c->pc = ip;
+		c->sp = sp;
+		c->fp = fp;
+		n += hs_target_walk(jvm, &c->pc, &c->sp, &c->fp, pcs + n, max - n);
+		c->resumed = 1;
+		if (!c->pc || n >= max || unw_init_remote(&cur, s->unw_as, t->upt) < 0)
+			break;
+		/* The frame the walk ended at: the loop's step must not skip it. */
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || !ip)
+			break;
+		pcs[n++] = ip;
 	}
 	current = NULL;
 	free(c);

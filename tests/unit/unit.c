@@ -5,17 +5,13 @@
 
 int main(void)
 {
-	SRunner *sr = srunner_create(maps_suite());
-	srunner_add_suite(sr, ring_suite());
-	srunner_add_suite(sr, util_suite());
-	srunner_add_suite(sr, syscalls_suite());
-	srunner_add_suite(sr, procmaps_suite());
-	srunner_add_suite(sr, proto_suite());
-	srunner_add_suite(sr, jvm_suite());
-	srunner_add_suite(sr, alert_suite());
-	srunner_add_suite(sr, stamps_suite());
+	SRunner *sr = srunner_create(NULL);
+	int failed;
+
+#define UNIT_ADD(name) srunner_add_suite(sr, name##_suite());
+	UNIT_SUITES(UNIT_ADD)
 	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
+	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -4,14 +4,20 @@
 
 #include <check.h>
 
-Suite *maps_suite(void);
-Suite *ring_suite(void);
-Suite *util_suite(void);
-Suite *syscalls_suite(void);
-Suite *procmaps_suite(void);
-Suite *proto_suite(void);
-Suite *jvm_suite(void);
-Suite *alert_suite(void);
-Suite *stamps_suite(void);
+/* Every suite, listed once: X(NAME) for a NAME_suite() in test_NAME.c. */
+#define UNIT_SUITES(X)                                                                             \
+	X(maps)                                                                                    \
+	X(ring)                                                                                    \
+	X(util)                                                                                    \
+	X(syscalls)                                                                                \
+	X(procmaps)                                                                                \
+	X(proto)                                                                                   \
+	X(jvm)                                                                                     \
+	X(alert)                                                                                   \
+	X(stamps)                                                                                  \
+	X(hotspot)
+
+#define UNIT_DECLARE(name) Suite *name##_suite(void);
+UNIT_SUITES(UNIT_DECLARE)
 
 #endif

@@ -1,0 +1,761 @@
+/*
+ * hotspot.c - Java frames of a HotSpot JVM, named and walked from outside.
+ *
+ * libjvm.so exports a description of its own structures for the
+ * Serviceability Agent: gHotSpotVMStructs (type, field, offset or, for a
+ * static field, address), gHotSpotVMTypes (type sizes) and
+ * gHotSpotVMIntConstants, each an array whose entry layout is given by
+ * companion variables (gHotSpotVMStructEntryFieldNameOffset, ...).  They
+ * are read once per JVM, and the few offsets the walk and the names need
+ * are kept (struct hs_layout); then, once the JVM has made them, where its
+ * interpreter and its code heaps are (struct hs_runtime).
+ *
+ * The walk (x86_64, as HotSpot's frame::sender does it):
+ *  - an interpreter frame keeps its Method* three words below its frame
+ *    pointer; its caller's pc and frame pointer are above it, and the
+ *    caller's stack pointer (unextended, as a compiled caller needs it) is
+ *    one word below;
+ *  - code in a code heap is found through the heap's segment map (one byte
+ *    per segment: 0xff free, else how many segments back the block starts;
+ *    a HeapBlock header, then the CodeBlob); a blob with a frame size
+ *    (compiled methods, runtime stubs) is unwound without frame pointers:
+ *    the caller's stack pointer is sp + frame_size words, the return
+ *    address and the saved frame pointer the two words below it;
+ *  - a blob without one (the call stub) keeps a frame pointer.
+ * The walk ends at the first pc outside the JVM's code, where the native
+ * unwinder takes over again.
+ *
+ * A captured stack holds, for an interpreted frame, its Method* (the pc,
+ * in the interpreter, says nothing), and for compiled code its pc; both
+ * are named at query time: a Method* through ConstMethod -> ConstantPool
+ * -> pool holder -> Klass::_name, and the method's name and signature by
+ * their constant pool indices; a pc through its CodeBlob (an nmethod's
+ * Method*).  Methods inlined into a compiled frame are not named (their
+ * scopes are not decoded): the frame bears the name of the method compiled.
+ *
+ * Target memory is read only where it is resident (/proc/PID/pagemap bit
+ * 63), so tracing never faults a page in; libjvm.so's pages that are not
+ * resident (its read-only strings) are read from its file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "hotspot.h"
+#include "internal.h"
+
+const char *const hs_sym_names[HS_NSYMS] = {
+	[HS_STRUCTS] = "gHotSpotVMStructs",
+	[HS_STRUCT_TYPE_NAME] = "gHotSpotVMStructEntryTypeNameOffset",
+	[HS_STRUCT_FIELD_NAME] = "gHotSpotVMStructEntryFieldNameOffset",
+	[HS_STRUCT_IS_STATIC] = "gHotSpotVMStructEntryIsStaticOffset",
+	[HS_STRUCT_OFFSET] = "gHotSpotVMStructEntryOffsetOffset",
+	[HS_STRUCT_ADDRESS] = "gHotSpotVMStructEntryAddressOffset",
+	[HS_STRUCT_STRIDE] = "gHotSpotVMStructEntryArrayStride",
+	[HS_TYPES] = "gHotSpotVMTypes",
+	[HS_TYPE_NAME] = "gHotSpotVMTypeEntryTypeNameOffset",
+	[HS_TYPE_SIZE] = "gHotSpotVMTypeEntrySizeOffset",
+	[HS_TYPE_STRIDE] = "gHotSpotVMTypeEntryArrayStride",
+	[HS_INTS] = "gHotSpotVMIntConstants",
+	[HS_INT_NAME] = "gHotSpotVMIntConstantEntryNameOffset",
+	[HS_INT_VALUE] = "gHotSpotVMIntConstantEntryValueOffset",
+	[HS_INT_STRIDE] = "gHotSpotVMIntConstantEntryArrayStride",
+};
+
+/* x86_64: the interpreter frame's Method* slot, in words from its fp. */
+#define INTERP_METHOD_SLOT (-3)
+#define INTERP_SENDER_SP_SLOT (-1)
+#define MAX_ENTRIES 100000
+#define MAX_FRAME_WORDS (1 << 16)
+
+/* Read a word (8 bytes) at ADDR; 0 when unreadable. */
+static uint64_t rd_word(hs_read_fn rd, void *arg, uint64_t addr)
+{
+	uint64_t v = 0;
+
+	return rd(arg, addr, &v, sizeof(v)) < 0 ? 0 : v;
+}
+
+/* Read the NUL-terminated string at ADDR into BUF; 0 or -1. */
+static int rd_string(hs_read_fn rd, void *arg, uint64_t addr, char *buf, size_t size)
+{
+	for (size_t i = 0; i < size; i++) {
+		if (!addr || rd(arg, addr + i, &buf[i], 1) < 0)
+			return -1;
+		if (!buf[i])
+			return 0;
+	}
+	return -1;
+}
+
+/* One field or type the layout needs; *DST gets its offset (or size). */
+struct want {
+	const char *type, *field; /* field NULL: the type's size */
+	int *dst;
+	uint64_t *addr; /* a static field: its address */
+};
+
+/* Fill L from the struct, type and int constant tables. */
+int hs_layout_read(hs_read_fn rd, void *arg, const uint64_t sym[HS_NSYMS], struct hs_layout *l)
+{
+	uint64_t v[HS_NSYMS];
+	int cm_method = -1, nm_method = -1;
+	struct want w[] = {
+		{"CodeCache", "_heaps", NULL, &l->cc_heaps},
+		{"CodeCache", "_low_bound", NULL, &l->cc_low},
+		{"CodeCache", "_high_bound", NULL, &l->cc_high},
+		{"AbstractInterpreter", "_code", NULL, &l->interp_code},
+		{"StubQueue", "_stub_buffer", &l->stubq_buffer, NULL},
+		{"StubQueue", "_buffer_limit", &l->stubq_limit, NULL},
+		{"GrowableArrayBase", "_len", &l->ga_len, NULL},
+		{"GrowableArray<int>", "_data", &l->ga_data, NULL},
+		{"CodeHeap", "_memory", &l->heap_memory, NULL},
+		{"CodeHeap", "_segmap", &l->heap_segmap, NULL},
+		{"CodeHeap", "_log2_segment_size", &l->heap_log2, NULL},
+		{"VirtualSpace", "_low_boundary", &l->vs_low_boundary, NULL},
+		{"VirtualSpace", "_high_boundary", &l->vs_high_boundary, NULL},
+		{"HeapBlock", NULL, &l->hb_size, NULL},
+		{"HeapBlock::Header", "_used", &l->hb_used, NULL},
+		{"CodeBlob", "_name", &l->cb_name, NULL},
+		{"CodeBlob", "_frame_size", &l->cb_frame_size, NULL},
+		{"CodeBlob", "_kind", &l->cb_kind, NULL},
+		{"CompiledMethod", "_method", &cm_method, NULL},
+		{"nmethod", "_method", &nm_method, NULL},
+		{"Method", "_constMethod", &l->m_const, NULL},
+		{"Method", "_access_flags", &l->m_flags, NULL},
+		{"ConstMethod", "_constants", &l->cm_constants, NULL},
+		{"ConstMethod", "_name_index", &l->cm_name, NULL},
+		{"ConstMethod", "_signature_index", &l->cm_sig, NULL},
+		{"ConstantPool", "_pool_holder", &l->cp_holder, NULL},
+		{"ConstantPool", NULL, &l->cp_size, NULL},
+		{"Klass", "_name", &l->k_name, NULL},
+		{"Symbol", "_length", &l->sym_length, NULL},
+		{"Symbol", "_body", &l->sym_body, NULL},
+	};
+	const size_t nw = sizeof(w) / sizeof(w[0]);
+	char type[128], field[128];
+
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < nw; i++)
+		if (w[i].dst)
+			*w[i].dst = -1;
+	l->kind_nmethod = -1;
+	for (int i = 0; i < HS_NSYMS; i++) {
+		/* The table symbols hold a pointer to the array, the others a number. */
+		if (!sym[i])
+			return -ENOENT;
+		v[i] = rd_word(rd, arg, sym[i]);
+		if (!v[i] && i != HS_STRUCT_TYPE_NAME && i != HS_TYPE_NAME && i != HS_INT_NAME)
+			return -EAGAIN; /* not filled in yet */
+	}
+	for (uint64_t e = v[HS_STRUCTS], n = 0; n < MAX_ENTRIES; e += v[HS_STRUCT_STRIDE], n++) {
+		uint64_t tp = rd_word(rd, arg, e + v[HS_STRUCT_TYPE_NAME]);
+		int32_t is_static = 0;
+
+		if (!tp)
+			break;
+		if (rd_string(rd, arg, tp, type, sizeof(type)) < 0 ||
+		    rd_string(rd, arg, rd_word(rd, arg, e + v[HS_STRUCT_FIELD_NAME]), field,
+			      sizeof(field)) < 0)
+			continue;
+		for (size_t i = 0; i < nw; i++) {
+			if (!w[i].field || strcmp(w[i].type, type) || strcmp(w[i].field, field))
+				continue;
+			rd(arg, e + v[HS_STRUCT_IS_STATIC], &is_static, sizeof(is_static));
+			if (w[i].addr && is_static)
+				*w[i].addr = rd_word(rd, arg, e + v[HS_STRUCT_ADDRESS]);
+			else if (w[i].dst && !is_static)
+				*w[i].dst = (int)rd_word(rd, arg, e + v[HS_STRUCT_OFFSET]);
+		}
+	}
+	for (uint64_t e = v[HS_TYPES], n = 0; n < MAX_ENTRIES; e += v[HS_TYPE_STRIDE], n++) {
+		uint64_t tp = rd_word(rd, arg, e + v[HS_TYPE_NAME]);
+
+		if (!tp)
+			break;
+		if (rd_string(rd, arg, tp, type, sizeof(type)) < 0)
+			continue;
+		for (size_t i = 0; i < nw; i++)
+			if (!w[i].field && !strcmp(w[i].type, type))
+				*w[i].dst = (int)rd_word(rd, arg, e + v[HS_TYPE_SIZE]);
+	}
+	for (uint64_t e = v[HS_INTS], n = 0; n < MAX_ENTRIES; e += v[HS_INT_STRIDE], n++) {
+		uint64_t np = rd_word(rd, arg, e + v[HS_INT_NAME]);
+		int32_t val;
+
+		if (!np)
+			break;
+		if (rd_string(rd, arg, np, type, sizeof(type)) == 0 &&
+		    !strcmp(type, "CodeBlobKind::Nmethod") &&
+		    rd(arg, e + v[HS_INT_VALUE], &val, sizeof(val)) == 0)
+			l->kind_nmethod = val;
+	}
+	/* JDK 17 keeps the Method* in CompiledMethod, later ones in nmethod. */
+	l->nm_method = nm_method >= 0 ? nm_method : cm_method;
+	if (l->cb_kind >= 0 && l->kind_nmethod < 0)
+		return -ENOENT;
+	for (size_t i = 0; i < nw; i++)
+		if ((w[i].dst && *w[i].dst < 0 && w[i].dst != &l->cb_kind && w[i].dst != &cm_method &&
+		     w[i].dst != &nm_method) ||
+		    (w[i].addr && !*w[i].addr))
+			return -ENOENT;
+	return l->nm_method >= 0 ? 0 : -ENOENT;
+}
+
+/* Fill RT from the JVM's statics; -EAGAIN until the JVM has made its code. */
+int hs_runtime_read(hs_read_fn rd, void *arg, const struct hs_layout *l, struct hs_runtime *rt)
+{
+	uint64_t q = rd_word(rd, arg, l->interp_code), heaps, data;
+	int32_t limit = 0, len = 0;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->cc_lo = rd_word(rd, arg, l->cc_low);
+	rt->cc_hi = rd_word(rd, arg, l->cc_high);
+	heaps = rd_word(rd, arg, l->cc_heaps);
+	if (!q || !rt->cc_lo || rt->cc_hi <= rt->cc_lo || !heaps)
+		return -EAGAIN;
+	rt->interp_lo = rd_word(rd, arg, q + l->stubq_buffer);
+	if (rd(arg, q + l->stubq_limit, &limit, sizeof(limit)) < 0 || !rt->interp_lo || limit <= 0)
+		return -EAGAIN;
+	rt->interp_hi = rt->interp_lo + (uint64_t)limit;
+	if (rd(arg, heaps + l->ga_len, &len, sizeof(len)) < 0 || len <= 0)
+		return -EAGAIN;
+	data = rd_word(rd, arg, heaps + l->ga_data);
+	for (int i = 0; i < len && rt->nheaps < HS_HEAPS; i++) {
+		uint64_t h = rd_word(rd, arg, data + 8 * (uint64_t)i);
+		int32_t log2 = 0;
+
+		if (!h)
+			continue;
+		rt->heap[rt->nheaps].lo = rd_word(rd, arg, h + l->heap_memory + l->vs_low_boundary);
+		rt->heap[rt->nheaps].hi = rd_word(rd, arg, h + l->heap_memory + l->vs_high_boundary);
+		rt->heap[rt->nheaps].segmap = rd_word(rd, arg, h + l->heap_segmap + l->vs_low_boundary);
+		if (rd(arg, h + l->heap_log2, &log2, sizeof(log2)) < 0 || log2 < 4 || log2 > 16 ||
+		    !rt->heap[rt->nheaps].segmap || rt->heap[rt->nheaps].hi <= rt->heap[rt->nheaps].lo)
+			continue;
+		rt->heap[rt->nheaps++].log2 = log2;
+	}
+	return rt->nheaps ? 0 : -EAGAIN;
+}
+
+/* Is PC in the JVM's code? */
+int hs_in_code(const struct hs_runtime *rt, uint64_t pc)
+{
+	return rt && ((pc >= rt->cc_lo && pc < rt->cc_hi) || (pc >= rt->interp_lo && pc < rt->interp_hi));
+}
+
+/* The CodeBlob holding PC, found through its heap's segment map; 0: none. */
+static uint64_t find_blob(hs_read_fn rd, void *arg, const struct hs_layout *l,
+			  const struct hs_runtime *rt, uint64_t pc)
+{
+	for (unsigned i = 0; i < rt->nheaps; i++) {
+		uint64_t seg, block;
+		unsigned char hops, used = 0;
+
+		if (pc < rt->heap[i].lo || pc >= rt->heap[i].hi)
+			continue;
+		seg = (pc - rt->heap[i].lo) >> rt->heap[i].log2;
+		for (int n = 0; n < 1 << 16; n++) {
+			if (rd(arg, rt->heap[i].segmap + seg, &hops, 1) < 0 || hops == 0xff)
+				return 0;
+			if (!hops)
+				break;
+			if (hops > seg)
+				return 0;
+			seg -= hops;
+		}
+		block = rt->heap[i].lo + (seg << rt->heap[i].log2);
+		if (rd(arg, block + (uint64_t)l->hb_used, &used, 1) < 0 || !used)
+			return 0;
+		return block + (uint64_t)l->hb_size;
+	}
+	return 0;
+}
+
+/* Is the blob at CB an nmethod (a compiled Java method or a native wrapper)? */
+static int blob_is_nmethod(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t cb)
+{
+	char name[16];
+
+	if (l->cb_kind >= 0) {
+		unsigned char kind;
+
+		return rd(arg, cb + (uint64_t)l->cb_kind, &kind, 1) == 0 && kind == l->kind_nmethod;
+	}
+	/* Before CodeBlob::_kind, nmethods were made with these names. */
+	return rd_string(rd, arg, rd_word(rd, arg, cb + (uint64_t)l->cb_name), name, sizeof(name)) ==
+		       0 &&
+	       (!strcmp(name, "nmethod") || !strcmp(name, "native nmethod"));
+}
+
+/* Walk Java frames; see hotspot.h. */
+unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
+		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max)
+{
+	uint64_t p = *pc, s = *sp, f = *fp;
+	unsigned n = 0;
+
+	while (n < max && hs_in_code(rt, p)) {
+		uint64_t np, ns, nf, cb;
+		int32_t words = 0;
+
+		if (p >= rt->interp_lo && p < rt->interp_hi) {
+			uint64_t method = rd_word(rd, arg, f + 8 * INTERP_METHOD_SLOT);
+
+			if (!f || !method || method >> 47)
+				break;
+			out[n++] = HS_TAG_INTERP | method;
+			np = rd_word(rd, arg, f + 8);
+			ns = rd_word(rd, arg, f + 8 * INTERP_SENDER_SP_SLOT);
+			nf = rd_word(rd, arg, f);
+		} else if ((cb = find_blob(rd, arg, l, rt, p))) {
+			out[n++] = p;
+			if (rd(arg, cb + (uint64_t)l->cb_frame_size, &words, sizeof(words)) < 0)
+				break;
+			if (words > 0 && words < MAX_FRAME_WORDS) {
+				ns = s + 8 * (uint64_t)words;
+				np = rd_word(rd, arg, ns - 8);
+				nf = rd_word(rd, arg, ns - 16);
+			} else {
+				if (!f)
+					break;
+				np = rd_word(rd, arg, f + 8);
+				ns = f + 16;
+				nf = rd_word(rd, arg, f);
+			}
+		} else {
+			break;
+		}
+		/* The stack grows down: a caller's frame is above its callee's. */
+		if (!np || ns <= s) {
+			p = 0;
+			break;
+		}
+		p = np;
+		s = ns;
+		f = nf;
+	}
+	if (n < max && hs_in_code(rt, p))
+		p = 0; /* stopped inside Java code: nothing left to unwind */
+	*pc = p;
+	*sp = s;
+	*fp = f;
+	return n;
+}
+
+/* Append the Symbol at SYM to BUF at *AT, '/' as '.' when DOTS; 0 or -1. */
+static int put_symbol(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t sym, int dots,
+		      char *buf, size_t size, size_t *at)
+{
+	uint16_t len;
+	char body[512];
+
+	if (!sym || rd(arg, sym + (uint64_t)l->sym_length, &len, sizeof(len)) < 0 ||
+	    len >= sizeof(body) || rd(arg, sym + (uint64_t)l->sym_body, body, len) < 0)
+		return -1;
+	for (uint16_t i = 0; i < len; i++) {
+		if ((unsigned char)body[i] < 0x20 || body[i] == 0x7f)
+			return -1; /* not a name: a stale or wrong pointer */
+		if (*at + 1 < size)
+			buf[(*at)++] = dots && body[i] == '/' ? '.' : body[i];
+	}
+	buf[*at < size ? *at : size - 1] = '\0';
+	return 0;
+}
+
+/* Name the method at METHOD; see hotspot.h. */
+int hs_method_name(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t method,
+		   char *buf, size_t size)
+{
+	uint64_t cm = rd_word(rd, arg, method + (uint64_t)l->m_const), cp, holder;
+	uint16_t name_i, sig_i;
+	size_t at = 0;
+
+	if (!size || !cm || !(cp = rd_word(rd, arg, cm + (uint64_t)l->cm_constants)) ||
+	    !(holder = rd_word(rd, arg, cp + (uint64_t)l->cp_holder)) ||
+	    rd(arg, cm + (uint64_t)l->cm_name, &name_i, 2) < 0 ||
+	    rd(arg, cm + (uint64_t)l->cm_sig, &sig_i, 2) < 0)
+		return -1;
+	if (put_symbol(rd, arg, l, rd_word(rd, arg, holder + (uint64_t)l->k_name), 1, buf, size,
+		       &at) < 0 ||
+	    at + 1 >= size)
+		return -1;
+	buf[at++] = '.';
+	if (put_symbol(rd, arg, l, rd_word(rd, arg, cp + (uint64_t)l->cp_size + 8ull * name_i), 0, buf,
+		       size, &at) < 0 ||
+	    put_symbol(rd, arg, l, rd_word(rd, arg, cp + (uint64_t)l->cp_size + 8ull * sig_i), 0, buf,
+		       size, &at) < 0)
+		return -1;
+	return 0;
+}
+
+#define ACC_NATIVE 0x0100
+
+/* Name the code at PC; see hotspot.h. */
+int hs_code_name(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
+		 uint64_t pc, char *buf, size_t size)
+{
+	uint64_t cb, method;
+	char name[128];
+
+	if (pc >= rt->interp_lo && pc < rt->interp_hi)
+		return snprintf(buf, size, "Interpreter [stub]") < 0 ? -1 : 0;
+	if (!(cb = find_blob(rd, arg, l, rt, pc)))
+		return -1;
+	if (blob_is_nmethod(rd, arg, l, cb) && (method = rd_word(rd, arg, cb + (uint64_t)l->nm_method)) &&
+	    hs_method_name(rd, arg, l, method, buf, size) == 0) {
+		uint16_t flags = 0;
+		size_t at = strlen(buf);
+
+		rd(arg, method + (uint64_t)l->m_flags, &flags, sizeof(flags));
+		snprintf(buf + at, size - at, "%s", flags & ACC_NATIVE ? " [native]" : " [compiled]");
+		return 0;
+	}
+	if (rd_string(rd, arg, rd_word(rd, arg, cb + (uint64_t)l->cb_name), name, sizeof(name)) < 0)
+		return -1;
+	snprintf(buf, size, "%s [stub]", name);
+	return 0;
+}
+
+/*
+ * The target side.  A JVM is found by its libjvm.so in the stack table's
+ * snapshot; its tables are read once, its runtime ranges as soon as the
+ * JVM has made them.  Targets are kept until the session ends: a query may
+ * be naming frames of one while the tracer meets a new JVM (an exec).
+ */
+
+#define PAGES 16
+
+/* A few pages of target memory, each read once while valid. */
+struct hs_pages {
+	struct hs_target *t;
+	struct {
+		uint64_t page;
+		int valid;
+		unsigned char data[4096];
+	} p[PAGES];
+};
+
+struct hs_name {
+	uint64_t key;
+	char *name; /* NULL: could not be named */
+	struct hs_name *next;
+};
+
+#define NAME_BUCKETS 1024
+
+struct hs_target {
+	pid_t pid;
+	uint64_t jvm_base; /* libjvm.so's load address */
+	int pagemap, file;
+	unsigned nloads;
+	struct {
+		uint64_t vaddr, offset, filesz;
+	} loads[OBJECT_LOADS];
+	int state; /* 0: tables unread, 1: runtime pending, 2: ready, -1: not a JVM we can read */
+	struct hs_layout layout;
+	struct hs_runtime rt;
+	struct hs_pages walk; /* tracer thread */
+	pthread_mutex_t lock; /* the query side: below */
+	struct hs_pages query;
+	struct hs_name *names[NAME_BUCKETS];
+	struct hs_target *next;
+};
+
+/* Read LEN bytes at ADDR of T's process: resident pages, or libjvm.so's file. */
+static int target_read(void *arg, uint64_t addr, void *buf, size_t len)
+{
+	struct hs_pages *c = arg;
+	struct hs_target *t = c->t;
+	unsigned char *out = buf;
+
+	while (len) {
+		uint64_t page = addr & ~4095ull, entry = 0;
+		size_t slot = (page >> 12) % PAGES, in = addr & 4095, n = 4096 - in < len ? 4096 - in : len;
+
+		if (!c->p[slot].valid || c->p[slot].page != page) {
+			struct iovec local = {c->p[slot].data, 4096}, remote = {(void *)page, 4096};
+			int ok = 0;
+
+			c->p[slot].valid = 0;
+			if (pread(t->pagemap, &entry, 8, (off_t)(page >> 12) * 8) != 8)
+				return -1;
+			if (entry >> 63) {
+				ok = process_vm_readv(t->pid, &local, 1, &remote, 1, 0) == 4096;
+			} else if (!(entry >> 62 & 1) && page >= t->jvm_base) {
+				/* Not resident nor swapped: as libjvm.so's file has it. */
+				uint64_t va = page - t->jvm_base;
+
+				for (unsigned i = 0; i < t->nloads; i++)
+					if (va >= t->loads[i].vaddr &&
+					    va + 4096 <= t->loads[i].vaddr + t->loads[i].filesz)
+						ok = pread(t->file, c->p[slot].data, 4096,
+							   (off_t)(va - t->loads[i].vaddr +
+								   t->loads[i].offset)) == 4096;
+			}
+			if (!ok)
+				return -1;
+			c->p[slot].page = page;
+			c->p[slot].valid = 1;
+		}
+		memcpy(out, c->p[slot].data + in, n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Forget the pages C holds: the target has run since. */
+static void pages_reset(struct hs_pages *c)
+{
+	for (size_t i = 0; i < PAGES; i++)
+		c->p[i].valid = 0;
+}
+
+/* Find libjvm.so's exported table symbols in its file FD, relative to its base. */
+static int jvm_symbols(int fd, uint64_t sym[HS_NSYMS])
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf *e;
+	int found = 0;
+
+	elf_version(EV_CURRENT);
+	if (!(e = elf_begin(fd, ELF_C_READ_MMAP, NULL)))
+		return -EINVAL;
+	while ((scn = elf_nextscn(e, scn))) {
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize ||
+		    !(d = elf_getdata(scn, NULL)))
+			continue;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym s;
+			const char *name;
+
+			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF ||
+			    !(name = elf_strptr(e, sh.sh_link, s.st_name)) || strncmp(name, "gHotSpot", 8))
+				continue;
+			for (int k = 0; k < HS_NSYMS; k++)
+				if (!strcmp(name, hs_sym_names[k]) && !sym[k]) {
+					sym[k] = s.st_value;
+					found++;
+				}
+		}
+	}
+	elf_end(e);
+	return found == HS_NSYMS ? 0 : -ENOENT;
+}
+
+/* Where object O mapped at region R was loaded; 0: unknown. */
+static uint64_t load_base(const struct object *o, const struct region *r)
+{
+	for (unsigned i = 0; i < o->nloads; i++) {
+		uint64_t off = o->loads[i].offset;
+
+		if (r->offset >= (off & ~4095ull) && r->offset < off + o->loads[i].filesz)
+			return r->start - r->offset + off - o->loads[i].vaddr;
+	}
+	return 0;
+}
+
+/* A new target for the JVM whose libjvm.so object O is mapped at region R. */
+static struct hs_target *target_new(pid_t pid, const struct object *o, const struct region *r)
+{
+	struct hs_target *t = calloc(1, sizeof(*t));
+	char path[64];
+
+	if (!t)
+		return NULL;
+	t->pid = pid;
+	t->pagemap = t->file = -1;
+	t->state = -1;
+	pthread_mutex_init(&t->lock, NULL);
+	t->walk.t = t->query.t = t;
+	t->jvm_base = load_base(o, r);
+	t->nloads = o->nloads;
+	for (unsigned i = 0; i < o->nloads; i++) {
+		t->loads[i].vaddr = o->loads[i].vaddr;
+		t->loads[i].offset = o->loads[i].offset;
+		t->loads[i].filesz = o->loads[i].filesz;
+	}
+	if (getenv("MEMTRACE_NO_VMSTRUCTS"))
+		return t; /* named from the perf map only, as a JVM we cannot read */
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	t->pagemap = open(path, O_RDONLY | O_CLOEXEC);
+	t->file = o->fd >= 0 ? dup(o->fd) : -1;
+	if (t->pagemap >= 0 && t->file >= 0 && t->jvm_base)
+		t->state = 0;
+	return t;
+}
+
+/* Read T's tables, then its runtime ranges, as far as they can be now. */
+static void target_load(struct hs_target *t)
+{
+	uint64_t sym[HS_NSYMS] = {0};
+	struct hs_runtime rt;
+	int ret;
+
+	pages_reset(&t->walk);
+	if (t->state == 0) {
+		if (jvm_symbols(t->file, sym) < 0) {
+			t->state = -1;
+			return;
+		}
+		for (int i = 0; i < HS_NSYMS; i++)
+			sym[i] += t->jvm_base;
+		ret = hs_layout_read(target_read, &t->walk, sym, &t->layout);
+		if (ret == -EAGAIN)
+			return;
+		t->state = ret < 0 ? -1 : 1;
+	}
+	if (t->state == 1 && hs_runtime_read(target_read, &t->walk, &t->layout, &rt) == 0) {
+		pthread_mutex_lock(&t->lock);
+		t->rt = rt;
+		t->state = 2;
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+/* The JVM of process PID; see hotspot.h. */
+struct hs_target *hs_target_get(struct mt_session *s, pid_t pid)
+{
+	const struct region *r = NULL;
+	struct hs_target *t;
+
+	for (size_t i = 0; i < s->stacks.nregions; i++) {
+		const struct object *o;
+		size_t len;
+
+		if (!s->stacks.regions[i].obj)
+			continue;
+		o = s->stacks.objects[s->stacks.regions[i].obj];
+		len = strlen(o->path);
+		if (len >= 10 && !strcmp(o->path + len - 10, "/libjvm.so")) {
+			r = &s->stacks.regions[i];
+			break;
+		}
+	}
+	if (!r)
+		return NULL;
+	t = s->hs;
+	if (!t || t->pid != pid || t->jvm_base != load_base(s->stacks.objects[r->obj], r)) {
+		t = target_new(pid, s->stacks.objects[r->obj], r);
+		if (!t)
+			return NULL;
+		pthread_mutex_lock(&s->lock);
+		t->next = s->hs;
+		s->hs = t;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (t->state == 0 || t->state == 1)
+		target_load(t);
+	return t->state == 2 ? t : NULL;
+}
+
+/* Is PC in T's code? */
+int hs_target_in_code(const struct hs_target *t, uint64_t pc)
+{
+	return t && t->state == 2 && hs_in_code(&t->rt, pc);
+}
+
+/* Walk a stopped thread's Java frames; see hotspot.h. */
+unsigned hs_target_walk(struct hs_target *t, uint64_t *pc, uint64_t *sp, uint64_t *fp,
+			uint64_t *out, unsigned max)
+{
+	pages_reset(&t->walk);
+	return hs_walk(target_read, &t->walk, &t->layout, &t->rt, pc, sp, fp, out, max);
+}
+
+/* Name a frame; see hotspot.h. */
+int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, char *buf,
+		  size_t size)
+{
+	uint64_t key = interp ? value | HS_TAG_INTERP : value - (first ? 0 : 1);
+	struct hs_target *t;
+	struct hs_name *e;
+	char name[512];
+	int ret = -1;
+
+	pthread_mutex_lock(&s->lock);
+	t = s->hs;
+	pthread_mutex_unlock(&s->lock);
+	/* The newest JVM first: the one a stack was most likely taken in. */
+	for (; t; t = t->next) {
+		size_t b = (key >> 3) % NAME_BUCKETS;
+
+		pthread_mutex_lock(&t->lock);
+		if (t->state != 2 || (!interp && !hs_in_code(&t->rt, key))) {
+			pthread_mutex_unlock(&t->lock);
+			continue;
+		}
+		for (e = t->names[b]; e && e->key != key; e = e->next)
+			;
+		if (!e && (e = calloc(1, sizeof(*e)))) {
+			pages_reset(&t->query);
+			if (interp) {
+				if (hs_method_name(target_read, &t->query, &t->layout, value, name,
+						   sizeof(name)) == 0) {
+					size_t at = strlen(name);
+
+					snprintf(name + at, sizeof(name) - at, " [interpreted]");
+					e->name = strdup(name);
+				}
+			} else if (hs_code_name(target_read, &t->query, &t->layout, &t->rt, key, name,
+						sizeof(name)) == 0) {
+				e->name = strdup(name);
+			}
+			e->key = key;
+			/* A name that failed is retried: the JVM may still be writing it. */
+			if (e->name) {
+				e->next = t->names[b];
+				t->names[b] = e;
+			} else {
+				free(e);
+				e = NULL;
+			}
+		}
+		if (e && e->name) {
+			snprintf(buf, size, "%s", e->name);
+			ret = 0;
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (ret == 0)
+			break;
+	}
+	return ret;
+}
+
+/* Forget every JVM of S. */
+void hs_free_all(struct mt_session *s)
+{
+	struct hs_target *t = s->hs, *next;
+
+	for (; t; t = next) {
+		next = t->next;
+		for (size_t b = 0; b < NAME_BUCKETS; b++) {
+			struct hs_name *e, *en;
+
+			for (e = t->names[b]; e; e = en) {
+				en = e->next;
+				free(e->name);
+				free(e);
+			}
+		}
+		if (t->pagemap >= 0)
+			close(t->pagemap);
+		if (t->file >= 0)
+			close(t->file);
+		pthread_mutex_destroy(&t->lock);
+		free(t);
+	}
+	s->hs = NULL;
+}

@@ -1,0 +1,132 @@
+/*
+ * hotspot.h - Java frames of a HotSpot JVM, read from outside through the
+ * VMStructs tables that libjvm.so exports (see hotspot.c).
+ *
+ * The pure part works on any memory reader, so the unit tests run it on
+ * tables and frames built in their own memory; the target part (hs_*
+ * functions taking a session) reads a traced JVM, resident pages only.
+ */
+#ifndef MT_HOTSPOT_H
+#define MT_HOTSPOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * A captured "pc" with this bit set is an interpreted frame: the rest is
+ * its Method* (user addresses are below 2^47, so the bit is free).
+ */
+#define HS_TAG_INTERP (1ull << 62)
+/* struct frame's obj for an interpreted frame; off is the Method*. */
+#define HS_FRAME_INTERP UINT64_MAX
+
+/* Read LEN bytes of target memory at ADDR into BUF; 0, or -1 when unreadable. */
+typedef int (*hs_read_fn)(void *arg, uint64_t addr, void *buf, size_t len);
+
+/* Where libjvm.so's exported tables and their layout variables are. */
+enum hs_sym {
+	HS_STRUCTS,
+	HS_STRUCT_TYPE_NAME,
+	HS_STRUCT_FIELD_NAME,
+	HS_STRUCT_IS_STATIC,
+	HS_STRUCT_OFFSET,
+	HS_STRUCT_ADDRESS,
+	HS_STRUCT_STRIDE,
+	HS_TYPES,
+	HS_TYPE_NAME,
+	HS_TYPE_SIZE,
+	HS_TYPE_STRIDE,
+	HS_INTS,
+	HS_INT_NAME,
+	HS_INT_VALUE,
+	HS_INT_STRIDE,
+	HS_NSYMS
+};
+
+extern const char *const hs_sym_names[HS_NSYMS];
+
+/* The layout of the structures a walk and a name need, from the tables. */
+struct hs_layout {
+	/* Static fields: their addresses in the target. */
+	uint64_t cc_heaps, cc_low, cc_high, interp_code;
+	/* Field offsets and type sizes. */
+	int stubq_buffer, stubq_limit;
+	int ga_len, ga_data;
+	int heap_memory, heap_segmap, heap_log2;
+	int vs_low_boundary, vs_high_boundary;
+	int hb_size, hb_used;
+	int cb_name, cb_frame_size, cb_kind; /* cb_kind -1: no CodeBlob::_kind */
+	int kind_nmethod;
+	int nm_method;
+	int m_const, m_flags;
+	int cm_constants, cm_name, cm_sig;
+	int cp_holder, cp_size;
+	int k_name;
+	int sym_length, sym_body;
+};
+
+#define HS_HEAPS 8
+
+/* What the JVM set up at start: where its interpreter and compiled code are. */
+struct hs_runtime {
+	uint64_t interp_lo, interp_hi, cc_lo, cc_hi;
+	unsigned nheaps;
+	struct {
+		uint64_t lo, hi, segmap;
+		int log2;
+	} heap[HS_HEAPS];
+};
+
+/* Read the layout from the tables whose symbols are at SYM; 0 or -errno. */
+int hs_layout_read(hs_read_fn rd, void *arg, const uint64_t sym[HS_NSYMS], struct hs_layout *l);
+/* Read the runtime ranges; 0, or -EAGAIN while the JVM has not made them yet. */
+int hs_runtime_read(hs_read_fn rd, void *arg, const struct hs_layout *l, struct hs_runtime *rt);
+
+/* Is PC in the JVM's code (interpreter, stubs, compiled methods)? */
+int hs_in_code(const struct hs_runtime *rt, uint64_t pc);
+
+/*
+ * Walk Java frames from the frame at *PC with stack pointer *SP and frame
+ * pointer *FP (the values this frame holds, as an unwinder recovers them).
+ * Writes up to MAX entries to OUT: an interpreted frame as HS_TAG_INTERP |
+ * its Method*, any other as its pc.  Stops at the first pc outside the
+ * JVM's code and leaves there the frame it found (*PC 0: the walk failed).
+ * Returns the number of entries written.
+ */
+unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
+		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max);
+
+/* Name the Java method at METHOD: "pkg.Class.name(Sig)Ret" into BUF; 0 or -1. */
+int hs_method_name(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t method,
+		   char *buf, size_t size);
+
+/*
+ * Name the code at PC: a compiled method as its Java name and " [compiled]"
+ * (" [native]" for a native method's wrapper), anything else in the code
+ * cache by the JVM's name for it and " [stub]"; 0 or -1.
+ */
+int hs_code_name(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
+		 uint64_t pc, char *buf, size_t size);
+
+/* The target side: one traced JVM (hotspot.c). */
+struct mt_session;
+struct hs_target;
+
+/* The JVM in process PID, if the snapshot has a libjvm.so; tracer thread. */
+struct hs_target *hs_target_get(struct mt_session *s, pid_t pid);
+/* Walk Java frames of a stopped thread of T's process, as hs_walk() does. */
+unsigned hs_target_walk(struct hs_target *t, uint64_t *pc, uint64_t *sp, uint64_t *fp,
+			uint64_t *out, unsigned max);
+/* Is PC in T's code?  T may be NULL. */
+int hs_target_in_code(const struct hs_target *t, uint64_t pc);
+/*
+ * Name a frame at query time: an interpreted one (INTERP, VALUE its
+ * Method*) or a pc; names are cached per JVM.  0 when named, -1 otherwise.
+ */
+int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, char *buf,
+		  size_t size);
+/* Forget every JVM of S. */
+void hs_free_all(struct mt_session *s);
+
+#endif

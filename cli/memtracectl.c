@@ -35,6 +35,7 @@ static const char *opt_format = "text";
 static int opt_java;			 /* threads --java */
 static const char *opt_peek_out;	 /* peek --out FILE */
 static int opt_peek_strings;		 /* peek --strings */
+static int opt_folded;			 /* stacks --folded */
 
 /*
  * Options and commands memtracectl handles itself, beside the protocol
@@ -50,6 +51,7 @@ static const struct {
 	{"peek", "--hexdump", "hexdump -C layout (default)"},
 	{"peek", "--strings", "printable strings with offsets"},
 	{"peek", "--out FILE", "save the raw bytes to FILE"},
+	{"stacks", "--folded", "one line a stack, root first: frame;frame;... bytes (flame graphs)"},
 	{"wait", "--level warn|crit", "the level to wait for (default warn)"},
 	{"wait", "--timeout DURATION", "give up after this (default: never)"},
 	{NULL, NULL, NULL},
@@ -293,6 +295,10 @@ static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *
 		}
 		if (!strcmp(cmd->name, "peek") && !strcmp(name, "strings")) {
 			opt_peek_strings = 1;
+			continue;
+		}
+		if (!strcmp(cmd->name, "stacks") && !strcmp(name, "folded")) {
+			opt_folded = 1;
 			continue;
 		}
 		if (!strcmp(cmd->name, "peek") && !strcmp(name, "out")) {
@@ -655,11 +661,67 @@ static void print_outstanding(json_t *o)
 	       (unsigned long long)jint(o, "total"));
 }
 
+/*
+ * Print frame F as a folded-format frame: no offset or address, so that
+ * calls from one function merge ("mmap64+0x13 (libc.so.6)" is "mmap64
+ * (libc.so.6)", "[unknown] 0x7f..." is "[unknown]"), and no ';', the
+ * separator (Java signatures have them; they become ',').
+ */
+static void put_folded_frame(const char *f)
+{
+	if (!strncmp(f, "[unknown] 0x", 12)) {
+		fputs("[unknown]", stdout);
+		return;
+	}
+	for (const char *p = f; *p; p++) {
+		/* "+0xOFF" up to a space, a ')' or the end: an offset. */
+		if (!strncmp(p, "+0x", 3)) {
+			size_t n = strspn(p + 3, "0123456789abcdef");
+
+			if (n && (!p[3 + n] || p[3 + n] == ' ' || p[3 + n] == ')')) {
+				p += 2 + n;
+				continue;
+			}
+		}
+		putchar(*p == ';' ? ',' : *p);
+	}
+}
+
+/*
+ * Print a stacks answer in Brendan Gregg's folded format, root first, one
+ * line a stack with its outstanding bytes, for flamegraph.pl, speedscope
+ * and inferno.  Mappings with no stack are "[no stack]".
+ */
+static void print_folded(json_t *o)
+{
+	size_t i;
+	json_t *st;
+
+	json_array_foreach(jget(o, "stacks"), i, st) {
+		json_t *frames = jget(st, "frames");
+		size_t n = json_array_size(frames);
+
+		if (!jint(st, "id") || !n)
+			fputs("[no stack]", stdout);
+		for (size_t k = n; k-- > 0;) {
+			put_folded_frame(json_string_value(json_array_get(frames, k)));
+			if (k)
+				putchar(';');
+		}
+		printf(" %llu\n", (unsigned long long)jint(st, "bytes"));
+	}
+}
+
 /* Print a stacks answer: a leak report. */
 static void print_stacks(json_t *o)
 {
 	size_t i, k;
 	json_t *st, *fr;
+
+	if (opt_folded) {
+		print_folded(o);
+		return;
+	}
 
 	json_array_foreach(jget(o, "stacks"), i, st) {
 		printf("%s in %llu mappings", jsize(st, "bytes", 0),
@@ -1190,6 +1252,9 @@ int main(int argc, char **argv)
 		usage_error("unknown command '%s'", argv[i]);
 	req = json_pack("{s:s}", "cmd", cmd->name);
 	parse_args(cmd, argc - i - 1, argv + i + 1, req);
+	/* A flame graph wants every stack, so that its bytes add up. */
+	if (opt_folded && !json_object_get(req, "limit"))
+		json_object_set_new(req, "limit", json_integer(100000));
 	r.fd = connect_daemon(path);
 	text = json_dumps(req, JSON_COMPACT);
 	if (!text)

@@ -57,27 +57,42 @@ void alert_configure(struct mt_session *s)
 
 static void growth_locked(struct mt_session *s, struct mt_growth *g);
 
-/* Fill A's list of the threads holding the most chunk bytes. */
-static void alert_top_threads(struct mt_session *s, struct mt_alert *a)
+/* Fill TOP[0..N) with the threads holding the most chunk bytes, most first; lock held. */
+static size_t top_threads(struct mt_session *s, struct mt_top_thread *top, size_t n)
 {
-	const size_t n = sizeof(a->top) / sizeof(a->top[0]);
+	size_t found = 0;
 
-	memset(a->top, 0, sizeof(a->top));
+	memset(top, 0, n * sizeof(*top));
 	for (const struct thread *th = s->threads; th; th = th->next) {
 		size_t i;
 
 		if (!th->own.chunk_bytes)
 			continue;
-		for (i = n; i > 0 && (!a->top[i - 1].tid || a->top[i - 1].chunk_bytes < th->own.chunk_bytes); i--)
+		for (i = n; i > 0 && (!top[i - 1].tid || top[i - 1].chunk_bytes < th->own.chunk_bytes); i--)
 			;
 		if (i == n)
 			continue;
-		memmove(&a->top[i + 1], &a->top[i], (n - i - 1) * sizeof(a->top[0]));
-		a->top[i].tid = th->tid;
-		memcpy(a->top[i].comm, th->comm, sizeof(a->top[i].comm));
-		a->top[i].chunk_bytes = th->own.chunk_bytes;
-		a->top[i].chunk_count = th->own.chunk_count;
+		memmove(&top[i + 1], &top[i], (n - i - 1) * sizeof(top[0]));
+		top[i].tid = th->tid;
+		memcpy(top[i].comm, th->comm, sizeof(top[i].comm));
+		thread_name(th, top[i].name);
+		top[i].chunk_bytes = th->own.chunk_bytes;
+		top[i].chunk_count = th->own.chunk_count;
+		if (found < n)
+			found++;
 	}
+	return found;
+}
+
+/* Copy the threads holding the most chunk bytes. */
+size_t mt_session_top_threads(struct mt_session *s, struct mt_top_thread *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = top_threads(s, out, max);
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 /*
@@ -100,7 +115,7 @@ static void alert_push(struct mt_session *s, enum mt_level level, int raised, ui
 	a->overall_rate = g.overall_rate;
 	a->eta_s = g.eta_s;
 	a->trend = g.trend;
-	alert_top_threads(s, a);
+	top_threads(s, a->top, sizeof(a->top) / sizeof(a->top[0]));
 }
 
 /* Move the level after a change of the table; lock held.  Returns 1 when an alert was made. */

@@ -154,7 +154,7 @@ static void jattach_flags_in(const char *opts, int *xrs, int *noattach)
 	char w[128];
 
 	while (opts && *opts) {
-		size_t n = strcspn(opts, " \t\n");
+		size_t n = strcspn(opts, " \t\n\r");
 
 		if (n && n < sizeof(w)) {
 			memcpy(w, opts, n);
@@ -162,8 +162,33 @@ static void jattach_flags_in(const char *opts, int *xrs, int *noattach)
 			jattach_flag(w, xrs, noattach);
 		}
 		opts += n;
-		opts += strspn(opts, " \t\n");
+		opts += strspn(opts, " \t\n\r");
 	}
+}
+
+/*
+ * Apply the words of the file PATH as PID sees it (an @argfile of the java
+ * launcher, a -XX:VMOptionsFile=) with jattach_flags_in(); BUF has SIZE bytes.
+ */
+static void jattach_flags_file(pid_t pid, const char *path, char *buf, size_t size, int *xrs,
+			       int *noattach)
+{
+	char name[4200];
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	snprintf(name, sizeof(name), "/proc/%d/%s/%s", pid, path[0] == '/' ? "root" : "cwd", path);
+	if ((fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return;
+	while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = '\0';
+	for (size_t i = 0; i < n; i++) /* quotes and newlines separate words as blanks do */
+		if (buf[i] == '"' || buf[i] == '\'' || buf[i] == '\r')
+			buf[i] = ' ';
+	jattach_flags_in(buf, xrs, noattach);
 }
 
 /* Whether PID maps HotSpot's libjvm.so. */
@@ -187,7 +212,8 @@ static int jattach_maps_jvm(pid_t pid)
 /*
  * Whether PID can be asked: it must be a HotSpot JVM (libjvm.so mapped,
  * else -ENOEXEC) whose options, as the JVM reads them (JAVA_TOOL_OPTIONS,
- * the command line, _JAVA_OPTIONS; the last word wins) leave SIGQUIT
+ * JDK_JAVA_OPTIONS, the command line with its @argfiles and
+ * -XX:VMOptionsFile=, _JAVA_OPTIONS; the last word wins) leave SIGQUIT
  * handled (not -Xrs) and attaching allowed (not
  * -XX:+DisableAttachMechanism); else -EPERM.  Arguments of the program
  * itself are read as options too, which can only refuse a JVM that would
@@ -196,11 +222,13 @@ static int jattach_maps_jvm(pid_t pid)
 int mt_jattach_check(pid_t pid, char *err, size_t errsize)
 {
 	const size_t size = 1 << 20;
-	char *buf = malloc(size);
+	char *buf = malloc(size), *file = malloc(size);
 	int xrs = 0, noattach = 0;
 	ssize_t n;
 
-	if (!buf) {
+	if (!buf || !file) {
+		free(buf);
+		free(file);
 		snprintf(err, errsize, "out of memory");
 		return -ENOMEM;
 	}
@@ -210,14 +238,25 @@ int mt_jattach_check(pid_t pid, char *err, size_t errsize)
 				       "its threads have no Java names", pid);
 		return -ENOEXEC;
 	}
-	if ((n = proc_read(pid, "environ", buf, size)) > 0)
+	if ((n = proc_read(pid, "environ", buf, size)) > 0) {
 		jattach_flags_in(proc_env_get(buf, (size_t)n, "JAVA_TOOL_OPTIONS"), &xrs, &noattach);
+		jattach_flags_in(proc_env_get(buf, (size_t)n, "JDK_JAVA_OPTIONS"), &xrs, &noattach);
+	}
 	if ((n = proc_read(pid, "cmdline", buf, size)) > 0)
-		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
-			jattach_flag(buf + i, &xrs, &noattach);
+		for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+			const char *w = buf + i;
+
+			if (w[0] == '@' && w[1] && w[1] != '@')
+				jattach_flags_file(pid, w + 1, file, size, &xrs, &noattach);
+			else if (!strncmp(w, "-XX:VMOptionsFile=", 18))
+				jattach_flags_file(pid, w + 18, file, size, &xrs, &noattach);
+			else
+				jattach_flag(w, &xrs, &noattach);
+		}
 	if ((n = proc_read(pid, "environ", buf, size)) > 0)
 		jattach_flags_in(proc_env_get(buf, (size_t)n, "_JAVA_OPTIONS"), &xrs, &noattach);
 	free(buf);
+	free(file);
 	if (xrs)
 		snprintf(err, errsize, "PID %d runs with -Xrs: SIGQUIT would end it, so it cannot "
 				       "be asked for a thread dump", pid);

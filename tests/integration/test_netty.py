@@ -540,10 +540,12 @@ class JavaThreads(unittest.TestCase):
         self.assertEqual(len(loops), 2, out.text())
         for name in loops:
             self.assertRegex(name, r"^nioEventLoopGroup-\d+-\d+$")
-        # memtraced learns the Java names from a thread dump.
+        # memtraced learns the Java names from a thread dump, and re-reads
+        # comm (which a JVM thread sets after its first mmap) once a second.
         self.assertTrue(mtlib.wait_for(lambda: sorted(
             t["name"] for t in d.ctl("threads")["threads"]
-            if t["name"].startswith("nioEventLoopGroup-")) == loops, 30))
+            if t["name"].startswith("nioEventLoopGroup-") and t["comm"] == t["name"][:15])
+            == loops, 30))
         res = mtlib.ctl_run(d.sock, "--json", "threads", "--java")
         self.assertEqual(res.returncode, 0, res.stderr)
         rows = json.loads(res.stdout)["threads"]

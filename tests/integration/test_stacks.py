@@ -674,9 +674,11 @@ class JavaStacks(unittest.TestCase):
             r.out.wait_prefix("WARM", 60)
             cls.maps_before = mtlib.proc_maps(r.pid)
             cls.before = r.ctl("stacks", "--class", "chunk")
-            # memtraced learns the Java names from a thread dump; wait for them.
-            mtlib.wait_for(lambda: any(t["name"] == "nioEventLoopGroup-2-1" for t in
-                                       r.ctl("threads")["threads"]), timeout=30)
+            # memtraced learns the Java names from a thread dump, and re-reads
+            # comm once a second; wait for both.
+            mtlib.wait_for(lambda: any((t["name"], t["comm"]) ==
+                                       ("nioEventLoopGroup-2-1", "nioEventLoopGro")
+                                       for t in r.ctl("threads")["threads"]), timeout=30)
             cls.threads = mtlib.ctl_run(r.d.sock, "--json", "threads", "--java")
             cls.comms = {}
             for tid in os.listdir("/proc/%d/task" % r.pid):

@@ -85,7 +85,7 @@ static const struct opt opts[] = {
 	{"no-pin-threshold", 0, OPT_FLAG, OFF(no_pin_threshold), NULL,
 	 "do not pin the target's MALLOC_MMAP_THRESHOLD_"},
 	{"no-java-names", 0, OPT_FLAG, OFF(no_java_names), NULL,
-	 "name threads by comm; never ask a JVM for Java's"},
+	 "kernel thread names only, never Java's"},
 	{"kill-timeout", 0, OPT_DURATION, OFF(kill_timeout_ns), "DURATION",
 	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
 	{"cpu", 0, OPT_STRING, OFF(cpu), "N", "run target and tracer on CPU N (launch mode)"},

@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jattach.h"
 #include "libtrace.h"
 
 #define EXIT_ERROR    1
@@ -522,6 +521,22 @@ static void print_history(json_t *o)
 	printf("  (%.0fs, scale %s)\n", (double)(last - first) / 1e9, jsize(o, "ceiling.bytes", 0));
 }
 
+/* Say where the status's thread names come from, and why not Java's. */
+static void print_names_source(json_t *o)
+{
+	const char *st = jstr(o, "threads.java_names.state"), *note = jstr(o, "threads.java_names.note");
+
+	if (!strcmp(st, "learned"))
+		printf("names from the JVM's thread dumps (%llu live threads by Java name)",
+		       (unsigned long long)jint(o, "threads.java_names.named"));
+	else if (!strcmp(st, "disabled"))
+		printf("kernel names (--no-java-names)");
+	else if (!strcmp(st, "not_jvm"))
+		printf("kernel names (no HotSpot JVM)");
+	else
+		printf("kernel names (Java names %s%s%s)", st, *note ? ": " : "", note);
+}
+
 /* Print a status answer. */
 static void print_status(json_t *o)
 {
@@ -560,8 +575,16 @@ static void print_status(json_t *o)
 		printf("%s%s %lld", sep, key, (long long)json_integer_value(v));
 		sep = ", ";
 	}
-	printf(")\nthreads      %llu alive, %llu seen\n", (unsigned long long)jint(o, "threads.count"),
+	printf(")\nthreads      %llu alive, %llu seen; ", (unsigned long long)jint(o, "threads.count"),
 	       (unsigned long long)jint(o, "threads.seen"));
+	print_names_source(o);
+	json_array_foreach(jget(o, "threads.top"), i, v) {
+		if (i == 3)
+			break;
+		printf("%s%s %s", i ? ", " : "\n             most chunks: ", jstr(v, "name"),
+		       jsize(v, "chunk_bytes", 0));
+	}
+	putchar('\n');
 	if (jint(o, "seeded.count"))
 		printf("seeded       %llu mappings, %s present before tracing\n",
 		       (unsigned long long)jint(o, "seeded.count"), jsize(o, "seeded.bytes", 0));
@@ -761,17 +784,17 @@ static pid_t ns_tid(pid_t pid, pid_t tid)
 /* Add java_name and java_state to each thread of answer O from a thread dump of PID. */
 static void join_java(json_t *o, pid_t pid)
 {
-	static struct jthread jt[8192];
+	static struct mt_jthread jt[8192];
 	char err[512], *dump;
 	size_t n, i;
 	json_t *t;
 
-	if (jattach_check(pid, err, sizeof(err)) < 0 ||
-	    jattach_run(pid, "threaddump", &dump, err, sizeof(err)) < 0) {
+	if (mt_jattach_check(pid, err, sizeof(err)) < 0 ||
+	    mt_jattach_run(pid, "threaddump", &dump, err, sizeof(err)) < 0) {
 		fprintf(stderr, "memtracectl: threads --java: %s\n", err);
 		exit(EXIT_ERROR);
 	}
-	n = jattach_parse(dump, jt, sizeof(jt) / sizeof(jt[0]));
+	n = mt_jattach_parse(dump, jt, sizeof(jt) / sizeof(jt[0]));
 	json_array_foreach(jget(o, "threads"), i, t) {
 		pid_t nid = ns_tid(pid, (pid_t)jint(t, "tid"));
 
@@ -791,8 +814,8 @@ static void print_threads(json_t *o)
 	size_t i;
 	json_t *t;
 
-	printf("%8s %-16s %-5s %16s %16s %16s %16s%s\n", "TID", "NAME", "ALIVE", "OUTSTANDING",
-	       "CHUNKS", "MAPPED", "UNMAPPED", opt_java ? "  JAVA THREAD (STATE)" : "");
+	printf("%8s %-5s %16s %16s %16s %16s  %s\n", "TID", "ALIVE", "OUTSTANDING", "CHUNKS",
+	       "MAPPED", "UNMAPPED", opt_java ? "NAME (JAVA STATE)" : "NAME");
 	json_array_foreach(jget(o, "threads"), i, t) {
 		char c[4][32];
 
@@ -804,10 +827,14 @@ static void print_threads(json_t *o)
 			 jsize(t, "mapped.bytes", 2));
 		snprintf(c[3], 32, "%llu / %s", (unsigned long long)jint(t, "unmapped.count"),
 			 jsize(t, "unmapped.bytes", 3));
-		printf("%8d %-16s %-5s %16s %16s %16s %16s", (int)jint(t, "tid"), jstr(t, "name"),
-		       json_is_true(jget(t, "alive")) ? "yes" : "no", c[0], c[1], c[2], c[3]);
-		if (jget(t, "java_name"))
-			printf("  %s (%s)", jstr(t, "java_name"), jstr(t, "java_state"));
+		printf("%8d %-5s %16s %16s %16s %16s  %s", (int)jint(t, "tid"),
+		       json_is_true(jget(t, "alive")) ? "yes" : "no", c[0], c[1], c[2], c[3],
+		       jstr(t, "name"));
+		/* The daemon's name is the Java name unless it has not learned it. */
+		if (jget(t, "java_name") && strcmp(jstr(t, "java_name"), jstr(t, "name")))
+			printf(" = %s", jstr(t, "java_name"));
+		if (jget(t, "java_state"))
+			printf(" (%s)", jstr(t, "java_state"));
 		putchar('\n');
 	}
 	printf("(%llu of %llu threads shown)\n", (unsigned long long)jint(o, "count"),

@@ -321,6 +321,7 @@ static void control_request_stop(struct control *c)
  */
 static void client_follow(struct control *c, struct client *cl)
 {
+	struct mt_names *names;
 	uint64_t newest;
 	size_t n;
 
@@ -333,6 +334,7 @@ static void client_follow(struct control *c, struct client *cl)
 		if (n && c->evbuf[0].seq > cl->follow_seq + 1)
 			client_send(cl, json_pack("{s:I}", "dropped",
 						  (json_int_t)(c->evbuf[0].seq - cl->follow_seq - 1)));
+		names = n ? mt_session_names(c->s, c->evbuf, n) : NULL;
 		for (size_t i = 0; i < n && !cl->closing; i++) {
 			const struct mt_event *ev = &c->evbuf[i];
 
@@ -340,8 +342,10 @@ static void client_follow(struct control *c, struct client *cl)
 			if ((cl->follow_tid && ev->tid != cl->follow_tid) ||
 			    (cl->follow_sys >= 0 && ev->sys != cl->follow_sys))
 				continue;
-			client_send(cl, json_pack("{s:o}", "event", mt_proto_event(ev)));
+			client_send(cl, json_pack("{s:o}", "event",
+						  mt_proto_event(ev, mt_names_get(names, ev->tid))));
 		}
+		mt_names_free(names);
 	} while (n == FOLLOW_BATCH && !cl->closing);
 }
 

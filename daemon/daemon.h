@@ -41,6 +41,7 @@ struct options {
 	cpu_set_t all_cpus; /* memtraced's own CPUs, for the control thread under --cpu */
 	uint64_t stack_depth;
 	int no_pin_threshold;
+	int no_java_names;
 };
 
 /* Parse the config file and ARGV into O; exits with EXIT_USAGE on bad input. */
@@ -51,6 +52,12 @@ struct json_t;
 void alertexec_run(const char *cmd, struct json_t *alert, int timeout_ms);
 
 struct control;
+struct jnames;
+
+/* Learn the target's Java thread names on a thread of its own (jnames.c); *OUT NULL when off. */
+int jnames_start(struct mt_session *s, const struct options *o, struct jnames **out);
+/* Stop that thread (it finishes a thread dump in progress) and free it; accepts NULL. */
+void jnames_stop(struct jnames *j);
 
 /* Bind O->socket (refusing a live daemon's); nothing is answered yet.  Logs its own errors. */
 int control_start(struct mt_session *s, const struct options *o, struct control **out);

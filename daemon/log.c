@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <syslog.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
 #include "libtrace.h"
@@ -90,6 +91,40 @@ void fatalx(int code, const char *fmt, ...)
 	exit(code);
 }
 
+#define JOURNAL_FIELDS 16
+
+/*
+ * The journal entry of an alert: its figures as MEMTRACE_* fields, and one
+ * MEMTRACE_TOP_THREAD field per top thread (journalctl shows them all;
+ * MEMTRACE_TOP_THREAD=NAME matches any), each the thread's name as shown.
+ */
+static void journal_alert(const char *msg, int prio, const char *level, const char *state,
+			  uint64_t bytes, uint64_t ceiling, double pct, json_t *top)
+{
+	char f[JOURNAL_FIELDS][1100];
+	struct iovec iov[JOURNAL_FIELDS];
+	size_t n = 0, i;
+	json_t *t;
+
+	snprintf(f[n++], sizeof(f[0]), "MESSAGE=%s", msg);
+	snprintf(f[n++], sizeof(f[0]), "PRIORITY=%d", prio);
+	snprintf(f[n++], sizeof(f[0]), "SYSLOG_IDENTIFIER=memtraced");
+	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_ALERT_LEVEL=%s", level);
+	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_ALERT_STATE=%s", state);
+	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_BYTES=%llu", (unsigned long long)bytes);
+	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_CEILING=%llu", (unsigned long long)ceiling);
+	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_PERCENT=%.1f", pct);
+	json_array_foreach(top, i, t) {
+		if (n == JOURNAL_FIELDS)
+			break;
+		snprintf(f[n++], sizeof(f[0]), "MEMTRACE_TOP_THREAD=%s",
+			 json_string_value(json_object_get(t, "name")) ?: "");
+	}
+	for (i = 0; i < n; i++)
+		iov[i] = (struct iovec){f[i], strlen(f[i])};
+	sd_journal_sendv(iov, (int)n);
+}
+
 /* Log an alert: one line on stderr and, under systemd, a journal entry with fields. */
 void log_alert(json_t *a)
 {
@@ -100,7 +135,7 @@ void log_alert(json_t *a)
 	json_t *eta = json_object_get(a, "eta_s"), *top = json_object_get(a, "top_threads");
 	uint64_t bytes = (uint64_t)json_integer_value(json_object_get(a, "bytes"));
 	uint64_t ceiling = (uint64_t)json_integer_value(json_object_get(a, "ceiling"));
-	char b1[16], b2[16], b3[16], msg[512], tops[256] = "";
+	char b1[16], b2[16], b3[16], msg[1024], tops[3 * MT_NAME_MAX + 64] = "";
 	int raised = state && !strcmp(state, "raised");
 	int prio = !raised ? LOG_NOTICE : !strcmp(level, "crit") ? LOG_CRIT : LOG_WARNING;
 	size_t i, n = 0;
@@ -130,9 +165,5 @@ void log_alert(json_t *a)
 	}
 	fprintf(stderr, "memtraced: %s\n", msg);
 	if (getenv("JOURNAL_STREAM"))
-		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=memtraced",
-				"MEMTRACE_ALERT_LEVEL=%s", level, "MEMTRACE_ALERT_STATE=%s", state,
-				"MEMTRACE_BYTES=%llu", (unsigned long long)bytes,
-				"MEMTRACE_CEILING=%llu", (unsigned long long)ceiling,
-				"MEMTRACE_PERCENT=%.1f", pct, NULL);
+		journal_alert(msg, prio, level, state, bytes, ceiling, pct, top);
 }

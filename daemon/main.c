@@ -4,7 +4,7 @@
  * Threads: this (main) thread launches the target and runs the tracer
  * loop, the only thread that makes ptrace requests; the control thread
  * serves the socket and turns SIGTERM/SIGINT or a stop command into
- * mt_session_stop().  memtraced exits with the target's exit status.
+ * mt_session_stop(); the names thread (jnames.c) learns Java thread names.  memtraced exits with the target's exit status.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -133,6 +133,7 @@ static void write_report(struct mt_session *s, const char *path)
 int main(int argc, char **argv)
 {
 	struct control *ctl = NULL;
+	struct jnames *jn = NULL;
 	struct mt_session *s;
 	struct mt_status st;
 	struct options o;
@@ -197,8 +198,11 @@ int main(int argc, char **argv)
 	sd_notifyf(0, "READY=1\nSTATUS=tracing pid %d", (int)pid);
 	if ((err = control_serve(ctl)) < 0)
 		log_warnx("control thread: %s", strerror(-err));
+	if ((err = jnames_start(s, &o, &jn)) < 0)
+		log_warnx("Java thread names: %s; threads keep their kernel names", strerror(-err));
 	if ((err = mt_session_run(s)) < 0)
 		log_warnx("tracer loop: %s", strerror(-err));
+	jnames_stop(jn);
 	sd_notify(0, "STOPPING=1");
 	if (o.summary)
 		print_summary(s, o.json);

@@ -84,6 +84,8 @@ static const struct opt opts[] = {
 	 "rewrite PATH with Prometheus metrics every 5 s"},
 	{"no-pin-threshold", 0, OPT_FLAG, OFF(no_pin_threshold), NULL,
 	 "do not pin the target's MALLOC_MMAP_THRESHOLD_"},
+	{"no-java-names", 0, OPT_FLAG, OFF(no_java_names), NULL,
+	 "kernel thread names only, never Java's"},
 	{"kill-timeout", 0, OPT_DURATION, OFF(kill_timeout_ns), "DURATION",
 	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
 	{"cpu", 0, OPT_STRING, OFF(cpu), "N", "run target and tracer on CPU N (launch mode)"},
@@ -525,6 +527,7 @@ void options_parse(struct options *o, int argc, char **argv)
 		       o->cfg.crit_percent, origin_place(&from, crit, other, sizeof(other)));
 	}
 	o->cfg.window_s = (double)o->window_ns / 1e9;
+	o->cfg.java_names = !o->no_java_names;
 	o->cfg.ring_events = o->ring_events;
 }
 

@@ -57,26 +57,79 @@ void alert_configure(struct mt_session *s)
 
 static void growth_locked(struct mt_session *s, struct mt_growth *g);
 
-/* Fill A's list of the threads holding the most chunk bytes. */
-static void alert_top_threads(struct mt_session *s, struct mt_alert *a)
+/*
+ * Fill TOP[0..N) with the threads holding the most chunk bytes, most first,
+ * and TH[0..N) (when not NULL) with their records; lock held.
+ */
+static size_t top_threads(struct mt_session *s, struct mt_top_thread *top, struct thread **ths,
+			  size_t n)
 {
-	const size_t n = sizeof(a->top) / sizeof(a->top[0]);
+	struct thread *dummy[8], **rec = ths ? ths : dummy;
+	size_t found = 0;
 
-	memset(a->top, 0, sizeof(a->top));
-	for (const struct thread *th = s->threads; th; th = th->next) {
+	if (!ths && n > sizeof(dummy) / sizeof(dummy[0]))
+		n = sizeof(dummy) / sizeof(dummy[0]);
+	memset(top, 0, n * sizeof(*top));
+	for (struct thread *th = s->threads; th; th = th->next) {
 		size_t i;
 
 		if (!th->own.chunk_bytes)
 			continue;
-		for (i = n; i > 0 && (!a->top[i - 1].tid || a->top[i - 1].chunk_bytes < th->own.chunk_bytes); i--)
+		for (i = n; i > 0 && (!top[i - 1].tid || top[i - 1].chunk_bytes < th->own.chunk_bytes); i--)
 			;
 		if (i == n)
 			continue;
-		memmove(&a->top[i + 1], &a->top[i], (n - i - 1) * sizeof(a->top[0]));
-		a->top[i].tid = th->tid;
-		memcpy(a->top[i].comm, th->comm, sizeof(a->top[i].comm));
-		a->top[i].chunk_bytes = th->own.chunk_bytes;
-		a->top[i].chunk_count = th->own.chunk_count;
+		memmove(&top[i + 1], &top[i], (n - i - 1) * sizeof(top[0]));
+		memmove(&rec[i + 1], &rec[i], (n - i - 1) * sizeof(rec[0]));
+		rec[i] = th;
+		top[i].tid = th->tid;
+		memcpy(top[i].comm, th->comm, sizeof(top[i].comm));
+		thread_name(th, top[i].name);
+		top[i].chunk_bytes = th->own.chunk_bytes;
+		top[i].chunk_count = th->own.chunk_count;
+		if (found < n)
+			found++;
+	}
+	return found;
+}
+
+/* Copy the threads holding the most chunk bytes. */
+size_t mt_session_top_threads(struct mt_session *s, struct mt_top_thread *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = top_threads(s, out, NULL, max);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/*
+ * Fill A's top threads.  A thread is named (comm) at its first memory
+ * event, which for a JVM thread can come before the JVM names it, and
+ * re-read once a second (refresh_names); an alert says its names for good,
+ * so those without a Java name have their comm read again now.
+ */
+static void top_alert_threads(struct mt_session *s, struct mt_alert *a)
+{
+	const size_t max = sizeof(a->top) / sizeof(a->top[0]);
+	struct thread *th[sizeof(a->top) / sizeof(a->top[0])];
+	size_t n = top_threads(s, a->top, th, max);
+
+	for (size_t i = 0; i < n; i++) {
+		char path[64], comm[16];
+
+		if (th[i]->jname || !th[i]->alive)
+			continue;
+		snprintf(path, sizeof(path), "task/%d/comm", th[i]->tid);
+		if (proc_read(th[i]->pid, path, comm, sizeof(comm)) <= 0)
+			continue;
+		comm[strcspn(comm, "\n")] = '\0';
+		if (!comm[0])
+			continue;
+		memcpy(th[i]->comm, comm, sizeof(th[i]->comm));
+		memcpy(a->top[i].comm, comm, sizeof(a->top[i].comm));
+		thread_name(th[i], a->top[i].name);
 	}
 }
 
@@ -100,7 +153,7 @@ static void alert_push(struct mt_session *s, enum mt_level level, int raised, ui
 	a->overall_rate = g.overall_rate;
 	a->eta_s = g.eta_s;
 	a->trend = g.trend;
-	alert_top_threads(s, a);
+	top_alert_threads(s, a);
 }
 
 /* Move the level after a change of the table; lock held.  Returns 1 when an alert was made. */

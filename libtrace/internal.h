@@ -100,6 +100,12 @@ static inline uint64_t ring_first_after(uint64_t after, uint64_t head, size_t ca
 struct thread {
 	pid_t pid, tid;
 	char comm[16];
+	/*
+	 * The full Java name from the JVM's thread dump (jnames.c), at most
+	 * MT_NAME_MAX - 1 bytes, or NULL; under the lock, freed with the record.
+	 */
+	char *jname;
+	unsigned jname_misses; /* dumps (or checks) that did not name it */
 	int alive;
 	uint64_t mapped_count, mapped_bytes;
 	uint64_t unmapped_count, unmapped_bytes;
@@ -260,11 +266,23 @@ struct mt_session {
 	uint64_t hist_n;
 	struct mt_sample hist_first;
 
+	/*
+	 * Java thread names (jnames.c).  next_ns is the names thread's own;
+	 * the rest is guarded by lock.
+	 */
+	int64_t jn_next_ns; /* monotonic: no dump before this */
+	enum mt_jnames jn_state;
+	uint64_t jn_dumps;
+	char jn_note[256];
+
 	struct stack_table stacks;
 	void *unw_as; /* libunwind address space, tracer thread only */
 	int pagemap_fd; /* the target's /proc/PID/pagemap (tmem.c), tracer thread only */
 	struct hs_target *hs; /* JVMs met, newest first (hotspot.c); the list under lock */
 };
+
+/* TH's name as shown, Java's or comm, into BUF[MT_NAME_MAX]; lock held (jnames.c). */
+void thread_name(const struct thread *th, char *buf);
 
 /* Alerts (alert.c); lock held. */
 void alert_configure(struct mt_session *s);

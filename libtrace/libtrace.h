@@ -82,6 +82,7 @@ struct mt_config {
 	uint64_t min_size;    /* mmap shorter than this (and not MAP_FIXED) is not traced */
 	size_t ring_events;   /* event ring capacity, default 1,048,576 */
 	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
+	int java_names;	      /* learn Java thread names (mt_session_java_names): 1 */
 	/* Signal mask the target starts with; NULL keeps the caller's. */
 	const sigset_t *child_sigmask;
 	/* Optional debug logging; called on the tracer thread. */
@@ -106,6 +107,13 @@ struct mt_event {
 	int64_t ret;      /* result: address, value, or -errno */
 };
 
+/*
+ * Room for a thread's name as shown: its full Java name when memtrace has
+ * learned it from the JVM, else the kernel's comm (15 bytes at most).  A
+ * longer Java name is cut at a character boundary.
+ */
+#define MT_NAME_MAX 128
+
 /* One outstanding mapping, as copied out of the table. */
 struct mt_mapping {
 	uint64_t start, len;
@@ -116,13 +124,16 @@ struct mt_mapping {
 	uint64_t id;	   /* seq of the event that created it; 0 when preexisting */
 	pid_t tid;        /* creator, 0 when preexisting */
 	int64_t time_ns;  /* creation time, 0 when preexisting */
-	char comm[16];    /* creator's thread name */
+	char comm[16];    /* creator's thread name, the kernel's */
+	char name[MT_NAME_MAX]; /* creator's name as shown: Java's, else comm */
 };
 
 /* Per-thread figures. */
 struct mt_thread {
 	pid_t pid, tid;
-	char comm[16];
+	char comm[16];		/* the kernel's name, 15 bytes at most */
+	char name[MT_NAME_MAX]; /* as shown: the Java name when known, else comm */
+	int java;		/* NAME is the Java name */
 	int alive;
 	uint64_t mapped_count, mapped_bytes;
 	uint64_t unmapped_count, unmapped_bytes;
@@ -133,6 +144,23 @@ struct mt_thread {
 enum mt_state { MT_STATE_STARTING, MT_STATE_RUNNING, MT_STATE_EXITED, MT_STATE_DETACHED };
 
 enum mt_level { MT_LEVEL_OK, MT_LEVEL_WARN, MT_LEVEL_CRIT };
+
+/* Where thread names come from (mt_session_java_names). */
+enum mt_jnames {
+	MT_JNAMES_DISABLED, /* java_names is 0: comm only */
+	MT_JNAMES_WAITING,  /* no thread dump read yet (a JVM starting, a failure to retry) */
+	MT_JNAMES_LEARNED,  /* from the JVM's thread dumps */
+	MT_JNAMES_NOT_JVM,  /* the target is no HotSpot JVM (checked again as threads appear) */
+	MT_JNAMES_REFUSED,  /* the JVM refuses to attach: comm only, never asked again */
+};
+
+/* One of the threads holding the most chunk bytes. */
+struct mt_top_thread {
+	pid_t tid;
+	char comm[16];
+	char name[MT_NAME_MAX]; /* as shown: Java's, else comm */
+	uint64_t chunk_bytes, chunk_count;
+};
 
 /* An alert: a level raised or cleared. */
 struct mt_alert {
@@ -146,11 +174,7 @@ struct mt_alert {
 	double overall_rate; /* growth, bytes per second, since the first sample */
 	double eta_s;	 /* projected seconds to the ceiling; < 0 when none */
 	const char *trend;
-	struct {
-		pid_t tid;
-		char comm[16];
-		uint64_t chunk_bytes, chunk_count;
-	} top[5]; /* threads holding the most chunk bytes; tid 0 ends the list */
+	struct mt_top_thread top[5]; /* tid 0 ends the list */
 };
 
 /* Growth of the weighed bytes (chunks, or chunks + large). */
@@ -193,6 +217,10 @@ struct mt_status {
 	uint64_t events_by_sys[MT_SYS_COUNT];
 	uint64_t child_events; /* events of descendants in other address spaces */
 	uint64_t threads_alive, threads_seen, tasks_alive;
+	enum mt_jnames java_names; /* where thread names come from */
+	uint64_t java_named;	   /* live threads known by their Java names */
+	uint64_t java_dumps;	   /* thread dumps read */
+	char java_names_note[256]; /* why names are not Java's, or the last failure */
 };
 
 /* Filter for mt_session_outstanding(). Zero means "any". */
@@ -249,6 +277,8 @@ size_t mt_session_history(struct mt_session *s, struct mt_sample *out, size_t ma
 /* Copy up to MAX alerts with seq > AFTER; *NEWEST receives the newest seq. */
 size_t mt_session_alerts(struct mt_session *s, uint64_t after, struct mt_alert *out, size_t max,
 			 uint64_t *newest);
+/* The up to MAX threads holding the most chunk bytes now, most first, into OUT; the count. */
+size_t mt_session_top_threads(struct mt_session *s, struct mt_top_thread *out, size_t max);
 const char *mt_level_name(enum mt_level level);
 int mt_level_from_name(const char *name); /* -1 when unknown */
 
@@ -269,6 +299,43 @@ struct mt_jvm_limits {
 int mt_jvm_is_java(const char *argv0);
 /* Work out the direct-memory ceiling and Netty chunk size from a JVM's flags. */
 void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_jvm_limits *out);
+
+/*
+ * HotSpot's attach mechanism (jattach.c).  Asking a JVM makes it start an
+ * "Attach Listener" thread and a socket /tmp/.java_pidPID in its own /tmp.
+ */
+struct mt_jthread {
+	pid_t tid; /* the native id, nid=0x..., in the JVM's pid namespace */
+	char name[256];
+	char state[64];
+};
+/*
+ * 0 when PID is a HotSpot JVM that may be asked; else ERR says why and
+ * -ENOEXEC (no JVM) or -EPERM (-Xrs, -XX:+DisableAttachMechanism).
+ */
+int mt_jattach_check(pid_t pid, char *err, size_t errsize);
+/*
+ * Run COMMAND ("threaddump") in JVM PID, within about 15 s; *OUT gets the
+ * output (the caller frees).  0, or -errno with ERR set: -EAGAIN (stopped,
+ * or still starting: ask later), -EPERM (attaching is off), -EPROTO (the
+ * command was refused), -ETIMEDOUT, ...
+ */
+int mt_jattach_run(pid_t pid, const char *command, char **out, char *err, size_t errsize);
+/* Parse a thread dump (modified in place) into up to MAX THREADS; returns the count. */
+size_t mt_jattach_parse(char *dump, struct mt_jthread *threads, size_t max);
+
+/*
+ * Learn the target's Java thread names when it is a HotSpot JVM: when a
+ * live thread has no Java name yet (a new thread; one missing from two
+ * dumps is left with its comm), read a thread dump, at most one every
+ * 5 s, and name every live thread from it.  Blocks up to about 15 s: call
+ * it from a thread of its own, never the tracer's.  Returns 1 when names
+ * were read, 0 when nothing was due, else -errno with ERR set (see
+ * mt_jattach_run; -ENOEXEC: no JVM).  After -EPERM or -EPROTO the JVM is
+ * never asked again and threads keep their comm.
+ */
+int mt_session_java_names(struct mt_session *s, char *err, size_t errsize);
+const char *mt_jnames_name(enum mt_jnames st);
 
 /* The target's exit as an exit code for memtraced: status or 128+signal. */
 int mt_exit_code(int wait_status);
@@ -349,6 +416,17 @@ size_t mt_session_threads(struct mt_session *s, struct mt_thread *out, size_t ma
 size_t mt_session_events(struct mt_session *s, uint64_t after, struct mt_event *out,
 			 size_t max, uint64_t *newest);
 /*
+ * The names (as shown, see MT_NAME_MAX) of the threads of events
+ * EV[0..N), looked up once for the batch; the caller frees them with
+ * mt_names_free().  NULL when out of memory.  mt_names_get() gives the
+ * name of TID, or NULL when unknown.
+ */
+struct mt_names;
+struct mt_names *mt_session_names(struct mt_session *s, const struct mt_event *ev, size_t n);
+const char *mt_names_get(const struct mt_names *t, pid_t tid);
+void mt_names_free(struct mt_names *t);
+
+/*
  * An eventfd that becomes readable when an event is recorded after
  * mt_session_notify_arm() was called, and whenever the target's state
  * changes.  The caller reads it to reset it; the session owns it.
@@ -381,8 +459,8 @@ const char *mt_format_size(uint64_t bytes, char *buf, size_t size);
 #define MT_PROTOCOL_VERSION 1
 /* The "status" answer, also printed by memtraced --summary --json. */
 struct json_t *mt_proto_status(struct mt_session *s);
-/* One event as the protocol shows it (events, follow streams). */
-struct json_t *mt_proto_event(const struct mt_event *ev);
+/* One event as the protocol shows it (events, follow streams); THREAD: its thread's name, or NULL. */
+struct json_t *mt_proto_event(const struct mt_event *ev, const char *thread);
 /* One alert as the protocol shows it (alerts, watch streams). */
 struct json_t *mt_proto_alert(const struct mt_alert *a);
 /* Prometheus text exposition of the session; the caller frees it. */

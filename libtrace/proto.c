@@ -153,6 +153,36 @@ static json_t *chunk_rss(struct mt_session *s)
 	return sum < 0 || total > 4096 ? json_null() : json_integer(sum);
 }
 
+/* One of the threads holding the most chunk bytes, as JSON. */
+static json_t *top_thread_json(const struct mt_top_thread *t)
+{
+	return json_pack("{s:i,s:o,s:o,s:I,s:I}", "tid", t->tid, "name", json_text(t->name), "comm",
+			 json_text(t->comm), "chunk_bytes", (json_int_t)t->chunk_bytes,
+			 "chunk_count", (json_int_t)t->chunk_count);
+}
+
+/*
+ * The status's threads: counts, where their names come from, and the
+ * threads holding the most chunk bytes.
+ */
+static json_t *status_threads(struct mt_session *s, const struct mt_status *st)
+{
+	struct mt_top_thread t[5];
+	size_t n = mt_session_top_threads(s, t, sizeof(t) / sizeof(t[0]));
+	json_t *top = json_array(), *o;
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(top, top_thread_json(&t[i]));
+	o = json_pack("{s:I,s:I,s:{s:s,s:I,s:I},s:o}", "count", (json_int_t)st->threads_alive, "seen",
+		      (json_int_t)st->threads_seen, "java_names", "state",
+		      mt_jnames_name(st->java_names), "named", (json_int_t)st->java_named,
+		      "dumps", (json_int_t)st->java_dumps, "top", top);
+	if (o && st->java_names_note[0])
+		json_object_set_new(json_object_get(o, "java_names"), "note",
+				    json_text(st->java_names_note));
+	return o;
+}
+
 /* Build the status object. */
 json_t *mt_proto_status(struct mt_session *s)
 {
@@ -218,9 +248,7 @@ json_t *mt_proto_status(struct mt_session *s)
 		json_pack("{s:I,s:I,s:I,s:o}", "recorded", (json_int_t)st.events_recorded, "dropped",
 			  (json_int_t)st.events_dropped, "children", (json_int_t)st.child_events,
 			  "by_syscall", bysys));
-	json_object_set_new(root, "threads",
-			    json_pack("{s:I,s:I}", "count", (json_int_t)st.threads_alive, "seen",
-				      (json_int_t)st.threads_seen));
+	json_object_set_new(root, "threads", status_threads(s, &st));
 	json_object_set_new(root, "seeded",
 			    json_pack("{s:I,s:I}", "count", (json_int_t)st.seeded_count, "bytes",
 				      (json_int_t)st.seeded_bytes));
@@ -241,10 +269,7 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 	json_t *top = json_array();
 
 	for (size_t i = 0; i < sizeof(a->top) / sizeof(a->top[0]) && a->top[i].tid; i++)
-		json_array_append_new(top, json_pack("{s:i,s:o,s:I,s:I}", "tid", a->top[i].tid,
-						     "name", json_text(a->top[i].comm), "chunk_bytes",
-						     (json_int_t)a->top[i].chunk_bytes, "chunk_count",
-						     (json_int_t)a->top[i].chunk_count));
+		json_array_append_new(top, top_thread_json(&a->top[i]));
 	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:o,s:s,s:o}", "seq",
 			 (json_int_t)a->seq, "time_ns", (json_int_t)a->time_ns, "level",
 			 mt_level_name(a->level), "state", a->raised ? "raised" : "cleared", "bytes",
@@ -288,7 +313,7 @@ static json_t *json_prot(int prot, int flags)
 }
 
 /* One event as JSON. */
-json_t *mt_proto_event(const struct mt_event *ev)
+json_t *mt_proto_event(const struct mt_event *ev, const char *thread)
 {
 	char text[512];
 	const struct sys_ent *e = sys_by_id(ev->sys);
@@ -301,6 +326,8 @@ json_t *mt_proto_event(const struct mt_event *ev)
 		      "time_ns", (json_int_t)ev->time_ns, "pid", ev->pid, "tid", ev->tid, "syscall",
 		      mt_sys_name(ev->sys), "args", args, "done", ev->done, "ret",
 		      (json_int_t)ev->ret, "duration_ns", (json_int_t)ev->dur_ns, "text", json_text(text));
+	if (o && thread)
+		json_object_set_new(o, "thread", json_text(thread));
 	if (o && ev->inferred)
 		json_object_set_new(o, "inferred", json_true());
 	if (o && ev->done && ev->ret < 0 && ev->ret >= -4095)
@@ -472,7 +499,7 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 				  "prot", json_prot(m[i].prot, m[i].flags), "anonymous",
 				  !!(m[i].kind & MT_MAP_ANON), "preexisting",
 				  !!(m[i].kind & MT_MAP_PREEXISTING), "tid", m[i].tid, "thread",
-				  json_text(m[i].comm), "age_s",
+				  json_text(m[i].name), "age_s",
 				  m[i].time_ns ? (double)(now - m[i].time_ns) / 1e9 : 0.0);
 
 		if (!o1)
@@ -669,8 +696,9 @@ static json_t *cmd_threads(struct mt_session *s, json_t *req)
 		if (!all && !t[i].alive && !t[i].outstanding_count)
 			continue;
 		json_array_append_new(
-			list, json_pack("{s:i,s:i,s:o,s:b,s:o,s:o,s:o,s:o}", "tid", t[i].tid, "pid",
-					t[i].pid, "name", json_text(t[i].comm), "alive", t[i].alive, "mapped",
+			list, json_pack("{s:i,s:i,s:o,s:o,s:b,s:b,s:o,s:o,s:o,s:o}", "tid", t[i].tid,
+					"pid", t[i].pid, "name", json_text(t[i].name), "comm",
+					json_text(t[i].comm), "java", t[i].java, "alive", t[i].alive, "mapped",
 					cb(t[i].mapped_count, t[i].mapped_bytes), "unmapped",
 					cb(t[i].unmapped_count, t[i].unmapped_bytes), "outstanding",
 					cb(t[i].outstanding_count, t[i].outstanding_bytes), "chunks",
@@ -698,6 +726,7 @@ static json_t *cmd_events(struct mt_session *s, json_t *req)
 	struct mt_event *win = malloc(EVENTS_WINDOW * sizeof(*win)), *hits = NULL;
 	uint64_t newest, upto, dropped;
 	json_t *list = json_array();
+	struct mt_names *names;
 	struct mt_status st;
 
 	if (!win)
@@ -729,8 +758,10 @@ static json_t *cmd_events(struct mt_session *s, json_t *req)
 		upto = win[0].seq - 1;
 	}
 out:
+	names = mt_session_names(s, hits, found);
 	for (size_t i = found; i-- > 0;)
-		json_array_append_new(list, mt_proto_event(&hits[i]));
+		json_array_append_new(list, mt_proto_event(&hits[i], mt_names_get(names, hits[i].tid)));
+	mt_names_free(names);
 	free(win);
 	free(hits);
 	return json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "newest", (json_int_t)newest, "dropped",

@@ -65,6 +65,7 @@ void mt_config_default(struct mt_config *cfg)
 	cfg->cpu = -1;
 	cfg->ring_events = 1u << 20;
 	cfg->wake_signal = SIGURG;
+	cfg->java_names = 1;
 }
 
 /* Log a debug message through the configured callback. */
@@ -135,6 +136,7 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 	snprintf(s->chunk_source, sizeof(s->chunk_source), "%s",
 		 cfg->chunk_size ? "--chunk-size" : "default (16 MiB)");
 	alert_configure(s);
+	s->jn_state = cfg->java_names ? MT_JNAMES_WAITING : MT_JNAMES_DISABLED;
 	s->notify_fd = -1;
 	s->pagemap_fd = -1;
 	s->hist = calloc(HISTORY_SAMPLES, sizeof(*s->hist));
@@ -256,6 +258,7 @@ void mt_session_free(struct mt_session *s)
 	maps_clear(&s->maps);
 	for (th = s->threads; th; th = next) {
 		next = th->next;
+		free(th->jname);
 		free(th);
 	}
 	stack_free(&s->stacks);
@@ -1139,6 +1142,11 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->threads_alive = s->threads_alive;
 	out->threads_seen = s->threads_seen;
 	out->tasks_alive = s->ntasks;
+	out->java_names = s->jn_state;
+	out->java_dumps = s->jn_dumps;
+	memcpy(out->java_names_note, s->jn_note, sizeof(out->java_names_note));
+	for (const struct thread *th = s->threads; th; th = th->next)
+		out->java_named += th->alive && th->jname;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1173,12 +1181,13 @@ static int outstanding_one(const struct maps_entry *e, void *arg)
 		m->time_ns = e->time_ns;
 		m->stack_id = e->stack_id;
 		m->id = e->id;
-		m->comm[0] = '\0';
+		m->comm[0] = m->name[0] = '\0';
 		if (e->owner) {
 			const struct thread *th =
 				(const struct thread *)((const char *)e->owner -
 							offsetof(struct thread, own));
 			memcpy(m->comm, th->comm, sizeof(m->comm));
+			thread_name(th, m->name);
 		}
 	}
 	c->total++;
@@ -1213,6 +1222,8 @@ size_t mt_session_threads(struct mt_session *s, struct mt_thread *out, size_t ma
 		o->pid = th->pid;
 		o->tid = th->tid;
 		memcpy(o->comm, th->comm, sizeof(o->comm));
+		thread_name(th, o->name);
+		o->java = th->jname != NULL;
 		o->alive = th->alive;
 		o->mapped_count = th->mapped_count;
 		o->mapped_bytes = th->mapped_bytes;

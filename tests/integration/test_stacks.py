@@ -678,9 +678,11 @@ class JavaStacks(unittest.TestCase):
             r.out.wait_prefix("WARM", 60)
             cls.maps_before = mtlib.proc_maps(r.pid)
             cls.before = r.ctl("stacks", "--class", "chunk")
-            # Names are re-read about once a second; wait for the JVM's own.
-            mtlib.wait_for(lambda: any(t["name"] == "nioEventLoopGro" for t in
-                                       r.ctl("threads")["threads"]), timeout=10)
+            # memtraced learns the Java names from a thread dump, and re-reads
+            # comm once a second; wait for both.
+            mtlib.wait_for(lambda: any((t["name"], t["comm"]) ==
+                                       ("nioEventLoopGroup-2-1", "nioEventLoopGro")
+                                       for t in r.ctl("threads")["threads"]), timeout=30)
             cls.threads = mtlib.ctl_run(r.d.sock, "--json", "threads", "--java")
             cls.comms = {}
             for tid in os.listdir("/proc/%d/task" % r.pid):
@@ -764,7 +766,8 @@ class JavaStacks(unittest.TestCase):
         self.assertIn("nioEventLoopGroup-2-1", named, ans)
         t = named["nioEventLoopGroup-2-1"]
         self.assertEqual(self.comms.get(t["tid"]), "nioEventLoopGro")
-        self.assertEqual(t["name"], "nioEventLoopGro")
+        self.assertEqual((t["name"], t["comm"], t["java"]),
+                         ("nioEventLoopGroup-2-1", "nioEventLoopGro", True))
         self.assertEqual((t["chunks"]["count"], t["chunks"]["bytes"]), (1, CHUNK))
         self.assertTrue(t["java_state"].startswith("TIMED_WAITING"), t)
         for name in ("main", "Reference Handler", "Finalizer"):
@@ -831,8 +834,9 @@ class JavaNoWait(unittest.TestCase):
         subprocess.run(["javac", "-d", self.tmp, JAVA_SRC], check=True, timeout=120)
         with open(os.path.join(self.tmp, "go"), "w"):
             pass
+        # memtraced itself would start the attach listener (test_java_names).
         r = Traced(["java", "-cp", self.tmp, "StackLeak", "0", "0", self.tmp],
-                   os.path.join(self.tmp, "done"))
+                   os.path.join(self.tmp, "done"), opts=["--no-java-names"])
         self.addCleanup(r.d.kill)
         self.addCleanup(ignore_gone, os.kill, r.pid, signal.SIGCONT)
         r.truth(60)
@@ -862,7 +866,8 @@ class JavaNoWait(unittest.TestCase):
         src = os.path.join(self.tmp, "silent_jvm.py")
         with open(src, "w") as f:
             f.write(SILENT_JVM)
-        r = Traced(["python3", src, self.tmp], os.path.join(self.tmp, "go"))
+        r = Traced(["python3", src, self.tmp], os.path.join(self.tmp, "go"),
+                   opts=["--no-java-names"])
         self.addCleanup(r.d.kill)
         self.addCleanup(ignore_gone, os.unlink, "/tmp/.java_pid%d" % r.pid)
         r.out.wait_prefix("READY")

@@ -413,6 +413,42 @@ START_TEST(test_is_java)
 }
 END_TEST
 
+/* A JDK 17 thread dump: Java threads, a VM thread, names with quotes and blanks. */
+START_TEST(test_jattach_parse)
+{
+	char dump[] =
+		"2026-01-01 00:00:00\n"
+		"Full thread dump OpenJDK 64-Bit Server VM (17.0.15+6-Debian-1deb12u1 mixed mode):\n"
+		"\n"
+		"\"leak-worker-pool-1\" #14 prio=5 os_prio=0 cpu=1.2ms elapsed=3.1s "
+		"tid=0x00007f0000001000 nid=0x1f2e waiting on condition  [0x00007f00]\n"
+		"   java.lang.Thread.State: TIMED_WAITING (sleeping)\n"
+		"\tat java.lang.Thread.sleep(java.base@17/Native Method)\n"
+		"\n"
+		"\"say \"hi\" nid=0x1\" #15 daemon prio=5 os_prio=0 cpu=0.1ms elapsed=3.0s "
+		"tid=0x00007f0000002000 nid=0x1f2f runnable  [0x00007f01]\n"
+		"   java.lang.Thread.State: RUNNABLE\n"
+		"\n"
+		"\"VM Thread\" os_prio=0 cpu=3.0ms elapsed=3.2s tid=0x00007f0000003000 nid=0x1f20 "
+		"runnable  \n"
+		"\n"
+		"JNI global refs: 6, weak refs: 0\n";
+	struct mt_jthread t[4];
+	size_t n = mt_jattach_parse(dump, t, 4);
+
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(t[0].tid, 0x1f2e);
+	ck_assert_str_eq(t[0].name, "leak-worker-pool-1");
+	ck_assert_str_eq(t[0].state, "TIMED_WAITING (sleeping)");
+	ck_assert_int_eq(t[1].tid, 0x1f2f);
+	ck_assert_str_eq(t[1].name, "say \"hi\" nid=0x1");
+	ck_assert_str_eq(t[1].state, "RUNNABLE");
+	ck_assert_int_eq(t[2].tid, 0x1f20);
+	ck_assert_str_eq(t[2].name, "VM Thread");
+	ck_assert_str_eq(t[2].state, "runnable");
+}
+END_TEST
+
 Suite *jvm_suite(void)
 {
 	Suite *s = suite_create("jvm");
@@ -424,6 +460,7 @@ Suite *jvm_suite(void)
 	tcase_add_test(tc, test_chunk_sources_exact);
 	tcase_add_test(tc, test_bare_java);
 	tcase_add_test(tc, test_is_java);
+	tcase_add_test(tc, test_jattach_parse);
 	suite_add_tcase(s, tc);
 	tcase_add_loop_test(edge, test_edge_case, 0, NCASES(edge_cases));
 	suite_add_tcase(s, edge);

@@ -491,7 +491,7 @@ static struct mt_event event(unsigned sys, int64_t ret, int done)
 START_TEST(test_event_object)
 {
 	struct mt_event ev = event(MT_SYS_MMAP, 0x7f4674483000, 1);
-	json_t *o = mt_proto_event(&ev), *args;
+	json_t *o = mt_proto_event(&ev, NULL), *args;
 	char text[512];
 
 	ck_assert(json_is_object(o));
@@ -514,14 +514,14 @@ START_TEST(test_event_object)
 	json_decref(o);
 
 	ev = event(MT_SYS_MMAP, -ENOMEM, 1);
-	o = mt_proto_event(&ev);
+	o = mt_proto_event(&ev, NULL);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "error")), "ENOMEM");
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "ret")), -ENOMEM);
 	json_decref(o);
 
 	/* Never finished: no error even with a negative ret. */
 	ev = event(MT_SYS_MMAP, -ENOMEM, 0);
-	o = mt_proto_event(&ev);
+	o = mt_proto_event(&ev, NULL);
 	ck_assert(json_is_false(json_object_get(o, "done")));
 	ck_assert_ptr_null(json_object_get(o, "error"));
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(o, "text")), " = ?"));
@@ -535,7 +535,7 @@ START_TEST(test_event_object)
 		};
 
 		ev = event(s, 0, 1);
-		o = mt_proto_event(&ev);
+		o = mt_proto_event(&ev, NULL);
 		ck_assert_str_eq(json_string_value(json_object_get(o, "syscall")), mt_sys_name(s));
 		ck_assert_uint_eq(json_array_size(json_object_get(o, "args")), nargs[s]);
 		json_decref(o);

@@ -36,11 +36,17 @@ int mt_level_from_name(const char *name)
 	return -1;
 }
 
-/* The bytes alerts weigh. */
+/*
+ * The bytes alerts weigh: all direct memory when it is known (with the
+ * chunks that were there before tracing began, whose stacks nobody saw),
+ * else chunks, or chunks + large with count_large.
+ */
 static uint64_t weighed(const struct mt_session *s)
 {
 	const struct maps_totals *t = &s->maps.totals;
 
+	if (direct_weighing(s))
+		return t->direct_bytes + t->seeded_chunk_bytes;
 	return t->bytes[MT_CLASS_CHUNK] + (s->cfg.count_large ? t->bytes[MT_CLASS_LARGE] : 0);
 }
 
@@ -57,18 +63,22 @@ void alert_configure(struct mt_session *s)
 
 static void growth_locked(struct mt_session *s, struct mt_growth *g);
 
-/* Fill A's list of the threads holding the most chunk bytes. */
+/* Fill A's list of the threads holding the most weighed (direct or chunk) bytes. */
 static void alert_top_threads(struct mt_session *s, struct mt_alert *a)
 {
 	const size_t n = sizeof(a->top) / sizeof(a->top[0]);
+	int direct = direct_weighing(s);
 
 	memset(a->top, 0, sizeof(a->top));
 	for (const struct thread *th = s->threads; th; th = th->next) {
+		uint64_t held = direct ? th->own.direct_bytes : th->own.chunk_bytes;
 		size_t i;
 
-		if (!th->own.chunk_bytes)
+		if (!held)
 			continue;
-		for (i = n; i > 0 && (!a->top[i - 1].tid || a->top[i - 1].chunk_bytes < th->own.chunk_bytes); i--)
+		for (i = n; i > 0 && (!a->top[i - 1].tid || (direct ? a->top[i - 1].direct_bytes
+								    : a->top[i - 1].chunk_bytes) < held);
+		     i--)
 			;
 		if (i == n)
 			continue;
@@ -77,6 +87,8 @@ static void alert_top_threads(struct mt_session *s, struct mt_alert *a)
 		memcpy(a->top[i].comm, th->comm, sizeof(a->top[i].comm));
 		a->top[i].chunk_bytes = th->own.chunk_bytes;
 		a->top[i].chunk_count = th->own.chunk_count;
+		a->top[i].direct_bytes = th->own.direct_bytes;
+		a->top[i].direct_count = th->own.direct_count;
 	}
 }
 
@@ -94,6 +106,10 @@ static void alert_push(struct mt_session *s, enum mt_level level, int raised, ui
 	a->level = level;
 	a->raised = raised;
 	a->bytes = bytes;
+	a->direct = direct_weighing(s);
+	a->direct_bytes = s->maps.totals.direct_bytes;
+	a->direct_count = s->maps.totals.direct_count;
+	a->hidden_bytes = direct_hidden(s);
 	a->ceiling = s->ceiling;
 	growth_locked(s, &g);
 	a->rate = g.rate;
@@ -192,6 +208,7 @@ void mt_session_sample(struct mt_session *s)
 	struct mt_sample smp;
 
 	refresh_names(s);
+	direct_scan_jars(s);
 	pthread_mutex_lock(&s->lock);
 	smp.time_ns = mt_now_ns();
 	smp.bytes = weighed(s);

@@ -180,8 +180,12 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	return _UPT_find_proc_info(as, ip, pi, need_unwind_info, arg);
 }
 
-/* Capture up to MAX pcs of stopped task T, innermost first. */
-unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max)
+/*
+ * Capture up to MAX pcs of stopped task T, innermost first; with PROBE,
+ * stop after PROBE unless they pass through the direct-memory path.
+ */
+unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max,
+			unsigned probe)
 {
 	static unw_accessors_t accessors;
 	struct unwind_cache *c;
@@ -216,6 +220,8 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 			if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || !ip)
 				break;
 			pcs[n++] = ip;
+			if (n == probe && !stack_is_direct(s, pcs, n))
+				break;
 		} while (n < max && unw_step(&cur) > 0);
 	}
 	current = NULL;

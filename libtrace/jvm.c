@@ -498,7 +498,8 @@ uint64_t mt_netty_chunk(const struct mt_jvm_limits *lim, const struct mt_netty *
 	}
 	if (!strcmp(type, "adaptive")) {
 		snprintf(why, size, "%s%s: adaptive allocator, chunk sizes vary", ver,
-			 lim->allocator_type[0] ? " io.netty.allocator.type=adaptive" : "");
+			 !strcmp(lim->allocator_type, "adaptive") ? " io.netty.allocator.type=adaptive"
+								   : "");
 		return 0;
 	}
 	chunk = chunk_rule(lim, known && version_ge(v->version, 4, 1, 75) ? 9 : 11, &given);

@@ -116,6 +116,8 @@ class Run:
             d.kill()
         for t in threads:
             t.join(5)
+        d.proc.stdout.close()
+        d.proc.stderr.close()
         self.err = "\n".join(x for _, x in err)
         self.out = [x for _, x in self.lines]
         self.used = []  # (t, fields) of every USED line, the program's clock

@@ -803,7 +803,7 @@ static const struct mt_arg alerts_args[] = {
 };
 
 static const struct mt_arg outstanding_args[] = {
-	{"class", MT_ARG_WORD, class_values, "only this size class"},
+	{"class", MT_ARG_WORD, class_values, "a size class, or direct"},
 	{"min_size", MT_ARG_SIZE, NULL, "only mappings at least this long"},
 	{"older_than", MT_ARG_SECONDS, NULL, "only mappings older than this"},
 	{"tid", MT_ARG_COUNT, NULL, "only mappings this thread created"},
@@ -822,7 +822,7 @@ static const struct mt_arg peek_args[] = {
 };
 
 static const struct mt_arg stacks_args[] = {
-	{"class", MT_ARG_WORD, class_values, "only mappings of this size class"},
+	{"class", MT_ARG_WORD, class_values, "a size class, or direct"},
 	{"limit", MT_ARG_COUNT, NULL, "at most this many stacks (default 20)"},
 	{NULL, 0, NULL, NULL},
 };

@@ -14,7 +14,7 @@ VERSION := 0.1.0
 
 CC ?= cc
 CFLAGS ?= -O2 -g
-PKGS := libunwind-ptrace libelf jansson libseccomp libsystemd
+PKGS := libunwind-ptrace libelf jansson libseccomp libsystemd zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libstdc++ only for __cxa_demangle (C++ frame names).
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lstdc++

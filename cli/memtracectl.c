@@ -50,7 +50,7 @@ static const struct {
 	{"peek", "--hexdump", "hexdump -C layout (default)"},
 	{"peek", "--strings", "printable strings with offsets"},
 	{"peek", "--out FILE", "save the raw bytes to FILE"},
-	{"stacks", "--folded", "one line a stack, root first: frame;frame;... bytes (flame graphs)"},
+	{"stacks", "--folded", "flame graph input: frame;frame;... BYTES, root first"},
 	{"wait", "--level warn|crit", "the level to wait for (default warn)"},
 	{"wait", "--timeout DURATION", "give up after this (default: never)"},
 	{NULL, NULL, NULL},
@@ -560,6 +560,17 @@ static void print_status(json_t *o)
 	if (jint(o, "ceiling.bytes"))
 		printf(", %.1f%% of the %s ceiling", json_number_value(jget(o, "ceiling.used_percent")),
 		       jsize(o, "ceiling.bytes", 2));
+	printf("\nchunk size   %s: %s", jsize(o, "chunks.size", 0), jstr(o, "chunks.size_source"));
+	if (jget(o, "direct")) {
+		printf("\ndirect       %llu mappings, %s; alerts weigh %s",
+		       (unsigned long long)jint(o, "direct.count"), jsize(o, "direct.bytes", 0),
+		       jstr(o, "direct.weighs"));
+		if (json_is_string(jget(o, "direct.netty_version")))
+			printf("; Netty %s", jstr(o, "direct.netty_version"));
+		if (jint(o, "direct.may_be_hidden_bytes"))
+			printf("\nout of sight up to %s in malloc arenas: %s",
+			       jsize(o, "direct.may_be_hidden_bytes", 1), jstr(o, "direct.hidden_because"));
+	}
 	printf("\nclasses      small %llu / %s, chunk %llu / %s, large %llu / %s\n",
 	       (unsigned long long)jint(o, "outstanding.classes.small.count"),
 	       jsize(o, "outstanding.classes.small.bytes", 0),
@@ -624,10 +635,18 @@ static void print_alert(json_t *a)
 	       jrate(a, "overall_rate_bytes_per_s", 1));
 	if (json_is_number(eta))
 		printf(", ceiling in %.0fs", json_number_value(eta));
+	if (!strcmp(jstr(a, "weighs"), "direct"))
+		printf("; direct %llu mappings", (unsigned long long)jint(a, "direct.count"));
+	if (jint(a, "direct.may_be_hidden_bytes"))
+		printf(", up to %s more out of sight in malloc arenas",
+		       jsize(a, "direct.may_be_hidden_bytes", 3));
 	json_array_foreach(jget(a, "top_threads"), i, th) {
+		int direct = !strcmp(jstr(a, "weighs"), "direct");
+
 		if (i == 3)
 			break;
-		printf("%s%s %s", i ? ", " : "; top: ", jstr(th, "name"), jsize(th, "chunk_bytes", 2));
+		printf("%s%s %s", i ? ", " : "; top: ", jstr(th, "name"),
+		       jsize(th, direct ? "direct_bytes" : "chunk_bytes", 2));
 	}
 	putchar('\n');
 }

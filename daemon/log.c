@@ -141,13 +141,16 @@ void log_alert(json_t *a)
 	size_t i, n = 0;
 	json_t *t;
 
+	const char *weighs = json_string_value(json_object_get(a, "weighs"));
+	const char *held = weighs && !strcmp(weighs, "direct") ? "direct_bytes" : "chunk_bytes";
+
 	json_array_foreach(top, i, t) {
 		if (i == 3)
 			break;
 		n += (size_t)snprintf(tops + n, sizeof(tops) - n, "%s%s %s", i ? ", " : "; top: ",
 				      json_string_value(json_object_get(t, "name")),
 				      mt_format_size((uint64_t)json_integer_value(
-							     json_object_get(t, "chunk_bytes")),
+							     json_object_get(t, held)),
 						     b3, sizeof(b3)));
 		if (n >= sizeof(tops))
 			break;

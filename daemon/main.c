@@ -93,10 +93,20 @@ static void print_summary(struct mt_session *s, int json)
 		mt_format_size(st.reserved_bytes, b[2], 16),
 		(unsigned long long)st.count[MT_CLASS_CHUNK], mt_format_size(st.chunk_size, b[3], 16),
 		mt_format_size(st.bytes[MT_CLASS_CHUNK], b[4], 16));
-	if (st.ceiling)
+	if (st.ceiling && !st.direct_weighing)
 		fprintf(stderr, " (%.1f%% of ceiling %s)",
 			100.0 * (double)st.bytes[MT_CLASS_CHUNK] / (double)st.ceiling,
 			mt_format_size(st.ceiling, b[0], 16));
+	if (st.jvm) {
+		fprintf(stderr, "\n  direct:      %llu mappings, %s",
+			(unsigned long long)st.direct_count,
+			mt_format_size(st.direct_bytes, b[0], 16));
+		if (st.ceiling && st.direct_weighing)
+			fprintf(stderr, " (%.1f%% of ceiling %s)",
+				100.0 * (double)(st.direct_bytes + st.seeded_chunk_bytes) /
+					(double)st.ceiling,
+				mt_format_size(st.ceiling, b[1], 16));
+	}
 	fprintf(stderr,
 		"\n  large:       %llu, %s\n  small:       %llu, %s\n"
 		"  events:      %llu recorded, %llu dropped, %llu in child processes\n"

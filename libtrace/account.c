@@ -64,6 +64,10 @@ void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *e
 		return;
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE))
 		kind |= MT_MAP_NOCHUNK;
+	if (ev->direct) {
+		kind |= MT_MAP_DIRECT;
+		direct_seen(s, len);
+	}
 	e = entry_new(t, ev, (uint64_t)ev->ret, len, (int)ev->args[2], flags, kind);
 
 	/* A replaced range is not an unmap by this thread; count the new map only. */
@@ -260,9 +264,14 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 			/* A stack captured for this call (it made a chunk) beats the old one. */
 			if (ev->stack_id)
 				e.stack_id = ev->stack_id;
+			/* realloc of direct memory (Unsafe.reallocateMemory) stays direct. */
+			if (ev->direct)
+				e.kind |= MT_MAP_DIRECT;
 			break;
 		}
 	}
+	if (ev->direct && !(e.kind & MT_MAP_DIRECT))
+		e.kind |= MT_MAP_DIRECT; /* no entry was found: the fallback */
 	if ((flags & MREMAP_DONTUNMAP) || old_len == 0)
 		restore_range(s, t);
 	t->nsaved = 0;

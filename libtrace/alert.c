@@ -36,11 +36,17 @@ int mt_level_from_name(const char *name)
 	return -1;
 }
 
-/* The bytes alerts weigh. */
+/*
+ * The bytes alerts weigh: all direct memory when it is known (with the
+ * chunks that were there before tracing began, whose stacks nobody saw),
+ * else chunks, or chunks + large with count_large.
+ */
 static uint64_t weighed(const struct mt_session *s)
 {
 	const struct maps_totals *t = &s->maps.totals;
 
+	if (direct_weighing(s))
+		return t->direct_bytes + t->seeded_chunk_bytes;
 	return t->bytes[MT_CLASS_CHUNK] + (s->cfg.count_large ? t->bytes[MT_CLASS_LARGE] : 0);
 }
 
@@ -58,24 +64,29 @@ void alert_configure(struct mt_session *s)
 static void growth_locked(struct mt_session *s, struct mt_growth *g);
 
 /*
- * Fill TOP[0..N) with the threads holding the most chunk bytes, most first,
- * and TH[0..N) (when not NULL) with their records; lock held.
+ * Fill TOP[0..N) with the threads holding the most weighed (direct, or
+ * chunk) bytes, most first, and THS[0..N) (when not NULL) with their
+ * records; lock held.
  */
 static size_t top_threads(struct mt_session *s, struct mt_top_thread *top, struct thread **ths,
 			  size_t n)
 {
 	struct thread *dummy[8], **rec = ths ? ths : dummy;
+	int direct = direct_weighing(s);
 	size_t found = 0;
 
 	if (!ths && n > sizeof(dummy) / sizeof(dummy[0]))
 		n = sizeof(dummy) / sizeof(dummy[0]);
 	memset(top, 0, n * sizeof(*top));
 	for (struct thread *th = s->threads; th; th = th->next) {
+		uint64_t held = direct ? th->own.direct_bytes : th->own.chunk_bytes;
 		size_t i;
 
-		if (!th->own.chunk_bytes)
+		if (!held)
 			continue;
-		for (i = n; i > 0 && (!top[i - 1].tid || top[i - 1].chunk_bytes < th->own.chunk_bytes); i--)
+		for (i = n; i > 0 && (!top[i - 1].tid || (direct ? top[i - 1].direct_bytes
+								   : top[i - 1].chunk_bytes) < held);
+		     i--)
 			;
 		if (i == n)
 			continue;
@@ -87,13 +98,15 @@ static size_t top_threads(struct mt_session *s, struct mt_top_thread *top, struc
 		thread_name(th, top[i].name);
 		top[i].chunk_bytes = th->own.chunk_bytes;
 		top[i].chunk_count = th->own.chunk_count;
+		top[i].direct_bytes = th->own.direct_bytes;
+		top[i].direct_count = th->own.direct_count;
 		if (found < n)
 			found++;
 	}
 	return found;
 }
 
-/* Copy the threads holding the most chunk bytes. */
+/* Copy the threads holding the most weighed bytes. */
 size_t mt_session_top_threads(struct mt_session *s, struct mt_top_thread *out, size_t max)
 {
 	size_t n;
@@ -147,6 +160,10 @@ static void alert_push(struct mt_session *s, enum mt_level level, int raised, ui
 	a->level = level;
 	a->raised = raised;
 	a->bytes = bytes;
+	a->direct = direct_weighing(s);
+	a->direct_bytes = s->maps.totals.direct_bytes;
+	a->direct_count = s->maps.totals.direct_count;
+	a->hidden_bytes = direct_hidden(s);
 	a->ceiling = s->ceiling;
 	growth_locked(s, &g);
 	a->rate = g.rate;
@@ -245,6 +262,7 @@ void mt_session_sample(struct mt_session *s)
 	struct mt_sample smp;
 
 	refresh_names(s);
+	direct_scan_jars(s);
 	pthread_mutex_lock(&s->lock);
 	smp.time_ns = mt_now_ns();
 	smp.bytes = weighed(s);

@@ -151,6 +151,7 @@ struct frame {
 struct symtab;
 
 #define OBJECT_LOADS 8
+#define DIRECT_MARKS 8
 
 /* An ELF object seen mapped executable in the target; never moves once made. */
 struct object {
@@ -164,6 +165,12 @@ struct object {
 	struct {
 		uint64_t vaddr, offset, filesz;
 	} loads[OBJECT_LOADS]; /* the first PT_LOAD segments */
+	/* Where the direct-memory path runs in it, as file offsets (direct.c). */
+	unsigned nmarks;
+	struct direct_mark {
+		uint64_t lo, hi; /* [lo, hi) */
+		int from_java;	 /* counts only when called from code outside any object */
+	} marks[DIRECT_MARKS];
 };
 
 /* One executable region of the target, from the snapshot. */
@@ -205,12 +212,36 @@ void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf
 /* The snapshot region holding PC, or NULL; tracer thread. */
 const struct region *stack_region(const struct mt_session *s, uint64_t pc);
 
-/* Unwinding (unwind.c): the native stack of stopped task T, innermost first. */
+/*
+ * Unwinding (unwind.c): the native stack of stopped task T, innermost
+ * first.  With PROBE, stop after that many frames unless they already show
+ * the direct-memory path (stack_is_direct()).
+ */
 struct task;
-unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max);
+unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max,
+			unsigned probe);
+
+/* Direct memory (direct.c). */
+/* Find the direct-memory path's functions in libjvm object O (tracer thread, lock held). */
+void direct_object(struct mt_session *s, struct object *o);
+/* Whether the N pcs (innermost first) pass through the direct-memory path. */
+int stack_is_direct(const struct mt_session *s, const uint64_t *pcs, unsigned n);
+/* A direct-memory mmap of LEN bytes was made: learn the chunk size from it; lock held. */
+void direct_seen(struct mt_session *s, uint64_t len);
+/* Whether O has a mark that makes a stack through it direct memory. */
+int object_has_direct(const struct object *o);
+/* Direct memory that may be out of sight in malloc arenas (mt_status.hidden_bytes). */
+uint64_t direct_hidden(const struct mt_session *s);
+/* Work out the chunk size in force from what is known now; lock held. */
+void direct_update_chunk(struct mt_session *s);
+/* Read Netty's version from the jars the target has open; lock not held. */
+void direct_scan_jars(struct mt_session *s);
+/* Frames a probe unwinds before giving up on the direct-memory path. */
+#define DIRECT_PROBE 10
 void unwind_task_free(struct task *t);
 
 #define ALERT_RING	256
+#define DIRECT_SIZES	8
 #define HISTORY_SAMPLES 3600 /* an hour at one sample a second */
 
 struct mt_session {
@@ -256,7 +287,7 @@ struct mt_session {
 
 	/* Ceiling, alerts and growth (alert.c); guarded by lock. */
 	uint64_t ceiling; /* in force: configured, or from the JVM's flags */
-	char ceiling_source[128], chunk_source[64];
+	char ceiling_source[128], chunk_source[128];
 	int threshold_pinned;
 	enum mt_level level;
 	uint64_t on[MT_LEVEL_CRIT + 1], off[MT_LEVEL_CRIT + 1]; /* thresholds in bytes */
@@ -279,10 +310,33 @@ struct mt_session {
 	void *unw_as; /* libunwind address space, tracer thread only */
 	int pagemap_fd; /* the target's /proc/PID/pagemap (tmem.c), tracer thread only */
 	struct hs_target *hs; /* JVMs met, newest first (hotspot.c); the list under lock */
+
+	/* Direct memory (direct.c); guarded by lock. */
+	int jvm;	  /* the target is a java launcher: probe its mmaps' stacks */
+	int direct_known; /* a libjvm with Unsafe_AllocateMemory0 is mapped */
+	struct {
+		uint64_t len, count;
+	} direct_sizes[DIRECT_SIZES]; /* direct mmap lengths seen, most common first */
+	uint64_t direct_mmaps;	       /* direct mmaps seen in all */
+	struct mt_jvm_limits lim;      /* what the JVM's flags said */
+	struct mt_netty netty;	       /* what its jars say; version[0] 0: not found */
+	int64_t jar_scan_ns;	       /* monotonic time of the last look at its jars */
+	uint32_t jar_seen[64];	       /* inodes of jars already read (low 32 bits) */
+	unsigned njar_seen;
 };
 
 /* TH's name as shown, Java's or comm, into BUF[MT_NAME_MAX]; lock held (jnames.c). */
 void thread_name(const struct thread *th, char *buf);
+
+/*
+ * Whether alerts weigh direct memory (every mapping made on the
+ * Unsafe.allocateMemory path) rather than chunk-sized mappings: the target
+ * runs a libjvm whose direct-memory path is known, and stacks are on.
+ */
+static inline int direct_weighing(const struct mt_session *s)
+{
+	return s->direct_known && s->cfg.stacks != MT_STACKS_NONE;
+}
 
 /* Alerts (alert.c); lock held. */
 void alert_configure(struct mt_session *s);

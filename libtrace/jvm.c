@@ -5,7 +5,11 @@
  * Flags come, in the order HotSpot applies them (the last one wins):
  * JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS (read by the java launcher), the
  * command line up to the main class or -jar FILE, then _JAVA_OPTIONS.
- * @argfiles and -XX:Flags= files are not read (a documented limit).
+ * The launcher's @argfiles (on the command line and in JDK_JAVA_OPTIONS)
+ * are expanded where they stand; -XX:VMOptionsFile= files hold options as
+ * a command line does, -XX:Flags= files HotSpot flags without -XX: (the
+ * .hotspotrc form, "+Flag" or "Flag=value").  A file is read through the
+ * target's root and working directory (mt_jvm_env's root and cwd).
  *
  * Ceiling, as Netty's PlatformDependent computes DIRECT_MEMORY_LIMIT:
  * -Dio.netty.maxDirectMemory > 0 is the limit; otherwise (0: Netty leaves
@@ -17,13 +21,20 @@
  *
  * Chunk size: pageSize << maxOrder from -Dio.netty.allocator.pageSize
  * (default 8192, a power of two >= 4096) and -Dio.netty.allocator.maxOrder
- * (default 11, at most 14), as Netty 4.1.48's PooledByteBufAllocator;
- * invalid values fall back to the defaults as Netty does.
+ * (default 11 before Netty 4.1.75, 9 from then on, at most 14), as
+ * PooledByteBufAllocator; invalid values fall back to the defaults as Netty
+ * does.  Netty 4.2 makes the adaptive allocator the default, whose chunks
+ * vary in size; -Dio.netty.allocator.type chooses (pooled, unpooled,
+ * adaptive).  The version comes from META-INF/io.netty.versions.properties
+ * in a jar the JVM has open (mt_netty_jar(), read by direct.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "libtrace.h"
 
@@ -44,6 +55,7 @@ struct flags {
 	uint64_t ram_fraction;
 	int container_support;
 	int64_t page_size, max_order; /* -1: not given */
+	char allocator_type[16];
 	int gc;			      /* 0 default, 'S' serial, 'P' parallel, 'G' G1 or others */
 	uint64_t new_ratio, survivor_ratio, max_new;
 };
@@ -138,10 +150,161 @@ static void jvm_flag(struct flags *f, const char *a)
 		f->page_size = l;
 	else if (!strncmp(a, "-Dio.netty.allocator.maxOrder=", 30) && java_long(a + 30, &l) == 0)
 		f->max_order = l;
+	else if (!strncmp(a, "-Dio.netty.allocator.type=", 26))
+		snprintf(f->allocator_type, sizeof(f->allocator_type), "%s", a + 26);
 }
 
-/* Apply the whitespace-separated options in the environment variable V. */
-static void jvm_env_flags(struct flags *f, const char *v)
+#define FILE_MAX (64 * 1024)
+
+/* Read the file NAME as the target sees it into a new string; NULL when it cannot. */
+static char *jvm_file(const struct mt_jvm_env *env, const char *name)
+{
+	char path[4200];
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if (!env->cwd || !env->root || !*name)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", name[0] == '/' ? env->root : env->cwd, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return NULL;
+	buf = malloc(FILE_MAX + 1);
+	n = buf ? read(fd, buf, FILE_MAX) : -1;
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * Split the text of an @argfile into words as the java launcher does:
+ * whitespace separates, '#' starts a comment to the end of the line, single
+ * or double quotes group (a backslash inside them escapes), and FN gets
+ * each word until it returns non-zero, which is returned.
+ */
+static int argfile_words(char *text, int (*fn)(const char *word, void *arg), void *arg)
+{
+	char *p = text, *w, *o;
+	int ret;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f')
+			p++;
+		if (!*p)
+			return 0;
+		if (*p == '#') {
+			p += strcspn(p, "\n");
+			continue;
+		}
+		w = o = p;
+		while (*p && !strchr(" \t\n\r\f", *p)) {
+			if (*p == '"' || *p == '\'') {
+				char q = *p++;
+
+				while (*p && *p != q) {
+					if (*p == '\\' && p[1])
+						p++;
+					*o++ = *p++;
+				}
+				if (*p)
+					p++;
+			} else {
+				*o++ = *p++;
+			}
+		}
+		if (*p)
+			p++;
+		*o = '\0';
+		if ((ret = fn(w, arg)))
+			return ret;
+	}
+}
+
+struct args_ctx {
+	struct flags *f;
+	const struct mt_jvm_env *env;
+	int skip;	/* the next word is an option's value */
+	int in_file;	/* inside an @argfile: no further expansion */
+};
+
+static void jvm_flag_files(struct args_ctx *c, const char *a);
+
+/* One launcher word: 1 when it is the main class (the options end there). */
+static int launcher_word(const char *a, void *arg)
+{
+	struct args_ctx *c = arg;
+	char *text;
+
+	if (c->skip) {
+		c->skip = 0;
+		return 0;
+	}
+	if (a[0] == '@' && a[1] != '@' && !c->in_file) {
+		if ((text = jvm_file(c->env, a + 1))) {
+			int ret;
+
+			c->in_file = 1;
+			ret = argfile_words(text, launcher_word, c);
+			c->in_file = 0;
+			free(text);
+			return ret;
+		}
+		return 0;
+	}
+	if (a[0] != '-' || !strcmp(a, "-jar") || !strcmp(a, "-m") || !strcmp(a, "--module"))
+		return 1; /* the main class, jar or module: program arguments follow */
+	for (const char *const *t = takes_value; *t; t++)
+		if (!strcmp(a, *t))
+			c->skip = 1;
+	jvm_flag(c->f, a);
+	jvm_flag_files(c, a);
+	return 0;
+}
+
+/* One word of a -XX:VMOptionsFile: an option as on the command line. */
+static int options_file_word(const char *a, void *arg)
+{
+	struct args_ctx *c = arg;
+
+	jvm_flag(c->f, a);
+	return 0;
+}
+
+/* Apply the -XX:Flags= or -XX:VMOptionsFile= file A names. */
+static void jvm_flag_files(struct args_ctx *c, const char *a)
+{
+	char *text;
+
+	if (!strncmp(a, "-XX:VMOptionsFile=", 18) && (text = jvm_file(c->env, a + 18))) {
+		argfile_words(text, options_file_word, c);
+		free(text);
+	} else if (!strncmp(a, "-XX:Flags=", 10) && (text = jvm_file(c->env, a + 10))) {
+		/* One flag a line, without "-XX:"; '#' starts a comment. */
+		for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+			char word[512];
+
+			line += strspn(line, " \t");
+			line[strcspn(line, "\r#")] = '\0';
+			while (*line && strchr(" \t", line[strlen(line) - 1]))
+				line[strlen(line) - 1] = '\0';
+			if (*line && strlen(line) < sizeof(word) - 5) {
+				snprintf(word, sizeof(word), "-XX:%s", line);
+				jvm_flag(c->f, word);
+			}
+		}
+		free(text);
+	}
+}
+
+/*
+ * Apply the whitespace-separated options in the environment variable V
+ * (with the launcher's rules, @argfiles expanded, when C is given).
+ */
+static void jvm_env_flags(struct flags *f, const char *v, struct args_ctx *c)
 {
 	char word[4096];
 
@@ -153,7 +316,10 @@ static void jvm_env_flags(struct flags *f, const char *v)
 		if (n && n < sizeof(word)) {
 			memcpy(word, v, n);
 			word[n] = '\0';
-			jvm_flag(f, word);
+			if (c)
+				launcher_word(word, c);
+			else
+				jvm_flag(f, word);
 		}
 		v += n;
 	}
@@ -192,6 +358,8 @@ static uint64_t heap_max_memory(const struct flags *f, const struct mt_jvm_env *
 	return heap - surv;
 }
 
+static uint64_t chunk_rule(const struct mt_jvm_limits *lim, int64_t order, int *given);
+
 /* Whether ARGV0 names a java launcher. */
 int mt_jvm_is_java(const char *argv0)
 {
@@ -206,25 +374,18 @@ void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_j
 {
 	struct flags f = {.netty_max = INT64_MIN, .ram_percent = -1, .min_ram_percent = 50,
 			  .container_support = 1, .page_size = -1, .max_order = -1};
+	struct args_ctx c = {&f, env, 0, 0};
 	uint64_t jvm_limit, ram;
 	char jvm_source[112];
 
 	memset(out, 0, sizeof(*out));
-	jvm_env_flags(&f, env->java_tool_options);
-	jvm_env_flags(&f, env->jdk_java_options);
-	for (int i = 1; argv[i]; i++) {
-		const char *a = argv[i];
-		int skip = 0;
-
-		if (a[0] != '-' || !strcmp(a, "-jar") || !strcmp(a, "-m") || !strcmp(a, "--module"))
-			break; /* the main class, jar or module: program arguments follow */
-		for (const char *const *t = takes_value; *t; t++)
-			if (!strcmp(a, *t))
-				skip = 1;
-		jvm_flag(&f, a);
-		i += skip && argv[i + 1];
-	}
-	jvm_env_flags(&f, env->java_options);
+	jvm_env_flags(&f, env->java_tool_options, NULL);
+	jvm_env_flags(&f, env->jdk_java_options, &c);
+	c.skip = 0;
+	for (int i = 1; argv[i]; i++)
+		if (launcher_word(argv[i], &c))
+			break;
+	jvm_env_flags(&f, env->java_options, NULL);
 
 	/* The JVM's own limit (VM.maxDirectMemory()). */
 	if (f.max_direct) {
@@ -281,19 +442,210 @@ void mt_jvm_limits(char *const argv[], const struct mt_jvm_env *env, struct mt_j
 			 f.netty_max == 0 ? " (io.netty.maxDirectMemory=0)" : "");
 	}
 
-	/* Netty's pool chunk. */
-	{
-		int64_t page = 8192, order = 11;
-		int given = 0;
+	/* Netty's pool chunk, as far as the flags say. */
+	out->page_size = f.page_size;
+	out->max_order = f.max_order;
+	memcpy(out->allocator_type, f.allocator_type, sizeof(out->allocator_type));
+	out->chunk_size = chunk_rule(out, 11, &out->chunk_given);
+	snprintf(out->chunk_source, sizeof(out->chunk_source), "%s",
+		 out->chunk_given ? "-Dio.netty.allocator.pageSize << maxOrder"
+				  : "Netty's default (8192 << 11)");
+}
 
-		/* Each property falls back on its own, as PooledByteBufAllocator's do. */
-		if (f.page_size >= 4096 && !(f.page_size & (f.page_size - 1)) && f.page_size <= (1 << 30))
-			page = f.page_size, given = 1;
-		if (f.max_order >= 0 && f.max_order <= 14 && ((uint64_t)page << f.max_order) <= (1ull << 30))
-			order = f.max_order, given = 1;
-		out->chunk_size = (uint64_t)page << order;
-		snprintf(out->chunk_source, sizeof(out->chunk_source), "%s",
-			 given ? "-Dio.netty.allocator.pageSize << maxOrder"
-			       : "Netty's default (8192 << 11)");
+/*
+ * pageSize << maxOrder for LIM's flags, with ORDER the version's default
+ * maxOrder; *GIVEN says whether a flag counted.  Each property falls back
+ * on its own, as PooledByteBufAllocator's do.
+ */
+static uint64_t chunk_rule(const struct mt_jvm_limits *lim, int64_t order, int *given)
+{
+	int64_t page = 8192;
+
+	*given = 0;
+	if (lim->page_size >= 4096 && !(lim->page_size & (lim->page_size - 1)) &&
+	    lim->page_size <= (1 << 30))
+		page = lim->page_size, *given = 1;
+	if (lim->max_order >= 0 && lim->max_order <= 14 &&
+	    ((uint64_t)page << lim->max_order) <= (1ull << 30))
+		order = lim->max_order, *given = 1;
+	return (uint64_t)page << order;
+}
+
+/* Whether version V is at least A.B.C. */
+static int version_ge(const int v[3], int a, int b, int c)
+{
+	return v[0] != a ? v[0] > a : v[1] != b ? v[1] > b : v[2] >= c;
+}
+
+/* Netty's chunk size for LIM's flags and version V; see libtrace.h. */
+uint64_t mt_netty_chunk(const struct mt_jvm_limits *lim, const struct mt_netty *v, char *why,
+			size_t size)
+{
+	int known = v && v->version[0], given;
+	const char *type = lim->allocator_type;
+	char ver[48] = "Netty";
+	uint64_t chunk;
+
+	if (known)
+		snprintf(ver, sizeof(ver), "Netty %d.%d.%d", v->version[0], v->version[1],
+			 v->version[2]);
+	/* 4.1 falls back to pooled on an unknown type; 4.2 to adaptive. */
+	if (strcmp(type, "pooled") && strcmp(type, "unpooled") && strcmp(type, "adaptive"))
+		type = known && version_ge(v->version, 4, 2, 0) ? "adaptive" : "pooled";
+	if (!strcmp(type, "unpooled")) {
+		snprintf(why, size, "io.netty.allocator.type=unpooled: no pool chunks");
+		return 0;
 	}
+	if (!strcmp(type, "adaptive")) {
+		snprintf(why, size, "%s%s: adaptive allocator, chunk sizes vary", ver,
+			 !strcmp(lim->allocator_type, "adaptive") ? " io.netty.allocator.type=adaptive"
+								   : "");
+		return 0;
+	}
+	chunk = chunk_rule(lim, known && version_ge(v->version, 4, 1, 75) ? 9 : 11, &given);
+	if (given)
+		snprintf(why, size, "-Dio.netty.allocator.pageSize << maxOrder");
+	else if (known)
+		snprintf(why, size, "%s's default (8192 << %d)", ver,
+			 version_ge(v->version, 4, 1, 75) ? 9 : 11);
+	else
+		snprintf(why, size, "Netty's default (8192 << 11)");
+	return chunk;
+}
+
+/* Parse "4.1.48.Final" into V; 0 or -EINVAL. */
+static int parse_version(const char *s, int v[3])
+{
+	char *end;
+
+	for (int i = 0; i < 3; i++) {
+		long n = strtol(s, &end, 10);
+
+		if (end == s || n < 0 || n > 100000)
+			return -EINVAL;
+		v[i] = (int)n;
+		if (i < 2 && *end != '.')
+			return -EINVAL;
+		s = end + 1;
+	}
+	return 0;
+}
+
+/* Read the Netty version from io.netty.versions.properties text. */
+int mt_netty_version(const char *text, size_t len, struct mt_netty *out)
+{
+	int best = 0; /* 3 netty-buffer, 2 netty-all, 1 another module */
+	const char *p = text, *end = text + len;
+
+	memset(out, 0, sizeof(*out));
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char line[256], *eq, *dot;
+		int v[3], rank;
+
+		if (n < sizeof(line)) {
+			memcpy(line, p, n);
+			line[n] = '\0';
+			line[strcspn(line, "\r")] = '\0';
+			eq = strchr(line, '=');
+			if (line[0] != '#' && eq && eq - line > 8 && !strncmp(eq - 8, ".version", 8)) {
+				*eq = '\0';
+				dot = eq - 8;
+				*dot = '\0';
+				rank = !strcmp(line, "netty-buffer") ? 3 : !strcmp(line, "netty-all") ? 2 : 1;
+				if (rank > best && parse_version(eq + 1, v) == 0) {
+					best = rank;
+					memcpy(out->version, v, sizeof(v));
+					snprintf(out->artifact, sizeof(out->artifact), "%.39s", line);
+				}
+			}
+		}
+		p += n + 1;
+	}
+	return best ? 0 : -ENOENT;
+}
+
+#define ZIP_NAME "META-INF/io.netty.versions.properties"
+
+/* Little-endian fields of zip headers. */
+static unsigned le16(const unsigned char *p)
+{
+	return p[0] | p[1] << 8;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * Read the Netty version from the jar open at FD: find ZIP_NAME in the
+ * central directory (located by the end record within the last 64 KiB),
+ * then read it, stored or deflated.  Zip64 jars are not read.
+ */
+int mt_netty_jar(int fd, struct mt_netty *out)
+{
+	unsigned char tail[65536 + 22], lh[30], *cd = NULL;
+	off_t size = lseek(fd, 0, SEEK_END), at;
+	ssize_t n;
+	uint32_t cd_size, cd_off;
+	int err = -ENOENT;
+
+	if (size < 22)
+		return -EINVAL;
+	at = size > (off_t)sizeof(tail) ? size - (off_t)sizeof(tail) : 0;
+	if ((n = pread(fd, tail, (size_t)(size - at), at)) < 22)
+		return -EIO;
+	for (ssize_t i = n - 22; i >= 0; i--) {
+		if (le32(tail + i) != 0x06054b50)
+			continue;
+		cd_size = le32(tail + i + 12);
+		cd_off = le32(tail + i + 16);
+		if (cd_size > 64u << 20 || (off_t)cd_off + cd_size > size || !(cd = malloc(cd_size)))
+			return -EINVAL;
+		if (pread(fd, cd, cd_size, cd_off) != (ssize_t)cd_size)
+			goto out;
+		for (uint32_t p = 0; p + 46 <= cd_size && le32(cd + p) == 0x02014b50;) {
+			unsigned method = le16(cd + p + 10), nlen = le16(cd + p + 28);
+			uint32_t csize = le32(cd + p + 20), usize = le32(cd + p + 24);
+			uint32_t loff = le32(cd + p + 42);
+
+			if (p + 46 + nlen > cd_size)
+				break;
+			if (nlen == strlen(ZIP_NAME) && !memcmp(cd + p + 46, ZIP_NAME, nlen) &&
+			    csize < (1u << 20) && usize < (1u << 20) &&
+			    pread(fd, lh, sizeof(lh), loff) == sizeof(lh) && le32(lh) == 0x04034b50) {
+				off_t data = (off_t)loff + 30 + le16(lh + 26) + le16(lh + 28);
+				unsigned char *z = malloc(csize + 1), *text = malloc(usize + 1);
+				z_stream zs = {0};
+
+				err = -EINVAL;
+				if (z && text && pread(fd, z, csize, data) == (ssize_t)csize) {
+					if (method == 0 && csize == usize) {
+						memcpy(text, z, usize);
+						err = mt_netty_version((char *)text, usize, out);
+					} else if (method == 8 && inflateInit2(&zs, -15) == Z_OK) {
+						zs.next_in = z;
+						zs.avail_in = csize;
+						zs.next_out = text;
+						zs.avail_out = usize;
+						if (inflate(&zs, Z_FINISH) == Z_STREAM_END)
+							err = mt_netty_version((char *)text,
+									       usize - zs.avail_out, out);
+						inflateEnd(&zs);
+					}
+				}
+				free(z);
+				free(text);
+				goto out;
+			}
+			p += 46 + nlen + le16(cd + p + 30) + le16(cd + p + 32);
+		}
+		goto out;
+	}
+	return -EINVAL;
+out:
+	free(cd);
+	return err;
 }

@@ -54,6 +54,11 @@ enum mt_sys {
  * grown by mprotect).  glibc mmaps a malloc'd chunk with neither.
  */
 #define MT_MAP_NOCHUNK 0x08u
+/*
+ * Direct memory: made on the JVM's Unsafe.allocateMemory path (its native
+ * stack passes through HotSpot's Unsafe_AllocateMemory0), whatever its size.
+ */
+#define MT_MAP_DIRECT 0x10u
 
 enum mt_log_level { MT_LOG_DEBUG, MT_LOG_INFO, MT_LOG_WARN };
 
@@ -103,6 +108,7 @@ struct mt_event {
 	uint8_t done;     /* 0 when the result was never seen (the task died) */
 	uint8_t inferred; /* result known without an exit stop (see session.c) */
 	uint32_t stack_id; /* 0: no stack captured */
+	uint8_t direct;	   /* made on the direct-memory path (see MT_MAP_DIRECT) */
 	uint64_t args[6];
 	int64_t ret;      /* result: address, value, or -errno */
 };
@@ -160,6 +166,7 @@ struct mt_top_thread {
 	char comm[16];
 	char name[MT_NAME_MAX]; /* as shown: Java's, else comm */
 	uint64_t chunk_bytes, chunk_count;
+	uint64_t direct_bytes, direct_count;
 };
 
 /* An alert: a level raised or cleared. */
@@ -169,12 +176,15 @@ struct mt_alert {
 	enum mt_level level;
 	int raised;	 /* 1 raised, 0 cleared */
 	uint64_t bytes;	 /* the weighed bytes at that moment */
+	int direct;	 /* BYTES is direct memory (else chunks by size) */
+	uint64_t direct_bytes, direct_count; /* direct memory seen at that moment */
+	uint64_t hidden_bytes; /* direct memory that may be out of sight (mt_status) */
 	uint64_t ceiling;
 	double rate;	 /* growth, bytes per second, over the window */
 	double overall_rate; /* growth, bytes per second, since the first sample */
 	double eta_s;	 /* projected seconds to the ceiling; < 0 when none */
 	const char *trend;
-	struct mt_top_thread top[5]; /* tid 0 ends the list */
+	struct mt_top_thread top[5]; /* threads holding the most weighed bytes; tid 0 ends the list */
 };
 
 /* Growth of the weighed bytes (chunks, or chunks + large). */
@@ -197,7 +207,7 @@ struct mt_status {
 	int attached;
 	enum mt_level level;
 	char ceiling_source[128];
-	char chunk_source[64];
+	char chunk_source[128];
 	uint64_t arena_bytes;	 /* committed inside MAP_NORESERVE reservations (glibc heaps) */
 	int threshold_pinned;	 /* glibc's mmap threshold fixed in the target's environment */
 	enum mt_state state;
@@ -221,11 +231,25 @@ struct mt_status {
 	uint64_t java_named;	   /* live threads known by their Java names */
 	uint64_t java_dumps;	   /* thread dumps read */
 	char java_names_note[256]; /* why names are not Java's, or the last failure */
+	/* Direct memory (see MT_MAP_DIRECT). */
+	int jvm;	     /* the target is a java launcher */
+	int direct_weighing; /* alerts weigh direct memory, not chunks by size */
+	uint64_t direct_count, direct_bytes; /* outstanding */
+	uint64_t direct_mmaps;		     /* direct mmaps seen since exec or attach */
+	uint64_t seeded_chunk_bytes; /* chunks there before tracing: weighed, origin unknown */
+	/*
+	 * Direct memory that may be out of sight: the malloc arenas' committed
+	 * bytes (buffers below glibc's mmap threshold, or all of them once an
+	 * unpinned threshold has risen past the chunk size).  An upper bound.
+	 */
+	uint64_t hidden_bytes;
+	int netty_version[3]; /* from the jars the JVM has open; 0: not found */
 };
 
 /* Filter for mt_session_outstanding(). Zero means "any". */
 struct mt_filter {
 	int class; /* -1 any, else enum mt_class */
+	int direct; /* only direct memory (MT_MAP_DIRECT) */
 	uint64_t min_size;
 	int64_t older_than_ns;
 	pid_t tid;
@@ -288,13 +312,44 @@ struct mt_jvm_env {
 	uint64_t phys_mem;     /* bytes */
 	uint64_t cgroup_limit; /* 0: none */
 	unsigned cpus;	       /* for HotSpot's choice of collector; 0: assume a server */
+	/*
+	 * Where @argfiles and -XX:Flags= / -XX:VMOptionsFile= files are read:
+	 * a relative name under CWD, an absolute one under ROOT ("/proc/PID/cwd",
+	 * "/proc/PID/root"); NULL: not read.
+	 */
+	const char *cwd, *root;
 };
 struct mt_jvm_limits {
 	uint64_t ceiling;
 	char ceiling_source[128];
-	uint64_t chunk_size;
+	uint64_t chunk_size;   /* from the flags, or Netty 4.1.48's default */
 	char chunk_source[64];
+	int chunk_given;       /* a valid io.netty.allocator.pageSize or maxOrder was given */
+	int64_t page_size, max_order; /* as given; -1: not */
+	char allocator_type[16];      /* -Dio.netty.allocator.type; "" not given */
 };
+/* What a JVM's Netty jars say. */
+struct mt_netty {
+	int version[3]; /* 4, 1, 48; all 0: not found */
+	char artifact[40]; /* the module whose version it is, "netty-buffer" */
+};
+/*
+ * Read the Netty version from the text of a META-INF/io.netty.versions.properties:
+ * netty-buffer's (whose allocator it is), else netty-all's, else the first
+ * module's.  Returns 0, or -ENOENT when there is none.
+ */
+int mt_netty_version(const char *text, size_t len, struct mt_netty *out);
+/*
+ * Netty's pool chunk size for the flags in LIM and the version in V (NULL
+ * or version 0: unknown, taken as 4.1.48): pageSize << maxOrder, whose
+ * default maxOrder is 11 before 4.1.75 and 9 from then on.  0 when chunk
+ * sizes vary: the adaptive allocator (4.2's default, or
+ * io.netty.allocator.type=adaptive) or no pool (unpooled).  WHY says so.
+ */
+uint64_t mt_netty_chunk(const struct mt_jvm_limits *lim, const struct mt_netty *v, char *why,
+			size_t size);
+/* Read the Netty version from the jar (zip) open at FD; 0 or -errno. */
+int mt_netty_jar(int fd, struct mt_netty *out);
 /* Whether ARGV0 names a java launcher. */
 int mt_jvm_is_java(const char *argv0);
 /* Work out the direct-memory ceiling and Netty chunk size from a JVM's flags. */

@@ -84,7 +84,17 @@ static void account(struct maps *m, const struct maps_entry *e, int add)
 	/* Committed parts of MAP_NORESERVE reservations: glibc's arena heaps. */
 	if (e->prot != 0 && (e->flags & MAP_NORESERVE) && (e->kind & MT_MAP_ANON))
 		t->arena_bytes += b;
+	if (e->kind & MT_MAP_DIRECT) {
+		t->direct_count += n;
+		t->direct_bytes += b;
+	}
+	if (c == MT_CLASS_CHUNK && (e->kind & MT_MAP_PREEXISTING))
+		t->seeded_chunk_bytes += b;
 	if (e->owner) {
+		if (e->kind & MT_MAP_DIRECT) {
+			e->owner->direct_count += n;
+			e->owner->direct_bytes += b;
+		}
 		e->owner->count += n;
 		e->owner->bytes += b;
 		if (c == MT_CLASS_CHUNK) {
@@ -440,4 +450,24 @@ void maps_clear(struct maps *m)
 {
 	m->root = drop(m, m->root, 0, UINT64_MAX); /* every start is below UINT64_MAX */
 	memset(&m->totals, 0, sizeof(m->totals));
+}
+
+/* Take T's entries out of the totals (ADD 0) or put them back (1). */
+static void account_all(struct maps *m, const struct maps_node *t, int add)
+{
+	if (!t)
+		return;
+	account_all(m, t->left, add);
+	account(m, &t->e, add);
+	account_all(m, t->right, add);
+}
+
+/* Classify every entry again for CHUNK_SIZE. */
+void maps_set_chunk_size(struct maps *m, uint64_t chunk_size)
+{
+	if (chunk_size == m->chunk_size)
+		return;
+	account_all(m, m->root, 0);
+	m->chunk_size = chunk_size;
+	account_all(m, m->root, 1);
 }

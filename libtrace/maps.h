@@ -21,6 +21,7 @@
 struct maps_owner {
 	uint64_t count, bytes;
 	uint64_t chunk_count, chunk_bytes;
+	uint64_t direct_count, direct_bytes;
 };
 
 /* What one mapping carries. */
@@ -42,6 +43,8 @@ struct maps_totals {
 	uint64_t committed_bytes; /* everything else */
 	uint64_t brk_bytes;       /* kind & MT_MAP_BRK */
 	uint64_t arena_bytes;     /* committed, anonymous, MAP_NORESERVE (glibc heaps) */
+	uint64_t direct_count, direct_bytes; /* kind & MT_MAP_DIRECT */
+	uint64_t seeded_chunk_bytes; /* chunk class and preexisting: of unknown origin */
 };
 
 struct maps_node;
@@ -55,6 +58,11 @@ struct maps {
 
 /* Initialise an empty table with the chunk classification parameters. */
 void maps_init(struct maps *m, uint64_t chunk_size, uint64_t chunk_slack);
+/*
+ * Classify every entry again for a new chunk size (the totals and owners'
+ * chunk counters follow).
+ */
+void maps_set_chunk_size(struct maps *m, uint64_t chunk_size);
 /* Free every entry; the table stays usable and empty. */
 void maps_clear(struct maps *m);
 

@@ -42,6 +42,17 @@ char *mt_metrics_text(struct mt_session *s)
 	fprintf(f, "memtrace_reserved_bytes %llu\n", (unsigned long long)st.reserved_bytes);
 	family(f, "memtrace_chunk_bytes", "gauge", "Bytes of outstanding chunk-sized mappings.");
 	fprintf(f, "memtrace_chunk_bytes %llu\n", (unsigned long long)st.bytes[MT_CLASS_CHUNK]);
+	family(f, "memtrace_direct_bytes", "gauge",
+	       "Bytes of outstanding direct memory (made on the JVM's Unsafe.allocateMemory path).");
+	fprintf(f, "memtrace_direct_bytes %llu\n", (unsigned long long)st.direct_bytes);
+	family(f, "memtrace_direct_mappings", "gauge", "Outstanding direct-memory mappings.");
+	fprintf(f, "memtrace_direct_mappings %llu\n", (unsigned long long)st.direct_count);
+	family(f, "memtrace_direct_hidden_bytes", "gauge",
+	       "Bytes in malloc arenas, where direct memory may be out of sight (a bound).");
+	fprintf(f, "memtrace_direct_hidden_bytes %llu\n", (unsigned long long)st.hidden_bytes);
+	family(f, "memtrace_weighed_bytes", "gauge",
+	       "The bytes weighed against the ceiling (direct memory, or chunks).");
+	fprintf(f, "memtrace_weighed_bytes %llu\n", (unsigned long long)g.bytes);
 	family(f, "memtrace_chunk_size_bytes", "gauge", "The chunk size in force.");
 	fprintf(f, "memtrace_chunk_size_bytes %llu\n", (unsigned long long)st.chunk_size);
 	family(f, "memtrace_ceiling_bytes", "gauge", "The direct-memory ceiling (0: none).");

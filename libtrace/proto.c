@@ -128,6 +128,42 @@ static json_t *status_warnings(const struct mt_status *st)
 	return w;
 }
 
+/*
+ * The "direct" object of status: direct memory (made on the JVM's
+ * Unsafe.allocateMemory path) as its own figure, what alerts weigh, and
+ * how much may be out of sight in malloc arenas, and why.
+ */
+static json_t *status_direct(const struct mt_status *st)
+{
+	const char *weighs, *hidden;
+	char ver[48] = "";
+
+	if (st->direct_weighing)
+		weighs = st->seeded_chunk_bytes ? "all direct memory, and the chunks there before tracing"
+						: "all direct memory";
+	else if (st->jvm)
+		weighs = "chunks by size: no stacks, or no libjvm with Unsafe_AllocateMemory0 seen yet";
+	else
+		weighs = "chunks by size: not a JVM";
+	if (!st->jvm)
+		hidden = "not a JVM";
+	else if (!st->threshold_pinned)
+		hidden = "glibc's mmap threshold is not pinned: once a chunk-sized block is freed, "
+			 "glibc raises it and later chunks come from malloc arenas, with no mmap; "
+			 "buffers below the threshold are there too";
+	else
+		hidden = "buffers below glibc's mmap threshold (128 KiB pinned) live in malloc arenas";
+	if (st->netty_version[0])
+		snprintf(ver, sizeof(ver), "%d.%d.%d", st->netty_version[0], st->netty_version[1],
+			 st->netty_version[2]);
+	return json_pack("{s:I,s:I,s:I,s:b,s:s,s:I,s:I,s:s,s:o}", "count",
+			 (json_int_t)st->direct_count, "bytes", (json_int_t)st->direct_bytes, "mmaps",
+			 (json_int_t)st->direct_mmaps, "weighed", st->direct_weighing, "weighs",
+			 weighs, "seeded_chunk_bytes", (json_int_t)st->seeded_chunk_bytes,
+			 "may_be_hidden_bytes", (json_int_t)st->hidden_bytes, "hidden_because",
+			 hidden, "netty_version", ver[0] ? json_string(ver) : json_null());
+}
+
 /* Resident bytes of all chunk mappings; null when there are too many to read quickly. */
 static json_t *chunk_rss(struct mt_session *s)
 {
@@ -156,9 +192,11 @@ static json_t *chunk_rss(struct mt_session *s)
 /* One of the threads holding the most chunk bytes, as JSON. */
 static json_t *top_thread_json(const struct mt_top_thread *t)
 {
-	return json_pack("{s:i,s:o,s:o,s:I,s:I}", "tid", t->tid, "name", json_text(t->name), "comm",
-			 json_text(t->comm), "chunk_bytes", (json_int_t)t->chunk_bytes,
-			 "chunk_count", (json_int_t)t->chunk_count);
+	return json_pack("{s:i,s:o,s:o,s:I,s:I,s:I,s:I}", "tid", t->tid, "name",
+			 json_text(t->name), "comm", json_text(t->comm), "chunk_bytes",
+			 (json_int_t)t->chunk_bytes, "chunk_count", (json_int_t)t->chunk_count,
+			 "direct_bytes", (json_int_t)t->direct_bytes, "direct_count",
+			 (json_int_t)t->direct_count);
 }
 
 /*
@@ -239,6 +277,7 @@ json_t *mt_proto_status(struct mt_session *s)
 			    json_pack("{s:f,s:f,s:f,s:s,s:o}", "window_s", g.window_s,
 				      "rate_bytes_per_s", g.rate, "overall_rate_bytes_per_s",
 				      g.overall_rate, "trend", g.trend, "eta_s", json_eta(g.eta_s)));
+	json_object_set_new(root, "direct", status_direct(&st));
 	json_object_set_new(root, "arena",
 			    json_pack("{s:I,s:I,s:b}", "committed_bytes", (json_int_t)st.arena_bytes,
 				      "brk_bytes", (json_int_t)st.brk_bytes, "threshold_pinned",
@@ -270,10 +309,14 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 
 	for (size_t i = 0; i < sizeof(a->top) / sizeof(a->top[0]) && a->top[i].tid; i++)
 		json_array_append_new(top, top_thread_json(&a->top[i]));
-	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:o,s:s,s:o}", "seq",
+	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:{s:I,s:I,s:I},s:I,s:f,s:f,s:f,s:o,s:s,s:o}",
+			 "seq",
 			 (json_int_t)a->seq, "time_ns", (json_int_t)a->time_ns, "level",
 			 mt_level_name(a->level), "state", a->raised ? "raised" : "cleared", "bytes",
-			 (json_int_t)a->bytes, "ceiling", (json_int_t)a->ceiling, "percent",
+			 (json_int_t)a->bytes, "weighs", a->direct ? "direct" : "chunks", "direct",
+			 "bytes", (json_int_t)a->direct_bytes, "count", (json_int_t)a->direct_count,
+			 "may_be_hidden_bytes", (json_int_t)a->hidden_bytes, "ceiling",
+			 (json_int_t)a->ceiling, "percent",
 			 a->ceiling ? 100.0 * (double)a->bytes / (double)a->ceiling : 0.0,
 			 "rate_bytes_per_s", a->rate, "overall_rate_bytes_per_s", a->overall_rate,
 			 "eta_s", json_eta(a->eta_s), "trend",
@@ -478,7 +521,9 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 	int with_rss = json_is_true(json_object_get(req, "rss"));
 	json_t *list, *o;
 
-	if (cls)
+	if (cls && !strcmp(cls, "direct"))
+		f.direct = 1;
+	else if (cls)
 		f.class = mt_class_from_name(cls);
 	f.min_size = (uint64_t)arg_int(req, "min_size", 0);
 	f.tid = (pid_t)arg_int(req, "tid", 0);
@@ -504,6 +549,7 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 
 		if (!o1)
 			continue;
+		json_object_set_new(o1, "direct", json_boolean(m[i].kind & MT_MAP_DIRECT));
 		json_object_set_new(o1, "stack_id", json_integer(m[i].stack_id));
 		json_object_set_new(o1, "id", json_integer((json_int_t)m[i].id));
 		if (with_rss) {
@@ -553,7 +599,9 @@ static json_t *cmd_stacks(struct mt_session *s, json_t *req)
 	struct stack_sum *sums;
 	json_t *list;
 
-	if (cls)
+	if (cls && !strcmp(cls, "direct"))
+		f.direct = 1;
+	else if (cls)
 		f.class = mt_class_from_name(cls);
 	if (!(m = all_outstanding(s, &f, &n)))
 		return mt_proto_error("no_memory", "out of memory");
@@ -768,7 +816,8 @@ out:
 			 (json_int_t)dropped, "events", list);
 }
 
-static const char *const class_values[] = {"small", "chunk", "large", NULL};
+/* The size classes, and "direct": direct memory of any size. */
+static const char *const class_values[] = {"small", "chunk", "large", "direct", NULL};
 static const char *const sort_values[] = {"size", "age", "address", NULL};
 static const char *const sys_values[] = {"mmap", "munmap", "mremap", "mprotect", "brk", NULL};
 
@@ -785,7 +834,7 @@ static const struct mt_arg alerts_args[] = {
 };
 
 static const struct mt_arg outstanding_args[] = {
-	{"class", MT_ARG_WORD, class_values, "only this size class"},
+	{"class", MT_ARG_WORD, class_values, "a size class, or direct"},
 	{"min_size", MT_ARG_SIZE, NULL, "only mappings at least this long"},
 	{"older_than", MT_ARG_SECONDS, NULL, "only mappings older than this"},
 	{"tid", MT_ARG_COUNT, NULL, "only mappings this thread created"},
@@ -804,7 +853,7 @@ static const struct mt_arg peek_args[] = {
 };
 
 static const struct mt_arg stacks_args[] = {
-	{"class", MT_ARG_WORD, class_values, "only mappings of this size class"},
+	{"class", MT_ARG_WORD, class_values, "a size class, or direct"},
 	{"limit", MT_ARG_COUNT, NULL, "at most this many stacks (default 20)"},
 	{NULL, 0, NULL, NULL},
 };

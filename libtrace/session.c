@@ -537,22 +537,53 @@ static int want_stack(const struct mt_session *s, const struct mt_event *ev)
 }
 
 /*
- * Capture the stack of T for its pending call when the policy wants one.
+ * Whether EV may be malloc making or growing a block in a JVM, which may be
+ * direct memory whatever its size: an anonymous private mmap glibc would
+ * make (readable, neither fixed nor a MAP_NORESERVE reservation), or an
+ * mremap.  Its stack is probed (see direct.c).
+ */
+static int direct_candidate(const struct mt_session *s, const struct mt_event *ev)
+{
+	uint64_t flags = ev->args[3];
+
+	if (!s->jvm || s->cfg.stacks == MT_STACKS_NONE)
+		return 0;
+	if (ev->sys == MT_SYS_MREMAP)
+		return 1;
+	return ev->sys == MT_SYS_MMAP && (flags & MAP_ANONYMOUS) && (flags & MAP_PRIVATE) &&
+	       !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE)) &&
+	       (ev->args[2] & PROT_READ);
+}
+
+/*
+ * Capture the stack of T for its pending call when the policy wants one,
+ * or probe it for the direct-memory path (a whole stack only when found).
  * The thread is stopped at the call's entry, so this is time it waits.
  */
 static void capture_stack(struct mt_session *s, struct task *t)
 {
 	uint64_t pcs[MT_STACK_MAX];
-	unsigned n;
+	unsigned n, probe = 0;
+	int direct = 0;
 
-	if (!(t->flags & TASK_TARGET_MM) || !want_stack(s, &t->pending))
+	if (!(t->flags & TASK_TARGET_MM))
 		return;
+	if (!want_stack(s, &t->pending)) {
+		if (!direct_candidate(s, &t->pending))
+			return;
+		probe = DIRECT_PROBE;
+	}
 	if (s->stacks.dirty) {
 		pthread_mutex_lock(&s->lock);
 		stack_refresh(s, t->tid); /* its own maps: the leader may be gone */
 		pthread_mutex_unlock(&s->lock);
 	}
-	n = unwind_capture(s, t, pcs, s->cfg.stack_depth);
+	n = unwind_capture(s, t, pcs, s->cfg.stack_depth, probe);
+	if (s->jvm)
+		direct = stack_is_direct(s, pcs, n);
+	t->pending.direct = (uint8_t)direct;
+	if (probe && !direct)
+		return;
 	pthread_mutex_lock(&s->lock);
 	t->pending.stack_id = stack_intern(s, pcs, n);
 	pthread_mutex_unlock(&s->lock);
@@ -806,11 +837,17 @@ void session_reset(struct mt_session *s, pid_t pid)
 			pst.st_uid = (uid_t)-1;
 	}
 	if (argc && (mt_jvm_is_java(argv[0]) || mt_jvm_is_java(exe))) {
+		char cwd[64], root[64];
 		struct mt_jvm_env je = {
 			.phys_mem = (uint64_t)sysconf(_SC_PHYS_PAGES) * page_size,
 			.cgroup_limit = proc_cgroup_limit(pid),
 			.cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+			.cwd = cwd,
+			.root = root,
 		};
+
+		snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", mm);
+		snprintf(root, sizeof(root), "/proc/%d/root", mm);
 
 		if (elen > 0) {
 			je.java_tool_options = proc_env_get(env, (size_t)elen, "JAVA_TOOL_OPTIONS");
@@ -833,11 +870,15 @@ void session_reset(struct mt_session *s, pid_t pid)
 		snprintf(s->ceiling_source, sizeof(s->ceiling_source), "%s",
 			 java ? lim.ceiling_source : "none");
 	}
-	if (!s->cfg.chunk_size) {
-		s->maps.chunk_size = java ? lim.chunk_size : DEFAULT_CHUNK;
-		snprintf(s->chunk_source, sizeof(s->chunk_source), "%s",
-			 java ? lim.chunk_source : "default (16 MiB)");
-	}
+	s->jvm = java;
+	s->lim = lim;
+	s->direct_known = 0; /* until a libjvm is seen in the new snapshot */
+	memset(s->direct_sizes, 0, sizeof(s->direct_sizes));
+	s->direct_mmaps = 0;
+	memset(&s->netty, 0, sizeof(s->netty));
+	s->njar_seen = 0;
+	s->jar_scan_ns = 0;
+	direct_update_chunk(s);
 	s->level = MT_LEVEL_OK;
 	alert_configure(s);
 	/* Bound to the address space at open: a new one after an exec. */
@@ -1147,6 +1188,14 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	memcpy(out->java_names_note, s->jn_note, sizeof(out->java_names_note));
 	for (const struct thread *th = s->threads; th; th = th->next)
 		out->java_named += th->alive && th->jname;
+	out->jvm = s->jvm;
+	out->direct_weighing = direct_weighing(s);
+	out->direct_count = tot->direct_count;
+	out->direct_bytes = tot->direct_bytes;
+	out->direct_mmaps = s->direct_mmaps;
+	out->seeded_chunk_bytes = tot->seeded_chunk_bytes;
+	out->hidden_bytes = direct_hidden(s);
+	memcpy(out->netty_version, s->netty.version, sizeof(out->netty_version));
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1166,6 +1215,7 @@ static int outstanding_one(const struct maps_entry *e, void *arg)
 	struct mt_mapping *m;
 
 	if ((c->f->class >= 0 && (int)cl != c->f->class) || e->len < c->f->min_size ||
+	    (c->f->direct && !(e->kind & MT_MAP_DIRECT)) ||
 	    (c->f->tid && e->tid != c->f->tid) ||
 	    (c->f->older_than_ns && (!e->time_ns || c->now - e->time_ns < c->f->older_than_ns)))
 		return 0;

@@ -128,8 +128,10 @@ static uint32_t stack_object(struct mt_session *s, pid_t pid, const struct procm
 		free(o);
 		return 0;
 	}
-	if (o->fd >= 0)
+	if (o->fd >= 0) {
 		object_read_phdrs(o);
+		direct_object(s, o);
+	}
 	__atomic_store_n(&st->nobjects, st->nobjects + 1, __ATOMIC_RELEASE);
 	return st->nobjects - 1;
 }
@@ -163,9 +165,13 @@ static int snap_one(const struct procmaps_region *r, void *arg)
 		.offset = r->offset,
 		.obj = r->path[0] == '/' ? stack_object(c->s, c->pid, r) : 0,
 	};
-	if (c->v[c->n].obj)
-		c->v[c->n].eh_frame_hdr =
-			region_eh_frame_hdr(c->s->stacks.objects[c->v[c->n].obj], r);
+	if (c->v[c->n].obj) {
+		const struct object *o = c->s->stacks.objects[c->v[c->n].obj];
+
+		c->v[c->n].eh_frame_hdr = region_eh_frame_hdr(o, r);
+		if (object_has_direct(o))
+			c->s->direct_known = 1;
+	}
 	c->n++;
 	return 0;
 }

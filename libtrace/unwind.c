@@ -201,15 +201,33 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	return _UPT_find_proc_info(as, ip, pi, need_unwind_info, arg);
 }
 
-/* Capture up to MAX pcs of stopped task T, innermost first. */
-unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max)
+/*
+ * Whether a probe of PROBE frames (0: none) has just come to its end in
+ * the N pcs taken, and found no direct-memory path there: then the walk
+ * stops.  Checked once, when N first reaches PROBE.
+ */
+static int probe_fails(struct mt_session *s, const uint64_t *pcs, unsigned n, unsigned probe,
+		       int *probed)
+{
+	if (!probe || *probed || n < probe)
+		return 0;
+	*probed = 1;
+	return !stack_is_direct(s, pcs, n);
+}
+
+/*
+ * Capture up to MAX pcs of stopped task T, innermost first; with PROBE,
+ * stop after PROBE unless they pass through the direct-memory path.
+ */
+unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max,
+			unsigned probe)
 {
 	static unw_accessors_t accessors;
 	struct unwind_cache *c;
 	struct hs_target *jvm = NULL;
 	unw_cursor_t cur;
 	unsigned n = 0;
-	int looked = 0;
+	int looked = 0, probed = 0;
 
 	if (!s->unw_as) {
 		accessors = _UPT_accessors;
@@ -248,6 +266,8 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		if (!hs_target_in_code(jvm, ip) || unw_get_reg(&cur, UNW_REG_SP, &sp) < 0 ||
 		    unw_get_reg(&cur, UNW_X86_64_RBP, &fp) < 0) {
 			pcs[n++] = ip;
+			if (probe_fails(s, pcs, n, probe, &probed))
+				break;
 			continue;
 		}
 		c->pc = ip;
@@ -255,6 +275,8 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		c->fp = fp;
 		n += hs_target_walk(jvm, &c->pc, &c->sp, &c->fp, pcs + n, max - n);
 		c->resumed = 1;
+		if (probe_fails(s, pcs, n, probe, &probed))
+			break;
 		if (!c->pc || n >= max || unw_init_remote(&cur, s->unw_as, t->upt) < 0)
 			break;
 		/* The frame the walk ended at: the loop's step must not skip it. */

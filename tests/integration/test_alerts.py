@@ -609,10 +609,13 @@ class DemoAlerts(unittest.TestCase):
         pid = self.status0["target"]["pid"]
         keys = {"seq", "time_ns", "level", "state", "bytes", "ceiling", "percent",
                 "rate_bytes_per_s", "overall_rate_bytes_per_s", "eta_s", "trend", "top_threads",
-                "pid"}
+                "pid", "weighs", "direct"}
         for a in self.alerts:
             with self.subTest(seq=a["seq"]):
                 self.assertEqual(set(a), keys)
+                # Not a JVM: chunk-sized mappings are what is weighed.
+                self.assertEqual(a["weighs"], "chunks")
+                self.assertEqual(a["direct"]["bytes"], 0)
                 self.assertIn(a["level"], ("warn", "crit"))
                 self.assertIn(a["state"], ("raised", "cleared"))
                 self.assertEqual(a["ceiling"], CEILING)

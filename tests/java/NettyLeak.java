@@ -6,6 +6,7 @@
  *
  * usage: java ... NettyLeak probe
  *        java ... NettyLeak leak [--messages] [--max-seconds N] [--buffers-per-tick N]
+ *                                [--max-order-in-code N]
  *        java ... NettyLeak loops N FILE
  *
  * Output, one fact a line (T is wall-clock seconds since the epoch with
@@ -15,6 +16,9 @@
  *         chunk=<pool chunk size> heapmax=<Runtime.maxMemory()>
  *   USED t=T used=<PlatformDependent.usedDirectMemory()> leaked=<buffers>
  *        msg=<1 while a large message is held> why=<tick|change>
+ *        pool=<BufferPoolMXBean "direct" getMemoryUsed(): the JDK's own count,
+ *              the one that counts when Netty cannot use its no-cleaner
+ *              buffers (JDK 25), where used is -1>
  *     every ~100 ms (why=tick) and right after every change of the counter
  *     (why=change), so between two consecutive USED lines the counter
  *     changed at most once.
@@ -28,6 +32,10 @@
  * the loops being bound to different arenas) and prints
  *   LOOP name=<its thread name>
  * then the program prints READY and waits until FILE exists (at most 60 s).
+ *
+ * --max-order-in-code N sets io.netty.allocator.maxOrder with
+ * System.setProperty before PooledByteBufAllocator is loaded, as a service
+ * that configures its allocator in code does: no flag shows it.
  *
  * The leak: one thread, named like a Netty event loop
  * ("nioEventLoopGroup-2-1"), allocates 64 KiB pooled direct buffers from
@@ -46,6 +54,9 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.internal.PlatformDependent;
 
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
+
 import java.io.File;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -59,6 +70,7 @@ public final class NettyLeak {
     private static long lastPrinted = Long.MIN_VALUE;
     private static int leakedCount;
     private static boolean holding;
+    private static BufferPoolMXBean pool;
 
     private static String now() {
         Instant i = Instant.now();
@@ -69,14 +81,21 @@ public final class NettyLeak {
         long u = PlatformDependent.usedDirectMemory();
         lastPrinted = u;
         System.out.println("USED t=" + now() + " used=" + u + " leaked=" + leakedCount
-                + " msg=" + (holding ? 1 : 0) + " why=" + why);
+                + " msg=" + (holding ? 1 : 0) + " why=" + why
+                + " pool=" + (pool != null ? pool.getMemoryUsed() : -1));
         System.out.flush();
     }
 
     /* Print a USED line when the counter moved since the last one. */
+    private static long lastPool = Long.MIN_VALUE;
+
     private static void changed() {
-        if (PlatformDependent.usedDirectMemory() != lastPrinted)
+        long p = pool != null ? pool.getMemoryUsed() : -1;
+
+        if (PlatformDependent.usedDirectMemory() != lastPrinted || p != lastPool) {
+            lastPool = p;
             used("change");
+        }
     }
 
     private static void limit() {
@@ -108,11 +127,16 @@ public final class NettyLeak {
                 maxSeconds = Double.parseDouble(args[++i]);
             else if (args[i].equals("--buffers-per-tick") && i + 1 < args.length)
                 perTick = Integer.parseInt(args[++i]);
+            else if (args[i].equals("--max-order-in-code") && i + 1 < args.length)
+                System.setProperty("io.netty.allocator.maxOrder", args[++i]);
             else {
                 System.err.println("NettyLeak: unknown argument " + args[i]);
                 System.exit(2);
             }
         }
+        for (BufferPoolMXBean b : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class))
+            if (b.getName().equals("direct"))
+                pool = b;
         limit();
         if (args[0].equals("probe"))
             return;

@@ -99,11 +99,21 @@ static void check_against(const struct maps *m, const struct maps_entry *es, siz
 		*(e->prot ? &t.committed_bytes : &t.reserved_bytes) += e->len;
 		if (e->kind & MT_MAP_BRK)
 			t.brk_bytes += e->len;
+		if (e->kind & MT_MAP_DIRECT) {
+			t.direct_count++;
+			t.direct_bytes += e->len;
+		}
+		if (c == MT_CLASS_CHUNK && (e->kind & MT_MAP_PREEXISTING))
+			t.seeded_chunk_bytes += e->len;
 		for (size_t k = 0; k < no; k++) {
 			if (e->owner != owners[k])
 				continue;
 			want[k].count++;
 			want[k].bytes += e->len;
+			if (e->kind & MT_MAP_DIRECT) {
+				want[k].direct_count++;
+				want[k].direct_bytes += e->len;
+			}
 			if (c == MT_CLASS_CHUNK) {
 				want[k].chunk_count++;
 				want[k].chunk_bytes += e->len;
@@ -761,13 +771,14 @@ static struct maps_entry rnd_entry(uint64_t *r, uint64_t start, uint64_t n, int6
 				   struct maps_owner *os)
 {
 	static const int prots[] = {0, PROT_READ, RW, PROT_READ | PROT_EXEC};
-	static const unsigned kinds[] = {ANON, ANON, 0, ANON | BRK, BRK, ANON | MT_MAP_PREEXISTING};
+	static const unsigned kinds[] = {ANON, ANON, 0, ANON | BRK, BRK, ANON | MT_MAP_PREEXISTING,
+					 ANON | MT_MAP_DIRECT};
 	uint64_t o = rnd(r) % 5;
 	struct maps_entry e = {.start = B + start * PG,
 			       .len = n * PG,
 			       .prot = prots[rnd(r) % 4],
 			       .flags = (int)(rnd(r) % 4),
-			       .kind = kinds[rnd(r) % 6],
+			       .kind = kinds[rnd(r) % 7],
 			       .tid = (pid_t)(rnd(r) % 1000),
 			       .time_ns = t,
 			       .stack_id = (uint32_t)rnd(r),
@@ -795,6 +806,9 @@ START_TEST(test_random_differential)
 		struct maps_entry e = rnd_entry(&r, s, n, t, os);
 		int ret;
 
+		/* A chunk size learned anew: every entry is classified again. */
+		if (t % 100000 == 0)
+			maps_set_chunk_size(&mm, (t / 100000) % 2 ? 4 * PG : 16 * PG);
 		if (what < 35) {
 			ret = maps_map(&mm, &e);
 			model_map(&md, &e);

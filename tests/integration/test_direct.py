@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Direct memory, weighed as the JVM counts it, told nothing.
+
+Each run launches a leaking JVM under memtraced with no --ceiling and no
+--chunk-size: the ceiling comes from -XX:MaxDirectMemorySize, the direct
+memory from the stacks of the mmaps (Unsafe_AllocateMemory0, or on JDK 25
+os::malloc called from generated code), the chunk size from what is seen.
+
+  - the plain JDK leak: tests/java/DirectLeak.java keeps
+    ByteBuffer.allocateDirect(1 MiB) in a list under
+    -XX:MaxDirectMemorySize=64m until OutOfMemoryError; its own count is
+    BufferPoolMXBean "direct";
+  - Debian's Netty 4.1.48 (tests/java/NettyLeak.java) leaking 64 KiB pooled
+    buffers under 256m: with its default 16 MiB chunks; with 4 MiB chunks
+    set in code (System.setProperty("io.netty.allocator.maxOrder", "9")
+    before the allocator loads: no flag memtraced can read), where the chunk
+    size must be learned from the direct mmaps; and on the Temurin JDK 25,
+    where Netty 4.1.48 cannot use its no-cleaner buffers and the JDK's count
+    (BufferPoolMXBean) is the one that fails.
+
+At every status sample (~150 ms apart) the weighed bytes
+(ceiling.weighed_bytes) must be within one chunk (one buffer for the JDK
+leak) of the program's own count at that moment, plus one page per direct
+mapping (glibc's header rounds each malloc'd block up by a page: 1 MiB is
+mapped as 1,052,672 bytes).  "At that moment": the program prints a USED line
+every tick and after every change, so its value while the request was in
+flight is among the lines from the last one before the request to the first
+one after the answer.  Then warn must have been raised before the
+OutOfMemoryError; the seconds of warning are printed.
+
+Skips (77) without java/javac or Debian's Netty jars; the JDK 25 case skips
+alone (as a test) when /usr/lib/jvm/temurin-25-jdk-amd64 is missing.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mtlib  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+JAVA_DIR = os.path.join(HERE, "..", "java")
+JARS = ["/usr/share/java/netty-buffer.jar", "/usr/share/java/netty-common.jar",
+        "/usr/share/java/netty-transport.jar"]
+JDK25 = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java"
+MIB = 1 << 20
+PAGE = 4096
+SMALL = ["-XX:+UseSerialGC", "-Xmx64m", "-Xss512k", "-XX:TieredStopAtLevel=1"]
+NETTY_OPENS = ["--add-opens", "java.base/java.nio=ALL-UNNAMED",
+               "-Dio.netty.tryReflectionSetAccessible=true"]
+
+CLASSES = None
+
+
+def clean_env():
+    env = dict(os.environ)
+    for k in ("MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES", "JAVA_TOOL_OPTIONS",
+              "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"):
+        env.pop(k, None)
+    return env
+
+
+def parse_kv(line):
+    out = {}
+    for word in line.split()[1:]:
+        if "=" in word:
+            k, v = word.split("=", 1)
+            out[k] = v
+    return out
+
+
+class Run:
+    """One leaking JVM under memtraced --linger, its status sampled."""
+
+    def __init__(self, argv, deadline=100):
+        self.d = mtlib.Daemon(argv, opts=["--linger"], env=clean_env())
+        self.lines = []    # (time received, line)
+        self.samples = []  # (ta, tb, status)
+        self.deadline = deadline
+
+    def _reader(self, stream, into):
+        for line in stream:
+            into.append((time.time(), line.rstrip("\n")))
+
+    def run(self):
+        d = self.d
+        err = []
+        threads = [threading.Thread(target=self._reader, args=(d.proc.stdout, self.lines),
+                                    daemon=True),
+                   threading.Thread(target=self._reader, args=(d.proc.stderr, err), daemon=True)]
+        for t in threads:
+            t.start()
+        try:
+            d.wait_socket(30)
+            end = time.time() + self.deadline
+            while time.time() < end:
+                ta = time.time()
+                st = d.request('{"cmd":"status"}\n')[0]
+                tb = time.time()
+                self.samples.append((ta, tb, st))
+                if any(x.startswith("DONE ") for _, x in self.lines):
+                    break
+                time.sleep(0.15)
+            self.final = d.request('{"cmd":"status"}\n')[0]
+            self.alerts = d.request('{"cmd":"alerts"}\n')[0]
+            self.outstanding = d.request(
+                '{"cmd":"outstanding","class":"direct","limit":100000}\n')[0]
+            d.request('{"cmd":"stop"}\n')
+            d.proc.wait(30)
+        finally:
+            d.kill()
+        for t in threads:
+            t.join(5)
+        d.proc.stdout.close()
+        d.proc.stderr.close()
+        self.err = "\n".join(x for _, x in err)
+        self.out = [x for _, x in self.lines]
+        self.used = []  # (t, fields) of every USED line, the program's clock
+        self.oom = None
+        for x in self.out:
+            if x.startswith("USED "):
+                kv = parse_kv(x)
+                self.used.append((float(kv["t"]), kv))
+            elif x.startswith("OOM "):
+                self.oom = (float(parse_kv(x)["t"]), x)
+
+
+class Direct(unittest.TestCase):
+
+    def check(self, run, key, chunk, label):
+        """Weighed bytes against the program's count KEY, within CHUNK, at every sample."""
+        self.assertIsNotNone(run.oom, "no OutOfMemoryError:\n%s\n%s"
+                             % ("\n".join(run.out[-20:]), run.err[-2000:]))
+        self.assertGreater(len(run.used), 10)
+        checked = worst = 0
+        for ta, tb, st in run.samples:
+            if st["target"]["state"] != "running":
+                continue
+            before = [kv for t, kv in run.used if t <= ta]
+            if not before:
+                continue
+            after = [kv for t, kv in run.used if t >= tb][:1]
+            window = before[-1:] + [kv for t, kv in run.used if ta < t < tb] + after
+            values = [int(kv[key]) for kv in window]
+            w = st["ceiling"]["weighed_bytes"]
+            tol = chunk + PAGE * st["direct"]["count"]
+            off = min(abs(w - v) for v in values)
+            worst = max(worst, off)
+            self.assertLessEqual(off, tol, "%s: weighed %d, the program's %s %s at %.3f-%.3f "
+                                 "(direct %s)" % (label, w, key, values, ta, tb, st["direct"]))
+            checked += 1
+        self.assertGreater(checked, 20, "too few samples while it ran")
+        st = run.final
+        self.assertEqual(st["ceiling"]["source"], "-XX:MaxDirectMemorySize")
+        self.assertIs(st["direct"]["weighed"], True, st["direct"])
+        self.assertEqual(st["ceiling"]["weighed_bytes"],
+                         st["direct"]["bytes"] + st["direct"]["seeded_chunk_bytes"])
+        # outstanding --class direct lists them, and only them.
+        self.assertEqual(run.outstanding["total"], st["direct"]["count"])
+        self.assertEqual(sum(m["length"] for m in run.outstanding["mappings"]),
+                         st["direct"]["bytes"])
+        self.assertTrue(all(m["direct"] for m in run.outstanding["mappings"]))
+        # warn before the OutOfMemoryError.
+        raised = {}
+        for a in run.alerts["alerts"]:
+            if a["state"] == "raised":
+                raised.setdefault(a["level"], a)
+        self.assertIn("warn", raised, run.alerts)
+        self.assertEqual(raised["warn"]["weighs"], "direct")
+        t_oom = run.oom[0]
+        t_warn = raised["warn"]["time_ns"] / 1e9
+        self.assertLess(t_warn, t_oom)
+        print("\n%s: %d samples, weighed within %.2f MiB of the program's count (allowed "
+              "%.2f); warn %.1fs before the OutOfMemoryError%s; chunk size %s (%s)"
+              % (label, checked, worst / MIB, tol / MIB, t_oom - t_warn,
+                 ", crit %.1fs" % (t_oom - raised["crit"]["time_ns"] / 1e9)
+                 if "crit" in raised else "", st["chunks"]["size"], st["chunks"]["size_source"]),
+              file=sys.stderr)
+        return st
+
+    def test_jdk_buffers(self):
+        run = Run(["java", *SMALL, "-XX:MaxDirectMemorySize=64m", "-cp", CLASSES, "DirectLeak",
+                   "--tick-ms", "200"])
+        run.run()
+        self.assertIn("Cannot reserve 1048576 bytes of direct buffer memory", run.oom[1])
+        st = self.check(run, "used", MIB, "JDK 17 allocateDirect(1 MiB)")
+        self.assertEqual(st["direct"]["count"], int(run.used[-1][1]["count"]))
+        self.assertEqual(st["chunks"]["size_source"][:13], "learned from ")
+        self.assertIn("mmaps of 1,052,672 bytes", st["chunks"]["size_source"])
+
+    def netty(self, java, label, *args, key="used"):
+        cp = ":".join([CLASSES, *JARS])
+        run = Run([java, *SMALL, "-XX:MaxDirectMemorySize=256m", *NETTY_OPENS, "-cp", cp,
+                   "NettyLeak", "leak", "--max-seconds", "80", *args])
+        run.run()
+        return run
+
+    def test_netty_16m(self):
+        run = self.netty("java", "Netty 16 MiB")
+        self.assertIn("OutOfDirectMemoryError", run.oom[1])
+        st = self.check(run, "used", 16 * MIB, "Netty 4.1.48, 16 MiB chunks, JDK 17")
+        self.assertEqual(st["chunks"]["size"], 16 * MIB)
+        self.assertEqual(st["direct"]["netty_version"], "4.1.48")
+
+    def test_netty_4m_in_code(self):
+        run = self.netty("java", "Netty 4 MiB", "--max-order-in-code", "9")
+        self.assertIn("failed to allocate 4194304 byte(s)", run.oom[1])
+        st = self.check(run, "used", 4 * MIB, "Netty 4.1.48, 4 MiB chunks set in code, JDK 17")
+        self.assertEqual(st["chunks"]["size"], 4 * MIB)
+        self.assertRegex(st["chunks"]["size_source"],
+                         r"^learned from \d+ direct-memory mmaps of 4,198,400 bytes$")
+        # Every leaked chunk is a chunk now, not "small" as with the size rule.
+        self.assertGreaterEqual(st["chunks"]["count"], 60)
+
+    def test_netty_jdk25(self):
+        if not os.path.exists(JDK25):
+            self.skipTest("no Temurin JDK 25 at %s" % JDK25)
+        run = self.netty(JDK25, "Netty JDK 25")
+        self.assertIn("Cannot reserve", run.oom[1])
+        self.check(run, "pool", 16 * MIB, "Netty 4.1.48 on Temurin JDK 25 (the JDK's count)")
+
+
+def main():
+    global CLASSES
+    if not os.path.exists(mtlib.MEMTRACED):
+        print("memtraced is not built")
+        sys.exit(99)
+    if not shutil.which("java") or not shutil.which("javac"):
+        mtlib.skip("no java/javac: apt-get install default-jdk-headless")
+    missing = [j for j in JARS if not os.path.exists(j)]
+    if missing:
+        mtlib.skip("Netty jars missing (%s): apt-get install libnetty-java" % ", ".join(missing))
+    CLASSES = tempfile.mkdtemp(prefix="mt-direct-")
+    # --release 17: the classes run on JDK 17 and 25 alike.
+    r = subprocess.run(["javac", "--release", "17", "-d", CLASSES, "-cp", ":".join(JARS),
+                        os.path.join(JAVA_DIR, "DirectLeak.java"),
+                        os.path.join(JAVA_DIR, "NettyLeak.java")],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        print("javac failed:\n" + r.stdout + r.stderr)
+        sys.exit(99)
+    try:
+        unittest.main(verbosity=2)
+    finally:
+        shutil.rmtree(CLASSES, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

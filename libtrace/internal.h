@@ -200,6 +200,34 @@ struct task;
 unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max);
 void unwind_task_free(struct task *t);
 
+/*
+ * The trend of the weighed bytes (trend.c): pure functions of a series of
+ * samples, so they are tested without a session.
+ */
+struct trend_fit {
+	int steady;	   /* the samples grow steadily (see trend.c) */
+	double rate;	   /* bytes per second: the slope over the trend */
+	double duration_s; /* how long the trend has lasted */
+	double growth;	   /* rate * duration */
+	double r2;	   /* goodness of the fit */
+	double eta_s;	   /* seconds to the ceiling at RATE; < 0: none */
+};
+
+struct trend_state {
+	enum mt_level level;	  /* the trend alert in force */
+	double hold_s;		  /* how long the rule must fail before the level comes down */
+	double peak, growth;	  /* highest bytes and last growth while the level held */
+	int64_t failing_since_ns; /* when the rule stopped holding the level up; 0: it holds */
+};
+
+/* Fit the trend of V[0..N), oldest first, toward CEILING; 0 or -ENOMEM. */
+int trend_fit(const struct mt_sample *v, size_t n, uint64_t ceiling, struct trend_fit *out);
+/* Move ST's level after fit F at BYTES and NOW_NS, under HORIZON[level] seconds (0: off). */
+enum mt_level trend_step(struct trend_state *st, const struct trend_fit *f, const double horizon[],
+			 uint64_t bytes, int64_t now_ns);
+/* "+4.3 MiB/s for 40 s, ceiling in 52 s", or "no steady growth". */
+void trend_reason(const struct trend_fit *f, char *buf, size_t size);
+
 #define ALERT_RING	256
 #define HISTORY_SAMPLES 3600 /* an hour at one sample a second */
 
@@ -255,6 +283,9 @@ struct mt_session {
 	struct mt_sample *hist; /* HISTORY_SAMPLES */
 	uint64_t hist_n;
 	struct mt_sample hist_first;
+	struct trend_state trend;     /* the trend level, beside the percentage one */
+	struct trend_fit trend_fit;   /* the last sample's fit */
+	unsigned trend_alerted;	      /* bit L: a trend alert of level L was raised, not cleared */
 
 	struct stack_table stacks;
 	void *unw_as; /* libunwind address space, tracer thread only */

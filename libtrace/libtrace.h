@@ -76,6 +76,8 @@ struct mt_config {
 	int count_large;      /* alerts weigh chunk + large bytes, not chunks alone */
 	int allow_peek;       /* the peek command may read target memory */
 	double window_s;      /* growth-rate window, seconds: 60 */
+	double eta_warn_s;    /* trend alerts: warn when the ceiling is this near at a steady */
+	double eta_crit_s;    /* rate, crit at this; seconds, 0 off: 12 h and 10 min */
 	int cpu;	      /* launch mode: run target and tracer on this CPU; -1: no */
 	enum mt_stacks stacks;
 	unsigned stack_depth; /* frames per stack, at most MT_STACK_MAX: 32 */
@@ -146,6 +148,8 @@ struct mt_alert {
 	double overall_rate; /* growth, bytes per second, since the first sample */
 	double eta_s;	 /* projected seconds to the ceiling; < 0 when none */
 	const char *trend;
+	const char *cause; /* "percent" (the levels) or "trend" (--eta-warn, --eta-crit) */
+	char reason[96];   /* why: "+4.3 MiB/s for 40 s, ceiling in 52 s", "80.2% >= 80%" */
 	struct {
 		pid_t tid;
 		char comm[16];
@@ -163,6 +167,17 @@ struct mt_growth {
 	const char *trend;   /* "growing", "flat", "falling", "unknown" */
 };
 
+/* The trend alert: steady growth projected to the ceiling (see trend.c). */
+struct mt_trend {
+	enum mt_level level; /* the trend alert in force, after hysteresis */
+	int steady;	     /* the last samples grow steadily */
+	double rate;	     /* bytes per second over the trend; 0 when not steady */
+	double duration_s;   /* how long the trend has lasted */
+	double eta_s;	     /* seconds to the ceiling at RATE; < 0 when not steady */
+	double eta_warn_s, eta_crit_s; /* the horizons in force; 0: off */
+	char reason[96];     /* "+4.3 MiB/s for 40 s, ceiling in 52 s" or "no steady growth" */
+};
+
 struct mt_sample {
 	int64_t time_ns;
 	uint64_t bytes;
@@ -171,7 +186,9 @@ struct mt_sample {
 struct mt_status {
 	pid_t pid;
 	int attached;
-	enum mt_level level;
+	enum mt_level level;	     /* the higher of the two below */
+	enum mt_level percent_level; /* from --warn and --crit */
+	enum mt_level trend_level;   /* from --eta-warn and --eta-crit */
 	char ceiling_source[128];
 	char chunk_source[64];
 	uint64_t arena_bytes;	 /* committed inside MAP_NORESERVE reservations (glibc heaps) */
@@ -240,8 +257,14 @@ int mt_session_run(struct mt_session *s);
  */
 void mt_session_stop(struct mt_session *s, int grace_ms);
 
-/* Record a sample of the weighed bytes for growth and history; call about once a second. */
-void mt_session_sample(struct mt_session *s);
+/*
+ * Record a sample of the weighed bytes for growth, history and the trend
+ * alert; call about once a second, from one thread.  Returns 1 when it
+ * made an alert (read it with mt_session_alerts()).
+ */
+int mt_session_sample(struct mt_session *s);
+/* The trend alert's state and its reason. */
+void mt_session_trend(struct mt_session *s, struct mt_trend *out);
 /* Growth rate and projection over the configured window. */
 void mt_session_growth(struct mt_session *s, struct mt_growth *g);
 /* Copy up to MAX samples, evenly spread over the whole history, oldest first. */

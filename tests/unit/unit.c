@@ -14,6 +14,7 @@ int main(void)
 	srunner_add_suite(sr, jvm_suite());
 	srunner_add_suite(sr, alert_suite());
 	srunner_add_suite(sr, stamps_suite());
+	srunner_add_suite(sr, trend_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

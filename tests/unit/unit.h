@@ -13,5 +13,6 @@ Suite *proto_suite(void);
 Suite *jvm_suite(void);
 Suite *alert_suite(void);
 Suite *stamps_suite(void);
+Suite *trend_suite(void);
 
 #endif

@@ -95,6 +95,8 @@ void log_alert(json_t *a)
 {
 	const char *level = json_string_value(json_object_get(a, "level"));
 	const char *state = json_string_value(json_object_get(a, "state"));
+	const char *cause = json_string_value(json_object_get(a, "cause"));
+	const char *reason = json_string_value(json_object_get(a, "reason"));
 	double pct = json_number_value(json_object_get(a, "percent"));
 	double rate = json_number_value(json_object_get(a, "rate_bytes_per_s"));
 	json_t *eta = json_object_get(a, "eta_s"), *top = json_object_get(a, "top_threads");
@@ -122,8 +124,10 @@ void log_alert(json_t *a)
 
 		if (json_is_number(eta))
 			snprintf(etas, sizeof(etas), ", ceiling in %.0fs", json_number_value(eta));
-		snprintf(msg, sizeof(msg), "ALERT %s %s: %s is %.1f%% of the %s ceiling, %s%s/s%s%s",
-			 level, state, mt_format_size(bytes, b1, sizeof(b1)), pct,
+		snprintf(msg, sizeof(msg),
+			 "ALERT %s %s (%s: %s): %s is %.1f%% of the %s ceiling, %s%s/s%s%s", level,
+			 state, cause ? cause : "percent", reason ? reason : "",
+			 mt_format_size(bytes, b1, sizeof(b1)), pct,
 			 mt_format_size(ceiling, b2, sizeof(b2)), rate >= 0 ? "+" : "-",
 			 mt_format_size((uint64_t)(rate >= 0 ? rate : -rate), b3, sizeof(b3)), etas,
 			 tops);
@@ -134,5 +138,7 @@ void log_alert(json_t *a)
 				"MEMTRACE_ALERT_LEVEL=%s", level, "MEMTRACE_ALERT_STATE=%s", state,
 				"MEMTRACE_BYTES=%llu", (unsigned long long)bytes,
 				"MEMTRACE_CEILING=%llu", (unsigned long long)ceiling,
-				"MEMTRACE_PERCENT=%.1f", pct, NULL);
+				"MEMTRACE_PERCENT=%.1f", pct, "MEMTRACE_ALERT_CAUSE=%s",
+				cause ? cause : "percent", "MEMTRACE_ALERT_REASON=%s",
+				reason ? reason : "", NULL);
 }

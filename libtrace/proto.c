@@ -111,6 +111,18 @@ static json_t *json_eta(double eta)
 	return eta < 0 ? json_null() : json_real(eta);
 }
 
+/* The trend alert's state: level, whether the growth is steady, rate, ETA, reason. */
+static json_t *trend_json(struct mt_session *s)
+{
+	struct mt_trend t;
+
+	mt_session_trend(s, &t);
+	return json_pack("{s:s,s:b,s:f,s:f,s:o,s:s,s:f,s:f}", "level", mt_level_name(t.level),
+			 "steady", t.steady, "rate_bytes_per_s", t.rate, "duration_s", t.duration_s,
+			 "eta_s", json_eta(t.eta_s), "reason", t.reason, "eta_warn_s", t.eta_warn_s,
+			 "eta_crit_s", t.eta_crit_s);
+}
+
 /* What the status should warn the user about. */
 static json_t *status_warnings(const struct mt_status *st)
 {
@@ -209,6 +221,9 @@ json_t *mt_proto_status(struct mt_session *s)
 			    json_pack("{s:f,s:f,s:f,s:s,s:o}", "window_s", g.window_s,
 				      "rate_bytes_per_s", g.rate, "overall_rate_bytes_per_s",
 				      g.overall_rate, "trend", g.trend, "eta_s", json_eta(g.eta_s)));
+	json_object_set_new(json_object_get(root, "ceiling"), "percent_level",
+			    json_string(mt_level_name(st.percent_level)));
+	json_object_set_new(root, "trend", trend_json(s));
 	json_object_set_new(root, "arena",
 			    json_pack("{s:I,s:I,s:b}", "committed_bytes", (json_int_t)st.arena_bytes,
 				      "brk_bytes", (json_int_t)st.brk_bytes, "threshold_pinned",
@@ -245,7 +260,9 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 						     "name", json_text(a->top[i].comm), "chunk_bytes",
 						     (json_int_t)a->top[i].chunk_bytes, "chunk_count",
 						     (json_int_t)a->top[i].chunk_count));
-	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:o,s:s,s:o}", "seq",
+	json_t *o;
+
+	o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:I,s:f,s:f,s:f,s:o,s:s,s:o}", "seq",
 			 (json_int_t)a->seq, "time_ns", (json_int_t)a->time_ns, "level",
 			 mt_level_name(a->level), "state", a->raised ? "raised" : "cleared", "bytes",
 			 (json_int_t)a->bytes, "ceiling", (json_int_t)a->ceiling, "percent",
@@ -253,6 +270,11 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 			 "rate_bytes_per_s", a->rate, "overall_rate_bytes_per_s", a->overall_rate,
 			 "eta_s", json_eta(a->eta_s), "trend",
 			 a->trend ? a->trend : "unknown", "top_threads", top);
+	if (o) {
+		json_object_set_new(o, "cause", json_string(a->cause ? a->cause : "percent"));
+		json_object_set_new(o, "reason", json_text(a->reason));
+	}
+	return o;
 }
 
 /* An error answer. */

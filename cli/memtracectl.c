@@ -699,6 +699,35 @@ static void print_stacks(json_t *o)
 	       (unsigned long long)jint(o, "total"));
 }
 
+/* Print a suspects answer: one paragraph a site, its verdict and why, then its stack. */
+static void print_suspects(json_t *o)
+{
+	size_t i, k;
+	json_t *st, *fr;
+
+	json_array_foreach(jget(o, "suspects"), i, st) {
+		printf("#%llu %-8s %s in %llu mappings, %s, steadiness %.2f, oldest %.0fs of %.0fs "
+		       "followed%s%s; thread %s (%d)%s\n",
+		       (unsigned long long)jint(st, "rank"), jstr(st, "verdict"), jsize(st, "bytes", 0),
+		       (unsigned long long)jint(st, "count"), jrate(st, "rate_bytes_per_s", 0),
+		       json_number_value(jget(st, "steadiness")),
+		       json_number_value(jget(st, "oldest_age_s")),
+		       json_number_value(jget(st, "tracked_s")),
+		       jint(st, "freed_bytes") ? ", gave back " : "",
+		       jint(st, "freed_bytes") ? jsize(st, "freed_bytes", 1) : "",
+		       jstr(st, "thread"), (int)jint(st, "tid"),
+		       jint(st, "stack_id") ? "" : " (no stack captured)");
+		json_array_foreach(jget(st, "frames"), k, fr) printf("    #%-2zu %s\n", k,
+								     json_string_value(fr));
+		putchar('\n');
+	}
+	printf("(%llu of %llu sites shown", (unsigned long long)json_array_size(jget(o, "suspects")),
+	       (unsigned long long)jint(o, "total"));
+	if (jint(o, "untracked_bytes"))
+		printf("; %s in sites not followed", jsize(o, "untracked_bytes", 0));
+	printf(")\n");
+}
+
 /* The tid of TID as seen inside its own pid namespace (the JVM's nid). */
 static pid_t ns_tid(pid_t pid, pid_t tid)
 {
@@ -955,6 +984,8 @@ static void print_answer(const char *cmd, json_t *a)
 		print_peek(a);
 	} else if (!strcmp(cmd, "stacks")) {
 		print_stacks(a);
+	} else if (!strcmp(cmd, "suspects")) {
+		print_suspects(a);
 	} else if (!strcmp(cmd, "alerts")) {
 		print_alerts(a);
 	} else if (!strcmp(cmd, "watch")) {

@@ -275,6 +275,9 @@ int mt_session_sample(struct mt_session *s)
 	for (uint64_t i = 0; v && i < have; i++)
 		v[i] = s->hist[(s->hist_n - have + i) % HISTORY_SAMPLES];
 	ceiling = s->ceiling;
+	/* The sites for suspects: one walk of the table every SITE_PERIOD_NS. */
+	if (smp.time_ns >= s->sites.next_ns && sites_sample(s, smp.time_ns) == 0)
+		s->sites.next_ns = smp.time_ns + SITE_PERIOD_NS - SITE_PERIOD_NS / 10;
 	pthread_mutex_unlock(&s->lock);
 	/* Out of memory: no fit, so the trend level decays as if growth had stopped. */
 	if (!v || trend_fit(v, have, ceiling, &f) < 0) {

@@ -212,6 +212,31 @@ struct mt_status {
 	uint64_t threads_alive, threads_seen, tasks_alive;
 };
 
+/* What a leak suspect looks like, most suspect first (see sites.c). */
+enum mt_verdict {
+	MT_VERDICT_LEAKING,  /* grew steadily, never freed, still growing, oldest mapping live */
+	MT_VERDICT_GROWING,  /* grows, but frees some */
+	MT_VERDICT_HOLDING,  /* holds old mappings, not growing */
+	MT_VERDICT_NEW,	     /* seen too briefly to judge */
+	MT_VERDICT_CHURNING, /* maps and frees: what it holds is young or nothing */
+};
+
+/* An allocation site (stack, thread) judged as a leak suspect. */
+struct mt_suspect {
+	uint32_t stack_id; /* 0: no stack captured */
+	pid_t tid;
+	char comm[16];
+	enum mt_verdict verdict;
+	double score;	      /* steadiness * (0.5 + 0.5 * age_ratio), 0 to 1 */
+	double steadiness;    /* R^2 of its growth, discounted by what it freed; 0 to 1 */
+	double age_ratio;     /* oldest live mapping's age over the time followed; 0 to 1 */
+	double rate;	      /* bytes per second, fitted over its history */
+	double oldest_age_s;  /* age of its oldest live mapping; 0 when none */
+	double tracked_s;     /* how long the site has been followed */
+	uint64_t bytes, count; /* outstanding */
+	uint64_t freed_bytes; /* decreases seen between walks */
+};
+
 /* Filter for mt_session_outstanding(). Zero means "any". */
 struct mt_filter {
 	int class; /* -1 any, else enum mt_class */
@@ -265,6 +290,13 @@ void mt_session_stop(struct mt_session *s, int grace_ms);
 int mt_session_sample(struct mt_session *s);
 /* The trend alert's state and its reason. */
 void mt_session_trend(struct mt_session *s, struct mt_trend *out);
+/*
+ * Judge and rank the allocation sites, most suspect first, into *OUT (the
+ * caller frees it); *UNTRACKED receives the bytes of sites not followed.
+ * Returns the count or -errno.
+ */
+ssize_t mt_session_suspects(struct mt_session *s, struct mt_suspect **out, uint64_t *untracked);
+const char *mt_verdict_name(enum mt_verdict v);
 /* Growth rate and projection over the configured window. */
 void mt_session_growth(struct mt_session *s, struct mt_growth *g);
 /* Copy up to MAX samples, evenly spread over the whole history, oldest first. */

@@ -577,6 +577,38 @@ static json_t *cmd_stacks(struct mt_session *s, json_t *req)
 			 (json_int_t)n, "stacks", list);
 }
 
+/* The "suspects" command: allocation sites, "allocated, never freed, still growing" first. */
+static json_t *cmd_suspects(struct mt_session *s, json_t *req)
+{
+	size_t limit = (size_t)arg_int(req, "limit", 10);
+	struct mt_suspect *v;
+	uint64_t untracked;
+	ssize_t n = mt_session_suspects(s, &v, &untracked);
+	json_t *list;
+
+	if (n < 0)
+		return mt_proto_error("no_memory", "out of memory");
+	list = json_array();
+	for (ssize_t i = 0; i < n && (size_t)i < limit; i++) {
+		json_t *o = json_pack(
+			"{s:I,s:s,s:f,s:f,s:f,s:i,s:i,s:o,s:I,s:I,s:f,s:f,s:f,s:I}", "rank",
+			(json_int_t)i + 1, "verdict", mt_verdict_name(v[i].verdict), "score",
+			v[i].score, "steadiness", v[i].steadiness, "age_ratio", v[i].age_ratio,
+			"stack_id", (int)v[i].stack_id, "tid", v[i].tid, "thread", json_text(v[i].comm),
+			"bytes", (json_int_t)v[i].bytes, "count", (json_int_t)v[i].count,
+			"rate_bytes_per_s", v[i].rate, "oldest_age_s", v[i].oldest_age_s,
+			"tracked_s", v[i].tracked_s, "freed_bytes", (json_int_t)v[i].freed_bytes);
+
+		if (o) {
+			json_object_set_new(o, "frames", stack_json(s, v[i].stack_id));
+			json_array_append_new(list, o);
+		}
+	}
+	free(v);
+	return json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "total", (json_int_t)n, "untracked_bytes",
+			 (json_int_t)untracked, "suspects", list);
+}
+
 #define PEEK_DEFAULT 4096
 #define PEEK_MAX     (1 << 20)
 
@@ -800,6 +832,11 @@ static const struct mt_arg stacks_args[] = {
 	{NULL, 0, NULL, NULL},
 };
 
+static const struct mt_arg suspects_args[] = {
+	{"limit", MT_ARG_COUNT, NULL, "at most this many sites (default 10)"},
+	{NULL, 0, NULL, NULL},
+};
+
 static const struct mt_arg threads_args[] = {
 	{"limit", MT_ARG_COUNT, NULL, "at most this many (default 100)"},
 	{"all", MT_ARG_BOOL, NULL, "include exited threads that hold nothing"},
@@ -820,6 +857,8 @@ const struct mt_cmd mt_cmds[] = {
 	{"threads", "per-thread figures", 0, threads_args, cmd_threads},
 	{"stacks", "outstanding memory by allocating stack, largest first", 0, stacks_args,
 	 cmd_stacks},
+	{"suspects", "allocation sites ranked as leak suspects, steady growers first", 0,
+	 suspects_args, cmd_suspects},
 	{"events", "recent memory syscalls", MT_CMD_STREAM, events_args, cmd_events},
 	{"alerts", "the alert level and the last alerts", 0, alerts_args, cmd_alerts},
 	{"watch", "stream alerts as they happen", MT_CMD_WATCH, no_args, cmd_watch},

@@ -272,6 +272,7 @@ void mt_session_free(struct mt_session *s)
 		timer_delete(s->wake_timer);
 	free(s->argv);
 	free(s->hist);
+	sites_free(&s->sites);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

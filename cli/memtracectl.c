@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -496,6 +497,23 @@ static const char *jrate(json_t *o, const char *path, int slot)
 	return bufs[slot & 3];
 }
 
+/* The horizon at PATH in seconds as "12h", "10m", "45s" or "off" (a static buffer per slot). */
+static const char *horizon(json_t *o, const char *path, int slot)
+{
+	static char bufs[2][24];
+	double v = json_number_value(jget(o, path));
+
+	if (v <= 0)
+		snprintf(bufs[slot & 1], sizeof(bufs[0]), "off");
+	else if (v >= 3600 && fmod(v, 3600) == 0)
+		snprintf(bufs[slot & 1], sizeof(bufs[0]), "%.0fh", v / 3600);
+	else if (v >= 60 && fmod(v, 60) == 0)
+		snprintf(bufs[slot & 1], sizeof(bufs[0]), "%.0fm", v / 60);
+	else
+		snprintf(bufs[slot & 1], sizeof(bufs[0]), "%gs", v);
+	return bufs[slot & 1];
+}
+
 /* Print the history samples as a sparkline scaled to the ceiling (or the maximum). */
 static void print_history(json_t *o)
 {
@@ -611,6 +629,9 @@ static void print_status(json_t *o)
 	       jrate(o, "growth.overall_rate_bytes_per_s", 1), jstr(o, "growth.trend"));
 	if (json_is_number(jget(o, "growth.eta_s")))
 		printf(", ceiling in %.0fs", json_number_value(jget(o, "growth.eta_s")));
+	printf("\ntrend        %s, level %s (warn within %s, crit within %s)",
+	       jstr(o, "trend.reason"), jstr(o, "trend.level"),
+	       horizon(o, "trend.eta_warn_s", 0), horizon(o, "trend.eta_crit_s", 1));
 	printf("\narenas       %s committed in glibc heaps, %s brk; threshold %s\n",
 	       jsize(o, "arena.committed_bytes", 0), jsize(o, "arena.brk_bytes", 1),
 	       json_is_true(jget(o, "arena.threshold_pinned")) ? "pinned" : "not pinned");
@@ -635,6 +656,8 @@ static void print_alert(json_t *a)
 	       jrate(a, "overall_rate_bytes_per_s", 1));
 	if (json_is_number(eta))
 		printf(", ceiling in %.0fs", json_number_value(eta));
+	if (*jstr(a, "reason"))
+		printf("; %s: %s", jstr(a, "cause"), jstr(a, "reason"));
 	if (!strcmp(jstr(a, "weighs"), "direct"))
 		printf("; direct %llu mappings", (unsigned long long)jint(a, "direct.count"));
 	if (jint(a, "direct.may_be_hidden_bytes"))
@@ -778,6 +801,35 @@ static void print_stacks(json_t *o)
 	printf("(%llu of %llu stacks shown)\n",
 	       (unsigned long long)json_array_size(jget(o, "stacks")),
 	       (unsigned long long)jint(o, "total"));
+}
+
+/* Print a suspects answer: one paragraph a site, its verdict and why, then its stack. */
+static void print_suspects(json_t *o)
+{
+	size_t i, k;
+	json_t *st, *fr;
+
+	json_array_foreach(jget(o, "suspects"), i, st) {
+		printf("#%llu %-8s %s in %llu mappings, %s, steadiness %.2f, oldest %.0fs of %.0fs "
+		       "followed%s%s; thread %s (%d)%s\n",
+		       (unsigned long long)jint(st, "rank"), jstr(st, "verdict"), jsize(st, "bytes", 0),
+		       (unsigned long long)jint(st, "count"), jrate(st, "rate_bytes_per_s", 0),
+		       json_number_value(jget(st, "steadiness")),
+		       json_number_value(jget(st, "oldest_age_s")),
+		       json_number_value(jget(st, "tracked_s")),
+		       jint(st, "freed_bytes") ? ", gave back " : "",
+		       jint(st, "freed_bytes") ? jsize(st, "freed_bytes", 1) : "",
+		       jstr(st, "thread"), (int)jint(st, "tid"),
+		       jint(st, "stack_id") ? "" : " (no stack captured)");
+		json_array_foreach(jget(st, "frames"), k, fr) printf("    #%-2zu %s\n", k,
+								     json_string_value(fr));
+		putchar('\n');
+	}
+	printf("(%llu of %llu sites shown", (unsigned long long)json_array_size(jget(o, "suspects")),
+	       (unsigned long long)jint(o, "total"));
+	if (jint(o, "untracked_bytes"))
+		printf("; %s in sites not followed", jsize(o, "untracked_bytes", 0));
+	printf(")\n");
 }
 
 /* The tid of TID as seen inside its own pid namespace (the JVM's nid). */
@@ -1040,6 +1092,8 @@ static void print_answer(const char *cmd, json_t *a)
 		print_peek(a);
 	} else if (!strcmp(cmd, "stacks")) {
 		print_stacks(a);
+	} else if (!strcmp(cmd, "suspects")) {
+		print_suspects(a);
 	} else if (!strcmp(cmd, "alerts")) {
 		print_alerts(a);
 	} else if (!strcmp(cmd, "watch")) {
@@ -1215,6 +1269,7 @@ static int cmd_check(const char *path, int argc, char **argv)
 {
 	static const char *const word[] = {"OK", "WARNING", "CRITICAL"};
 	json_t *req = json_pack("{s:s}", "cmd", "status"), *a;
+	char why[160] = "", eta[48] = "";
 	struct reader r;
 	int level;
 
@@ -1246,15 +1301,21 @@ static int cmd_check(const char *path, int argc, char **argv)
 		json_decref(a);
 		return 3;
 	}
-	printf("MEMTRACE %s - %s is %.1f%% of the %s ceiling | chunk_bytes=%lluB;%llu;%llu;0;%llu\n",
+	/* The trend's reason when it is steady: why the level is what it is, or soon will be. */
+	if (json_is_true(jget(a, "trend.steady")))
+		snprintf(why, sizeof(why), "; trend %s%s", jstr(a, "trend.reason"),
+			 mt_level_from_name(jstr(a, "trend.level")) > MT_LEVEL_OK ? " (alert)" : "");
+	if (json_is_number(jget(a, "trend.eta_s")))
+		snprintf(eta, sizeof(eta), " ceiling_eta=%.0fs", json_number_value(jget(a, "trend.eta_s")));
+	printf("MEMTRACE %s - %s is %.1f%% of the %s ceiling%s | chunk_bytes=%lluB;%llu;%llu;0;%llu%s\n",
 	       word[level], jsize(a, "ceiling.weighed_bytes", 0),
-	       json_number_value(jget(a, "ceiling.used_percent")), jsize(a, "ceiling.bytes", 1),
+	       json_number_value(jget(a, "ceiling.used_percent")), jsize(a, "ceiling.bytes", 1), why,
 	       (unsigned long long)jint(a, "ceiling.weighed_bytes"),
 	       (unsigned long long)(jint(a, "ceiling.bytes") *
 				    json_number_value(jget(a, "ceiling.warn_percent")) / 100),
 	       (unsigned long long)(jint(a, "ceiling.bytes") *
 				    json_number_value(jget(a, "ceiling.crit_percent")) / 100),
-	       (unsigned long long)jint(a, "ceiling.bytes"));
+	       (unsigned long long)jint(a, "ceiling.bytes"), eta);
 	json_decref(a);
 	return level;
 }

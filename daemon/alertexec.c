@@ -57,7 +57,8 @@ static int alert_env(json_t *alert, char **env, int max)
 		{"MEMTRACE_ALERT_BYTES", "bytes"},   {"MEMTRACE_ALERT_CEILING", "ceiling"},
 		{"MEMTRACE_ALERT_PERCENT", "percent"}, {"MEMTRACE_ALERT_RATE", "rate_bytes_per_s"},
 		{"MEMTRACE_ALERT_ETA", "eta_s"},     {"MEMTRACE_ALERT_TIME_NS", "time_ns"},
-		{"MEMTRACE_TARGET_PID", "pid"},
+		{"MEMTRACE_TARGET_PID", "pid"},     {"MEMTRACE_ALERT_CAUSE", "cause"},
+		{"MEMTRACE_ALERT_REASON", "reason"},
 	};
 	int n = 0;
 

@@ -629,7 +629,9 @@ static int control_tick(struct control *c)
 	int64_t now = control_now(), next;
 
 	if (now >= c->next_sample_ns) {
-		mt_session_sample(c->s);
+		/* A sample can raise or clear a trend alert. */
+		if (mt_session_sample(c->s))
+			control_alerts(c);
 		c->next_sample_ns = now + SAMPLE_NS;
 	}
 	if (now >= c->next_metrics_ns) {

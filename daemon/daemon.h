@@ -26,6 +26,7 @@ struct options {
 	int summary, json, linger, verbose, no_socket;
 	int64_t kill_timeout_ns;
 	int64_t window_ns;
+	int64_t eta_warn_ns, eta_crit_ns; /* trend alert horizons; 0: off */
 	struct mt_config cfg;
 	uint64_t ring_events;
 	uint64_t pid; /* attach mode */

@@ -99,7 +99,8 @@ void fatalx(int code, const char *fmt, ...)
  * MEMTRACE_TOP_THREAD=NAME matches any), each the thread's name as shown.
  */
 static void journal_alert(const char *msg, int prio, const char *level, const char *state,
-			  uint64_t bytes, uint64_t ceiling, double pct, json_t *top)
+			  uint64_t bytes, uint64_t ceiling, double pct, const char *cause,
+			  const char *reason, json_t *top)
 {
 	char f[JOURNAL_FIELDS][1100];
 	struct iovec iov[JOURNAL_FIELDS];
@@ -114,6 +115,8 @@ static void journal_alert(const char *msg, int prio, const char *level, const ch
 	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_BYTES=%llu", (unsigned long long)bytes);
 	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_CEILING=%llu", (unsigned long long)ceiling);
 	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_PERCENT=%.1f", pct);
+	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_ALERT_CAUSE=%s", cause);
+	snprintf(f[n++], sizeof(f[0]), "MEMTRACE_ALERT_REASON=%s", reason);
 	json_array_foreach(top, i, t) {
 		if (n == JOURNAL_FIELDS)
 			break;
@@ -130,6 +133,8 @@ void log_alert(json_t *a)
 {
 	const char *level = json_string_value(json_object_get(a, "level"));
 	const char *state = json_string_value(json_object_get(a, "state"));
+	const char *cause = json_string_value(json_object_get(a, "cause"));
+	const char *reason = json_string_value(json_object_get(a, "reason"));
 	double pct = json_number_value(json_object_get(a, "percent"));
 	double rate = json_number_value(json_object_get(a, "rate_bytes_per_s"));
 	json_t *eta = json_object_get(a, "eta_s"), *top = json_object_get(a, "top_threads");
@@ -138,11 +143,10 @@ void log_alert(json_t *a)
 	char b1[16], b2[16], b3[16], msg[1024], tops[3 * MT_NAME_MAX + 64] = "";
 	int raised = state && !strcmp(state, "raised");
 	int prio = !raised ? LOG_NOTICE : !strcmp(level, "crit") ? LOG_CRIT : LOG_WARNING;
-	size_t i, n = 0;
-	json_t *t;
-
 	const char *weighs = json_string_value(json_object_get(a, "weighs"));
 	const char *held = weighs && !strcmp(weighs, "direct") ? "direct_bytes" : "chunk_bytes";
+	size_t i, n = 0;
+	json_t *t;
 
 	json_array_foreach(top, i, t) {
 		if (i == 3)
@@ -160,13 +164,16 @@ void log_alert(json_t *a)
 
 		if (json_is_number(eta))
 			snprintf(etas, sizeof(etas), ", ceiling in %.0fs", json_number_value(eta));
-		snprintf(msg, sizeof(msg), "ALERT %s %s: %s is %.1f%% of the %s ceiling, %s%s/s%s%s",
-			 level, state, mt_format_size(bytes, b1, sizeof(b1)), pct,
+		snprintf(msg, sizeof(msg),
+			 "ALERT %s %s (%s: %s): %s is %.1f%% of the %s ceiling, %s%s/s%s%s", level,
+			 state, cause ? cause : "percent", reason ? reason : "",
+			 mt_format_size(bytes, b1, sizeof(b1)), pct,
 			 mt_format_size(ceiling, b2, sizeof(b2)), rate >= 0 ? "+" : "-",
 			 mt_format_size((uint64_t)(rate >= 0 ? rate : -rate), b3, sizeof(b3)), etas,
 			 tops);
 	}
 	fprintf(stderr, "memtraced: %s\n", msg);
 	if (getenv("JOURNAL_STREAM"))
-		journal_alert(msg, prio, level, state, bytes, ceiling, pct, top);
+		journal_alert(msg, prio, level, state, bytes, ceiling, pct, cause ? cause : "percent",
+			      reason ? reason : "", top);
 }

@@ -72,6 +72,10 @@ static const struct opt opts[] = {
 	 "crit level, % of the ceiling (default 95)"},
 	{"clear-margin", 0, OPT_PERCENT, OFF(cfg.clear_margin), "PERCENT",
 	 "points below a level to clear it (default 5)"},
+	{"eta-warn", 0, OPT_DURATION, OFF(eta_warn_ns), "DURATION",
+	 "trend warn: ceiling this near at a steady rate (12h)"},
+	{"eta-crit", 0, OPT_DURATION, OFF(eta_crit_ns), "DURATION",
+	 "trend crit: ceiling this near at a steady rate (10m)"},
 	{"count", 0, OPT_STRING, OFF(count), "chunk|large",
 	 "weigh chunks (default) or large mappings too"},
 	{"window", 0, OPT_DURATION, OFF(window_ns), "DURATION",
@@ -427,6 +431,7 @@ void options_parse(struct options *o, int argc, char **argv)
 	char *file_pid_file, **file_command;
 	struct origins from = {0};
 	const struct opt *p, *warn = opt_find("warn"), *crit = opt_find("crit");
+	const struct opt *eta_warn = opt_find("eta-warn"), *eta_crit = opt_find("eta-crit");
 	char at[4200], other[4200];
 	uint64_t file_pid;
 	int c, idx;
@@ -437,6 +442,8 @@ void options_parse(struct options *o, int argc, char **argv)
 	o->kill_timeout_ns = 5000000000LL;
 	o->alert_timeout_ns = 10000000000LL;
 	o->window_ns = 60000000000LL;
+	o->eta_warn_ns = (int64_t)(o->cfg.eta_warn_s * 1e9);
+	o->eta_crit_ns = (int64_t)(o->cfg.eta_crit_s * 1e9);
 	*sp++ = '+';
 	for (size_t i = 0; i < NOPTS; i++) {
 		int has_arg = opts[i].arg ? required_argument : no_argument;
@@ -526,8 +533,19 @@ void options_parse(struct options *o, int argc, char **argv)
 		       origin_where(&from, warn, at, sizeof(at)), o->cfg.warn_percent,
 		       o->cfg.crit_percent, origin_place(&from, crit, other, sizeof(other)));
 	}
+	/* A nearer horizon for warn than for crit would make crit come first. */
+	if (o->eta_warn_ns && o->eta_crit_ns > o->eta_warn_ns) {
+		p = origin_last(&from, eta_warn, eta_crit);
+		fatalx(EXIT_USAGE, "%s: eta-crit %gs is longer than eta-warn %gs (the other from %s)",
+		       origin_where(&from, p, at, sizeof(at)), (double)o->eta_crit_ns / 1e9,
+		       (double)o->eta_warn_ns / 1e9,
+		       origin_place(&from, p == eta_warn ? eta_crit : eta_warn, other,
+				    sizeof(other)));
+	}
 	o->cfg.window_s = (double)o->window_ns / 1e9;
 	o->cfg.java_names = !o->no_java_names;
+	o->cfg.eta_warn_s = (double)o->eta_warn_ns / 1e9;
+	o->cfg.eta_crit_s = (double)o->eta_crit_ns / 1e9;
 	o->cfg.ring_events = o->ring_events;
 }
 

@@ -11,6 +11,15 @@
  * Growth comes from samples the daemon takes about once a second
  * (mt_session_sample): the rate is the least-squares slope over the
  * window, the projection the time to the ceiling at that rate.
+ *
+ * The trend alert is the second cause of a level, beside the percentages:
+ * at each sample, trend.c fits the history and moves the trend level
+ * (warn or crit when steady growth reaches the ceiling within --eta-warn
+ * or --eta-crit).  A trend alert is raised only when the percentage level
+ * is below it (one alert of a level is enough), and cleared only if it was
+ * raised.  The level a user sees (status, check, watch) is the higher of
+ * the two.  This costs nothing per event: it runs once a second, on the
+ * daemon's thread, the fit outside the lock.
  */
 #include <math.h>
 #include <stdio.h>
@@ -150,7 +159,8 @@ static void top_alert_threads(struct mt_session *s, struct mt_alert *a)
  * Append an alert to the ring, with the growth and the top threads of this
  * moment.  Alerts are rare, so this work on the tracer thread is too.
  */
-static void alert_push(struct mt_session *s, enum mt_level level, int raised, uint64_t bytes)
+static struct mt_alert *alert_push(struct mt_session *s, enum mt_level level, int raised,
+				   uint64_t bytes)
 {
 	struct mt_alert *a = &s->alerts[s->alert_seq % ALERT_RING];
 	struct mt_growth g;
@@ -170,7 +180,19 @@ static void alert_push(struct mt_session *s, enum mt_level level, int raised, ui
 	a->overall_rate = g.overall_rate;
 	a->eta_s = g.eta_s;
 	a->trend = g.trend;
+	a->cause = "percent";
+	if (raised)
+		snprintf(a->reason, sizeof(a->reason), "%.1f%% of the ceiling, %s at %g%%",
+			 s->ceiling ? 100.0 * (double)bytes / (double)s->ceiling : 0.0,
+			 mt_level_name(level),
+			 level == MT_LEVEL_CRIT ? s->cfg.crit_percent : s->cfg.warn_percent);
+	else
+		snprintf(a->reason, sizeof(a->reason), "%.1f%% of the ceiling, cleared under %g%%",
+			 s->ceiling ? 100.0 * (double)bytes / (double)s->ceiling : 0.0,
+			 fmax((level == MT_LEVEL_CRIT ? s->cfg.crit_percent : s->cfg.warn_percent) -
+				      s->cfg.clear_margin, 0));
 	top_alert_threads(s, a);
+	return a;
 }
 
 /* Move the level after a change of the table; lock held.  Returns 1 when an alert was made. */
@@ -256,19 +278,103 @@ static void refresh_names(struct mt_session *s)
 	free(v);
 }
 
-/* Record one sample of the weighed bytes; refresh thread names. */
-void mt_session_sample(struct mt_session *s)
+/* Push a trend alert of LEVEL, raised or cleared, for fit F; lock held. */
+static void trend_push(struct mt_session *s, enum mt_level level, int raised,
+		       const struct trend_fit *f)
 {
-	struct mt_sample smp;
+	struct mt_alert *a = alert_push(s, level, raised, weighed(s));
+
+	a->cause = "trend";
+	trend_reason(f, a->reason, sizeof(a->reason));
+	if (f->steady) {
+		/* The trend's own rate and projection, not the window's. */
+		a->rate = f->rate;
+		a->eta_s = f->eta_s;
+	}
+}
+
+/*
+ * Move the trend level after fit F of the sample SMP; lock held.  Each
+ * level passed is an alert, as for the percentages; a raise the
+ * percentage level already covers is not repeated.
+ */
+static int trend_apply(struct mt_session *s, const struct trend_fit *f, const struct mt_sample *smp)
+{
+	const double horizon[] = {0, s->cfg.eta_warn_s, s->cfg.eta_crit_s};
+	enum mt_level from = s->trend.level, to;
+	int made = 0;
+
+	s->trend_fit = *f;
+	to = trend_step(&s->trend, f, horizon, smp->bytes, smp->time_ns);
+	for (enum mt_level l = from + 1; l <= to; l++)
+		if (s->level < l) {
+			trend_push(s, l, 1, f);
+			s->trend_alerted |= 1u << l;
+			made = 1;
+		}
+	for (enum mt_level l = from; l > to; l--)
+		if (s->trend_alerted & (1u << l)) {
+			trend_push(s, l, 0, f);
+			s->trend_alerted &= ~(1u << l);
+			made = 1;
+		}
+	return made;
+}
+
+/*
+ * Record one sample of the weighed bytes, refresh thread names and move the
+ * trend level.  The history is copied out under the lock and fitted
+ * without it.  Returns 1 when an alert was made.  One caller at a time.
+ */
+int mt_session_sample(struct mt_session *s)
+{
+	struct mt_sample smp, *v;
+	struct trend_fit f;
+	uint64_t have, ceiling;
+	int made;
 
 	refresh_names(s);
 	direct_scan_jars(s);
+	v = malloc(HISTORY_SAMPLES * sizeof(*v));
 	pthread_mutex_lock(&s->lock);
 	smp.time_ns = mt_now_ns();
 	smp.bytes = weighed(s);
 	if (!s->hist_n)
 		s->hist_first = smp;
 	s->hist[s->hist_n++ % HISTORY_SAMPLES] = smp;
+	have = s->hist_n < HISTORY_SAMPLES ? s->hist_n : HISTORY_SAMPLES;
+	for (uint64_t i = 0; v && i < have; i++)
+		v[i] = s->hist[(s->hist_n - have + i) % HISTORY_SAMPLES];
+	ceiling = s->ceiling;
+	/* The sites for suspects: one walk of the table every SITE_PERIOD_NS. */
+	if (smp.time_ns >= s->sites.next_ns && sites_sample(s, smp.time_ns) == 0)
+		s->sites.next_ns = smp.time_ns + SITE_PERIOD_NS - SITE_PERIOD_NS / 10;
+	pthread_mutex_unlock(&s->lock);
+	/* Out of memory: no fit, so the trend level decays as if growth had stopped. */
+	if (!v || trend_fit(v, have, ceiling, &f) < 0) {
+		memset(&f, 0, sizeof(f));
+		f.eta_s = -1;
+	}
+	free(v);
+	pthread_mutex_lock(&s->lock);
+	made = trend_apply(s, &f, &smp);
+	pthread_mutex_unlock(&s->lock);
+	return made;
+}
+
+/* The trend alert's state and reason. */
+void mt_session_trend(struct mt_session *s, struct mt_trend *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&s->lock);
+	out->level = s->trend.level;
+	out->steady = s->trend_fit.steady;
+	out->rate = s->trend_fit.steady ? s->trend_fit.rate : 0;
+	out->duration_s = s->trend_fit.steady ? s->trend_fit.duration_s : 0;
+	out->eta_s = s->trend_fit.steady ? s->trend_fit.eta_s : -1;
+	out->eta_warn_s = s->cfg.eta_warn_s;
+	out->eta_crit_s = s->cfg.eta_crit_s;
+	trend_reason(&s->trend_fit, out->reason, sizeof(out->reason));
 	pthread_mutex_unlock(&s->lock);
 }
 

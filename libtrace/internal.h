@@ -240,6 +240,69 @@ void direct_scan_jars(struct mt_session *s);
 #define DIRECT_PROBE 10
 void unwind_task_free(struct task *t);
 
+/*
+ * The trend of the weighed bytes (trend.c): pure functions of a series of
+ * samples, so they are tested without a session.
+ */
+struct trend_fit {
+	int steady;	   /* the samples grow steadily (see trend.c) */
+	double rate;	   /* bytes per second: the slope over the trend */
+	double duration_s; /* how long the trend has lasted */
+	double growth;	   /* rate * duration */
+	double r2;	   /* goodness of the fit */
+	double eta_s;	   /* seconds to the ceiling at RATE; < 0: none */
+};
+
+struct trend_state {
+	enum mt_level level;	  /* the trend alert in force */
+	double hold_s;		  /* how long the rule must fail before the level comes down */
+	double peak, growth;	  /* highest bytes and last growth while the level held */
+	int64_t failing_since_ns; /* when the rule stopped holding the level up; 0: it holds */
+};
+
+/* Fit the trend of V[0..N), oldest first, toward CEILING; 0 or -ENOMEM. */
+int trend_fit(const struct mt_sample *v, size_t n, uint64_t ceiling, struct trend_fit *out);
+/* Move ST's level after fit F at BYTES and NOW_NS, under HORIZON[level] seconds (0: off). */
+enum mt_level trend_step(struct trend_state *st, const struct trend_fit *f, const double horizon[],
+			 uint64_t bytes, int64_t now_ns);
+/* "+4.3 MiB/s for 40 s, ceiling in 52 s", or "no steady growth". */
+void trend_reason(const struct trend_fit *f, char *buf, size_t size);
+
+/* Allocation sites for leak suspects (sites.c); guarded by the session lock. */
+#define SITE_MAX       4096
+#define SITE_HASH      (2 * SITE_MAX)
+#define SITE_POINTS    32
+#define SITE_PERIOD_NS 2000000000ll /* a walk of the table every 2 s */
+
+struct site {
+	uint32_t stack_id;
+	pid_t tid;
+	int64_t first_ns;	  /* first seen */
+	int64_t oldest_ns;	  /* creation of its oldest live mapping; 0: none */
+	uint64_t bytes, count;	  /* outstanding at the last walk */
+	uint64_t prev;		  /* bytes at the walk before */
+	uint64_t grown_bytes;	  /* sum of the increases from walk to walk */
+	uint64_t freed_bytes;	  /* sum of the decreases: at least what it freed */
+	int64_t step_ns;	  /* spacing of the points */
+	int64_t last_point_ns;
+	unsigned npoints;
+	uint64_t points[SITE_POINTS]; /* outstanding bytes, step_ns apart, oldest first */
+};
+
+struct site_table {
+	struct site *v; /* SITE_MAX, allocated at the first walk */
+	size_t n;
+	uint32_t *hash; /* SITE_HASH slots of index + 1 */
+	uint64_t untracked_bytes; /* outstanding bytes of sites not followed (table full) */
+	int64_t last_ns, next_ns; /* the last walk, and when the next is due */
+};
+
+/* Recompute every site from the table at NOW; lock held.  0 or -ENOMEM. */
+int sites_sample(struct mt_session *s, int64_t now);
+void sites_free(struct site_table *t);
+/* Judge and rank the N sites V at NOW into OUT, most suspect first; pure. */
+void sites_rank(const struct site *v, size_t n, int64_t now, struct mt_suspect *out);
+
 #define ALERT_RING	256
 #define DIRECT_SIZES	8
 #define HISTORY_SAMPLES 3600 /* an hour at one sample a second */
@@ -296,6 +359,10 @@ struct mt_session {
 	struct mt_sample *hist; /* HISTORY_SAMPLES */
 	uint64_t hist_n;
 	struct mt_sample hist_first;
+	struct trend_state trend;     /* the trend level, beside the percentage one */
+	struct trend_fit trend_fit;   /* the last sample's fit */
+	unsigned trend_alerted;	      /* bit L: a trend alert of level L was raised, not cleared */
+	struct site_table sites;      /* allocation sites, for suspects */
 
 	/*
 	 * Java thread names (jnames.c).  next_ns is the names thread's own;

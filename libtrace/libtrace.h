@@ -81,6 +81,8 @@ struct mt_config {
 	int count_large;      /* alerts weigh chunk + large bytes, not chunks alone */
 	int allow_peek;       /* the peek command may read target memory */
 	double window_s;      /* growth-rate window, seconds: 60 */
+	double eta_warn_s;    /* trend alerts: warn when the ceiling is this near at a steady */
+	double eta_crit_s;    /* rate, crit at this; seconds, 0 off: 12 h and 10 min */
 	int cpu;	      /* launch mode: run target and tracer on this CPU; -1: no */
 	enum mt_stacks stacks;
 	unsigned stack_depth; /* frames per stack, at most MT_STACK_MAX: 32 */
@@ -184,6 +186,8 @@ struct mt_alert {
 	double overall_rate; /* growth, bytes per second, since the first sample */
 	double eta_s;	 /* projected seconds to the ceiling; < 0 when none */
 	const char *trend;
+	const char *cause; /* "percent" (the levels) or "trend" (--eta-warn, --eta-crit) */
+	char reason[96];   /* why: "+4.3 MiB/s for 40 s, ceiling in 52 s", "80.2% >= 80%" */
 	struct mt_top_thread top[5]; /* threads holding the most weighed bytes; tid 0 ends the list */
 };
 
@@ -197,6 +201,17 @@ struct mt_growth {
 	const char *trend;   /* "growing", "flat", "falling", "unknown" */
 };
 
+/* The trend alert: steady growth projected to the ceiling (see trend.c). */
+struct mt_trend {
+	enum mt_level level; /* the trend alert in force, after hysteresis */
+	int steady;	     /* the last samples grow steadily */
+	double rate;	     /* bytes per second over the trend; 0 when not steady */
+	double duration_s;   /* how long the trend has lasted */
+	double eta_s;	     /* seconds to the ceiling at RATE; < 0 when not steady */
+	double eta_warn_s, eta_crit_s; /* the horizons in force; 0: off */
+	char reason[96];     /* "+4.3 MiB/s for 40 s, ceiling in 52 s" or "no steady growth" */
+};
+
 struct mt_sample {
 	int64_t time_ns;
 	uint64_t bytes;
@@ -205,7 +220,9 @@ struct mt_sample {
 struct mt_status {
 	pid_t pid;
 	int attached;
-	enum mt_level level;
+	enum mt_level level;	     /* the higher of the two below */
+	enum mt_level percent_level; /* from --warn and --crit */
+	enum mt_level trend_level;   /* from --eta-warn and --eta-crit */
 	char ceiling_source[128];
 	char chunk_source[128];
 	uint64_t arena_bytes;	 /* committed inside MAP_NORESERVE reservations (glibc heaps) */
@@ -244,6 +261,32 @@ struct mt_status {
 	 */
 	uint64_t hidden_bytes;
 	int netty_version[3]; /* from the jars the JVM has open; 0: not found */
+};
+
+/* What a leak suspect looks like, most suspect first (see sites.c). */
+enum mt_verdict {
+	MT_VERDICT_LEAKING,  /* grew steadily, never freed, still growing, oldest mapping live */
+	MT_VERDICT_GROWING,  /* grows, but frees some */
+	MT_VERDICT_HOLDING,  /* holds old mappings, not growing */
+	MT_VERDICT_NEW,	     /* seen too briefly to judge */
+	MT_VERDICT_CHURNING, /* maps and frees: what it holds is young or nothing */
+};
+
+/* An allocation site (stack, thread) judged as a leak suspect. */
+struct mt_suspect {
+	uint32_t stack_id; /* 0: no stack captured */
+	pid_t tid;
+	char comm[16];
+	char name[MT_NAME_MAX]; /* as shown: Java's, else comm */
+	enum mt_verdict verdict;
+	double score;	      /* steadiness * (0.5 + 0.5 * age_ratio), 0 to 1 */
+	double steadiness;    /* R^2 of its growth, discounted by what it freed; 0 to 1 */
+	double age_ratio;     /* oldest live mapping's age over the time followed; 0 to 1 */
+	double rate;	      /* bytes per second, fitted over its history */
+	double oldest_age_s;  /* age of its oldest live mapping; 0 when none */
+	double tracked_s;     /* how long the site has been followed */
+	uint64_t bytes, count; /* outstanding */
+	uint64_t freed_bytes; /* decreases seen between walks */
 };
 
 /* Filter for mt_session_outstanding(). Zero means "any". */
@@ -292,8 +335,21 @@ int mt_session_run(struct mt_session *s);
  */
 void mt_session_stop(struct mt_session *s, int grace_ms);
 
-/* Record a sample of the weighed bytes for growth and history; call about once a second. */
-void mt_session_sample(struct mt_session *s);
+/*
+ * Record a sample of the weighed bytes for growth, history and the trend
+ * alert; call about once a second, from one thread.  Returns 1 when it
+ * made an alert (read it with mt_session_alerts()).
+ */
+int mt_session_sample(struct mt_session *s);
+/* The trend alert's state and its reason. */
+void mt_session_trend(struct mt_session *s, struct mt_trend *out);
+/*
+ * Judge and rank the allocation sites, most suspect first, into *OUT (the
+ * caller frees it); *UNTRACKED receives the bytes of sites not followed.
+ * Returns the count or -errno.
+ */
+ssize_t mt_session_suspects(struct mt_session *s, struct mt_suspect **out, uint64_t *untracked);
+const char *mt_verdict_name(enum mt_verdict v);
 /* Growth rate and projection over the configured window. */
 void mt_session_growth(struct mt_session *s, struct mt_growth *g);
 /* Copy up to MAX samples, evenly spread over the whole history, oldest first. */

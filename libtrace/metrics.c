@@ -20,12 +20,14 @@ char *mt_metrics_text(struct mt_session *s)
 {
 	struct mt_status st;
 	struct mt_growth g;
+	struct mt_trend t;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 
 	mt_session_status(s, &st);
 	mt_session_growth(s, &g);
+	mt_session_trend(s, &t);
 	if (!(f = open_memstream(&buf, &len)))
 		return NULL;
 	family(f, "memtrace_outstanding_bytes", "gauge", "Bytes of outstanding mappings by size class.");
@@ -60,11 +62,29 @@ char *mt_metrics_text(struct mt_session *s)
 	family(f, "memtrace_ceiling_used_ratio", "gauge", "Weighed bytes over the ceiling.");
 	fprintf(f, "memtrace_ceiling_used_ratio %.6f\n",
 		st.ceiling ? (double)g.bytes / (double)st.ceiling : 0.0);
-	family(f, "memtrace_alert_level", "gauge", "Alert level: 0 ok, 1 warn, 2 crit.");
+	family(f, "memtrace_alert_level", "gauge",
+	       "Alert level: 0 ok, 1 warn, 2 crit; the higher of percent and trend.");
 	fprintf(f, "memtrace_alert_level %d\n", (int)st.level);
 	family(f, "memtrace_growth_bytes_per_second", "gauge",
 	       "Growth rate of the weighed bytes over the window.");
 	fprintf(f, "memtrace_growth_bytes_per_second %.3f\n", g.rate);
+	/* The reason in words, for whoever reads the file; a comment, so no series churn. */
+	fprintf(f, "# trend: %s\n", t.reason);
+	family(f, "memtrace_trend_level", "gauge",
+	       "Trend alert level (steady growth toward the ceiling): 0 ok, 1 warn, 2 crit.");
+	fprintf(f, "memtrace_trend_level %d\n", (int)t.level);
+	family(f, "memtrace_trend_eta_seconds", "gauge",
+	       "Seconds to the ceiling at the steady growth rate; +Inf when not growing steadily.");
+	if (t.eta_s < 0)
+		fprintf(f, "memtrace_trend_eta_seconds +Inf\n");
+	else
+		fprintf(f, "memtrace_trend_eta_seconds %.3f\n", t.eta_s);
+	family(f, "memtrace_trend_growth_bytes_per_second", "gauge",
+	       "Steady growth rate of the weighed bytes; 0 when not growing steadily.");
+	fprintf(f, "memtrace_trend_growth_bytes_per_second %.3f\n", t.rate);
+	family(f, "memtrace_trend_duration_seconds", "gauge",
+	       "How long the steady growth has lasted; 0 when not growing steadily.");
+	fprintf(f, "memtrace_trend_duration_seconds %.3f\n", t.duration_s);
 	family(f, "memtrace_events_total", "counter", "Memory syscalls recorded, by syscall.");
 	for (int i = 0; i < MT_SYS_COUNT; i++)
 		fprintf(f, "memtrace_events_total{syscall=\"%s\"} %llu\n", mt_sys_name(i),

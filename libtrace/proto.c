@@ -111,6 +111,18 @@ static json_t *json_eta(double eta)
 	return eta < 0 ? json_null() : json_real(eta);
 }
 
+/* The trend alert's state: level, whether the growth is steady, rate, ETA, reason. */
+static json_t *trend_json(struct mt_session *s)
+{
+	struct mt_trend t;
+
+	mt_session_trend(s, &t);
+	return json_pack("{s:s,s:b,s:f,s:f,s:o,s:s,s:f,s:f}", "level", mt_level_name(t.level),
+			 "steady", t.steady, "rate_bytes_per_s", t.rate, "duration_s", t.duration_s,
+			 "eta_s", json_eta(t.eta_s), "reason", t.reason, "eta_warn_s", t.eta_warn_s,
+			 "eta_crit_s", t.eta_crit_s);
+}
+
 /* What the status should warn the user about. */
 static json_t *status_warnings(const struct mt_status *st)
 {
@@ -278,6 +290,9 @@ json_t *mt_proto_status(struct mt_session *s)
 				      "rate_bytes_per_s", g.rate, "overall_rate_bytes_per_s",
 				      g.overall_rate, "trend", g.trend, "eta_s", json_eta(g.eta_s)));
 	json_object_set_new(root, "direct", status_direct(&st));
+	json_object_set_new(json_object_get(root, "ceiling"), "percent_level",
+			    json_string(mt_level_name(st.percent_level)));
+	json_object_set_new(root, "trend", trend_json(s));
 	json_object_set_new(root, "arena",
 			    json_pack("{s:I,s:I,s:b}", "committed_bytes", (json_int_t)st.arena_bytes,
 				      "brk_bytes", (json_int_t)st.brk_bytes, "threshold_pinned",
@@ -305,12 +320,12 @@ json_t *mt_proto_status(struct mt_session *s)
 /* One alert as JSON. */
 json_t *mt_proto_alert(const struct mt_alert *a)
 {
-	json_t *top = json_array();
+	json_t *top = json_array(), *o;
 
 	for (size_t i = 0; i < sizeof(a->top) / sizeof(a->top[0]) && a->top[i].tid; i++)
 		json_array_append_new(top, top_thread_json(&a->top[i]));
-	return json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:{s:I,s:I,s:I},s:I,s:f,s:f,s:f,s:o,s:s,s:o}",
-			 "seq",
+	o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:{s:I,s:I,s:I},s:I,s:f,s:f,s:f,s:o,s:s,s:o}",
+		      "seq",
 			 (json_int_t)a->seq, "time_ns", (json_int_t)a->time_ns, "level",
 			 mt_level_name(a->level), "state", a->raised ? "raised" : "cleared", "bytes",
 			 (json_int_t)a->bytes, "weighs", a->direct ? "direct" : "chunks", "direct",
@@ -321,6 +336,11 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 			 "rate_bytes_per_s", a->rate, "overall_rate_bytes_per_s", a->overall_rate,
 			 "eta_s", json_eta(a->eta_s), "trend",
 			 a->trend ? a->trend : "unknown", "top_threads", top);
+	if (o) {
+		json_object_set_new(o, "cause", json_string(a->cause ? a->cause : "percent"));
+		json_object_set_new(o, "reason", json_text(a->reason));
+	}
+	return o;
 }
 
 /* An error answer. */
@@ -630,6 +650,38 @@ static json_t *cmd_stacks(struct mt_session *s, json_t *req)
 			 (json_int_t)n, "stacks", list);
 }
 
+/* The "suspects" command: allocation sites, "allocated, never freed, still growing" first. */
+static json_t *cmd_suspects(struct mt_session *s, json_t *req)
+{
+	size_t limit = (size_t)arg_int(req, "limit", 10);
+	struct mt_suspect *v;
+	uint64_t untracked;
+	ssize_t n = mt_session_suspects(s, &v, &untracked);
+	json_t *list;
+
+	if (n < 0)
+		return mt_proto_error("no_memory", "out of memory");
+	list = json_array();
+	for (ssize_t i = 0; i < n && (size_t)i < limit; i++) {
+		json_t *o = json_pack(
+			"{s:I,s:s,s:f,s:f,s:f,s:i,s:i,s:o,s:I,s:I,s:f,s:f,s:f,s:I}", "rank",
+			(json_int_t)i + 1, "verdict", mt_verdict_name(v[i].verdict), "score",
+			v[i].score, "steadiness", v[i].steadiness, "age_ratio", v[i].age_ratio,
+			"stack_id", (int)v[i].stack_id, "tid", v[i].tid, "thread", json_text(v[i].name),
+			"bytes", (json_int_t)v[i].bytes, "count", (json_int_t)v[i].count,
+			"rate_bytes_per_s", v[i].rate, "oldest_age_s", v[i].oldest_age_s,
+			"tracked_s", v[i].tracked_s, "freed_bytes", (json_int_t)v[i].freed_bytes);
+
+		if (o) {
+			json_object_set_new(o, "frames", stack_json(s, v[i].stack_id));
+			json_array_append_new(list, o);
+		}
+	}
+	free(v);
+	return json_pack("{s:b,s:I,s:I,s:o}", "ok", 1, "total", (json_int_t)n, "untracked_bytes",
+			 (json_int_t)untracked, "suspects", list);
+}
+
 #define PEEK_DEFAULT 4096
 #define PEEK_MAX     (1 << 20)
 
@@ -858,6 +910,11 @@ static const struct mt_arg stacks_args[] = {
 	{NULL, 0, NULL, NULL},
 };
 
+static const struct mt_arg suspects_args[] = {
+	{"limit", MT_ARG_COUNT, NULL, "at most this many sites (default 10)"},
+	{NULL, 0, NULL, NULL},
+};
+
 static const struct mt_arg threads_args[] = {
 	{"limit", MT_ARG_COUNT, NULL, "at most this many (default 100)"},
 	{"all", MT_ARG_BOOL, NULL, "include exited threads that hold nothing"},
@@ -878,6 +935,8 @@ const struct mt_cmd mt_cmds[] = {
 	{"threads", "per-thread figures", 0, threads_args, cmd_threads},
 	{"stacks", "outstanding memory by allocating stack, largest first", 0, stacks_args,
 	 cmd_stacks},
+	{"suspects", "allocation sites ranked as leak suspects, steady growers first", 0,
+	 suspects_args, cmd_suspects},
 	{"events", "recent memory syscalls", MT_CMD_STREAM, events_args, cmd_events},
 	{"alerts", "the alert level and the last alerts", 0, alerts_args, cmd_alerts},
 	{"watch", "stream alerts as they happen", MT_CMD_WATCH, no_args, cmd_watch},

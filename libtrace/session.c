@@ -61,6 +61,8 @@ void mt_config_default(struct mt_config *cfg)
 	cfg->crit_percent = 95;
 	cfg->clear_margin = 5;
 	cfg->window_s = 60;
+	cfg->eta_warn_s = 12 * 3600;
+	cfg->eta_crit_s = 600;
 	cfg->stack_depth = 32;
 	cfg->cpu = -1;
 	cfg->ring_events = 1u << 20;
@@ -274,6 +276,7 @@ void mt_session_free(struct mt_session *s)
 		timer_delete(s->wake_timer);
 	free(s->argv);
 	free(s->hist);
+	sites_free(&s->sites);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -1152,7 +1155,9 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->pid = s->pid;
 	out->state = s->state;
 	out->attached = s->attached;
-	out->level = s->level;
+	out->percent_level = s->level;
+	out->trend_level = s->trend.level;
+	out->level = s->level > s->trend.level ? s->level : s->trend.level;
 	memcpy(out->ceiling_source, s->ceiling_source, sizeof(out->ceiling_source));
 	memcpy(out->chunk_source, s->chunk_source, sizeof(out->chunk_source));
 	out->arena_bytes = tot->arena_bytes;

@@ -609,13 +609,18 @@ class DemoAlerts(unittest.TestCase):
         pid = self.status0["target"]["pid"]
         keys = {"seq", "time_ns", "level", "state", "bytes", "ceiling", "percent",
                 "rate_bytes_per_s", "overall_rate_bytes_per_s", "eta_s", "trend", "top_threads",
-                "pid", "weighs", "direct"}
+                "pid", "weighs", "direct", "cause", "reason"}
         for a in self.alerts:
             with self.subTest(seq=a["seq"]):
                 self.assertEqual(set(a), keys)
                 # Not a JVM: chunk-sized mappings are what is weighed.
                 self.assertEqual(a["weighs"], "chunks")
                 self.assertEqual(a["direct"]["bytes"], 0)
+                # Trend alerts have their own test (test_trend.py); this one is about the levels.
+                self.assertIn(a["cause"], ("percent", "trend"))
+                self.assertTrue(a["reason"])
+                if a["cause"] == "trend":
+                    continue
                 self.assertIn(a["level"], ("warn", "crit"))
                 self.assertIn(a["state"], ("raised", "cleared"))
                 self.assertEqual(a["ceiling"], CEILING)

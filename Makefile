@@ -123,12 +123,11 @@ FUZZ_SECONDS ?= 60
 FO := build-fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -O1 -g $(FUZZ_SAN) $(WARN) -Wno-missing-field-initializers -Wno-format-nonliteral -D_GNU_SOURCE -DMT_VERSION=\"$(VERSION)\" \
-	-Ilibtrace -Idaemon -Icli $(PKG_CFLAGS)
+	-Ilibtrace -Idaemon $(PKG_CFLAGS)
 FUZZ_SRC := $(wildcard fuzz/*-fuzzer.c)
 FUZZERS := $(FUZZ_SRC:fuzz/%.c=$(FO)/%)
-# Everything a fuzzer may call: libtrace, the daemon's option parser, jattach.
-FUZZ_OBJ := $(LIB_SRC:%.c=$(FO)/%.o) $(FO)/daemon/options.o $(FO)/daemon/log.o \
-	$(FO)/cli/jattach.o
+# Everything a fuzzer may call: libtrace and the daemon's option parser.
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FO)/%.o) $(FO)/daemon/options.o $(FO)/daemon/log.o
 
 $(FO)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -136,6 +135,7 @@ $(FO)/%.o: %.c
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
 
 .PRECIOUS: $(FO)/fuzz/%-fuzzer.o
+.SECONDARY: $(FUZZ_OBJ)
 $(FO)/%-fuzzer: $(FO)/fuzz/%-fuzzer.o $(FUZZ_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -pthread -lm $(PKG_LIBS)

@@ -3,6 +3,7 @@
 #   make check      run every test (unit, integration)
 #   make demo       install missing build deps, build, run the leaking demo
 #   make bench      speed table against untraced runs and strace
+#   make fuzz       run each libFuzzer target in fuzz/ for FUZZ_SECONDS (60)
 #   make install    PREFIX=/usr/local DESTDIR=
 # Knobs: V=1 (verbose), WERROR=1, SANITIZE=address,undefined, CC, CFLAGS, LDFLAGS.
 
@@ -58,7 +59,7 @@ MEMTRACED := $(O)/memtraced
 MEMTRACECTL := $(O)/memtracectl
 UNIT := $(O)/unit-tests
 
-.PHONY: all check unit integration demo bench deps install uninstall clean
+.PHONY: all check unit integration demo bench deps fuzz fuzz-build install uninstall clean
 
 all: $(MEMTRACED) $(MEMTRACECTL) $(TARGETS)
 
@@ -113,6 +114,39 @@ bench: deps
 deps:
 	$(Q)tests/install-deps
 
+# libFuzzer targets, one per parser of outside input (fuzz/NAME-fuzzer.c,
+# seeds in fuzz/corpus/NAME), built with clang under ASan and UBSan in
+# their own tree.  make fuzz runs each for FUZZ_SECONDS; a crash stops it
+# and leaves the input in build-fuzz/.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FO := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g $(FUZZ_SAN) $(WARN) -Wno-missing-field-initializers -Wno-format-nonliteral -D_GNU_SOURCE -DMT_VERSION=\"$(VERSION)\" \
+	-Ilibtrace -Idaemon $(PKG_CFLAGS)
+FUZZ_SRC := $(wildcard fuzz/*-fuzzer.c)
+FUZZERS := $(FUZZ_SRC:fuzz/%.c=$(FO)/%)
+# Everything a fuzzer may call: libtrace and the daemon's option parser.
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FO)/%.o) $(FO)/daemon/options.o $(FO)/daemon/log.o
+
+$(FO)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c -o $@ $<
+
+.PRECIOUS: $(FO)/fuzz/%-fuzzer.o
+.SECONDARY: $(FUZZ_OBJ)
+$(FO)/%-fuzzer: $(FO)/fuzz/%-fuzzer.o $(FUZZ_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -pthread -lm $(PKG_LIBS)
+
+fuzz-build:
+	$(Q)tests/install-deps fuzz
+	$(Q)$(MAKE) --no-print-directory $(FUZZERS)
+
+fuzz: fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run-fuzz $(FUZZERS)
+
 # Installed files; uninstall removes exactly these.  The memtraced
 # completion is a link to memtracectl's file, which completes both.
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -143,6 +177,6 @@ uninstall:
 		$(DESTDIR)$(BASHCOMPDIR)/memtracectl $(DESTDIR)$(BASHCOMPDIR)/memtraced
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)

@@ -72,6 +72,8 @@ struct control {
 	int listen_fd, signal_fd, wake_fd;
 	dev_t sock_dev; /* our socket file, so we never remove another daemon's */
 	ino_t sock_ino;
+	int sock_lost;	 /* our socket file is gone or replaced; said once */
+	int metrics_err; /* errno of the last --metrics-file write that failed, said once */
 	gid_t group;
 	int have_group;
 	struct client *clients[MAX_CLIENTS];
@@ -579,18 +581,54 @@ static void control_alerts(struct control *c)
 static void control_metrics_file(struct control *c)
 {
 	char tmp[4096], *text;
+	int ok = 0;
 	FILE *f;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", c->o->metrics_file) >= (int)sizeof(tmp))
 		return;
 	if (!(text = mt_metrics_text(c->s)))
 		return;
-	f = fopen(tmp, "we");
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, c->o->metrics_file) < 0) {
-		log_warn("--metrics-file %s", c->o->metrics_file);
+	errno = 0;
+	if ((f = fopen(tmp, "we"))) {
+		ok = fputs(text, f) >= 0;
+		ok = fclose(f) == 0 && ok;
+		ok = ok && rename(tmp, c->o->metrics_file) == 0;
+	}
+	if (!ok) {
+		int err = errno ? errno : EIO;
+
+		/* Every 5 s while the disk stays full would bury the log: once per cause. */
+		if (err != c->metrics_err)
+			log_warnx("--metrics-file %s: %s (tracing goes on; retried every %d s)",
+				  c->o->metrics_file, strerror(err), (int)(METRICS_NS / 1000000000));
+		c->metrics_err = err;
 		unlink(tmp);
+	} else if (c->metrics_err) {
+		log_info("--metrics-file %s: written again", c->o->metrics_file);
+		c->metrics_err = 0;
 	}
 	free(text);
+}
+
+/*
+ * Say once when our socket file is gone (its directory removed, say) or
+ * replaced: memtracectl can no longer reach this daemon, though tracing
+ * goes on as before.
+ */
+static void control_check_socket(struct control *c)
+{
+	struct stat stb;
+	int gone;
+
+	if (c->listen_fd < 0 || c->sock_lost)
+		return;
+	gone = lstat(c->path, &stb) < 0;
+	if (!gone && stb.st_dev == c->sock_dev && stb.st_ino == c->sock_ino)
+		return;
+	c->sock_lost = 1;
+	log_warnx("control socket %s is %s: memtracectl cannot reach this daemon (tracing goes "
+		  "on; SIGTERM ends it)",
+		  c->path, gone ? "gone" : "replaced by another file");
 }
 
 /* Tell systemd (Type=notify) the chunk total at a glance; a no-op elsewhere. */
@@ -632,6 +670,7 @@ static int control_tick(struct control *c)
 		/* A sample can raise or clear a trend alert. */
 		if (mt_session_sample(c->s))
 			control_alerts(c);
+		control_check_socket(c);
 		c->next_sample_ns = now + SAMPLE_NS;
 	}
 	if (now >= c->next_metrics_ns) {

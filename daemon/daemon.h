@@ -47,6 +47,13 @@ struct options {
 
 /* Parse the config file and ARGV into O; exits with EXIT_USAGE on bad input. */
 void options_parse(struct options *o, int argc, char **argv);
+/*
+ * Read a config file's text TEXT[0, LEN), named NAME in messages, into O
+ * from the defaults on, as options_parse() reads --config.  0, or minus the
+ * exit status it calls for with the message in ERR; options_free() O after.
+ */
+int options_config(struct options *o, const char *text, size_t len, const char *name,
+		   char *err, size_t size);
 
 /* Run CMD for ALERT in the background with a timeout (alertexec.c). */
 struct json_t;

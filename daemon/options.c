@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,15 +68,13 @@ static const struct opt opts[] = {
 	 "shorter mmaps run without a stop (launch mode)"},
 	{"ring-events", 0, OPT_COUNT, OFF(ring_events), "N", "event ring size (default 1048576)"},
 	{"warn", 0, OPT_PERCENT, OFF(cfg.warn_percent), "PERCENT",
-	 "warn level, % of the ceiling (default 80)"},
-	{"crit", 0, OPT_PERCENT, OFF(cfg.crit_percent), "PERCENT",
-	 "crit level, % of the ceiling (default 95)"},
+	 "warn and crit levels, % of the ceiling (80, 95)"},
+	{"crit", 0, OPT_PERCENT, OFF(cfg.crit_percent), "PERCENT", NULL},
 	{"clear-margin", 0, OPT_PERCENT, OFF(cfg.clear_margin), "PERCENT",
 	 "points below a level to clear it (default 5)"},
 	{"eta-warn", 0, OPT_DURATION, OFF(eta_warn_ns), "DURATION",
-	 "trend warn: ceiling this near at a steady rate (12h)"},
-	{"eta-crit", 0, OPT_DURATION, OFF(eta_crit_ns), "DURATION",
-	 "trend crit: ceiling this near at a steady rate (10m)"},
+	 "trend levels, time to ceiling (12h, 10m)"},
+	{"eta-crit", 0, OPT_DURATION, OFF(eta_crit_ns), "DURATION", NULL},
 	{"count", 0, OPT_STRING, OFF(count), "chunk|large",
 	 "weigh chunks (default) or large mappings too"},
 	{"window", 0, OPT_DURATION, OFF(window_ns), "DURATION",
@@ -100,11 +99,11 @@ static const struct opt opts[] = {
 	 "let root read target memory (memtracectl peek)"},
 	{"linger", 0, OPT_FLAG, OFF(linger), NULL, "keep answering after the target exits"},
 	{"report", 0, OPT_STRING, OFF(report), "FILE", "write the final state as JSON to FILE"},
-	{"summary", 0, OPT_FLAG, OFF(summary), NULL, "print a summary to stderr at exit"},
-	{"json", 0, OPT_FLAG, OFF(json), NULL, "print the summary as JSON"},
+	{"summary", 0, OPT_FLAG, OFF(summary), NULL, "summary to stderr at exit (--json: as JSON)"},
+	{"json", 0, OPT_FLAG, OFF(json), NULL, NULL},
 	{"verbose", 'v', OPT_FLAG, OFF(verbose), NULL, "log debug messages"},
-	{"help", 'h', OPT_HELP, 0, NULL, "show this help"},
-	{"version", 'V', OPT_VERSION, 0, NULL, "show the version"},
+	{"help", 'h', OPT_HELP, 0, NULL, "show this help, or the version"},
+	{"version", 'V', OPT_VERSION, 0, NULL, NULL},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -122,39 +121,77 @@ struct origins {
 	unsigned seq;
 };
 
+/*
+ * A bad value or line: the exit status it calls for and the message, for
+ * the caller to report (options_parse() exits with them).
+ */
+struct opt_err {
+	int code;
+	char msg[4400];
+};
+
+/* Fill E with CODE and the message; returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+opt_fail(struct opt_err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 /* Print the usage and every option. */
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: memtraced [options] -- PROGRAM [ARGS...]\n"
 		   "       memtraced [options] --pid PID\n\n"
-		   "Run PROGRAM (or attach to PID) under memtrace: trace its memory syscalls\n"
-		   "and answer questions about them on a UNIX socket (see memtracectl(1)).\n\n");
+		   "Trace the memory syscalls of PROGRAM (or of the running process PID) and\n"
+		   "answer questions about them on a UNIX socket (see memtracectl(1)).\n\n");
+	/* An option with no help of its own shares the line of the one before. */
 	for (size_t i = 0; i < NOPTS; i++) {
-		char left[48];
+		char left[64];
+		size_t n = 0;
+		const char *arg = NULL;
 
-		if (opts[i].short_name)
-			snprintf(left, sizeof(left), "-%c, --%s%s%s", opts[i].short_name, opts[i].name,
-				 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
-		else
-			snprintf(left, sizeof(left), "    --%s%s%s", opts[i].name, opts[i].arg ? " " : "",
-				 opts[i].arg ? opts[i].arg : "");
-		fprintf(f, "  %-30s %s\n", left, opts[i].help);
+		if (!opts[i].help)
+			continue;
+		for (size_t k = i; k < NOPTS && (k == i || !opts[k].help); k++) {
+			if (opts[k].short_name)
+				n += (size_t)snprintf(left + n, sizeof(left) - n, "%s-%c, --%s",
+						      k == i ? "" : ", ", opts[k].short_name,
+						      opts[k].name);
+			else
+				n += (size_t)snprintf(left + n, sizeof(left) - n, "%s--%s",
+						      k == i ? "    " : ", ", opts[k].name);
+			arg = opts[k].arg;
+			if (n >= sizeof(left))
+				break;
+		}
+		if (arg && n < sizeof(left))
+			snprintf(left + n, sizeof(left) - n, " %s", arg);
+		/* Two blanks at least set the help off (the completion reads this). */
+		fprintf(f, "  %-30s%s%s\n", left, strlen(left) < 30 ? " " : "  ", opts[i].help);
 	}
 }
 
 /*
  * Split CMD at blanks into a NULL-terminated argv, one allocation that holds
  * the words after the pointers; "..." and '...' group words.  An open quote
- * or no word at all exits, naming WHERE.
+ * or no word at all is an error in E, naming WHERE, and NULL.
  */
-static char **command_split(const char *cmd, const char *where)
+static char **command_split(const char *cmd, const char *where, struct opt_err *e)
 {
 	size_t n = 0, len = strlen(cmd), slots = len / 2 + 2;
 	char **argv = malloc(slots * sizeof(char *) + len + 1);
 	char *w;
 
-	if (!argv)
-		fatalx(EXIT_SETUP, "out of memory");
+	if (!argv) {
+		opt_fail(e, EXIT_SETUP, "out of memory");
+		return NULL;
+	}
 	w = (char *)(argv + slots);
 	while (*cmd) {
 		char q = 0;
@@ -173,14 +210,16 @@ static char **command_split(const char *cmd, const char *where)
 		}
 		if (q) {
 			free(argv);
-			fatalx(EXIT_USAGE, "%s: unterminated %c quote", where, q);
+			opt_fail(e, EXIT_USAGE, "%s: unterminated %c quote", where, q);
+			return NULL;
 		}
 		*w++ = '\0';
 	}
 	argv[n] = NULL;
 	if (!n) {
 		free(argv);
-		fatalx(EXIT_USAGE, "%s: no program in it", where);
+		opt_fail(e, EXIT_USAGE, "%s: no program in it", where);
+		return NULL;
 	}
 	return argv;
 }
@@ -200,32 +239,37 @@ static int cpu_number(const char *s)
 
 /*
  * Check what some options need beyond their type, as soon as P's value is
- * stored in O, so that an error names the WHERE the value came from.
+ * stored in O, so that an error (in E, and -1) names the WHERE the value
+ * came from.
  */
-static void opt_check(const struct options *o, const struct opt *p, const char *where)
+static int opt_check(const struct options *o, const struct opt *p, const char *where,
+		     struct opt_err *e)
 {
 	const char *name = p->name;
 
 	if (!strcmp(name, "stacks") && mt_stacks_from_name(o->stacks) < 0)
-		fatalx(EXIT_USAGE, "%s: use none, chunk, large or all, not '%s'", where, o->stacks);
+		return opt_fail(e, EXIT_USAGE, "%s: use none, chunk, large or all, not '%s'", where,
+				o->stacks);
 	if (!strcmp(name, "count") && strcmp(o->count, "chunk") && strcmp(o->count, "large"))
-		fatalx(EXIT_USAGE, "%s: use chunk or large, not '%s'", where, o->count);
+		return opt_fail(e, EXIT_USAGE, "%s: use chunk or large, not '%s'", where, o->count);
 	if (!strcmp(name, "stack-depth") && o->stack_depth > MT_STACK_MAX)
-		fatalx(EXIT_USAGE, "%s: at most %d", where, MT_STACK_MAX);
+		return opt_fail(e, EXIT_USAGE, "%s: at most %d", where, MT_STACK_MAX);
 	/* 96 bytes an event: 2^27 events reserve 12 GiB, touched only as used. */
 	if (!strcmp(name, "ring-events") && o->ring_events > (1ull << 27))
-		fatalx(EXIT_USAGE, "%s: at most %llu", where, 1ull << 27);
+		return opt_fail(e, EXIT_USAGE, "%s: at most %llu", where, 1ull << 27);
 	if (!strcmp(name, "window") && o->window_ns < 1000000000LL)
-		fatalx(EXIT_USAGE, "%s: at least 1s", where);
+		return opt_fail(e, EXIT_USAGE, "%s: at least 1s", where);
 	if (!strcmp(name, "cpu") && cpu_number(o->cpu) < 0)
-		fatalx(EXIT_USAGE, "%s: bad CPU number '%s'", where, o->cpu);
+		return opt_fail(e, EXIT_USAGE, "%s: bad CPU number '%s'", where, o->cpu);
 	/* control_start() looks the group up again, later and far from the file. */
 	if (!strcmp(name, "socket-group") && !getgrnam(o->socket_group))
-		fatalx(EXIT_USAGE, "%s: no group named '%s'", where, o->socket_group);
+		return opt_fail(e, EXIT_USAGE, "%s: no group named '%s'", where, o->socket_group);
+	return 0;
 }
 
-/* Store VALUE for option P into O; exits on a bad value, naming WHERE. */
-static void opt_set(struct options *o, const struct opt *p, const char *value, const char *where)
+/* Store VALUE for option P into O; a bad value is an error in E, naming WHERE, and -1. */
+static int opt_set(struct options *o, const struct opt *p, const char *value, const char *where,
+		   struct opt_err *e)
 {
 	char *field = (char *)o + p->off;
 	uint64_t u;
@@ -239,19 +283,21 @@ static void opt_set(struct options *o, const struct opt *p, const char *value, c
 		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
 			*(int *)field = 0;
 		else
-			fatalx(EXIT_USAGE, "%s: use yes or no, not '%s'", where, value);
+			return opt_fail(e, EXIT_USAGE, "%s: use yes or no, not '%s'", where, value);
 		break;
 	case OPT_SIZE:
 		if (mt_parse_size(value, &u) < 0)
-			fatalx(EXIT_USAGE, "%s: bad size '%s' (use a number with K, M or G)", where,
-			       value);
+			return opt_fail(e, EXIT_USAGE,
+					"%s: bad size '%s' (use a number with K, M or G)", where,
+					value);
 		/* 0 would mean "work it out", which is what leaving the option out does. */
 		if (u == 0 && (!strcmp(p->name, "chunk-size") || !strcmp(p->name, "ceiling")))
-			fatalx(EXIT_USAGE, "%s: must be more than 0", where);
+			return opt_fail(e, EXIT_USAGE, "%s: must be more than 0", where);
 		/* Sizes travel as JSON integers, which are signed 64-bit. */
 		if (u > INT64_MAX)
-			fatalx(EXIT_USAGE, "%s: size '%s' is too large (at most %" PRId64 " bytes)",
-			       where, value, INT64_MAX);
+			return opt_fail(e, EXIT_USAGE,
+					"%s: size '%s' is too large (at most %" PRId64 " bytes)",
+					where, value, INT64_MAX);
 		*(uint64_t *)field = u;
 		break;
 	case OPT_COUNT: {
@@ -261,40 +307,44 @@ static void opt_set(struct options *o, const struct opt *p, const char *value, c
 		u = strtoull(value, &end, 10);
 		if (errno || end == value || *end || *value == '-' || u == 0 ||
 		    (is_pid && u > INT32_MAX))
-			fatalx(EXIT_USAGE, "%s: bad %s '%s'", where, is_pid ? "PID" : "count",
-			       value);
+			return opt_fail(e, EXIT_USAGE, "%s: bad %s '%s'", where,
+					is_pid ? "PID" : "count", value);
 		*(uint64_t *)field = u;
 		break;
 	}
 	case OPT_DURATION:
 		if (mt_parse_duration(value, &d) < 0)
-			fatalx(EXIT_USAGE, "%s: bad duration '%s' (use e.g. 500ms, 10s, 5m)", where,
-			       value);
+			return opt_fail(e, EXIT_USAGE,
+					"%s: bad duration '%s' (use e.g. 500ms, 10s, 5m)", where,
+					value);
 		if (d > DURATION_MAX_NS)
-			fatalx(EXIT_USAGE, "%s: duration '%s' is too long (at most 24d)", where,
-			       value);
+			return opt_fail(e, EXIT_USAGE,
+					"%s: duration '%s' is too long (at most 24d)", where,
+					value);
 		*(int64_t *)field = d;
 		break;
 	case OPT_PERCENT: {
 		double v = strtod(value, &end);
 
 		if (end == value || *end || !(v > 0 && v <= 1000))
-			fatalx(EXIT_USAGE, "%s: bad percentage '%s'", where, value);
+			return opt_fail(e, EXIT_USAGE, "%s: bad percentage '%s'", where, value);
 		*(double *)field = v;
 		break;
 	}
 	case OPT_STRING:
 		/* An empty sun_path would be an abstract socket: not what anyone meant. */
 		if (!*value && !strcmp(p->name, "socket"))
-			fatalx(EXIT_USAGE, "%s: empty path (use --no-socket for no socket)", where);
+			return opt_fail(e, EXIT_USAGE,
+					"%s: empty path (use --no-socket for no socket)", where);
 		/* A repeated option takes its last value. */
 		free(*(char **)field);
 		if (!(*(char **)field = strdup(value)))
-			fatalx(EXIT_SETUP, "out of memory");
+			return opt_fail(e, EXIT_SETUP, "out of memory");
 		break;
 	case OPT_COMMAND:
 		free(*(char ***)field);
-		*(char ***)field = command_split(value, where);
+		if (!(*(char ***)field = command_split(value, where, e)))
+			return -1;
 		break;
 	case OPT_CONFIG:
 		break; /* read before the command line; see options_parse() */
@@ -305,7 +355,7 @@ static void opt_set(struct options *o, const struct opt *p, const char *value, c
 		printf("memtraced %s\n", MT_VERSION);
 		exit(0);
 	}
-	opt_check(o, p, where);
+	return opt_check(o, p, where, e);
 }
 
 /* The row for the long option NAME, or NULL. */
@@ -361,20 +411,19 @@ static const char *origin_place(const struct origins *from, const struct opt *p,
 }
 
 /*
- * Read a config file: one "key = value" per line, keys named as the long
- * options, '#' starts a comment, blank lines are skipped.  Errors name the
- * file and line and exit with status 2; FROM learns where each value was.
+ * Read a config file from F, named PATH in errors: one "key = value" per
+ * line, keys named as the long options, '#' starts a comment, blank lines
+ * are skipped.  An error names the file and line, in E, and returns -1;
+ * FROM learns where each value was.
  */
-static void options_file(struct options *o, const char *path, struct origins *from)
+static int options_read(struct options *o, FILE *f, const char *path, struct origins *from,
+			struct opt_err *e)
 {
 	char *line = NULL, where[4200];
 	size_t cap = 0;
-	int lineno = 0;
-	FILE *f;
+	int lineno = 0, ret = 0;
 
-	if (!(f = fopen(path, "re")))
-		fatalx(EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
-	while (getline(&line, &cap, f) > 0) {
+	while (!ret && getline(&line, &cap, f) > 0) {
 		char *key = line, *eq, *value, *end;
 		const struct opt *p;
 
@@ -383,8 +432,10 @@ static void options_file(struct options *o, const char *path, struct origins *fr
 		if (*key == '#' || *key == '\n' || *key == '\0')
 			continue;
 		snprintf(where, sizeof(where), "%s:%d", path, lineno);
-		if (!(eq = strchr(key, '=')))
-			fatalx(EXIT_USAGE, "%s: expected 'key = value'", where);
+		if (!(eq = strchr(key, '='))) {
+			ret = opt_fail(e, EXIT_USAGE, "%s: expected 'key = value'", where);
+			break;
+		}
 		for (end = eq; end > key && (end[-1] == ' ' || end[-1] == '\t'); end--)
 			;
 		*end = '\0';
@@ -393,17 +444,73 @@ static void options_file(struct options *o, const char *path, struct origins *fr
 			;
 		*end = '\0';
 		p = opt_find(key);
-		if (!p || p->type == OPT_CONFIG || p->type == OPT_HELP || p->type == OPT_VERSION)
-			fatalx(EXIT_USAGE, "%s: unknown key '%s'", where, key);
+		if (!p || p->type == OPT_CONFIG || p->type == OPT_HELP || p->type == OPT_VERSION) {
+			ret = opt_fail(e, EXIT_USAGE, "%s: unknown key '%s'", where, key);
+			break;
+		}
 		snprintf(where + strlen(where), sizeof(where) - strlen(where), ": %s", key);
-		opt_set(o, p, value, where);
-		origin_note(from, p, path, lineno);
+		if ((ret = opt_set(o, p, value, where, e)) == 0)
+			origin_note(from, p, path, lineno);
 	}
 	/* A directory opens, then fails to read (EISDIR): not an empty file. */
-	if (ferror(f))
-		fatalx(EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
+	if (!ret && ferror(f))
+		ret = opt_fail(e, EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
 	free(line);
+	return ret;
+}
+
+/* Read the config file PATH (options_read); exits on an error. */
+static void options_file(struct options *o, const char *path, struct origins *from)
+{
+	struct opt_err e;
+	FILE *f;
+	int ret;
+
+	if (!(f = fopen(path, "re")))
+		fatalx(EXIT_USAGE, "cannot read %s: %s", path, strerror(errno));
+	ret = options_read(o, f, path, from, &e);
 	fclose(f);
+	if (ret < 0)
+		fatalx(e.code, "%s", e.msg);
+}
+
+/* O's values before any option is read. */
+static void options_defaults(struct options *o)
+{
+	memset(o, 0, sizeof(*o));
+	mt_config_default(&o->cfg);
+	o->ring_events = o->cfg.ring_events;
+	o->kill_timeout_ns = 5000000000LL;
+	o->alert_timeout_ns = 10000000000LL;
+	o->window_ns = 60000000000LL;
+	o->eta_warn_ns = (int64_t)(o->cfg.eta_warn_s * 1e9);
+	o->eta_crit_ns = (int64_t)(o->cfg.eta_crit_s * 1e9);
+}
+
+/* Read the config text TEXT[0, LEN) into O, from the defaults on. */
+int options_config(struct options *o, const char *text, size_t len, const char *name, char *err,
+		   size_t size)
+{
+	struct origins from = {0};
+	struct opt_err e;
+	FILE *f;
+	int ret;
+
+	options_defaults(o);
+	/* fmemopen() refuses an empty buffer. */
+	if (!len)
+		return 0;
+	if (!(f = fmemopen((void *)text, len, "r"))) {
+		snprintf(err, size, "out of memory");
+		return -EXIT_SETUP;
+	}
+	ret = options_read(o, f, name, &from, &e);
+	fclose(f);
+	if (ret < 0) {
+		snprintf(err, size, "%s", e.msg);
+		return -e.code;
+	}
+	return 0;
 }
 
 /* Read the PID in FILE. */
@@ -430,20 +537,14 @@ void options_parse(struct options *o, int argc, char **argv)
 	char shortopts[2 * NOPTS + 2], *sp = shortopts, where[80];
 	char *file_pid_file, **file_command;
 	struct origins from = {0};
+	struct opt_err e;
 	const struct opt *p, *warn = opt_find("warn"), *crit = opt_find("crit");
 	const struct opt *eta_warn = opt_find("eta-warn"), *eta_crit = opt_find("eta-crit");
 	char at[4200], other[4200];
 	uint64_t file_pid;
 	int c, idx;
 
-	memset(o, 0, sizeof(*o));
-	mt_config_default(&o->cfg);
-	o->ring_events = o->cfg.ring_events;
-	o->kill_timeout_ns = 5000000000LL;
-	o->alert_timeout_ns = 10000000000LL;
-	o->window_ns = 60000000000LL;
-	o->eta_warn_ns = (int64_t)(o->cfg.eta_warn_s * 1e9);
-	o->eta_crit_ns = (int64_t)(o->cfg.eta_crit_s * 1e9);
+	options_defaults(o);
 	*sp++ = '+';
 	for (size_t i = 0; i < NOPTS; i++) {
 		int has_arg = opts[i].arg ? required_argument : no_argument;
@@ -483,7 +584,8 @@ void options_parse(struct options *o, int argc, char **argv)
 			exit(EXIT_USAGE);
 		}
 		snprintf(where, sizeof(where), "--%s", p->name);
-		opt_set(o, p, optarg, where);
+		if (opt_set(o, p, optarg, where, &e) < 0)
+			fatalx(e.code, "%s", e.msg);
 		origin_note(&from, p, NULL, 0);
 	}
 	if (optind >= argc && !o->pid && !o->pid_file && !o->command) {

@@ -403,6 +403,18 @@ static int seed_entry(struct seed_ctx *c, const struct procmaps_region *r, uint6
  * (32 or 48 bytes, by glibc version), later ones point back to the one
  * before.
  */
+int account_glibc_heap(const uint64_t h[4], uint64_t a, uint64_t rw_end)
+{
+	if (rw_end <= a || !h[0] || !h[2] || h[2] % page_size || h[2] > rw_end - a || h[3] < h[2] ||
+	    h[3] % page_size || h[3] > HEAP_MAX)
+		return 0;
+	/* Read-write exactly as far as glibc made it, unless all of it is. */
+	if (h[3] != rw_end - a && !(h[3] == HEAP_MAX && rw_end - a >= HEAP_MAX))
+		return 0;
+	return h[1] ? h[1] % HEAP_MAX == 0 : h[0] == a + 32 || h[0] == a + 48;
+}
+
+/* Whether a glibc arena heap starts at A (account_glibc_heap), read from the target. */
 static int glibc_heap(const struct seed_ctx *c, uint64_t a, uint64_t rw_end)
 {
 	uint64_t h[4];
@@ -412,13 +424,7 @@ static int glibc_heap(const struct seed_ctx *c, uint64_t a, uint64_t rw_end)
 	if (!tmem_page_resident(c->s->pagemap_fd, a) ||
 	    process_vm_readv(c->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(h))
 		return 0;
-	if (!h[0] || !h[2] || h[2] % page_size || h[2] > rw_end - a || h[3] < h[2] ||
-	    h[3] % page_size || h[3] > HEAP_MAX)
-		return 0;
-	/* Read-write exactly as far as glibc made it, unless all of it is. */
-	if (h[3] != rw_end - a && !(h[3] == HEAP_MAX && rw_end - a >= HEAP_MAX))
-		return 0;
-	return h[1] ? h[1] % HEAP_MAX == 0 : h[0] == a + 32 || h[0] == a + 48;
+	return account_glibc_heap(h, a, rw_end);
 }
 
 /*
@@ -447,11 +453,12 @@ static uint64_t next_heap(struct seed_ctx *c, const struct procmaps_region *r, u
  * the block's length with IS_MMAPPED (2) set and NON_MAIN_ARENA (4) clear,
  * a multiple of the page size (16781312|2 for malloc(16 MiB)).
  */
-static uint64_t glibc_block(const uint64_t h[2], uint64_t addr, uint64_t limit)
+uint64_t account_glibc_block(const uint64_t h[2], uint64_t addr, uint64_t limit)
 {
 	uint64_t len = h[1] & ~(uint64_t)7;
 
-	if (h[0] != 0 || (h[1] & 7) != 2 || !len || len % page_size || len > limit - addr)
+	if (h[0] != 0 || (h[1] & 7) != 2 || !len || len % page_size || addr >= limit ||
+	    len > limit - addr)
 		return 0;
 	return len;
 }
@@ -504,7 +511,7 @@ static int scan_run(uint64_t lo, uint64_t hi, unsigned state, void *arg)
 		for (size_t i = 0; i < n; i++) {
 			uint64_t p = at + i * page_size;
 
-			if (p < b->skip || !(len = glibc_block(hdr[i], p, b->end)))
+			if (p < b->skip || !(len = account_glibc_block(hdr[i], p, b->end)))
 				continue;
 			if (b->raw < p && (err = seed_entry(b->c, b->r, b->raw, p - b->raw, 0)) < 0)
 				return err;

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "libtrace.h"
@@ -208,6 +209,8 @@ void stack_free(struct stack_table *st);
 void sym_free(struct symtab *t);
 /* Name frame F (FIRST: the innermost, whose pc is not a return address) into BUF. */
 void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf, size_t size);
+/* Find PC in the perf map F ("START SIZE name" lines); its name into BUF.  0 when found. */
+int sym_perf_map_scan(FILE *f, uint64_t pc, char *buf, size_t size);
 
 /* The snapshot region holding PC, or NULL; tracer thread. */
 const struct region *stack_region(const struct mt_session *s, uint64_t pc);
@@ -417,6 +420,8 @@ int64_t mono_ns(void);
 ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
 pid_t proc_mm_pid(pid_t pid);
 int proc_status_field(pid_t pid, const char *name, char *buf, size_t size);
+/* The same from the open status file F. */
+int proc_status_scan(FILE *f, const char *name, char *buf, size_t size);
 int proc_task_gone(pid_t tid);
 const char *proc_env_get(const char *env, size_t len, const char *name);
 uint64_t proc_cgroup_limit(pid_t pid);
@@ -451,6 +456,14 @@ void account_mprotect(struct mt_session *s, struct task *t, const struct mt_even
 void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev);
 /* Reset the table to what /proc/PID/maps shows, as preexisting mappings. */
 int account_seed(struct mt_session *s, pid_t pid);
+/*
+ * The checks of seeding on bytes read from the target: whether the 32 bytes
+ * H at A start a glibc arena heap in a read-write region ending at RW_END;
+ * the length of the glibc mmapped block whose 16-byte header H sits at
+ * ADDR, below LIMIT, or 0.
+ */
+int account_glibc_heap(const uint64_t h[4], uint64_t a, uint64_t rw_end);
+uint64_t account_glibc_block(const uint64_t h[2], uint64_t addr, uint64_t limit);
 
 /*
  * Target memory, read only where the target has it resident (tmem.c): a

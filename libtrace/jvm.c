@@ -105,11 +105,27 @@ static int java_long(const char *s, int64_t *out)
 	return 0;
 }
 
+/*
+ * Parse a HotSpot percentage flag's value: a number from 0 to 100.  The JVM
+ * refuses to start with any other (a negative one, NaN), so it is ignored.
+ */
+static int jvm_percent(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end || !(v >= 0 && v <= 100))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* Apply one JVM option to F. */
 static void jvm_flag(struct flags *f, const char *a)
 {
 	uint64_t u;
 	int64_t l;
+	double d;
 
 	if (!strncmp(a, "-Xmx", 4) && jvm_size(a + 4, &u) == 0)
 		f->max_heap = u;
@@ -119,10 +135,10 @@ static void jvm_flag(struct flags *f, const char *a)
 		f->max_direct = u;
 	else if (!strncmp(a, "-XX:MaxRAM=", 11) && jvm_size(a + 11, &u) == 0)
 		f->max_ram = u;
-	else if (!strncmp(a, "-XX:MaxRAMPercentage=", 21))
-		f->ram_percent = strtod(a + 21, NULL);
-	else if (!strncmp(a, "-XX:MinRAMPercentage=", 21))
-		f->min_ram_percent = strtod(a + 21, NULL);
+	else if (!strncmp(a, "-XX:MaxRAMPercentage=", 21) && jvm_percent(a + 21, &d) == 0)
+		f->ram_percent = d;
+	else if (!strncmp(a, "-XX:MinRAMPercentage=", 21) && jvm_percent(a + 21, &d) == 0)
+		f->min_ram_percent = d;
 	else if (!strncmp(a, "-XX:MaxRAMFraction=", 19) && jvm_size(a + 19, &u) == 0 && u)
 		f->ram_fraction = u;
 	else if (!strcmp(a, "-XX:+UseSerialGC"))

@@ -32,19 +32,14 @@ ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size)
 }
 
 /*
- * Read field NAME ("TracerPid:") of /proc/PID/status into BUF, without the
- * leading blanks; 0, -ENOENT when there is no such field, or -errno.
+ * Read field NAME ("TracerPid:") of the status file F into BUF, without the
+ * leading blanks; 0, or -ENOENT when there is no such field.
  */
-int proc_status_field(pid_t pid, const char *name, char *buf, size_t size)
+int proc_status_scan(FILE *f, const char *name, char *buf, size_t size)
 {
-	char path[64], line[256];
+	char line[256];
 	size_t n = strlen(name);
-	int found = -ENOENT;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if (!(f = fopen(path, "re")))
-		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, name, n))
 			continue;
@@ -54,9 +49,25 @@ int proc_status_field(pid_t pid, const char *name, char *buf, size_t size)
 			v++;
 		v[strcspn(v, "\n")] = '\0';
 		snprintf(buf, size, "%s", v);
-		found = 0;
-		break;
+		return 0;
 	}
+	return -ENOENT;
+}
+
+/*
+ * Read field NAME ("TracerPid:") of /proc/PID/status into BUF, without the
+ * leading blanks; 0, -ENOENT when there is no such field, or -errno.
+ */
+int proc_status_field(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	int found;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	found = proc_status_scan(f, name, buf, size);
 	fclose(f);
 	return found;
 }

@@ -93,8 +93,10 @@ static size_t text_stamps(const unsigned char *b, size_t n, int64_t lo, int64_t 
 			i++;
 			continue;
 		}
-		while (j < n && is_digit(b[j]))
-			v = v * 10 + (b[j++] - '0');
+		/* Only a run of 10 or 13 digits is a stamp: longer ones are not read. */
+		for (; j < n && is_digit(b[j]); j++)
+			if (j - i < 13)
+				v = v * 10 + (b[j] - '0');
 		/* The run of hex digits around it, to tell a hash from a number. */
 		while (h0 > 0 && (is_digit(b[h0 - 1]) || is_hex_letter(b[h0 - 1])))
 			h0--;

@@ -315,27 +315,36 @@ static FILE *sym_perf_map_open(struct mt_session *s)
 	return sym_perf_map_fopen(path, owner, start - slack, end + slack);
 }
 
-/* Find PC in the target's perf map; the name into BUF.  0 when found. */
-static int sym_perf_map(struct mt_session *s, uint64_t pc, char *buf, size_t size)
+/* Find PC in the perf map F; the name into BUF.  0 when found. */
+int sym_perf_map_scan(FILE *f, uint64_t pc, char *buf, size_t size)
 {
 	char line[1024];
 	int found = -1;
-	FILE *f;
 
-	if (!(f = sym_perf_map_open(s)))
-		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long start, len;
 		int n = 0;
 
 		if (sscanf(line, "%llx %llx %n", &start, &len, &n) < 2 || !n)
 			continue;
-		if (pc >= start && pc < start + len) {
+		if (pc >= start && pc - start < len) {
 			line[strcspn(line, "\n")] = '\0';
 			snprintf(buf, size, "%s [jit]", line + n);
 			found = 0; /* later lines win: code can be replaced */
 		}
 	}
+	return found;
+}
+
+/* Find PC in the target's perf map; the name into BUF.  0 when found. */
+static int sym_perf_map(struct mt_session *s, uint64_t pc, char *buf, size_t size)
+{
+	int found;
+	FILE *f;
+
+	if (!(f = sym_perf_map_open(s)))
+		return -1;
+	found = sym_perf_map_scan(f, pc, buf, size);
 	fclose(f);
 	return found;
 }

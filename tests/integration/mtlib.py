@@ -64,12 +64,12 @@ def skip(reason):
 class Daemon:
     """A memtraced on a private socket, running ARGV as its target."""
 
-    def __init__(self, argv, opts=(), env=None, stdout=subprocess.PIPE):
+    def __init__(self, argv, opts=(), env=None, stdout=subprocess.PIPE, stdin=None):
         self.dir = tempfile.mkdtemp(prefix="mt-test-")
         self.sock = os.path.join(self.dir, "mt.sock")
         self.cmd = [MEMTRACED, "-s", self.sock, *opts, "--", *argv]
         self.proc = subprocess.Popen(self.cmd, stdout=stdout, stderr=subprocess.PIPE,
-                                     env=env, text=True)
+                                     stdin=stdin, env=env, text=True)
         self.out = self.err = None
 
     def wait_socket(self, timeout=10):
@@ -290,6 +290,51 @@ def merge(intervals):
 def mapping_range(m):
     """(start, end) of an "outstanding" mapping object."""
     return int(m["start"], 16), int(m["end"], 16)
+
+
+def table_vs_maps(tc, mappings, maps):
+    """Assert the outstanding MAPPINGS are exactly the target's /proc/PID/maps:
+    each lies inside one maps region with the same "rwxp" permissions, they
+    do not overlap, and together they cover every maps byte (the
+    [vsyscall] page, the kernel's and not part of the address space proper,
+    excluded)."""
+    regions = [(lo, hi, perms, path) for lo, hi, perms, path in maps if path != "[vsyscall]"]
+    bad = []
+    for m in mappings:
+        lo, hi = mapping_range(m)
+        tc.assertEqual(hi - lo, m["length"], m)
+        inside = [r for r in regions if r[0] <= lo and hi <= r[1]]
+        if len(inside) != 1 or inside[0][2] != m["prot"]:
+            bad.append("%#x-%#x %s (maps: %s)" % (
+                lo, hi, m["prot"],
+                ", ".join("%#x-%#x %s %s" % r for r in inside) or "no region holds it"))
+    tc.assertEqual(bad, [], "outstanding mappings not matching /proc/PID/maps")
+    ranges = [mapping_range(m) for m in mappings]
+    union = merge(ranges)
+    tc.assertEqual(sum(hi - lo for lo, hi in union), sum(hi - lo for lo, hi in ranges),
+                   "outstanding mappings overlap")
+    want = merge((lo, hi) for lo, hi, _, _ in regions)
+    missing = _subtract(want, union)
+    extra = _subtract(union, want)
+    tc.assertEqual((missing, extra), ([], []),
+                   "maps bytes the table lacks / table bytes not in maps:\n%s" % "\n".join(
+                       "%#x-%#x %s %s" % r for r in regions))
+
+
+def _subtract(a, b):
+    """Intervals of A not covered by B (both merged), as hex strings."""
+    out = []
+    for lo, hi in a:
+        cur = lo
+        for blo, bhi in b:
+            if bhi <= cur or blo >= hi:
+                continue
+            if blo > cur:
+                out.append((cur, blo))
+            cur = max(cur, bhi)
+        if cur < hi:
+            out.append((cur, hi))
+    return ["%#x-%#x" % x for x in out]
 
 
 class FullPipe:

@@ -50,51 +50,6 @@ def freeze(argv, opts=(), env=None):
     return d, pipe, pid
 
 
-def table_vs_maps(tc, mappings, maps):
-    """Assert the outstanding MAPPINGS are exactly the target's /proc/PID/maps:
-    each lies inside one maps region with the same "rwxp" permissions, they
-    do not overlap, and together they cover every maps byte (the
-    [vsyscall] page, the kernel's and not part of the address space proper,
-    excluded)."""
-    regions = [(lo, hi, perms, path) for lo, hi, perms, path in maps if path != "[vsyscall]"]
-    bad = []
-    for m in mappings:
-        lo, hi = mtlib.mapping_range(m)
-        tc.assertEqual(hi - lo, m["length"], m)
-        inside = [r for r in regions if r[0] <= lo and hi <= r[1]]
-        if len(inside) != 1 or inside[0][2] != m["prot"]:
-            bad.append("%#x-%#x %s (maps: %s)" % (
-                lo, hi, m["prot"],
-                ", ".join("%#x-%#x %s %s" % r for r in inside) or "no region holds it"))
-    tc.assertEqual(bad, [], "outstanding mappings not matching /proc/PID/maps")
-    ranges = [mtlib.mapping_range(m) for m in mappings]
-    union = mtlib.merge(ranges)
-    tc.assertEqual(sum(hi - lo for lo, hi in union), sum(hi - lo for lo, hi in ranges),
-                   "outstanding mappings overlap")
-    want = mtlib.merge((lo, hi) for lo, hi, _, _ in regions)
-    missing = _subtract(want, union)
-    extra = _subtract(union, want)
-    tc.assertEqual((missing, extra), ([], []),
-                   "maps bytes the table lacks / table bytes not in maps:\n%s" % "\n".join(
-                       "%#x-%#x %s %s" % r for r in regions))
-
-
-def _subtract(a, b):
-    """Intervals of A not covered by B (both merged), as hex strings."""
-    out = []
-    for lo, hi in a:
-        cur = lo
-        for blo, bhi in b:
-            if bhi <= cur or blo >= hi:
-                continue
-            if blo > cur:
-                out.append((cur, blo))
-            cur = max(cur, bhi)
-        if cur < hi:
-            out.append((cur, hi))
-    return ["%#x-%#x" % x for x in out]
-
-
 class ExitStatus(unittest.TestCase):
     """memtraced exits like its target; its own failures are one clear line."""
 
@@ -287,7 +242,7 @@ class FailedCalls(unittest.TestCase):
         self.assertEqual((st["chunks"]["count"], st["chunks"]["bytes"]), (1, CHUNK), st["chunks"])
         chunk = [m for m in out["mappings"] if mtlib.mapping_range(m)[0] == t["chunk"]]
         self.assertEqual([m["length"] for m in chunk], [CHUNK], "the chunk is one entry")
-        table_vs_maps(self, out["mappings"], maps)
+        mtlib.table_vs_maps(self, out["mappings"], maps)
         # Q: the shrink left 2 pages, in one entry; its read-only top is gone.
         q = [m for m in out["mappings"] if mtlib.mapping_range(m)[0] == t["q"]]
         self.assertEqual([(m["length"], m["prot"]) for m in q], [(2 * PAGE, "rw-p")], q)
@@ -446,7 +401,7 @@ class ChunksStopped(unittest.TestCase):
             self.assertEqual(m["tid"], self.pid, m)
 
     def test_table_equals_proc_maps(self):
-        table_vs_maps(self, self.out["mappings"], self.maps)
+        mtlib.table_vs_maps(self, self.out["mappings"], self.maps)
         total = sum(hi - lo for lo, hi, _, path in self.maps if path != "[vsyscall]")
         self.assertEqual(self.status["outstanding"]["bytes"], total)
 
@@ -618,7 +573,7 @@ class Heap(unittest.TestCase):
         self.assertEqual(st["outstanding"]["brk_bytes"], mtlib.page_up(t["brk_end"]) - start_brk)
         # 8 steps up and 1 down, at least, each a brk call.
         self.assertGreaterEqual(st["events"]["by_syscall"]["brk"], 9)
-        table_vs_maps(self, out["mappings"], maps)
+        mtlib.table_vs_maps(self, out["mappings"], maps)
 
 
 class Children(unittest.TestCase):
@@ -664,7 +619,7 @@ class Children(unittest.TestCase):
                 self.assertEqual(th["outstanding"]["count"], 0, th)
         self.assertEqual([m for m in out["mappings"] if m["tid"] in child_tids], [])
         # And the target's own table is exactly its address space.
-        table_vs_maps(self, out["mappings"], maps)
+        mtlib.table_vs_maps(self, out["mappings"], maps)
 
     def test_spawner_summary(self):
         rc, out, s, err = mtlib.run_traced([mtlib.target("spawner")])
@@ -707,7 +662,7 @@ class ThreadStorm(unittest.TestCase):
             rc, text = finish_frozen(d, pipe)
         self.assertEqual(rc, 0, d.err)
         self.assertEqual(mtlib.truth(text)["mmaps"], 1000)
-        table_vs_maps(self, out["mappings"], maps)
+        mtlib.table_vs_maps(self, out["mappings"], maps)
 
 
 if __name__ == "__main__":

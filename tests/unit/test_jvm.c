@@ -234,6 +234,20 @@ static const struct jcase chunk_cases[] = {
  */
 static const struct jcase edge_cases[] = {
 	/*
+	 * Found by fuzz/jvm-fuzzer.c: a percentage out of 0..100 made a
+	 * negative double into a byte count (undefined behaviour).  HotSpot
+	 * refuses to start with one ("outside the allowed range"), so it
+	 * changes nothing here: the heap is worked out as if it were absent.
+	 */
+	{"negative MinRAMPercentage ignored",
+	 ARGV("java", "-XX:MaxRAM=1g", "-XX:MinRAMPercentage=-52", "Main"), .ceiling = 256 * M,
+	 .src = "25%"},
+	{"MaxRAMPercentage NaN ignored", ARGV("java", "-XX:MaxRAM=8g", "-XX:MaxRAMPercentage=nan", "Main"),
+	 .ceiling = 2 * G, .src = "25%"},
+	{"MaxRAMPercentage above 100 ignored",
+	 ARGV("java", "-XX:MaxRAM=8g", "-XX:MaxRAMPercentage=1e300", "Main"), .ceiling = 2 * G,
+	 .src = "25%"},
+	/*
 	 * HotSpot ignores MaxRAMFraction whenever MaxRAMPercentage is given
 	 * (it converts the deprecated flag only while MaxRAMPercentage is at
 	 * its default), whatever the order:

@@ -151,6 +151,18 @@ START_TEST(edges)
 	stamps_are("999999999", NULL, 0);	/* 2001, nine digits */
 	stamps_are("1000000000", NULL, 0);	/* 2001: before 2010 */
 	stamps_are("", NULL, 0);
+	/*
+	 * Found by fuzz/stamps-fuzzer.c: a run of twenty digits or more (an
+	 * id, a card number) overflowed the value being read (undefined
+	 * behaviour, caught under UBSan).  Such a run is no stamp, and one
+	 * after it is still found.
+	 */
+	{
+		static const struct want after[] = {{"1700000000", 1700000000000LL, "text, epoch s"}};
+
+		stamps_are("12345678901234567890", NULL, 0);
+		stamps_are("99999999999999999999999999999999999999 1700000000", after, 1);
+	}
 	{
 		struct mt_stamp one[1];
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Faults: the disk is full for --metrics-file and --report.
+
+Both files go to a 256 KiB tmpfs this test mounts (skipped when it cannot)
+and fills.  While it is full, memtraced says once, naming the file, that
+the metrics file cannot be written (not every 5 s), and tracing goes on:
+the chunks the target maps meanwhile are all counted.  Once there is room
+the metrics file is written again, and says so.  Full again at exit, the
+--report fails with a clear message, and memtraced still ends as its
+target did, with a correct --summary.
+"""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import mtlib
+
+CHUNKS = 30
+
+
+def fill(path):
+    """Write zeros to PATH until the file system is full."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        except OSError:
+            pass
+
+
+class DiskFull(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            mtlib.skip("mounting a tmpfs needs root")
+        self.mnt = tempfile.mkdtemp(prefix="mt-full-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", self.mnt],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            os.rmdir(self.mnt)
+            mtlib.skip("cannot mount a tmpfs: %s" % r.stderr.strip())
+        self.addCleanup(os.rmdir, self.mnt)
+        self.addCleanup(subprocess.run, ["umount", self.mnt], check=True)
+        self.filler = os.path.join(self.mnt, "filler")
+        fill(self.filler)
+
+    def test_disk_full(self):
+        metrics = os.path.join(self.mnt, "metrics.prom")
+        report = os.path.join(self.mnt, "report.json")
+        d = mtlib.Daemon([mtlib.target("chunkhold"), "-n", str(CHUNKS), "-i", "100",
+                          "-h", "120000"],
+                         opts=["--metrics-file", metrics, "--report", report, "--summary",
+                               "--json"])
+        err = mtlib.LineReader(d.proc.stderr)
+        try:
+            d.wait_socket()
+            line = err.wait_prefix("memtraced: --metrics-file", timeout=30)
+            first = time.monotonic()
+            self.assertIn("No space left on device", line)
+            # Tracing goes on: every chunk mapped after the failure is counted.
+            self.assertTrue(mtlib.wait_for(
+                lambda: d.ctl("status")["chunks"]["count"] == CHUNKS, timeout=60),
+                d.ctl("status")["chunks"])
+            # Two more 5 s periods of failed writes, which must stay unsaid.
+            time.sleep(max(0.0, first + 11 - time.monotonic()))
+            os.unlink(self.filler)
+            self.assertTrue(mtlib.wait_for(lambda: os.path.exists(metrics), timeout=30),
+                            err.text())
+            err.wait_prefix("memtraced: --metrics-file %s: written again" % metrics)
+            with open(metrics) as f:
+                self.assertIn("memtrace_", f.read())
+            fill(self.filler)
+            d.proc.send_signal(signal.SIGTERM)
+            code = d.proc.wait(timeout=60)
+            err.thread.join(timeout=30)
+        finally:
+            d.kill()
+            d.proc.stdout.close()
+        text = err.text()
+        self.assertEqual(code, 128 + signal.SIGTERM, text)
+        fails = [l for l in text.splitlines() if "--metrics-file" in l and "No space" in l]
+        self.assertEqual(len(fails), 1, text)
+        self.assertIn("memtraced: --report %s: No space left on device" % report, text)
+        self.assertFalse(os.path.exists(report))
+        self.assertFalse(os.path.exists(report + ".tmp"))
+        summary = [json.loads(l) for l in text.splitlines() if l.startswith("{")][-1]
+        self.assertGreaterEqual(summary["events"]["by_syscall"]["mmap"], CHUNKS)
+
+
+if __name__ == "__main__":
+    mtlib.main()

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Metrics labels for a fleet: every series names its target (--name, the
 config's name key, or the program), memtrace_target_info alone carries the
-PID and the mode, and two daemons' textfiles merge without a clash.
+PID and the mode, two daemons' textfiles merge without a clash, and the
+--metrics-file a daemon leaves behind says its target no longer runs.
 
     memtraced --name web -- sleep 30
     memtracectl metrics   ->  memtrace_chunk_bytes{target="web"} 0
@@ -125,6 +126,29 @@ class Labels(unittest.TestCase):
             r = subprocess.run([promtool, "check", "metrics"], input=metrics(a.sock),
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_metrics_file_last_word(self):
+        """When memtraced stops, its --metrics-file says so (target_running 0)."""
+        tmp = tempfile.mkdtemp(prefix="mt-test-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "memtrace-web.prom")
+        d = self.launch(["--name", "web", "--metrics-file", path])
+        def running():
+            try:
+                with open(path) as f:
+                    fams = parse_exposition(f.read())
+            except FileNotFoundError:
+                return None
+            return fams["memtrace_target_running"]["samples"] == [({"target": "web"}, 1)]
+        # Rewritten every 5 s; the first file may predate the target's start.
+        self.assertTrue(mtlib.wait_for(running, timeout=15), "the file never said running")
+        mtlib.ctl_run(d.sock, "stop")
+        # Launch mode: the target ends with SIGTERM, and memtraced with 128 + 15.
+        self.assertEqual(d.finish(timeout=30), 143, d.err)
+        with open(path) as f:
+            fams = parse_exposition(f.read())
+        self.assertEqual(fams["memtrace_target_running"]["samples"], [({"target": "web"}, 0)])
+        self.assertFalse(os.path.exists(path + ".tmp"))
 
     def test_bad_names_refused(self):
         for bad, why in (("", "1 to 63 characters"), ("x" * 64, "1 to 63 characters"),

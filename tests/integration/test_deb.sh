@@ -49,6 +49,9 @@ lrwxrwxrwx usr/share/bash-completion/completions/memtraced -> memtracectl
 -rw-r--r-- usr/share/doc/memtrace/README.md.gz
 -rw-r--r-- usr/share/doc/memtrace/changelog.gz
 -rw-r--r-- usr/share/doc/memtrace/copyright
+-rw-r--r-- usr/share/doc/memtrace/examples/memtrace.json
+-rw-r--r-- usr/share/doc/memtrace/examples/memtrace.rules.test.yml
+-rw-r--r-- usr/share/doc/memtrace/examples/memtrace.rules.yml
 -rw-r--r-- usr/share/man/man1/memtracectl.1.gz
 -rw-r--r-- usr/share/man/man5/memtraced.conf.5.gz
 -rw-r--r-- usr/share/man/man7/memtrace-protocol.7.gz
@@ -89,6 +92,8 @@ grep -qx 'ExecStart=/usr/sbin/memtraced -c /etc/memtrace/%i.conf -s /run/memtrac
 grep -qx 'RuntimeDirectory=memtrace' "$unit" || bad "the packaged unit does not make /run/memtrace"
 cmp -s systemd/example.conf "$root/etc/memtrace/example.conf" || bad "example.conf differs from the tree's"
 zcat "$root/usr/share/man/man8/memtraced.8.gz" | cmp -s - man/memtraced.8 || bad "memtraced.8 differs"
+cmp -s contrib/prometheus/memtrace.rules.yml "$root/usr/share/doc/memtrace/examples/memtrace.rules.yml" ||
+	bad "the packaged rules differ from contrib/prometheus's"
 # The unpacked example config is one memtraced accepts: it fails only on the
 # PID file it names (exit 4), not on a key (exit 2).
 "$root/usr/sbin/memtraced" -c "$root/etc/memtrace/example.conf" --no-socket >"$tmp/ex.out" 2>&1

@@ -5,7 +5,9 @@
 #   make bench      speed table against untraced runs and strace
 #   make fuzz       run each libFuzzer target in fuzz/ for FUZZ_SECONDS (60)
 #   make install    PREFIX=/usr/local DESTDIR=
-# Knobs: V=1 (verbose), WERROR=1, SANITIZE=address,undefined, CC, CFLAGS, LDFLAGS.
+#   make deb        the Debian package, in build/deb (installs debhelper as root)
+# Knobs: V=1 (verbose), WERROR=1, SANITIZE=address,undefined, CC, CPPFLAGS,
+# CFLAGS, LDFLAGS.
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -27,7 +29,7 @@ WARN := -std=gnu11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
-ALL_CFLAGS := $(CFLAGS) $(WARN) -MMD -MP -D_GNU_SOURCE -DMT_VERSION=\"$(VERSION)\" \
+ALL_CFLAGS := $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -D_GNU_SOURCE -DMT_VERSION=\"$(VERSION)\" \
 	-Ilibtrace $(PKG_CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS) -pthread -lm
 ifneq ($(SANITIZE),)
@@ -59,7 +61,7 @@ MEMTRACED := $(O)/memtraced
 MEMTRACECTL := $(O)/memtracectl
 UNIT := $(O)/unit-tests
 
-.PHONY: all check unit integration demo bench deps fuzz fuzz-build install uninstall clean
+.PHONY: all check unit integration demo bench deps deb fuzz fuzz-build install uninstall clean
 
 all: $(MEMTRACED) $(MEMTRACECTL) $(TARGETS)
 
@@ -110,6 +112,11 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)MT_BUILD=$(O) bench/run-bench
 
+# dpkg-buildpackage in a clean copy of the tree, then lintian; see tests/build-deb.
+deb:
+	$(Q)tests/install-deps --deb
+	$(Q)tests/build-deb build/deb
+
 # Install what pkg-config cannot find (Debian package names); root only.
 deps:
 	$(Q)tests/install-deps
@@ -141,7 +148,7 @@ $(FO)/%-fuzzer: $(FO)/fuzz/%-fuzzer.o $(FUZZ_OBJ)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -pthread -lm $(PKG_LIBS)
 
 fuzz-build:
-	$(Q)tests/install-deps fuzz
+	$(Q)tests/install-deps --fuzz
 	$(Q)$(MAKE) --no-print-directory $(FUZZERS)
 
 fuzz: fuzz-build
@@ -152,7 +159,7 @@ fuzz: fuzz-build
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
-install: all
+install: $(MEMTRACED) $(MEMTRACECTL)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(BASHCOMPDIR)

@@ -939,6 +939,9 @@ void control_free(struct control *c)
 			log_warn("wake fd");
 		pthread_join(c->thread, NULL);
 		control_drain(c);
+		/* The last word: the target no longer runs (memtrace_target_running 0). */
+		if (c->o->metrics_file)
+			control_metrics_file(c);
 	}
 	for (size_t i = 0; i < c->nclients; i++)
 		client_free(c->clients[i]);

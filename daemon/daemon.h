@@ -36,6 +36,7 @@ struct options {
 	char *alert_exec;
 	int64_t alert_timeout_ns;
 	char *metrics_file;
+	char *name; /* --name, copied into cfg.name, or the program's name */
 	char *count;
 	char *stacks;
 	char *cpu;

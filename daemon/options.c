@@ -85,6 +85,8 @@ static const struct opt opts[] = {
 	 "kill an alert command after this (default 10s)"},
 	{"metrics-file", 0, OPT_STRING, OFF(metrics_file), "PATH",
 	 "rewrite PATH with Prometheus metrics every 5 s"},
+	{"name", 0, OPT_STRING, OFF(name), "NAME",
+	 "metrics' target label (default: the program)"},
 	{"no-pin-threshold", 0, OPT_FLAG, OFF(no_pin_threshold), NULL,
 	 "do not pin the target's MALLOC_MMAP_THRESHOLD_"},
 	{"no-java-names", 0, OPT_FLAG, OFF(no_java_names), NULL,
@@ -261,6 +263,18 @@ static int opt_check(const struct options *o, const struct opt *p, const char *w
 		return opt_fail(e, EXIT_USAGE, "%s: at least 1s", where);
 	if (!strcmp(name, "cpu") && cpu_number(o->cpu) < 0)
 		return opt_fail(e, EXIT_USAGE, "%s: bad CPU number '%s'", where, o->cpu);
+	/* A label value: short, printable, one per target (not a PID or a time). */
+	if (!strcmp(name, "name")) {
+		size_t n = strlen(o->name);
+
+		if (n == 0 || n >= sizeof(o->cfg.name))
+			return opt_fail(e, EXIT_USAGE, "%s: 1 to %zu characters, not %zu", where,
+					sizeof(o->cfg.name) - 1, n);
+		for (const char *c = o->name; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return opt_fail(e, EXIT_USAGE, "%s: control characters in '%s'", where,
+						o->name);
+	}
 	/* control_start() looks the group up again, later and far from the file. */
 	if (!strcmp(name, "socket-group") && !getgrnam(o->socket_group))
 		return opt_fail(e, EXIT_USAGE, "%s: no group named '%s'", where, o->socket_group);
@@ -530,6 +544,30 @@ static uint64_t read_pid_file(const char *path)
 	return v;
 }
 
+/*
+ * The default target name: the program's file name in launch mode, the
+ * process's comm in attach mode ("unknown" if it cannot be read).
+ */
+static void default_name(struct options *o)
+{
+	char path[64];
+	FILE *f;
+
+	if (o->target_argv) {
+		const char *slash = strrchr(o->target_argv[0], '/');
+
+		snprintf(o->cfg.name, sizeof(o->cfg.name), "%s",
+			 slash ? slash + 1 : o->target_argv[0]);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%llu/comm", (unsigned long long)o->pid);
+	if ((f = fopen(path, "re"))) {
+		if (fgets(o->cfg.name, sizeof(o->cfg.name), f))
+			o->cfg.name[strcspn(o->cfg.name, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
 /* Parse the config file (if any), then the command line, which wins. */
 void options_parse(struct options *o, int argc, char **argv)
 {
@@ -649,6 +687,10 @@ void options_parse(struct options *o, int argc, char **argv)
 	o->cfg.eta_warn_s = (double)o->eta_warn_ns / 1e9;
 	o->cfg.eta_crit_s = (double)o->eta_crit_ns / 1e9;
 	o->cfg.ring_events = o->ring_events;
+	if (o->name)
+		snprintf(o->cfg.name, sizeof(o->cfg.name), "%s", o->name);
+	else
+		default_name(o);
 }
 
 /* Free every string and the command options_parse() allocated. */

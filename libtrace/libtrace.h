@@ -88,6 +88,7 @@ struct mt_config {
 	unsigned stack_depth; /* frames per stack, at most MT_STACK_MAX: 32 */
 	uint64_t min_size;    /* mmap shorter than this (and not MAP_FIXED) is not traced */
 	size_t ring_events;   /* event ring capacity, default 1,048,576 */
+	char name[64];	      /* the target's name in metrics labels; "" for "unknown" */
 	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
 	int java_names;	      /* learn Java thread names (mt_session_java_names): 1 */
 	/* Signal mask the target starts with; NULL keeps the caller's. */

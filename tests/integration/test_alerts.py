@@ -190,9 +190,10 @@ def parse_exposition(text):
 
 
 def sample(fams, name, **labels):
-    """The value of the series NAME{LABELS}."""
+    """The value of the series NAME{LABELS}; every series also carries the
+    one target's name, which LABELS need not repeat."""
     for lb, v in fams[name]["samples"]:
-        if lb == labels:
+        if {k: x for k, x in lb.items() if k != "target"} == labels:
             return v
     raise AssertionError("no series %s%s" % (name, labels))
 

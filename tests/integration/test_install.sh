@@ -53,7 +53,7 @@ for f in usr/share/man/man1/memtracectl.1 usr/share/man/man8/memtraced.8 \
 done
 [ "$(readlink "$dest/usr/share/bash-completion/completions/memtraced" 2>/dev/null)" = memtracectl ] ||
 	bad "the memtraced completion is not a link to memtracectl"
-grep -qx 'ExecStart=/usr/sbin/memtraced -c /etc/memtrace/%i.conf -s /run/memtrace/%i.sock' \
+grep -qx 'ExecStart=/usr/sbin/memtraced -c /etc/memtrace/%i.conf -s /run/memtrace/%i.sock --name %i' \
 	"$dest/usr/lib/systemd/system/memtraced@.service" 2>/dev/null ||
 	bad "the installed unit does not run /usr/sbin/memtraced"
 cmp -s man/memtraced.8 "$dest/usr/share/man/man8/memtraced.8" ||

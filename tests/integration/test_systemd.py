@@ -146,8 +146,10 @@ class JournalTest(unittest.TestCase):
             self.assertEqual(int(a["MEMTRACE_BYTES"]) % CHUNK, 0)
             self.assertAlmostEqual(float(a["MEMTRACE_PERCENT"]),
                                    100.0 * int(a["MEMTRACE_BYTES"]) / (64 << 20), places=1)
-            self.assertTrue(a["MESSAGE"].startswith("ALERT %s %s: " % (
-                a["MEMTRACE_ALERT_LEVEL"], a["MEMTRACE_ALERT_STATE"])), a)
+            self.assertTrue(a["MESSAGE"].startswith("ALERT %s %s (%s: %s): " % (
+                a["MEMTRACE_ALERT_LEVEL"], a["MEMTRACE_ALERT_STATE"], a["MEMTRACE_ALERT_CAUSE"],
+                a["MEMTRACE_ALERT_REASON"])), a)
+            self.assertEqual(a["MEMTRACE_ALERT_CAUSE"], "percent")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@
 	X(jvm)                                                                                     \
 	X(alert)                                                                                   \
 	X(stamps)                                                                                  \
-	X(hotspot)
+	X(hotspot)                                                                                 \
+	X(inject)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -454,8 +454,9 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 			char msg[sizeof(why) + 128];
 
 			if (err == 0)
-				snprintf(msg, sizeof(msg), "attach mode filter: %s; only memory calls "
-					 "stop, and memtraced stays until pid %d exits",
+				snprintf(msg, sizeof(msg), "attach mode filter: %s; memtraced stays "
+					 "until pid %d exits, and SIGKILL of memtraced would make its "
+					 "memory calls fail (ENOSYS)",
 					 why[0] ? why : "seccomp filter installed in the target", pid);
 			else
 				snprintf(msg, sizeof(msg), "attach mode syscall: the seccomp filter "

@@ -617,10 +617,17 @@ static void print_status(json_t *o)
 	if (jint(o, "seeded.count"))
 		printf("seeded       %llu mappings, %s present before tracing\n",
 		       (unsigned long long)jint(o, "seeded.count"), jsize(o, "seeded.bytes", 0));
-	if (json_is_number(jget(o, "attach.held_ms")))
-		printf("attach       held the target %.1f ms (seeding %.1f ms)\n",
+	if (json_is_number(jget(o, "attach.held_ms"))) {
+		const char *note = jstr(o, "attach.note");
+
+		printf("attach       %s mode%s, held the target %.1f ms (seeding %.1f ms)\n",
+		       jstr(o, "attach.mode"),
+		       json_is_true(jget(o, "attach.keeping")) ? ", stopping: keeping it until it exits" : "",
 		       json_number_value(jget(o, "attach.held_ms")),
 		       json_number_value(jget(o, "attach.seed_ms")));
+		if (note[0])
+			printf("             %s\n", note);
+	}
 	printf("ceiling      %s from %s, level %s\n", jsize(o, "ceiling.bytes", 0),
 	       jstr(o, "ceiling.source"), jstr(o, "ceiling.level"));
 	printf("growth       %s over %.0fs, %s since start, %s",

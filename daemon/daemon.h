@@ -39,6 +39,7 @@ struct options {
 	char *name; /* --name, copied into cfg.name, or the program's name */
 	char *count;
 	char *stacks;
+	char *attach_mode; /* "syscall" or "filter" */
 	char *cpu;
 	cpu_set_t all_cpus; /* memtraced's own CPUs, for the control thread under --cpu */
 	uint64_t stack_depth;

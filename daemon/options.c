@@ -54,6 +54,8 @@ static const struct opt opts[] = {
 	{"config", 'c', OPT_CONFIG, 0, "FILE", "read options from FILE (see memtraced.conf(5))"},
 	{"pid", 'p', OPT_COUNT, OFF(pid), "PID", "attach to the running process PID"},
 	{"pid-file", 0, OPT_STRING, OFF(pid_file), "FILE", "attach to the PID written in FILE"},
+	{"attach-mode", 0, OPT_STRING, OFF(attach_mode), "MODE",
+	 "attached: syscall (default) or filter stops"},
 	{"command", 0, OPT_COMMAND, OFF(command), "CMDLINE",
 	 "PROGRAM and ARGS as one string (config files)"},
 	{"socket", 's', OPT_STRING, OFF(socket), "PATH", "control socket (default: see FILES)"},
@@ -252,6 +254,10 @@ static int opt_check(const struct options *o, const struct opt *p, const char *w
 	if (!strcmp(name, "stacks") && mt_stacks_from_name(o->stacks) < 0)
 		return opt_fail(e, EXIT_USAGE, "%s: use none, chunk, large or all, not '%s'", where,
 				o->stacks);
+	if (!strcmp(name, "attach-mode") && strcmp(o->attach_mode, "syscall") &&
+	    strcmp(o->attach_mode, "filter"))
+		return opt_fail(e, EXIT_USAGE, "%s: use syscall or filter, not '%s'", where,
+				o->attach_mode);
 	if (!strcmp(name, "count") && strcmp(o->count, "chunk") && strcmp(o->count, "large"))
 		return opt_fail(e, EXIT_USAGE, "%s: use chunk or large, not '%s'", where, o->count);
 	if (!strcmp(name, "stack-depth") && o->stack_depth > MT_STACK_MAX)
@@ -663,6 +669,8 @@ void options_parse(struct options *o, int argc, char **argv)
 	if (o->stack_depth)
 		o->cfg.stack_depth = (unsigned)o->stack_depth;
 	o->cfg.count_large = o->count && !strcmp(o->count, "large");
+	o->cfg.attach_mode = o->attach_mode && !strcmp(o->attach_mode, "filter") ?
+				     MT_ATTACH_FILTER : MT_ATTACH_SYSCALL;
 	if (o->cfg.crit_percent < o->cfg.warn_percent) {
 		if (origin_last(&from, warn, crit) == crit)
 			fatalx(EXIT_USAGE, "%s: %g is below warn %g (%s)",

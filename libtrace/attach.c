@@ -1,38 +1,63 @@
 /*
  * attach.c - tracing a process that is already running, and leaving it.
  *
- * An attached process has no seccomp filter (one cannot be added from
- * outside, and a filter left behind would make its memory syscalls fail
- * with ENOSYS once we are gone), so every syscall stops at entry and exit
- * (PTRACE_SYSCALL); non-memory syscalls are resumed at once.  EXITKILL is
- * not set: if memtraced dies, the kernel detaches and the process goes on.
+ * Two modes (enum mt_attach_mode).  In syscall mode every syscall stops at
+ * entry and exit (PTRACE_SYSCALL); non-memory syscalls are resumed at once.
+ * EXITKILL is not set: if memtraced dies, the kernel detaches and the
+ * process goes on.  Children forked after the attach are not traced (no
+ * TRACEFORK or TRACEVFORK): they cannot need us, they would pay for syscall
+ * stops, and their memory is not the target's.  Threads (TRACECLONE) are
+ * followed.
  *
- * Children forked after the attach are not traced (no TRACEFORK or
- * TRACEVFORK): they cannot need us, they would pay for syscall stops, and
- * their memory is not the target's.  Threads (TRACECLONE) are followed.
+ * In filter mode, while every thread is stopped, each is given the options
+ * of filter mode (TRACESECCOMP, and TRACEFORK/TRACEVFORK: children inherit
+ * the filter, and untraced their memory calls would fail) and one thread
+ * is borrowed (inject.c) to install memtrace's seccomp filter with TSYNC;
+ * then every thread runs under PTRACE_CONT and only memory calls stop, as
+ * in launch mode.  Anything that keeps the filter out (a thread that has
+ * not stopped, a TSYNC conflict, a refusing filter of the target's own)
+ * leaves syscall mode in force, with a note saying why.  The filter stays
+ * for the process's life, so a stop does not detach (session.c's keep()).
  *
  * Attach: seize and interrupt every thread listed in /proc/PID/task, again
  * until no new one appears; wait until each has stopped (at most a second
  * for the last: see first_stops()); seed the table from /proc/PID/maps
- * while the process is still; then resume.
+ * while the process is still; install the filter in filter mode; then
+ * resume.  An epoll wait our interrupt broke off with EINTR is restarted
+ * instead (attach_undo_eintr()), at the attach and at the detach.
  *
- * Detach: interrupt every thread and detach each at its next stop.  A
- * signal-delivery-stop detaches with its signal, so nothing is lost; a
- * thread in group-stop stays stopped (the kernel keeps the group stop);
- * a thread stopped in a syscall carries on with it.
+ * Detach (syscall mode): interrupt every thread and detach each at its next
+ * stop.  A signal-delivery-stop detaches with its signal, so nothing is
+ * lost; a thread in group-stop stays stopped (the kernel keeps the group
+ * stop); a thread stopped in a syscall carries on with it.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "inject.h"
 #include "internal.h"
 
-#define ATTACH_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+/*
+ * TRACESECCOMP even in syscall mode: a target that carries memtrace's
+ * filter from an earlier daemon would otherwise get ENOSYS for its memory
+ * calls (see on_seccomp()).
+ */
+#define ATTACH_OPTIONS                                                                             \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP)
+/* With the filter in, children inherit it: they must be ours, or their memory calls fail. */
+#define FILTER_OPTIONS (ATTACH_OPTIONS | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)
+#define CAP_SYS_ADMIN_BIT (1ULL << 21)
 #define FIRST_STOP_NS  1000000000LL /* longest the process is held for one thread */
 #define CAP_SYS_PTRACE_BIT (1ULL << 19) /* in /proc/PID/status CapEff */
 
@@ -128,6 +153,240 @@ static void first_stops(struct first_stop *stops, size_t n)
 	}
 }
 
+/* Set ptrace OPTIONS on the NSTOPS stopped threads; the first failure's -errno. */
+static int set_options(const struct first_stop *stops, size_t n, unsigned long options)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (stops[i].status > 0 && WIFSTOPPED(stops[i].status) &&
+		    ptrace(PTRACE_SETOPTIONS, stops[i].tid, 0, options) < 0 && !err)
+			err = -errno;
+	return err;
+}
+
+/* Whether every thread of PID is among STOPS and stopped; else the first other in *TID. */
+static int all_stopped(pid_t pid, const struct first_stop *stops, size_t n, pid_t *tid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int ok = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return 0;
+	while (ok && (d = readdir(dir))) {
+		pid_t t = (pid_t)atoi(d->d_name);
+		size_t i = 0;
+
+		if (t <= 0)
+			continue;
+		while (i < n && stops[i].tid != t)
+			i++;
+		if (i == n || stops[i].status <= 0 || !WIFSTOPPED(stops[i].status)) {
+			*tid = t;
+			ok = 0;
+		}
+	}
+	closedir(dir);
+	return ok;
+}
+
+/* A thread to borrow: stopped by our interrupt, in a call if any is; -1 when none. */
+static int pick_injector(const struct first_stop *stops, size_t n)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		struct user_regs_struct r;
+
+		if (stops[i].status <= 0 || !WIFSTOPPED(stops[i].status) ||
+		    stops[i].status >> 16 != PTRACE_EVENT_STOP || WSTOPSIG(stops[i].status) != SIGTRAP)
+			continue;
+		if (best < 0)
+			best = (int)i;
+		if (ptrace(PTRACE_GETREGS, stops[i].tid, 0, &r) == 0 &&
+		    inject_where(&r) != INJECT_USER)
+			return (int)i;
+	}
+	return best;
+}
+
+/* The hexadecimal field NAME of /proc/PID/status as a number; DFL when absent. */
+static unsigned long long status_number(pid_t pid, const char *name, int base,
+					unsigned long long dfl)
+{
+	char buf[64];
+
+	if (proc_status_field(pid, name, buf, sizeof(buf)) < 0)
+		return dfl;
+	return strtoull(buf, NULL, base);
+}
+
+/*
+ * Run the injected calls in IN: probe for a filter of ours, no_new_privs
+ * when the kernel wants it, the filter with TSYNC.  0 when the filter is
+ * in force, 1 when it was there already; else -errno with WHY filled.
+ */
+static int install_calls(struct mt_session *s, struct inject *in, pid_t pid, int pm,
+			 char *why, size_t size)
+{
+	struct sock_fprog prog = {0};
+	uint64_t args[6] = {0}, at, fprog_at;
+	unsigned char *img = NULL;
+	size_t len;
+	long ret;
+	int err;
+
+	/*
+	 * A filter already there may be ours, from an earlier memtraced: a
+	 * munmap of nothing (EINVAL, changes nothing) stops with our tag.
+	 */
+	if (status_number(pid, "Seccomp_filters:", 10, 0) > 0) {
+		if ((err = inject_call(in, __NR_munmap, args, &ret)) < 0)
+			goto interrupted;
+		if (in->seccomp_stopped && (in->seccomp_data & 0xff00) == FILTER_TAG)
+			return 1;
+	}
+	if ((err = filter_build(&s->cfg, &prog)) < 0) {
+		snprintf(why, size, "cannot build the filter: %s", strerror(-err));
+		return err;
+	}
+	len = inject_fprog_image(prog.filter, prog.len, 0, NULL, 0, &fprog_at);
+	at = inject_scratch(in->saved.rsp, len);
+	if (!(img = malloc(len))) {
+		free(prog.filter);
+		return -ENOMEM;
+	}
+	inject_fprog_image(prog.filter, prog.len, at, img, len, &fprog_at);
+	free(prog.filter);
+	if ((err = inject_borrow(in, pm, img, len, at)) < 0) {
+		free(img);
+		snprintf(why, size, "no resident stack below thread %d's to lend the filter "
+				    "(%zu bytes)", in->tid, len);
+		return err;
+	}
+	free(img);
+	/* Not undone if seccomp() then fails: so only when the kernel demands it. */
+	/* Both are the calling thread's; TSYNC gives the others no_new_privs too. */
+	if (!status_number(in->tid, "NoNewPrivs:", 10, 0) &&
+	    !(status_number(in->tid, "CapEff:", 16, 0) & CAP_SYS_ADMIN_BIT)) {
+		args[0] = PR_SET_NO_NEW_PRIVS;
+		args[1] = 1;
+		if ((err = inject_call(in, __NR_prctl, args, &ret)) < 0)
+			goto interrupted;
+		if (ret < 0) {
+			snprintf(why, size, "prctl(PR_SET_NO_NEW_PRIVS) in the target failed: %s "
+					    "(a seccomp filter of its own?)", strerror((int)-ret));
+			return (int)ret;
+		}
+	}
+	args[0] = SECCOMP_SET_MODE_FILTER;
+	args[1] = SECCOMP_FILTER_FLAG_TSYNC;
+	args[2] = fprog_at;
+	if ((err = inject_call(in, __NR_seccomp, args, &ret)) < 0)
+		goto interrupted;
+	if (ret > 0) {
+		snprintf(why, size, "thread %ld carries a seccomp filter the others lack, so the "
+				    "filter cannot be given to every thread (TSYNC)", ret);
+		return -EBUSY;
+	}
+	if (ret < 0) {
+		snprintf(why, size, "seccomp() in the target failed: %s%s", strerror((int)-ret),
+			 ret == -EACCES ? "" : " (a seccomp filter of its own?)");
+		return (int)ret;
+	}
+	return 0;
+interrupted:
+	snprintf(why, size, "thread %d %s while it ran the calls", in->tid,
+		 err == -EINTR ? "was sent a signal" : "exited");
+	return err;
+}
+
+/*
+ * Filter mode: every thread stopped, give each the filter-mode options,
+ * then borrow one to install the filter (inject.c).  The borrowed thread's
+ * stop in STOPS is replaced by the one it is given back at.  0, or -errno
+ * with WHY saying why syscall mode goes on instead.
+ */
+static int attach_install_filter(struct mt_session *s, pid_t pid, struct first_stop *stops,
+				 size_t n, char *why, size_t size)
+{
+	struct inject in;
+	pid_t other = 0;
+	int i, err, pm;
+
+	if (!all_stopped(pid, stops, n, &other)) {
+		snprintf(why, size, "thread %d did not stop in time", other);
+		return -EAGAIN;
+	}
+	if ((i = pick_injector(stops, n)) < 0) {
+		snprintf(why, size, "no thread stopped where calls can be made for it");
+		return -EAGAIN;
+	}
+	if ((err = set_options(stops, n, FILTER_OPTIONS)) < 0) {
+		snprintf(why, size, "cannot set the ptrace options: %s", strerror(-err));
+		set_options(stops, n, ATTACH_OPTIONS);
+		return err;
+	}
+	if ((pm = tmem_open(pid)) < 0) {
+		snprintf(why, size, "cannot open /proc/%d/pagemap: %s", pid, strerror(-pm));
+		set_options(stops, n, ATTACH_OPTIONS);
+		return pm;
+	}
+	if ((err = inject_begin(&in, stops[i].tid, 0)) < 0 ||
+	    (err = inject_find_syscall(pm, stops[i].tid, &in.saved, &in.sc)) < 0) {
+		snprintf(why, size, "no syscall instruction to borrow in thread %d", stops[i].tid);
+		close(pm);
+		set_options(stops, n, ATTACH_OPTIONS);
+		return err;
+	}
+	err = install_calls(s, &in, pid, pm, why, size);
+	{
+		int end = inject_end(&in);
+
+		if (end < 0 && err >= 0) {
+			snprintf(why, size, "cannot give thread %d its registers back: %s",
+				 stops[i].tid, strerror(-end));
+			err = end;
+		}
+	}
+	close(pm);
+	/* Given back running, its stops come to the tracer loop; gone, its status does. */
+	stops[i].status = in.gone ? in.status : in.given_back ? -1 : in.status;
+	if (err < 0) {
+		set_options(stops, n, ATTACH_OPTIONS);
+		return err;
+	}
+	snprintf(why, size, "%s", err == 1 ? "memtrace's filter was in the target already" : "");
+	return 0;
+}
+
+/* Whether thread TID has a signal pending that it does not block. */
+static int signal_pending(pid_t tid)
+{
+	unsigned long long blk = status_number(tid, "SigBlk:", 16, 0);
+
+	return (status_number(tid, "SigPnd:", 16, ~0ULL) & ~blk) ||
+	       (status_number(tid, "ShdPnd:", 16, ~0ULL) & ~blk);
+}
+
+/*
+ * At a stop of TID with STATUS: when it is our interrupt and it broke an
+ * epoll wait off with EINTR the program would not have had, make the wait
+ * restart instead (inject_undo_eintr()).
+ */
+static void attach_undo_eintr(pid_t tid, int status)
+{
+	struct user_regs_struct r;
+
+	if (!WIFSTOPPED(status) || status >> 16 != PTRACE_EVENT_STOP || WSTOPSIG(status) != SIGTRAP ||
+	    ptrace(PTRACE_GETREGS, tid, 0, &r) < 0 || !inject_undo_eintr(&r) || signal_pending(tid))
+		return;
+	ptrace(PTRACE_SETREGS, tid, 0, &r);
+}
+
 /* Attach to PID; see the top comment. */
 int mt_session_attach(struct mt_session *s, pid_t pid)
 {
@@ -183,15 +442,39 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 			stops[nstops++] = (struct first_stop){s->tasks[i]->tid, -1};
 	first_stops(stops, nstops);
 	session_reset(s, pid);
+	if (s->cfg.attach_mode == MT_ATTACH_FILTER) {
+		char why[sizeof(s->attach_note)] = "";
+
+		err = attach_install_filter(s, pid, stops, nstops, why, sizeof(why));
+		pthread_mutex_lock(&s->lock);
+		s->attach_filter = err == 0;
+		snprintf(s->attach_note, sizeof(s->attach_note), "%s", why);
+		pthread_mutex_unlock(&s->lock);
+		if (s->cfg.log) {
+			char msg[sizeof(why) + 128];
+
+			if (err == 0)
+				snprintf(msg, sizeof(msg), "attach mode filter: %s; memtraced stays "
+					 "until pid %d exits, and SIGKILL of memtraced would make its "
+					 "memory calls fail (ENOSYS)",
+					 why[0] ? why : "seccomp filter installed in the target", pid);
+			else
+				snprintf(msg, sizeof(msg), "attach mode syscall: the seccomp filter "
+					 "was not installed: %s", why);
+			s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
+		}
+	}
 	pthread_mutex_lock(&s->lock);
 	s->state = MT_STATE_RUNNING;
 	pthread_mutex_unlock(&s->lock);
 
 	/* Now let them go: each first stop is handled as any later stop would be. */
 	for (size_t i = 0; i < nstops; i++)
-		if (stops[i].status >= 0)
+		if (stops[i].status >= 0) {
+			attach_undo_eintr(stops[i].tid, stops[i].status);
 			session_handle(s, stops[i].tid,
 				       stops[i].status ? stops[i].status : W_EXITCODE(0, 0));
+		}
 	pthread_mutex_lock(&s->lock);
 	s->attach_held_ns = mono_ns() - t0;
 	pthread_mutex_unlock(&s->lock);
@@ -368,6 +651,7 @@ void attach_detach_all(struct mt_session *s)
 			if (child && k == nfreed && !task_get(s, (pid_t)child))
 				task_new(s, (pid_t)child, t ? t->pid : (pid_t)child, 0);
 		}
+		attach_undo_eintr(tid, status);
 		ptrace(PTRACE_DETACH, tid, 0, sig);
 		if (t && (t->flags & TASK_IN_SYSCALL)) {
 			t->flags &= ~TASK_IN_SYSCALL;

@@ -328,7 +328,10 @@ struct mt_session {
 
 	/* Target. */
 	pid_t pid;
-	int attached; /* attach mode: no filter, syscall stops, detach on stop */
+	int attached; /* attach mode (attach.c) */
+	int attach_filter; /* attached, our seccomp filter in the target: seccomp stops, no detach */
+	int keeping;	   /* attach_filter and a stop came: resume every stop until the target exits */
+	char attach_note[200]; /* why the filter is not in force; guarded by lock */
 	uint64_t max_map_count; /* vm.max_map_count, for munmap_predictable() */
 	int sealing;		/* the target has called mseal(2) */
 	char **argv;

@@ -222,21 +222,22 @@ static int jattach_maps_jvm(pid_t pid)
 int mt_jattach_check(pid_t pid, char *err, size_t errsize)
 {
 	const size_t size = 1 << 20;
-	char *buf = malloc(size), *file = malloc(size);
+	char *buf, *file;
 	int xrs = 0, noattach = 0;
 	ssize_t n;
 
+	if (!jattach_maps_jvm(pid)) {
+		snprintf(err, errsize, "PID %d is not a HotSpot JVM (no libjvm.so mapped); "
+				       "its threads have no Java names", pid);
+		return -ENOEXEC;
+	}
+	buf = malloc(size);
+	file = malloc(size);
 	if (!buf || !file) {
 		free(buf);
 		free(file);
 		snprintf(err, errsize, "out of memory");
 		return -ENOMEM;
-	}
-	if (!jattach_maps_jvm(pid)) {
-		free(buf);
-		snprintf(err, errsize, "PID %d is not a HotSpot JVM (no libjvm.so mapped); "
-				       "its threads have no Java names", pid);
-		return -ENOEXEC;
 	}
 	if ((n = proc_read(pid, "environ", buf, size)) > 0) {
 		jattach_flags_in(proc_env_get(buf, (size_t)n, "JAVA_TOOL_OPTIONS"), &xrs, &noattach);

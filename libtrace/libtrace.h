@@ -71,6 +71,12 @@ enum mt_stacks {
 };
 #define MT_STACK_MAX 64
 
+/* How an attached process is traced. */
+enum mt_attach_mode {
+	MT_ATTACH_SYSCALL, /* every syscall stops (PTRACE_SYSCALL); fully detachable */
+	MT_ATTACH_FILTER,  /* memtrace's seccomp filter installed in the target; never detached */
+};
+
 struct mt_config {
 	uint64_t chunk_size;  /* 0: from the JVM's Netty flags, else 16 MiB */
 	uint64_t chunk_slack; /* default 8 KiB */
@@ -91,6 +97,7 @@ struct mt_config {
 	char name[64];	      /* the target's name in metrics labels; "" for "unknown" */
 	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
 	int java_names;	      /* learn Java thread names (mt_session_java_names): 1 */
+	enum mt_attach_mode attach_mode; /* how --pid traces: MT_ATTACH_SYSCALL by default */
 	/* Signal mask the target starts with; NULL keeps the caller's. */
 	const sigset_t *child_sigmask;
 	/* Optional debug logging; called on the tracer thread. */
@@ -239,6 +246,9 @@ struct mt_status {
 	uint64_t seeded_count, seeded_bytes;      /* preexisting at exec/attach */
 	int64_t attach_held_ns; /* attached: how long the attach held the target stopped */
 	int64_t seed_ns;	/* of which seeding the table took */
+	enum mt_attach_mode attach_mode; /* attached: the mode in force */
+	int keeping;		/* filter mode, stop requested: only resuming until the target exits */
+	char attach_note[200];	/* attached: why the filter is not in force, or "" */
 	uint64_t chunk_size, chunk_slack, ceiling;
 	double warn_percent, crit_percent;
 	uint64_t events_recorded, events_dropped;

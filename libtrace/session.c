@@ -436,7 +436,8 @@ fail_kill:
 void task_resume(struct mt_session *s, struct task *t, int sig)
 {
 	/* Attached without a filter, every syscall must stop: PTRACE_SYSCALL. */
-	int req = (s->attached || (t->flags & TASK_IN_SYSCALL)) ? PTRACE_SYSCALL : PTRACE_CONT;
+	int req = ((s->attached && !s->attach_filter) || (t->flags & TASK_IN_SYSCALL)) ?
+			  PTRACE_SYSCALL : PTRACE_CONT;
 
 	if (ptrace(req, t->tid, 0, sig) < 0 && errno != ESRCH)
 		t->flags &= ~TASK_IN_SYSCALL;
@@ -648,6 +649,15 @@ static void on_seccomp(struct mt_session *s, struct task *t)
 		task_resume(s, t, 0);
 		return;
 	}
+	/*
+	 * Attached in syscall mode, a filter of ours left by an earlier
+	 * memtraced: the entry stop before this one began the event.  Keeping
+	 * (a stop came in filter mode): nothing more is recorded.
+	 */
+	if ((s->attached && !s->attach_filter) || s->keeping) {
+		task_resume(s, t, 0);
+		return;
+	}
 	if (info.seccomp.ret_data == FILTER_SEAL) {
 		if (t->flags & TASK_TARGET_MM)
 			s->sealing = 1;
@@ -698,7 +708,7 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 		return;
 	}
 	if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
-		if (s->attached) {
+		if (s->attached && !s->attach_filter) {
 			/* An entry while one is pending: that exit was never reported. */
 			if (t->flags & TASK_IN_SYSCALL) {
 				t->flags &= ~TASK_IN_SYSCALL;
@@ -1038,9 +1048,40 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	task_resume(s, t, sig);
 }
 
+/*
+ * A stop in filter mode: the filter cannot be taken out of the target, and
+ * untraced its memory calls would fail with ENOSYS, so memtraced stays its
+ * tracer, resuming every stop at once (no events, no accounting), until
+ * the target exits.
+ */
+static void keep(struct mt_session *s)
+{
+	struct itimerspec off = {0};
+
+	if (s->keeping)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->keeping = 1;
+	pthread_mutex_unlock(&s->lock);
+	/* No more requests to notice: the loop ends when the target does. */
+	if (s->have_timer)
+		timer_settime(s->wake_timer, 0, &off, NULL);
+	if (s->cfg.log) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "stop: pid %d carries memtrace's seccomp filter; "
+			 "still resuming its memory calls until it exits", s->pid);
+		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
+	}
+}
+
 /* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
 static void do_stop(struct mt_session *s)
 {
+	if (s->attached && s->attach_filter) {
+		keep(s);
+		return;
+	}
 	if (s->attached) {
 		attach_detach_all(s);
 		return;
@@ -1175,6 +1216,9 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->seeded_count = s->seeded_count;
 	out->seeded_bytes = s->seeded_bytes;
 	out->attach_held_ns = s->attach_held_ns;
+	out->attach_mode = s->attach_filter ? MT_ATTACH_FILTER : MT_ATTACH_SYSCALL;
+	out->keeping = s->keeping;
+	memcpy(out->attach_note, s->attach_note, sizeof(out->attach_note));
 	out->seed_ns = s->seed_ns;
 	out->chunk_size = s->maps.chunk_size;
 	out->chunk_slack = s->cfg.chunk_slack;

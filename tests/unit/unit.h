@@ -16,7 +16,8 @@
 	X(alert)                                                                                   \
 	X(stamps)                                                                                  \
 	X(hotspot)                                                                                 \
-	X(trend)
+	X(trend)                                                                                   \
+	X(inject)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

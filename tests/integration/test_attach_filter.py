@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Attach in filter mode: memtraced --attach-mode filter --pid PID installs
+memtrace's seccomp filter inside the running target.
+
+Targets: tests/targets/blockers.c (threads blocked in read, epoll_wait,
+futex and nanosleep at the moment of attach, each printing its call's
+result; "churn S" maps and unmaps for S seconds and prints how many calls
+failed) and tests/targets/attachee.c (see test_attach.py).
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mtlib  # noqa: E402
+from mtlib import AttachDaemon, tracer_pids, wait_for  # noqa: E402
+import test_attach  # noqa: E402  (not its classes by name: unittest would run them)
+
+Attachee = test_attach.Attachee
+
+FILTER = ("--attach-mode", "filter")
+
+
+def seccomp_filters(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Seccomp_filters:"):
+                return int(line.split()[1])
+    return None
+
+
+class Blockers:
+    """tests/targets/blockers with a line reader on its stdout."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([mtlib.target("blockers"), *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, bufsize=0)
+        self.pid = self.proc.pid
+        self.a = Attachee.__new__(Attachee)
+        self.a.proc, self.a.pid, self.a.buf = self.proc, self.pid, b""
+        line = self.a.readline(timeout=10)
+        assert line == "READY %d" % self.pid, line
+
+    def line(self, timeout=10):
+        return self.a.readline(timeout)
+
+    def cmd(self, line, timeout=10):
+        self.a.send(line)
+        return self.a.read_truth(timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stdin.close()
+
+
+class FilterAttachTest(unittest.TestCase):
+    assert_matches_maps = test_attach.AttachTest.assert_matches_maps
+    assert_working = test_attach.AttachTest.assert_working
+    poll_report = test_attach.AttachTest.poll_report
+    outstanding = test_attach.AttachTest.outstanding
+
+    def blockers(self, *args):
+        b = Blockers(*args)
+        self.addCleanup(b.kill)
+        return b
+
+    def attach(self, pid, opts=FILTER):
+        d = AttachDaemon(pid, opts)
+        self.addCleanup(d.kill)
+        return d, d.wait_state("running")
+
+    def wait_blocked(self, pid, n):
+        """Wait until N threads besides the main one sleep (S) in the kernel."""
+        def sleeping():
+            states = mtlib.task_states(pid)
+            return sum(1 for tid, st in states.items() if tid != pid and st == "S") >= n
+        self.assertTrue(wait_for(sleeping), "threads never blocked: %s" % mtlib.task_states(pid))
+        time.sleep(0.2)  # past the calls' entry: they are in their waits now
+
+    def check_results(self, b):
+        b.a.send("wake")
+        got = {}
+        while True:
+            line = b.line(timeout=10)
+            if line.startswith("TRUTH"):
+                break
+            name, *vals = line.split()[1:]
+            got[name] = [int(v) for v in vals]
+        self.assertEqual(got, {"read": [1, 0], "epoll_wait": [1, 0], "futex": [0, 0],
+                               "nanosleep": [0, 0, 1]},
+                         "each blocked call ends with the result it would have had untraced")
+
+    def test_blocked_calls_complete(self):
+        """Threads blocked at the attach end their calls as untraced; accounting is exact."""
+        b = self.blockers("block")
+        self.wait_blocked(b.pid, 4)
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter", st["attach"])
+        self.assertEqual(seccomp_filters(b.pid), 1)
+        self.check_results(b)
+        self.assertEqual(b.cmd("signal")["signals"], 1, "the signal reached its handler")
+        before = d.ctl("status")["events"]["by_syscall"]
+        self.assertEqual(b.cmd("map 200")["failed"], 0)
+        after = wait_for(lambda: (lambda s: s if s["mmap"] >= before["mmap"] + 200 and
+                                  s["munmap"] >= before["munmap"] + 200 else None)(
+            d.ctl("status")["events"]["by_syscall"]))
+        self.assertTrue(after, "the filter's stops were not recorded: %s" % before)
+        self.assert_matches_maps(d, b.pid)
+        # Only memory calls stop: the thousands of other calls made no event.
+        self.assertEqual(sum(after.values()) - sum(before.values()),
+                         sum(after[k] - before[k] for k in ("mmap", "munmap")))
+
+    def test_fork_after_attach_is_followed(self):
+        """A child forked under the filter is traced: its calls work and are counted."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        t = b.cmd("fork")
+        self.assertEqual(t["failed"], 0, "memory calls of the forked child failed")
+        self.assertTrue(wait_for(lambda: d.ctl("status")["events"]["children"] >= 200),
+                        "the child's calls were not seen: %s" % d.ctl("status")["events"])
+        self.assert_matches_maps(d, b.pid)
+
+    def test_attachee_works(self):
+        """attachee's threads (read, cond_wait, nanosleep, a thread storm) all go on."""
+        a = Attachee([mtlib.target("attachee"), "-k", "3"])
+        self.addCleanup(a.kill)
+        d, st = self.attach(a.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        self.assert_working(a)
+        self.assert_matches_maps(d, a.pid)
+
+    def test_tsync_conflict_falls_back(self):
+        """A thread with a filter of its own: syscall mode, and status says why."""
+        b = self.blockers("block", "own-filter")
+        self.wait_blocked(b.pid, 4)
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "syscall")
+        self.assertIn("TSYNC", st["attach"]["note"])
+        self.check_results(b)
+        self.assertEqual(b.cmd("map 50")["failed"], 0)
+        d.ctl("stop")
+        self.assertEqual(d.finish(timeout=20), 0)
+        self.assertTrue(wait_for(lambda: all(v == 0 for v in tracer_pids(b.pid).values())))
+        self.assertEqual(b.cmd("map 50")["failed"], 0)
+
+    def test_filter_of_an_earlier_daemon_is_reused(self):
+        """A second memtraced finds the first one's filter and does not stack another."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        self.assertEqual(seccomp_filters(b.pid), 1)
+        d.proc.kill()  # the target makes no memory call meanwhile: it is blocked
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: all(v == 0 for v in tracer_pids(b.pid).values())))
+        d2, st2 = self.attach(b.pid)
+        self.assertEqual(st2["attach"]["mode"], "filter")
+        self.assertIn("already", st2["attach"]["note"])
+        self.assertEqual(seccomp_filters(b.pid), 1, "a second filter was stacked")
+        self.check_results(b)
+        self.assertEqual(b.cmd("map 50")["failed"], 0)
+        self.assertTrue(wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"] >= 50))
+
+    def check_end(self, how):
+        """End memtraced by HOW while the target maps and unmaps: not one call
+        fails, memtraced keeps it until it exits and then exits too."""
+        b = self.blockers("churn", "4")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        if how == "stop":
+            d.ctl("stop")
+        else:
+            d.proc.send_signal(getattr(signal, how))
+        self.assertTrue(wait_for(lambda: (d.ctl("status", check=False) or {}).get(
+            "attach", {}).get("keeping")), "memtraced did not turn keeper")
+        self.assertIsNone(d.proc.poll(), "memtraced left a target that carries its filter")
+        self.assertEqual(b.proc.wait(timeout=30), 0, "the target saw failed memory calls")
+        line = b.line()
+        self.assertTrue(line.startswith("CHURN ") and line.endswith(" failed=0"), line)
+        self.assertEqual(d.finish(timeout=10), 0, d.err)
+        self.assertIn("carries memtrace's seccomp filter", d.err)
+
+    def test_end_by_stop_command(self):
+        self.check_end("stop")
+
+    def test_end_by_sigterm(self):
+        self.check_end("SIGTERM")
+
+    def test_end_by_sigint(self):
+        self.check_end("SIGINT")
+
+
+if __name__ == "__main__":
+    mtlib.main()

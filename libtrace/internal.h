@@ -13,6 +13,7 @@
 #include "libtrace.h"
 #include "hotspot.h"
 #include "maps.h"
+#include "timeline.h"
 
 /* Argument shapes, for printing. */
 enum arg_fmt {
@@ -365,6 +366,7 @@ struct mt_session {
 	struct mt_sample *hist; /* HISTORY_SAMPLES */
 	uint64_t hist_n;
 	struct mt_sample hist_first;
+	struct timeline *timeline;    /* the whole run, downsampled (timeline.c) */
 	struct trend_state trend;     /* the trend level, beside the percentage one */
 	struct trend_fit trend_fit;   /* the last sample's fit */
 	unsigned trend_alerted;	      /* bit L: a trend alert of level L was raised, not cleared */

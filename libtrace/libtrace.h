@@ -225,6 +225,24 @@ struct mt_sample {
 	uint64_t bytes;
 };
 
+/* The timeline for pictures (timeline.c): bounded, downsampled for long runs. */
+#define MT_TL_THREADS 6 /* threads kept a point, most outstanding bytes first */
+
+/* One thread's outstanding bytes at a point. */
+struct mt_tl_thread {
+	pid_t tid; /* 0: no more threads in this point */
+	uint64_t bytes;
+};
+
+/* One point of the timeline: one real sample, never an average. */
+struct mt_tl_point {
+	int64_t time_ns;      /* CLOCK_REALTIME */
+	uint64_t bytes;	      /* weighed bytes (what alerts weigh) */
+	uint64_t chunk_bytes; /* chunk-class bytes */
+	uint64_t outstanding_bytes;
+	struct mt_tl_thread threads[MT_TL_THREADS];
+};
+
 struct mt_status {
 	pid_t pid;
 	int attached;
@@ -365,6 +383,11 @@ const char *mt_verdict_name(enum mt_verdict v);
 void mt_session_growth(struct mt_session *s, struct mt_growth *g);
 /* Copy up to MAX samples, evenly spread over the whole history, oldest first. */
 size_t mt_session_history(struct mt_session *s, struct mt_sample *out, size_t max);
+/*
+ * Copy up to MAX points of the timeline, evenly spread over the whole run,
+ * oldest first, the newest sample last.
+ */
+size_t mt_session_timeline(struct mt_session *s, struct mt_tl_point *out, size_t max);
 /* Copy up to MAX alerts with seq > AFTER; *NEWEST receives the newest seq. */
 size_t mt_session_alerts(struct mt_session *s, uint64_t after, struct mt_alert *out, size_t max,
 			 uint64_t *newest);

@@ -142,7 +142,10 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 	s->notify_fd = -1;
 	s->pagemap_fd = -1;
 	s->hist = calloc(HISTORY_SAMPLES, sizeof(*s->hist));
-	if (!s->hist) {
+	s->timeline = malloc(sizeof(*s->timeline));
+	if (s->timeline)
+		timeline_init(s->timeline);
+	if (!s->hist || !s->timeline) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -276,6 +279,7 @@ void mt_session_free(struct mt_session *s)
 		timer_delete(s->wake_timer);
 	free(s->argv);
 	free(s->hist);
+	free(s->timeline);
 	sites_free(&s->sites);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -17,7 +17,8 @@
 	X(stamps)                                                                                  \
 	X(hotspot)                                                                                 \
 	X(trend)                                                                                   \
-	X(inject)
+	X(inject)                                                                                  \
+	X(timeline)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -122,13 +122,33 @@ static void print_summary(struct mt_session *s, int json)
 			(double)st.attach_held_ns / 1e6, (double)st.seed_ns / 1e6);
 }
 
-/* Write the final status and every outstanding mapping to PATH as one JSON object. */
+/* The answer of protocol command NAME to REQUEST (JSON text), as the socket would give it. */
+static json_t *report_part(struct mt_session *s, const char *name, const char *request)
+{
+	const struct mt_cmd *cmd = mt_cmd_find(name);
+	json_t *req = json_loads(request, 0, NULL), *a;
+
+	a = req ? cmd->handler(s, req) : NULL;
+	json_decref(req);
+	return a ? a : json_null();
+}
+
+/*
+ * Write the final state to PATH as one JSON object: the status with the
+ * timeline, every outstanding mapping with its stack, the alerts, the
+ * threads, the stacks and the suspects, each the answer of its command;
+ * what memtracectl report --from draws.
+ */
 static void write_report(struct mt_session *s, const char *path)
 {
-	const struct mt_cmd *cmd = mt_cmd_find("outstanding");
-	json_t *req = json_pack("{s:s,s:i,s:b}", "cmd", "outstanding", "limit", 100000, "stacks", 1);
-	json_t *report = json_pack("{s:o,s:o}", "status", mt_proto_status(s), "outstanding",
-				   cmd->handler(s, req));
+	json_t *report = json_pack(
+		"{s:o,s:o,s:o,s:o,s:o,s:o}", "status",
+		report_part(s, "status", "{\"history\":true,\"history_limit\":1025}"), "outstanding",
+		report_part(s, "outstanding", "{\"limit\":100000,\"stacks\":true}"), "alerts",
+		report_part(s, "alerts", "{\"limit\":256}"), "threads",
+		report_part(s, "threads", "{\"limit\":100000,\"all\":true}"), "stacks",
+		report_part(s, "stacks", "{\"limit\":100000}"), "suspects",
+		report_part(s, "suspects", "{\"limit\":20}"));
 	char tmp[4200];
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -137,7 +157,6 @@ static void write_report(struct mt_session *s, const char *path)
 		unlink(tmp);
 	}
 	json_decref(report);
-	json_decref(req);
 }
 
 int main(int argc, char **argv)

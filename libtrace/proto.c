@@ -419,20 +419,42 @@ static const char *arg_str(json_t *req, const char *name, const char *def)
 
 #define LIMIT_MAX 100000
 
-/* The "status" command; "history" adds up to 60 samples of the weighed bytes. */
+/* A timeline point as JSON: {"time_ns","bytes","chunk_bytes","outstanding_bytes","threads"}. */
+static json_t *point_json(const struct mt_tl_point *p)
+{
+	json_t *th = json_array();
+
+	for (size_t k = 0; k < MT_TL_THREADS && p->threads[k].tid; k++)
+		json_array_append_new(th, json_pack("{s:i,s:I}", "tid", p->threads[k].tid, "bytes",
+						    (json_int_t)p->threads[k].bytes));
+	return json_pack("{s:I,s:I,s:I,s:I,s:o}", "time_ns", (json_int_t)p->time_ns, "bytes",
+			 (json_int_t)p->bytes, "chunk_bytes", (json_int_t)p->chunk_bytes,
+			 "outstanding_bytes", (json_int_t)p->outstanding_bytes, "threads", th);
+}
+
+/*
+ * The "status" command; "history" adds up to history_limit (default 60)
+ * points of the timeline, spread over the whole run.
+ */
 static json_t *cmd_status(struct mt_session *s, json_t *req)
 {
+	size_t limit = (size_t)arg_int(req, "history_limit", 60), n;
 	json_t *o = mt_proto_status(s), *h;
-	struct mt_sample smp[60];
-	size_t n;
+	struct mt_tl_point *p;
 
 	if (!o || !json_is_true(json_object_get(req, "history")))
 		return o;
-	n = mt_session_history(s, smp, 60);
+	if (limit > TIMELINE_POINTS + 1)
+		limit = TIMELINE_POINTS + 1;
+	if (!(p = malloc((limit ? limit : 1) * sizeof(*p)))) {
+		json_decref(o);
+		return mt_proto_error("no_memory", "out of memory");
+	}
+	n = mt_session_timeline(s, p, limit);
 	h = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(h, json_pack("{s:I,s:I}", "time_ns", (json_int_t)smp[i].time_ns,
-						   "bytes", (json_int_t)smp[i].bytes));
+		json_array_append_new(h, point_json(&p[i]));
+	free(p);
 	json_object_set_new(o, "history", h);
 	return o;
 }
@@ -880,6 +902,7 @@ static const struct mt_arg no_args[] = {{NULL, 0, NULL, NULL}};
 
 static const struct mt_arg status_args[] = {
 	{"history", MT_ARG_BOOL, NULL, "add samples of the weighed bytes over time"},
+	{"history_limit", MT_ARG_COUNT, NULL, "at most this many samples (default 60, at most 1025)"},
 	{NULL, 0, NULL, NULL},
 };
 

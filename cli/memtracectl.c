@@ -733,30 +733,12 @@ static void print_outstanding(json_t *o)
 	       (unsigned long long)jint(o, "total"));
 }
 
-/*
- * Print frame F as a folded-format frame: no offset or address, so that
- * calls from one function merge ("mmap64+0x13 (libc.so.6)" is "mmap64
- * (libc.so.6)", "[unknown] 0x7f..." is "[unknown]"), and no ';', the
- * separator (Java signatures have them; they become ',').
- */
+/* Print frame F as a folded-format frame (mt_folded_frame). */
 static void put_folded_frame(const char *f)
 {
-	if (!strncmp(f, "[unknown] 0x", 12)) {
-		fputs("[unknown]", stdout);
-		return;
-	}
-	for (const char *p = f; *p; p++) {
-		/* "+0xOFF" up to a space, a ')' or the end: an offset. */
-		if (!strncmp(p, "+0x", 3)) {
-			size_t n = strspn(p + 3, "0123456789abcdef");
+	char buf[1024];
 
-			if (n && (!p[3 + n] || p[3 + n] == ' ' || p[3 + n] == ')')) {
-				p += 2 + n;
-				continue;
-			}
-		}
-		putchar(*p == ';' ? ',' : *p);
-	}
+	fputs(mt_folded_frame(f, buf, sizeof(buf)), stdout);
 }
 
 /*

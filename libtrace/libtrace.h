@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -596,6 +597,11 @@ int mt_parse_size(const char *s, uint64_t *out);
 int mt_parse_duration(const char *s, int64_t *out_ns);
 /* Format a byte count as "16.0M" into BUF. */
 const char *mt_format_size(uint64_t bytes, char *buf, size_t size);
+
+/* Write S to F escaped for HTML text and quoted attributes (html.c). */
+void mt_html_put(FILE *f, const char *s);
+/* Frame F as a folded-format (flame graph) frame into OUT[SIZE]: no offsets, no ';'. */
+char *mt_folded_frame(const char *f, char *out, size_t size);
 
 /*
  * Protocol objects (proto.c).  Each returns a new JSON object the caller

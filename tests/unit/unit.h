@@ -18,7 +18,8 @@
 	X(hotspot)                                                                                 \
 	X(trend)                                                                                   \
 	X(inject)                                                                                  \
-	X(timeline)
+	X(timeline)                                                                                \
+	X(html)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "libtrace.h"
+#include "report.h"
 
 #define EXIT_ERROR    1
 #define EXIT_USAGE    2
@@ -52,6 +53,8 @@ static const struct {
 	{"peek", "--strings", "printable strings with offsets"},
 	{"peek", "--out FILE", "save the raw bytes to FILE"},
 	{"stacks", "--folded", "flame graph input: frame;frame;... BYTES, root first"},
+	{"report", "--html FILE", "write the page to FILE (- for stdout)"},
+	{"report", "--from REPORT.json", "draw what memtraced --report wrote, not the daemon"},
 	{"wait", "--level warn|crit", "the level to wait for (default warn)"},
 	{"wait", "--timeout DURATION", "give up after this (default: never)"},
 	{NULL, NULL, NULL},
@@ -63,6 +66,8 @@ static const struct mt_cmd cli_cmds[] = {
 	{"wait", "exit 0 when an alert of LEVEL is active or fires, 1 on timeout", 0, cli_no_args,
 	 NULL},
 	{"check", "one line, exit 0 ok, 1 warn, 2 crit, 3 unknown (Nagios)", 0, cli_no_args, NULL},
+	{"report", "one self-contained HTML page of the run: charts, flame graph, tables", 0,
+	 cli_no_args, NULL},
 	{NULL, NULL, 0, NULL, NULL},
 };
 
@@ -1344,6 +1349,8 @@ int main(int argc, char **argv)
 		return cmd_wait(path, argc - i - 1, argv + i + 1);
 	if (!strcmp(argv[i], "check"))
 		return cmd_check(path, argc - i - 1, argv + i + 1);
+	if (!strcmp(argv[i], "report"))
+		return report_main(path, argc - i - 1, argv + i + 1);
 	if (!(cmd = mt_cmd_find(argv[i])))
 		usage_error("unknown command '%s'", argv[i]);
 	req = json_pack("{s:s}", "cmd", cmd->name);

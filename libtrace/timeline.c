@@ -73,8 +73,9 @@ size_t timeline_get(const struct timeline *t, struct mt_tl_point *out, size_t ma
 		return 0;
 	for (size_t i = 0; i < max && i < have; i++) {
 		size_t k = have <= max ? i
-			   : max == 1  ? have - 1
-				       : (size_t)((double)i * (double)(have - 1) / (double)(max - 1));
+			   : max == 1
+			       ? have - 1
+			       : (size_t)((double)i * (double)(have - 1) / (double)(max - 1));
 
 		out[n++] = *timeline_at(t, k);
 	}

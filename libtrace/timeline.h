@@ -22,8 +22,8 @@
 struct timeline {
 	struct mt_tl_point v[TIMELINE_POINTS]; /* oldest first */
 	size_t n;
-	uint64_t step; /* samples per kept point, a power of two */
-	uint64_t seen; /* samples offered */
+	uint64_t step;		 /* samples per kept point, a power of two */
+	uint64_t seen;		 /* samples offered */
 	struct mt_tl_point pend; /* the peak of the window being filled */
 	uint64_t pend_n;	 /* samples in that window */
 	struct mt_tl_point last; /* the newest sample offered */

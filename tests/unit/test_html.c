@@ -52,7 +52,10 @@ START_TEST(test_escape_bytes)
 {
 	/* UTF-8 passes, control characters become U+FFFD, tab and newline stay. */
 	esc_is("nioEventLoop-\xc3\xa9\xe2\x82\xac", "nioEventLoop-\xc3\xa9\xe2\x82\xac");
-	esc_is("a\x01" "b\x1b[31m", "a\xef\xbf\xbd" "b\xef\xbf\xbd[31m");
+	esc_is("a\x01"
+	       "b\x1b[31m",
+	       "a\xef\xbf\xbd"
+	       "b\xef\xbf\xbd[31m");
 	esc_is("a\tb\nc\x7f", "a\tb\nc\xef\xbf\xbd");
 }
 END_TEST

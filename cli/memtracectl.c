@@ -54,7 +54,7 @@ static const struct {
 	{"peek", "--out FILE", "save the raw bytes to FILE"},
 	{"stacks", "--folded", "flame graph input: frame;frame;... BYTES, root first"},
 	{"report", "--html FILE", "write the page to FILE (- for stdout)"},
-	{"report", "--from REPORT.json", "draw what memtraced --report wrote, not the daemon"},
+	{"report", "--from FILE", "draw what memtraced --report wrote, not the daemon"},
 	{"wait", "--level warn|crit", "the level to wait for (default warn)"},
 	{"wait", "--timeout DURATION", "give up after this (default: never)"},
 	{NULL, NULL, NULL},

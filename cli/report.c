@@ -973,10 +973,10 @@ static void report_html(FILE *f, json_t *r, const char *source)
 static void report_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: memtracectl [-s PATH] report --html FILE [--from REPORT.json]\n\n"
+		"usage: memtracectl [-s PATH] report --html FILE [--from FILE]\n\n"
 		"one self-contained HTML page: timeline, threads, flame graph, tables\n\n"
 		"  --html FILE              write the page to FILE (- for stdout)\n"
-		"  --from REPORT.json       draw what memtraced --report wrote, not the daemon\n");
+		"  --from FILE              draw what memtraced --report wrote, not the daemon\n");
 }
 
 /* memtracectl report: see report.h. */

@@ -95,7 +95,7 @@ for c in $cmds; do
 		grep -qE -- "Fl ${o#-}([^a-z0-9-]|\$)" <<<"$block" ||
 			bad "memtracectl.1 does not describe $c $o"
 	done
-	case $c in wait | check) continue ;; esac
+	case $c in wait | check | report) continue ;; esac
 	grep -qx "\.Ss $c" man/memtrace-protocol.7 ||
 		bad "memtrace-protocol.7 has no section for the command $c"
 done

@@ -66,7 +66,7 @@ static const struct mt_cmd cli_cmds[] = {
 	{"wait", "exit 0 when an alert of LEVEL is active or fires, 1 on timeout", 0, cli_no_args,
 	 NULL},
 	{"check", "one line, exit 0 ok, 1 warn, 2 crit, 3 unknown (Nagios)", 0, cli_no_args, NULL},
-	{"report", "one self-contained HTML page of the run: charts, flame graph, tables", 0,
+	{"report", "one self-contained HTML page: timeline, flame graph, tables", 0,
 	 cli_no_args, NULL},
 	{NULL, NULL, 0, NULL, NULL},
 };

@@ -999,8 +999,9 @@ int report_main(const char *socket, int argc, char **argv)
 		} else {
 			fprintf(stderr,
 				"memtracectl: report: %s '%s'\nTry 'memtracectl report --help'.\n",
-				i + 1 < argc || argv[i][0] != '-' ? "unexpected"
-								  : "a value is needed after",
+				strcmp(argv[i], "--html") && strcmp(argv[i], "--from")
+				    ? "unexpected"
+				    : "a file is needed after",
 				argv[i]);
 			return EXIT_USAGE;
 		}

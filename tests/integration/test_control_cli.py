@@ -142,7 +142,7 @@ class TestUsage(unittest.TestCase):
             self.assertRegex(r.stdout, r"(?m)^  -%s, --%s\b" % opt)
         cmds = page.split("\n.Sh COMMANDS\n", 1)[1].split("\n.Sh ", 1)[0]
         items = re.findall(r"^\.It Ic (\w+)(.*)", cmds, re.M)
-        self.assertEqual(sorted(n for n, _ in items), sorted(command_names() + ["wait", "check"]))
+        self.assertEqual(sorted(n for n, _ in items), sorted(command_names() + ["wait", "check", "report"]))
         blocks = re.split(r"(?m)^  (?=\w)", r.stdout.split("Commands:\n", 1)[1])[1:]
         listed = {b.split()[0]: set(re.findall(r"--[a-z-]+", b.split("\n", 1)[1]))
                   for b in blocks}

@@ -209,6 +209,39 @@ class Report(unittest.TestCase):
         self.check_page(page, exited=True)
         self.contains(page, "from the report file")
 
+    def test_ten_hours(self):
+        """A --report file of a ten-hour run, as the daemon's timeline keeps it
+        (1025 points): every point is drawn, in order, inside the chart."""
+        t0, n, hour = 1700000000 * 10**9, 1025, 3600 * 10**9
+        hist = [{"time_ns": t0 + i * 10 * hour // (n - 1), "bytes": i << 20,
+                 "chunk_bytes": i << 19, "outstanding_bytes": i << 20,
+                 "threads": [{"tid": 7, "bytes": i << 20}]} for i in range(n)]
+        rep = {"status": {"ok": True, "target": {"pid": 7, "argv": ["long"], "state": "exited"},
+                          "ceiling": {"bytes": 2 << 30, "warn_percent": 80.0,
+                                      "crit_percent": 95.0, "weighed_bytes": (n - 1) << 20},
+                          "history": hist},
+               "alerts": {"alerts": [{"seq": 1, "time_ns": t0 + 9 * hour, "level": "warn",
+                                      "state": "raised", "bytes": 900 << 20, "reason": "r"}]},
+               "threads": {"threads": [{"tid": 7, "name": "worker<7>"}]},
+               "stacks": {"stacks": [{"id": 1, "bytes": (n - 1) << 20, "count": 1,
+                                      "frames": ["leaf", "root"]}]}}
+        src, out = os.path.join(self.dir, "long.json"), os.path.join(self.dir, "long.html")
+        with open(src, "w") as f:
+            json.dump(rep, f)
+        r = mtlib.ctl_run(os.path.join(self.dir, "none.sock"), "report", "--html", out,
+                          "--from", src)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        page = self.page(out)
+        m = re.search(r'<polyline class="weighed" points="([^"]*)"', page)
+        xs = [float(p.split(",")[0]) for p in m.group(1).split()]
+        self.assertEqual(len(xs), n)
+        self.assertEqual(xs, sorted(xs))
+        self.assertGreaterEqual(xs[0], 72)
+        self.assertLessEqual(xs[-1], 960 - 16)
+        self.assertIn(">10h 00m</text>", page)
+        self.contains(page, "worker&lt;7&gt; (7)")
+        self.assertEqual(len(re.findall(r'<g class="alert warn raised">', page)), 1)
+
     def test_errors(self):
         r = mtlib.ctl_run(self.d.sock, "report")
         self.assertEqual(r.returncode, 2)

@@ -110,7 +110,7 @@ static const char *utc(int64_t ns, char *buf)
 
 /* Send REQ (JSON text) to the daemon at SOCK and return its one-line answer; exits 3 without one.
  */
-static json_t *ask(const char *sock, const char *req)
+static json_t *report_ask(const char *sock, const char *req)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char *line = NULL;
@@ -160,7 +160,7 @@ static json_t *report_live(const char *sock)
 	json_t *r = json_object();
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		json_t *a = ask(sock, parts[i].req);
+		json_t *a = report_ask(sock, parts[i].req);
 
 		if (!json_is_true(json_object_get(a, "ok"))) {
 			fprintf(stderr, "memtracectl: report: %s: %s (%s)\n", parts[i].key,

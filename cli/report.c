@@ -197,25 +197,33 @@ static double sy(const struct scale *s, double bytes)
 	return CH - CMB - (s->ymax > 0 ? bytes / s->ymax : 0) * (CH - CMT - CMB);
 }
 
-/* A "nice" step (1, 2 or 5 times a power of ten, or of 1024 for bytes) near SPAN/N. */
-static double nice_step(double span, int n, int binary)
+/* A step for about N byte ticks over SPAN: a power of two (256M, 512M, 1G). */
+static double byte_step(double span, int n)
 {
-	double raw = span / n, base, p, m;
+	double step = 1;
 
-	if (!(raw > 0) || !isfinite(raw))
-		return 1;
-	base = binary && raw >= 1024 ? pow(1024, floor(log(raw) / log(1024))) : 1;
-	raw /= base;
-	p = pow(10, floor(log10(raw)));
-	m = raw / p;
-	return base * p * (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10);
+	while (step * n < span && step < 1e19)
+		step *= 2;
+	return step;
+}
+
+/* A step for about N time ticks over SPAN seconds: 1, 2, 5, 10, 15, 30 s, 1, 2, 5... min, hours. */
+static double time_step(double span, int n)
+{
+	static const double steps[] = {1,   2,	 5,    10,   15,   30,	  60,	 120,	300,
+				       600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400};
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (steps[i] * n >= span)
+			return steps[i];
+	return 86400 * ceil(span / n / 86400);
 }
 
 /* The axes, grid and tick labels of a chart with scale S. */
 static void axes(FILE *f, const struct scale *s)
 {
-	double ystep = nice_step(s->ymax, 5, 1), span = (double)(s->t1 - s->t0) / 1e9;
-	double tstep = nice_step(span > 0 ? span : 1, 6, 0);
+	double ystep = byte_step(s->ymax, 5), span = (double)(s->t1 - s->t0) / 1e9;
+	double tstep = time_step(span, 6);
 	char b[16], d[32];
 
 	for (double y = 0; y <= s->ymax; y += ystep)

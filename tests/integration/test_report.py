@@ -238,7 +238,9 @@ class Report(unittest.TestCase):
         self.assertEqual(xs, sorted(xs))
         self.assertGreaterEqual(xs[0], 72)
         self.assertLessEqual(xs[-1], 960 - 16)
-        self.assertIn(">10h 00m</text>", page)
+        # Ticks every two hours, up to the tenth.
+        self.contains(page, ">2h 00m</text>")
+        self.contains(page, ">10h 00m</text>")
         self.contains(page, "worker&lt;7&gt; (7)")
         self.assertEqual(len(re.findall(r'<g class="alert warn raised">', page)), 1)
 

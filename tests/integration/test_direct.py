@@ -51,6 +51,14 @@ JDK25 = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java"
 MIB = 1 << 20
 PAGE = 4096
 SMALL = ["-XX:+UseSerialGC", "-Xmx64m", "-Xss512k", "-XX:TieredStopAtLevel=1"]
+# A realistic pace: each leak reaches its ceiling in about a minute, steadily.
+# DirectLeak: 1 MiB every 940 ms, 64 MiB in 60 s.  NettyLeak: 7 x 64 KiB
+# every 100 ms (4.4 MiB/s), 256 MiB in 58.5 s: a new 16 MiB chunk every
+# 3.7 s (a staircase), or a 4 MiB chunk every 0.9 s.
+DIRECT_TICK_MS = 940
+NETTY_PER_TICK = 7
+# The goal: warn at least this long before the OutOfMemoryError.
+WARN_AHEAD_S = 30
 NETTY_OPENS = ["--add-opens", "java.base/java.nio=ALL-UNNAMED",
                "-Dio.netty.tryReflectionSetAccessible=true"]
 
@@ -77,7 +85,7 @@ def parse_kv(line):
 class Run:
     """One leaking JVM under memtraced --linger, its status sampled."""
 
-    def __init__(self, argv, deadline=100):
+    def __init__(self, argv, deadline=120):
         self.d = mtlib.Daemon(argv, opts=["--linger"], env=clean_env())
         self.lines = []    # (time received, line)
         self.samples = []  # (ta, tb, status)
@@ -175,9 +183,13 @@ class Direct(unittest.TestCase):
         t_oom = run.oom[0]
         t_warn = raised["warn"]["time_ns"] / 1e9
         self.assertLess(t_warn, t_oom)
+        self.assertGreaterEqual(t_oom - t_warn, WARN_AHEAD_S,
+                                "%s: warn only %.1fs before the OutOfMemoryError: %s"
+                                % (label, t_oom - t_warn, raised["warn"]))
         print("\n%s: %d samples, weighed within %.2f MiB of the program's count (allowed "
-              "%.2f); warn %.1fs before the OutOfMemoryError%s; chunk size %s (%s)"
+              "%.2f); warn %.1fs before the OutOfMemoryError (%s: %s)%s; chunk size %s (%s)"
               % (label, checked, worst / MIB, tol / MIB, t_oom - t_warn,
+                 raised["warn"].get("cause"), raised["warn"].get("reason"),
                  ", crit %.1fs" % (t_oom - raised["crit"]["time_ns"] / 1e9)
                  if "crit" in raised else "", st["chunks"]["size"], st["chunks"]["size_source"]),
               file=sys.stderr)
@@ -185,7 +197,7 @@ class Direct(unittest.TestCase):
 
     def test_jdk_buffers(self):
         run = Run(["java", *SMALL, "-XX:MaxDirectMemorySize=64m", "-cp", CLASSES, "DirectLeak",
-                   "--tick-ms", "200"])
+                   "--tick-ms", str(DIRECT_TICK_MS)])
         run.run()
         self.assertIn("Cannot reserve 1048576 bytes of direct buffer memory", run.oom[1])
         st = self.check(run, "used", MIB, "JDK 17 allocateDirect(1 MiB)")
@@ -196,7 +208,8 @@ class Direct(unittest.TestCase):
     def netty(self, java, label, *args, key="used"):
         cp = ":".join([CLASSES, *JARS])
         run = Run([java, *SMALL, "-XX:MaxDirectMemorySize=256m", *NETTY_OPENS, "-cp", cp,
-                   "NettyLeak", "leak", "--max-seconds", "80", *args])
+                   "NettyLeak", "leak", "--max-seconds", "90",
+                   "--buffers-per-tick", str(NETTY_PER_TICK), *args])
         run.run()
         return run
 

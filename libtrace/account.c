@@ -64,7 +64,8 @@ void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *e
 		return;
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE))
 		kind |= MT_MAP_NOCHUNK;
-	if (ev->direct) {
+	/* A reservation is not memory: what is committed in it counts (account_mprotect). */
+	if (ev->direct && !(flags & MAP_NORESERVE) && ev->args[2] != PROT_NONE) {
 		kind |= MT_MAP_DIRECT;
 		direct_seen(s, len);
 	}
@@ -302,6 +303,83 @@ static int reprot_one(const struct procmaps_region *r, void *arg)
 	return 0;
 }
 
+/* The pieces of a range to mark as direct memory (arena_mark_direct). */
+struct pieces {
+	struct maps_entry *v;
+	size_t n, cap;
+};
+
+/* Keep a copy of E, clipped to RANGE, when it is committed arena heap not yet direct. */
+static int arena_piece(const struct maps_entry *e, void *arg)
+{
+	struct pieces *p = ((void **)arg)[0];
+	const uint64_t *range = ((void **)arg)[1];
+	uint64_t lo = e->start > range[0] ? e->start : range[0];
+	uint64_t hi = e->start + e->len < range[1] ? e->start + e->len : range[1];
+
+	if (lo >= hi || e->prot == PROT_NONE || !(e->flags & MAP_NORESERVE) ||
+	    !(e->kind & MT_MAP_ANON) || (e->kind & MT_MAP_DIRECT))
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 4;
+		struct maps_entry *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n] = *e;
+	p->v[p->n].start = lo;
+	p->v[p->n].len = hi - lo;
+	p->n++;
+	return 0;
+}
+
+/*
+ * The glibc trap: once a chunk-sized block has been freed, an unpinned
+ * glibc raises its mmap threshold past it and serves later chunks from a
+ * malloc arena, with no mmap.  A thread arena grows its heap by an
+ * mprotect(PROT_READ|PROT_WRITE) of the next part of its MAP_NORESERVE
+ * reservation (the first part when the heap is new); the main arena by
+ * brk.  When that call's stack passes through the direct-memory path (the
+ * probe in session.c), the bytes it committed are direct memory and are
+ * marked so, owned by the thread and stack that grew them.
+ *
+ * Limits: this weighs the growth, not the blocks.  A direct block served
+ * from space the arena already had (freed by anything, or committed
+ * before, e.g. a heap glibc shrank with MADV_DONTNEED and grows again
+ * without an mprotect) is not seen; growth made by another malloc and
+ * then used for direct memory is not seen; a direct block freed inside
+ * the arena stays weighed until glibc gives the pages back by unmapping
+ * or shrinking the heap's protection.  The extension is rounded to pages
+ * and may hold the arena's top slack, at most a page or two per growth.
+ */
+static void arena_mark_direct(struct mt_session *s, struct task *t, const struct mt_event *ev,
+			      uint64_t start, uint64_t len)
+{
+	struct pieces p = {0};
+	uint64_t range[2] = {start, start + len};
+	void *arg[2] = {&p, range};
+
+	if (maps_foreach_range(&s->maps, start, len, arena_piece, arg) == 0) {
+		for (size_t i = 0; i < p.n; i++) {
+			struct maps_entry e = p.v[i];
+
+			maps_unmap(&s->maps, e.start, e.len);
+			e.kind |= MT_MAP_DIRECT;
+			e.kind &= ~MT_MAP_PREEXISTING;
+			e.tid = t->tid;
+			e.time_ns = ev->time_ns;
+			e.stack_id = ev->stack_id;
+			e.id = ev->seq;
+			e.owner = &t->th->own;
+			maps_map(&s->maps, &e);
+		}
+	}
+	free(p.v);
+}
+
 /*
  * mprotect: PROT_NONE is reserved, anything else committed.  A call that
  * fails past its first mapping (ENOMEM at a hole, EACCES at a read-only
@@ -323,12 +401,16 @@ void account_mprotect(struct mt_session *s, struct task *t, const struct mt_even
 	maps_protect(&s->maps, start, len, (int)ev->args[2]);
 	if (ev->args[2] & PROT_EXEC)
 		s->stacks.dirty = 1;
+	if (ev->direct && (ev->args[2] & PROT_WRITE))
+		arena_mark_direct(s, t, ev, start, len);
 }
 
 /*
  * brk: the result is the new break (a failed move returns the old one).
  * The heap is [brk_start, page_up(brk_end)); the first brk seen, usually
- * ld.so's brk(NULL), tells where it starts.
+ * ld.so's brk(NULL), tells where it starts.  Growth made on the
+ * direct-memory path is direct memory in the main arena (see
+ * arena_mark_direct for what this sees and what it cannot).
  */
 void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev)
 {
@@ -349,7 +431,9 @@ void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev
 	if (new_end > old_end) {
 		struct maps_entry e = entry_new(t, ev, old_end, new_end - old_end,
 						PROT_READ | PROT_WRITE,
-						MAP_PRIVATE | MAP_ANONYMOUS, MT_MAP_ANON | MT_MAP_BRK);
+						MAP_PRIVATE | MAP_ANONYMOUS,
+						MT_MAP_ANON | MT_MAP_BRK |
+							(ev->direct ? MT_MAP_DIRECT : 0));
 		maps_map(&s->maps, &e);
 	} else if (new_end < old_end) {
 		maps_unmap(&s->maps, new_end, old_end - new_end);

@@ -177,6 +177,7 @@ static struct mt_alert *alert_push(struct mt_session *s, enum mt_level level, in
 	a->direct_bytes = s->maps.totals.direct_bytes;
 	a->direct_count = s->maps.totals.direct_count;
 	a->hidden_bytes = direct_hidden(s);
+	a->arena_direct_bytes = s->maps.totals.direct_arena_bytes;
 	a->ceiling = s->ceiling;
 	growth_locked(s, &g);
 	a->rate = g.rate;

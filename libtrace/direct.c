@@ -309,11 +309,17 @@ void direct_scan_jars(struct mt_session *s)
  * Direct memory that may be out of sight: every byte malloc holds in its
  * arenas (the brk heap and the committed part of thread arenas' heaps),
  * where a direct buffer smaller than glibc's mmap threshold lives, and
- * where chunks go once an unpinned threshold has risen past their size.
- * The JVM's own malloc'd memory is there too, so this is a bound, not a
- * count.
+ * where chunks go once an unpinned threshold has risen past their size,
+ * less the arena growth already weighed as direct memory (account.c: a brk
+ * or heap-extending mprotect made on the direct-memory path).  The JVM's
+ * own malloc'd memory is there too, so this is a bound, not a count.
  */
 uint64_t direct_hidden(const struct mt_session *s)
 {
-	return s->jvm ? s->maps.totals.arena_bytes + s->maps.totals.brk_bytes : 0;
+	const struct maps_totals *t = &s->maps.totals;
+	uint64_t all = t->arena_bytes + t->brk_bytes;
+
+	if (!s->jvm)
+		return 0;
+	return all > t->direct_arena_bytes ? all - t->direct_arena_bytes : 0;
 }

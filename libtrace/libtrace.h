@@ -190,6 +190,7 @@ struct mt_alert {
 	int direct;	 /* BYTES is direct memory (else chunks by size) */
 	uint64_t direct_bytes, direct_count; /* direct memory seen at that moment */
 	uint64_t hidden_bytes; /* direct memory that may be out of sight (mt_status) */
+	uint64_t arena_direct_bytes; /* direct memory seen growing malloc arenas (mt_status) */
 	uint64_t ceiling;
 	double rate;	 /* growth, bytes per second, over the window */
 	double overall_rate; /* growth, bytes per second, since the first sample */
@@ -290,6 +291,12 @@ struct mt_status {
 	 * unpinned threshold has risen past the chunk size).  An upper bound.
 	 */
 	uint64_t hidden_bytes;
+	/*
+	 * Of direct_bytes, the arena growth (brk, or the mprotect that extends a
+	 * thread arena's heap) made on the direct-memory path: direct memory
+	 * malloc served from an arena, seen without an mmap of its own.
+	 */
+	uint64_t arena_direct_bytes;
 	int netty_version[3]; /* from the jars the JVM has open; 0: not found */
 };
 

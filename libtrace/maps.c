@@ -87,6 +87,8 @@ static void account(struct maps *m, const struct maps_entry *e, int add)
 	if (e->kind & MT_MAP_DIRECT) {
 		t->direct_count += n;
 		t->direct_bytes += b;
+		if ((e->kind & MT_MAP_BRK) || (e->prot != 0 && (e->flags & MAP_NORESERVE)))
+			t->direct_arena_bytes += b;
 	}
 	if (c == MT_CLASS_CHUNK && (e->kind & MT_MAP_PREEXISTING))
 		t->seeded_chunk_bytes += b;

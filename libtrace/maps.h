@@ -44,6 +44,7 @@ struct maps_totals {
 	uint64_t brk_bytes;       /* kind & MT_MAP_BRK */
 	uint64_t arena_bytes;     /* committed, anonymous, MAP_NORESERVE (glibc heaps) */
 	uint64_t direct_count, direct_bytes; /* kind & MT_MAP_DIRECT */
+	uint64_t direct_arena_bytes; /* of those, in an arena heap's committed part or the brk heap */
 	uint64_t seeded_chunk_bytes; /* chunk class and preexisting: of unknown origin */
 };
 

@@ -168,8 +168,9 @@ static json_t *status_direct(const struct mt_status *st)
 	if (st->netty_version[0])
 		snprintf(ver, sizeof(ver), "%d.%d.%d", st->netty_version[0], st->netty_version[1],
 			 st->netty_version[2]);
-	return json_pack("{s:I,s:I,s:I,s:b,s:s,s:I,s:I,s:s,s:o}", "count",
-			 (json_int_t)st->direct_count, "bytes", (json_int_t)st->direct_bytes, "mmaps",
+	return json_pack("{s:I,s:I,s:I,s:I,s:b,s:s,s:I,s:I,s:s,s:o}", "count",
+			 (json_int_t)st->direct_count, "bytes", (json_int_t)st->direct_bytes,
+			 "in_arenas_bytes", (json_int_t)st->arena_direct_bytes, "mmaps",
 			 (json_int_t)st->direct_mmaps, "weighed", st->direct_weighing, "weighs",
 			 weighs, "seeded_chunk_bytes", (json_int_t)st->seeded_chunk_bytes,
 			 "may_be_hidden_bytes", (json_int_t)st->hidden_bytes, "hidden_because",
@@ -327,13 +328,14 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 
 	for (size_t i = 0; i < sizeof(a->top) / sizeof(a->top[0]) && a->top[i].tid; i++)
 		json_array_append_new(top, top_thread_json(&a->top[i]));
-	o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:{s:I,s:I,s:I},s:I,s:f,s:f,s:f,s:o,s:s,s:o}",
+	o = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:{s:I,s:I,s:I,s:I},s:I,s:f,s:f,s:f,s:o,s:s,s:o}",
 		      "seq",
 			 (json_int_t)a->seq, "time_ns", (json_int_t)a->time_ns, "level",
 			 mt_level_name(a->level), "state", a->raised ? "raised" : "cleared", "bytes",
 			 (json_int_t)a->bytes, "weighs", a->direct ? "direct" : "chunks", "direct",
 			 "bytes", (json_int_t)a->direct_bytes, "count", (json_int_t)a->direct_count,
-			 "may_be_hidden_bytes", (json_int_t)a->hidden_bytes, "ceiling",
+			 "in_arenas_bytes", (json_int_t)a->arena_direct_bytes, "may_be_hidden_bytes",
+			 (json_int_t)a->hidden_bytes, "ceiling",
 			 (json_int_t)a->ceiling, "percent",
 			 a->ceiling ? 100.0 * (double)a->bytes / (double)a->ceiling : 0.0,
 			 "rate_bytes_per_s", a->rate, "overall_rate_bytes_per_s", a->overall_rate,

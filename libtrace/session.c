@@ -547,17 +547,26 @@ static int want_stack(const struct mt_session *s, const struct mt_event *ev)
 /*
  * Whether EV may be malloc making or growing a block in a JVM, which may be
  * direct memory whatever its size: an anonymous private mmap glibc would
- * make (readable, neither fixed nor a MAP_NORESERVE reservation), or an
- * mremap.  Its stack is probed (see direct.c).
+ * make (readable, neither fixed nor a MAP_NORESERVE reservation), an
+ * mremap, or malloc growing an arena: a brk that moves the break up, or an
+ * mprotect making writable the reserved part of a MAP_NORESERVE heap (see
+ * account_mprotect).  Its stack is probed (see direct.c).  The table is
+ * read without the lock: this thread is its only writer.
  */
 static int direct_candidate(const struct mt_session *s, const struct mt_event *ev)
 {
 	uint64_t flags = ev->args[3];
+	const struct maps_entry *e;
 
 	if (!s->jvm || s->cfg.stacks == MT_STACKS_NONE)
 		return 0;
 	if (ev->sys == MT_SYS_MREMAP)
 		return 1;
+	if (ev->sys == MT_SYS_BRK)
+		return s->brk_start && ev->args[0] > s->brk_end;
+	if (ev->sys == MT_SYS_MPROTECT)
+		return (ev->args[2] & PROT_WRITE) && (e = maps_find(&s->maps, ev->args[0])) &&
+		       e->prot == PROT_NONE && (e->flags & MAP_NORESERVE) && (e->kind & MT_MAP_ANON);
 	return ev->sys == MT_SYS_MMAP && (flags & MAP_ANONYMOUS) && (flags & MAP_PRIVATE) &&
 	       !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE)) &&
 	       (ev->args[2] & PROT_READ);
@@ -1248,6 +1257,7 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->direct_mmaps = s->direct_mmaps;
 	out->seeded_chunk_bytes = tot->seeded_chunk_bytes;
 	out->hidden_bytes = direct_hidden(s);
+	out->arena_direct_bytes = tot->direct_arena_bytes;
 	memcpy(out->netty_version, s->netty.version, sizeof(out->netty_version));
 	pthread_mutex_unlock(&s->lock);
 }

@@ -588,6 +588,8 @@ static void print_status(json_t *o)
 		printf("\ndirect       %llu mappings, %s; alerts weigh %s",
 		       (unsigned long long)jint(o, "direct.count"), jsize(o, "direct.bytes", 0),
 		       jstr(o, "direct.weighs"));
+		if (jint(o, "direct.in_arenas_bytes"))
+			printf(" (%s of it grew malloc arenas)", jsize(o, "direct.in_arenas_bytes", 1));
 		if (json_is_string(jget(o, "direct.netty_version")))
 			printf("; Netty %s", jstr(o, "direct.netty_version"));
 		if (jint(o, "direct.may_be_hidden_bytes"))
@@ -672,6 +674,8 @@ static void print_alert(json_t *a)
 		printf("; %s: %s", jstr(a, "cause"), jstr(a, "reason"));
 	if (!strcmp(jstr(a, "weighs"), "direct"))
 		printf("; direct %llu mappings", (unsigned long long)jint(a, "direct.count"));
+	if (jint(a, "direct.in_arenas_bytes"))
+		printf(", %s of it in malloc arenas", jsize(a, "direct.in_arenas_bytes", 1));
 	if (jint(a, "direct.may_be_hidden_bytes"))
 		printf(", up to %s more out of sight in malloc arenas",
 		       jsize(a, "direct.may_be_hidden_bytes", 3));

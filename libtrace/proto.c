@@ -162,7 +162,8 @@ static json_t *status_direct(const struct mt_status *st)
 	else if (!st->threshold_pinned)
 		hidden = "glibc's mmap threshold is not pinned: once a chunk-sized block is freed, "
 			 "glibc raises it and later chunks come from malloc arenas, with no mmap; "
-			 "buffers below the threshold are there too";
+			 "the arena growth they make is weighed (in_arenas_bytes), a chunk placed in "
+			 "room an arena already had is not; buffers below the threshold are there too";
 	else
 		hidden = "buffers below glibc's mmap threshold (128 KiB pinned) live in malloc arenas";
 	if (st->netty_version[0])

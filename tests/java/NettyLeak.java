@@ -6,7 +6,7 @@
  *
  * usage: java ... NettyLeak probe
  *        java ... NettyLeak leak [--messages] [--max-seconds N] [--buffers-per-tick N]
- *                                [--max-order-in-code N]
+ *                                [--max-order-in-code N] [--early-message] [--go-file FILE]
  *        java ... NettyLeak loops N FILE
  *
  * Output, one fact a line (T is wall-clock seconds since the epoch with
@@ -36,6 +36,14 @@
  * --max-order-in-code N sets io.netty.allocator.maxOrder with
  * System.setProperty before PooledByteBufAllocator is loaded, as a service
  * that configures its allocator in code does: no flag shows it.
+ *
+ * --early-message: before leaking, one large message (a pooled buffer of a
+ * whole chunk, so a chunk of its own) is allocated and released at once,
+ * which frees that chunk: glibc munmap()s it and, unpinned, raises its mmap
+ * threshold past the chunk size.  --go-file FILE: then the program prints
+ *   READY t=T
+ * and waits until FILE exists (at most 60 s) before leaking, so that a
+ * tracer can attach after the early free (the "glibc trap").
  *
  * The leak: one thread, named like a Netty event loop
  * ("nioEventLoopGroup-2-1"), allocates 64 KiB pooled direct buffers from
@@ -71,6 +79,8 @@ public final class NettyLeak {
     private static int leakedCount;
     private static boolean holding;
     private static BufferPoolMXBean pool;
+    private static boolean earlyMessage;
+    private static File goFile;
 
     private static String now() {
         Instant i = Instant.now();
@@ -129,6 +139,10 @@ public final class NettyLeak {
                 perTick = Integer.parseInt(args[++i]);
             else if (args[i].equals("--max-order-in-code") && i + 1 < args.length)
                 System.setProperty("io.netty.allocator.maxOrder", args[++i]);
+            else if (args[i].equals("--early-message"))
+                earlyMessage = true;
+            else if (args[i].equals("--go-file") && i + 1 < args.length)
+                goFile = new File(args[++i]);
             else {
                 System.err.println("NettyLeak: unknown argument " + args[i]);
                 System.exit(2);
@@ -185,6 +199,23 @@ public final class NettyLeak {
     private static void run(boolean messages, double maxSeconds, int perTick) throws Exception {
         PooledByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
         int chunk = alloc.metric().chunkSize();
+
+        if (earlyMessage) {
+            ByteBuf m = alloc.directBuffer(chunk, chunk);
+            m.setByte(0, 1);
+            m.setByte(chunk - 1, 1);
+            System.out.println("MSG t=" + now() + " event=alloc n=0");
+            changed();
+            m.release();
+            System.out.println("MSG t=" + now() + " event=free n=0");
+            changed();
+        }
+        if (goFile != null) {
+            System.out.println("READY t=" + now());
+            System.out.flush();
+            for (int i = 0; i < 6000 && !goFile.exists(); i++)
+                Thread.sleep(10);
+        }
         List<ByteBuf> leaked = new ArrayList<>();
         long start = System.nanoTime();
         long nextMessage = start + 700_000_000L, releaseAt = 0;

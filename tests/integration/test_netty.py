@@ -74,6 +74,11 @@ MIB = 1 << 20
 NETTY_CHUNK = 16 * MIB  # what Netty counts per chunk
 CHUNK = 16781312        # what glibc maps for malloc(16 MiB), what memtrace counts
 CEILING = 256 * MIB
+# A realistic pace: 7 x 64 KiB every 100 ms (4.4 MiB/s), the 256 MiB ceiling
+# in 58.5 s, a new 16 MiB chunk every 3.7 s: a staircase, not a burst.
+PER_TICK = 7
+# The goal: warn at least this long before the OutOfDirectMemoryError.
+WARN_AHEAD_S = 30
 
 CLASSES = None  # the compiled classes' directory (set in main)
 
@@ -189,10 +194,11 @@ class Probes(unittest.TestCase):
 class LeakRun:
     """One run of NettyLeak leak under memtraced --linger, sampled."""
 
-    def __init__(self, messages, no_pin=False, max_seconds=50, deadline=60):
+    def __init__(self, messages, no_pin=False, max_seconds=90, deadline=110):
         self.messages = messages
         opts = ["--linger"] + (["--no-pin-threshold"] if no_pin else [])
-        args = (["--messages"] if messages else []) + ["--max-seconds", str(max_seconds)]
+        args = ((["--messages"] if messages else []) + ["--max-seconds", str(max_seconds)]
+                + ["--buffers-per-tick", str(PER_TICK)])
         argv = java_cmd(*SMALL, "-XX:MaxDirectMemorySize=256m", main="leak", args=args)
         self.d = mtlib.Daemon(argv, opts=opts, env=clean_env())
         self.lines = []     # (receive time, line)
@@ -394,7 +400,7 @@ class NettyLeak(unittest.TestCase):
         # A chunk-sized thread: the one leaking.
         self.assertTrue(all(e["tid"] == mm[0]["tid"] for e in mm))
 
-        # Alerts: warn and crit, both before the OOM.
+        # Alerts: warn and crit, both before the OOM; warn WARN_AHEAD_S before it.
         alerts = run.alerts["alerts"]
         self.assertEqual([a["seq"] for a in run.watch], [a["seq"] for a in alerts],
                          "watch --json missed alerts")
@@ -407,33 +413,48 @@ class NettyLeak(unittest.TestCase):
         t_oom = run.oom[0]
         t_warn = raised["warn"]["time_ns"] / 1e9
         t_crit = raised["crit"]["time_ns"] / 1e9
-        self.assertLess(t_warn, t_crit)
+        self.assertLessEqual(t_warn, t_crit)
         self.assertLess(t_crit, t_oom)
-        self.assertGreaterEqual(raised["warn"]["bytes"], 0.8 * CEILING)
-        self.assertGreaterEqual(raised["crit"]["bytes"], 0.95 * CEILING)
-        for a in raised.values():
+        self.assertGreaterEqual(t_oom - t_warn, WARN_AHEAD_S,
+                                "%s: warn only %.1fs before the OutOfDirectMemoryError: %s"
+                                % (label, t_oom - t_warn, raised["warn"]))
+        # The early warning is the trend's, and says why: "+4.4 MiB/s for 20 s, ceiling in 40 s".
+        self.assertEqual(raised["warn"]["cause"], "trend", raised["warn"])
+        self.assertRegex(raised["warn"]["reason"], r"^\+[\d.]+ MiB/s for \d+ s, ceiling in \d+ s$")
+        for a in alerts:
+            if a["state"] != "raised":
+                continue
+            if a["cause"] == "percent":
+                self.assertGreaterEqual(a["bytes"], (0.8 if a["level"] == "warn" else 0.95)
+                                        * CEILING, a)
             self.assertEqual(a["ceiling"], CEILING)
             # In full: memtraced has read the JVM's thread names before the leak fills up.
-            self.assertEqual(a["top_threads"][0]["name"], "nioEventLoopGroup-2-1")
+            self.assertEqual(a["top_threads"][0]["name"], "nioEventLoopGroup-2-1", a)
             self.assertEqual(a["top_threads"][0]["comm"], "nioEventLoopGroup-2-1"[:15])
             self.assertEqual(a["trend"], "growing")
             self.assertIsNotNone(a["eta_s"])
         self.assertEqual(run.alerts["level"], "crit")
         print("%s: warn raised %.1fs and crit %.1fs before Netty's OutOfDirectMemoryError "
-              "(warn at %d chunks, eta then %.1fs; crit at %d chunks, eta then %.1fs)"
+              "(warn at %d chunks, %s: %s, top thread %s; crit at %d chunks, eta then %.1fs)"
               % (label, t_oom - t_warn, t_oom - t_crit, raised["warn"]["bytes"] // CHUNK,
-                 raised["warn"]["eta_s"], raised["crit"]["bytes"] // CHUNK,
+                 raised["warn"]["cause"], raised["warn"]["reason"],
+                 raised["warn"]["top_threads"][0]["name"], raised["crit"]["bytes"] // CHUNK,
                  raised["crit"]["eta_s"]), file=sys.stderr)
         return rows
 
     def test_leak_only(self):
         run = self.run_leak(messages=False)
         self.check_run(run, "leak only")
-        # Growing only: warn at the 13th chunk (80% of 256 MiB), crit at the 16th.
-        raised = [a for a in run.alerts["alerts"] if a["state"] == "raised"]
-        self.assertEqual([(a["level"], a["bytes"] // CHUNK) for a in raised],
-                         [("warn", 13), ("crit", 16)])
-        self.assertEqual(len(run.alerts["alerts"]), 2)
+        # Growing only: the trend raises warn and crit early (a minute's leak is well
+        # inside --eta-crit's 10 minutes), then the percentages warn at the 13th chunk
+        # (80% of 256 MiB) and crit at the 16th; nothing is cleared.
+        alerts = run.alerts["alerts"]
+        self.assertEqual([(a["cause"], a["level"]) for a in alerts if a["cause"] == "trend"],
+                         [("trend", "warn"), ("trend", "crit")])
+        self.assertEqual([(a["level"], a["bytes"] // CHUNK) for a in alerts
+                          if a["cause"] == "percent"], [("warn", 13), ("crit", 16)])
+        self.assertTrue(all(a["state"] == "raised" for a in alerts), alerts)
+        self.assertEqual(len(alerts), 4)
 
     def test_leak_with_large_messages(self):
         run = self.run_leak(messages=True)

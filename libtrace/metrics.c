@@ -97,6 +97,10 @@ char *mt_metrics_text(struct mt_session *s)
 	family(f, "memtrace_direct_mappings", "gauge", "Outstanding direct-memory mappings.");
 	series(f, "memtrace_direct_mappings", t, NULL, NULL);
 	fprintf(f, "%llu\n", (unsigned long long)st.direct_count);
+	family(f, "memtrace_direct_in_arenas_bytes", "gauge",
+	       "Of the direct bytes, malloc arena growth made on the direct-memory path.");
+	series(f, "memtrace_direct_in_arenas_bytes", t, NULL, NULL);
+	fprintf(f, "%llu\n", (unsigned long long)st.arena_direct_bytes);
 	family(f, "memtrace_direct_hidden_bytes", "gauge",
 	       "Bytes in malloc arenas, where direct memory may be out of sight (a bound).");
 	series(f, "memtrace_direct_hidden_bytes", t, NULL, NULL);

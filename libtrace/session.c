@@ -550,8 +550,8 @@ static int want_stack(const struct mt_session *s, const struct mt_event *ev)
  * make (readable, neither fixed nor a MAP_NORESERVE reservation), an
  * mremap, or malloc growing an arena: a brk that moves the break up, or an
  * mprotect making writable the reserved part of a MAP_NORESERVE heap (see
- * account_mprotect).  Its stack is probed (see direct.c).  The table is
- * read without the lock: this thread is its only writer.
+ * account_mprotect).  Its stack is probed (see direct.c).  The entry is
+ * read without the lock: entries change only on this, the tracer, thread.
  */
 static int direct_candidate(const struct mt_session *s, const struct mt_event *ev)
 {

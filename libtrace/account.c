@@ -347,13 +347,14 @@ static int arena_piece(const struct maps_entry *e, void *arg)
  * marked so, owned by the thread and stack that grew them.
  *
  * Limits: this weighs the growth, not the blocks.  A direct block served
- * from space the arena already had (freed by anything, or committed
+ * from room the arena already had (freed by anything, or committed
  * before, e.g. a heap glibc shrank with MADV_DONTNEED and grows again
  * without an mprotect) is not seen; growth made by another malloc and
  * then used for direct memory is not seen; a direct block freed inside
- * the arena stays weighed until glibc gives the pages back by unmapping
- * or shrinking the heap's protection.  The extension is rounded to pages
- * and may hold the arena's top slack, at most a page or two per growth.
+ * the arena stays weighed until glibc unmaps that part of the heap (its
+ * MADV_DONTNEED shrink changes no mapping) or the break comes down.  A
+ * growth is rounded to pages, and a new heap's first part holds glibc's
+ * top pad (128 KiB by default) besides the block.
  */
 static void arena_mark_direct(struct mt_session *s, struct task *t, const struct mt_event *ev,
 			      uint64_t start, uint64_t len)

@@ -16,7 +16,13 @@ os::malloc called from generated code), the chunk size from what is seen.
     before the allocator loads: no flag memtraced can read), where the chunk
     size must be learned from the direct mmaps; and on the Temurin JDK 25,
     where Netty 4.1.48 cannot use its no-cleaner buffers and the JDK's count
-    (BufferPoolMXBean) is the one that fails.
+    (BufferPoolMXBean) is the one that fails;
+  - the glibc trap: the 4 MiB-chunk Netty leak freeing one chunk early,
+    memtraced attached (--pid) after that free, so that glibc's raised mmap
+    threshold sends every later chunk to a malloc arena with no mmap.
+
+Each leak reaches its ceiling in about a minute, steadily (DIRECT_TICK_MS,
+NETTY_PER_TICK), as the leaks memtrace must warn of early do.
 
 At every status sample (~150 ms apart) the weighed bytes
 (ceiling.weighed_bytes) must be within one chunk (one buffer for the JDK
@@ -25,8 +31,9 @@ mapping (glibc's header rounds each malloc'd block up by a page: 1 MiB is
 mapped as 1,052,672 bytes).  "At that moment": the program prints a USED line
 every tick and after every change, so its value while the request was in
 flight is among the lines from the last one before the request to the first
-one after the answer.  Then warn must have been raised before the
-OutOfMemoryError; the seconds of warning are printed.
+one after the answer.  Then warn must have been raised at least
+WARN_AHEAD_S (30 s) before the OutOfMemoryError; the seconds of warning,
+and why the alert fired, are printed.
 
 Skips (77) without java/javac or Debian's Netty jars; the JDK 25 case skips
 alone (as a test) when /usr/lib/jvm/temurin-25-jdk-amd64 is missing.

@@ -33,6 +33,11 @@ each sample is compared with what Netty's counter was at that moment:
   table lags; a USED line is printed well after that (a Java method call,
   an Instant.now() and a write), so it does not matter at 100 ms sampling.
 
+The leak reaches the ceiling in about a minute (PER_TICK buffers a tick: a
+16 MiB chunk every 3.7 s), and the trend's warn must come at least
+WARN_AHEAD_S (30 s) before the OutOfDirectMemoryError, naming the leaking
+event loop by its full Java name; the seconds of warning are printed.
+
 Two runs: the leak alone, and the leak plus "large messages" (a whole 16 MiB
 chunk allocated and released every ~0.7 s).  Releasing such a chunk frees
 a 16 MiB malloc, after which glibc raises its mmap threshold and later

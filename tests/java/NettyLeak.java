@@ -196,6 +196,18 @@ public final class NettyLeak {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
     }
 
+    /* The leak: PER buffers copied from PAYLOAD and kept, never released. */
+    private static void retainLeakedCopies(PooledByteBufAllocator alloc, List<ByteBuf> leaked,
+            byte[] payload, int per) {
+        for (int i = 0; i < per; i++) {
+            ByteBuf b = alloc.directBuffer(BUFFER, BUFFER);
+            b.writeBytes(payload, 0, 1024);
+            leaked.add(b); /* never released: the leak */
+            leakedCount++;
+            changed();
+        }
+    }
+
     private static void run(boolean messages, double maxSeconds, int perTick) throws Exception {
         PooledByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
         int chunk = alloc.metric().chunkSize();
@@ -227,13 +239,7 @@ public final class NettyLeak {
         for (long tick = 1; ; tick++) {
             String in = "leak";
             try {
-                for (int i = 0; i < perTick; i++) {
-                    ByteBuf b = alloc.directBuffer(BUFFER, BUFFER);
-                    b.writeBytes(payload, 0, 1024);
-                    leaked.add(b); /* never released: the leak */
-                    leakedCount++;
-                    changed();
-                }
+                retainLeakedCopies(alloc, leaked, payload, perTick);
                 long t = System.nanoTime();
                 if (message != null && t >= releaseAt) {
                     message.release();

@@ -25,13 +25,18 @@
  * The walk ends at the first pc outside the JVM's code, where the native
  * unwinder takes over again.
  *
- * A captured stack holds, for an interpreted frame, its Method* (the pc,
- * in the interpreter, says nothing), and for compiled code its pc; both
- * are named at query time: a Method* through ConstMethod -> ConstantPool
- * -> pool holder -> Klass::_name, and the method's name and signature by
- * their constant pool indices; a pc through its CodeBlob (an nmethod's
- * Method*).  Methods inlined into a compiled frame are not named (their
- * scopes are not decoded): the frame bears the name of the method compiled.
+ * A captured stack holds, for an interpreted frame, its Method* and the
+ * bytecode index of its bcp (the pc, in the interpreter, says nothing),
+ * and for compiled code its pc; both are named at query time: a Method*
+ * through ConstMethod -> ConstantPool -> pool holder -> Klass::_name, the
+ * method's name, signature and source file by their constant pool
+ * indices, the line from ConstMethod's compressed line number table; a pc
+ * through its CodeBlob: an nmethod's PcDesc for the pc leads to its scope
+ * chain in the debug information (innermost first: method, bci, sender),
+ * which names the methods inlined there and their lines, then the method
+ * compiled.  JDK 17 keeps these sections by pointers and offsets from the
+ * nmethod, JDK 25 in separate immutable (PcDescs, scopes) and mutable
+ * (metadata) blocks; both are told apart by the fields VMStructs lists.
  *
  * Target memory is read only where it is resident (/proc/PID/pagemap bit
  * 63), so tracing never faults a page in; libjvm.so's pages that are not
@@ -72,6 +77,7 @@ const char *const hs_sym_names[HS_NSYMS] = {
 /* x86_64: the interpreter frame's Method* slot, in words from its fp. */
 #define INTERP_METHOD_SLOT (-3)
 #define INTERP_SENDER_SP_SLOT (-1)
+#define INTERP_BCP_SLOT (-8)
 #define MAX_ENTRIES 100000
 #define MAX_FRAME_WORDS (1 << 16)
 
@@ -100,6 +106,7 @@ struct want {
 	const char *type, *field; /* field NULL: the type's size */
 	int *dst;
 	uint64_t *addr; /* a static field: its address */
+	int opt;	/* may be missing: only scopes or lines need it */
 };
 
 /* Fill L from the struct, type and int constant tables. */
@@ -108,36 +115,54 @@ int hs_layout_read(hs_read_fn rd, void *arg, const uint64_t sym[HS_NSYMS], struc
 	uint64_t v[HS_NSYMS];
 	int cm_method = -1, nm_method = -1;
 	struct want w[] = {
-		{"CodeCache", "_heaps", NULL, &l->cc_heaps},
-		{"CodeCache", "_low_bound", NULL, &l->cc_low},
-		{"CodeCache", "_high_bound", NULL, &l->cc_high},
-		{"AbstractInterpreter", "_code", NULL, &l->interp_code},
-		{"StubQueue", "_stub_buffer", &l->stubq_buffer, NULL},
-		{"StubQueue", "_buffer_limit", &l->stubq_limit, NULL},
-		{"GrowableArrayBase", "_len", &l->ga_len, NULL},
-		{"GrowableArray<int>", "_data", &l->ga_data, NULL},
-		{"CodeHeap", "_memory", &l->heap_memory, NULL},
-		{"CodeHeap", "_segmap", &l->heap_segmap, NULL},
-		{"CodeHeap", "_log2_segment_size", &l->heap_log2, NULL},
-		{"VirtualSpace", "_low_boundary", &l->vs_low_boundary, NULL},
-		{"VirtualSpace", "_high_boundary", &l->vs_high_boundary, NULL},
-		{"HeapBlock", NULL, &l->hb_size, NULL},
-		{"HeapBlock::Header", "_used", &l->hb_used, NULL},
-		{"CodeBlob", "_name", &l->cb_name, NULL},
-		{"CodeBlob", "_frame_size", &l->cb_frame_size, NULL},
-		{"CodeBlob", "_kind", &l->cb_kind, NULL},
-		{"CompiledMethod", "_method", &cm_method, NULL},
-		{"nmethod", "_method", &nm_method, NULL},
-		{"Method", "_constMethod", &l->m_const, NULL},
-		{"Method", "_access_flags", &l->m_flags, NULL},
-		{"ConstMethod", "_constants", &l->cm_constants, NULL},
-		{"ConstMethod", "_name_index", &l->cm_name, NULL},
-		{"ConstMethod", "_signature_index", &l->cm_sig, NULL},
-		{"ConstantPool", "_pool_holder", &l->cp_holder, NULL},
-		{"ConstantPool", NULL, &l->cp_size, NULL},
-		{"Klass", "_name", &l->k_name, NULL},
-		{"Symbol", "_length", &l->sym_length, NULL},
-		{"Symbol", "_body", &l->sym_body, NULL},
+		{"CodeCache", "_heaps", NULL, &l->cc_heaps, 0},
+		{"CodeCache", "_low_bound", NULL, &l->cc_low, 0},
+		{"CodeCache", "_high_bound", NULL, &l->cc_high, 0},
+		{"AbstractInterpreter", "_code", NULL, &l->interp_code, 0},
+		{"StubQueue", "_stub_buffer", &l->stubq_buffer, NULL, 0},
+		{"StubQueue", "_buffer_limit", &l->stubq_limit, NULL, 0},
+		{"GrowableArrayBase", "_len", &l->ga_len, NULL, 0},
+		{"GrowableArray<int>", "_data", &l->ga_data, NULL, 0},
+		{"CodeHeap", "_memory", &l->heap_memory, NULL, 0},
+		{"CodeHeap", "_segmap", &l->heap_segmap, NULL, 0},
+		{"CodeHeap", "_log2_segment_size", &l->heap_log2, NULL, 0},
+		{"VirtualSpace", "_low_boundary", &l->vs_low_boundary, NULL, 0},
+		{"VirtualSpace", "_high_boundary", &l->vs_high_boundary, NULL, 0},
+		{"HeapBlock", NULL, &l->hb_size, NULL, 0},
+		{"HeapBlock::Header", "_used", &l->hb_used, NULL, 0},
+		{"CodeBlob", "_name", &l->cb_name, NULL, 0},
+		{"CodeBlob", "_frame_size", &l->cb_frame_size, NULL, 0},
+		{"CodeBlob", "_kind", &l->cb_kind, NULL, 0},
+		{"CompiledMethod", "_method", &cm_method, NULL, 0},
+		{"nmethod", "_method", &nm_method, NULL, 0},
+		{"Method", "_constMethod", &l->m_const, NULL, 0},
+		{"Method", "_access_flags", &l->m_flags, NULL, 0},
+		{"ConstMethod", "_constants", &l->cm_constants, NULL, 0},
+		{"ConstMethod", "_name_index", &l->cm_name, NULL, 0},
+		{"ConstMethod", "_signature_index", &l->cm_sig, NULL, 0},
+		{"ConstantPool", "_pool_holder", &l->cp_holder, NULL, 0},
+		{"ConstantPool", NULL, &l->cp_size, NULL, 0},
+		{"Klass", "_name", &l->k_name, NULL, 0},
+		{"Symbol", "_length", &l->sym_length, NULL, 0},
+		{"Symbol", "_body", &l->sym_body, NULL, 0},
+		{"CodeBlob", "_code_begin", &l->cb_code_begin, NULL, 1},
+		{"CodeBlob", "_code_offset", &l->cb_code_offset, NULL, 1},
+		{"CodeBlob", "_mutable_data", &l->cb_mutable, NULL, 1},
+		{"CodeBlob", "_relocation_size", &l->cb_reloc_size, NULL, 1},
+		{"CompiledMethod", "_scopes_data_begin", &l->cm_scopes_data_begin, NULL, 1},
+		{"nmethod", "_scopes_pcs_offset", &l->nm_scopes_pcs, NULL, 1},
+		{"nmethod", "_dependencies_offset", &l->nm_deps, NULL, 1},
+		{"nmethod", "_scopes_data_offset", &l->nm_scopes_data, NULL, 1},
+		{"nmethod", "_immutable_data", &l->nm_immutable, NULL, 1},
+		{"nmethod", "_metadata_offset", &l->nm_metadata, NULL, 1},
+		{"PcDesc", NULL, &l->pcd_size, NULL, 1},
+		{"PcDesc", "_pc_offset", &l->pcd_pc, NULL, 1},
+		{"PcDesc", "_scope_decode_offset", &l->pcd_scope, NULL, 1},
+		{"ConstMethod", "_flags", &l->cm_flags, NULL, 1},
+		{"ConstMethod", "_flags._flags", &l->cm_flags_u4, NULL, 1},
+		{"ConstMethod", "_code_size", &l->cm_code_size, NULL, 1},
+		{"ConstMethod", NULL, &l->cm_size, NULL, 1},
+		{"ConstantPool", "_source_file_name_index", &l->cp_source_file, NULL, 1},
 	};
 	const size_t nw = sizeof(w) / sizeof(w[0]);
 	char type[128], field[128];
@@ -192,17 +217,23 @@ int hs_layout_read(hs_read_fn rd, void *arg, const uint64_t sym[HS_NSYMS], struc
 
 		if (!np)
 			break;
-		if (rd_string(rd, arg, np, type, sizeof(type)) == 0 &&
-		    !strcmp(type, "CodeBlobKind::Nmethod") &&
-		    rd(arg, e + v[HS_INT_VALUE], &val, sizeof(val)) == 0)
+		if (rd_string(rd, arg, np, type, sizeof(type)) < 0 ||
+		    rd(arg, e + v[HS_INT_VALUE], &val, sizeof(val)) < 0)
+			continue;
+		if (!strcmp(type, "CodeBlobKind::Nmethod"))
 			l->kind_nmethod = val;
+		else if (!strcmp(type, "ConstMethod::_has_linenumber_table"))
+			l->has_lnt = val;
+		else if (!strcmp(type, "ConstMethodFlags::_misc_has_linenumber_table"))
+			l->has_lnt = val, l->unsigned5 = 1; /* JDK 21 on: 0-free streams too */
 	}
 	/* JDK 17 keeps the Method* in CompiledMethod, later ones in nmethod. */
 	l->nm_method = nm_method >= 0 ? nm_method : cm_method;
 	if (l->cb_kind >= 0 && l->kind_nmethod < 0)
 		return -ENOENT;
 	for (size_t i = 0; i < nw; i++)
-		if ((w[i].dst && *w[i].dst < 0 && w[i].dst != &l->cb_kind && w[i].dst != &cm_method &&
+		if ((w[i].dst && *w[i].dst < 0 && !w[i].opt && w[i].dst != &l->cb_kind &&
+		     w[i].dst != &cm_method &&
 		     w[i].dst != &nm_method) ||
 		    (w[i].addr && !*w[i].addr))
 			return -ENOENT;
@@ -295,6 +326,28 @@ static int blob_is_nmethod(hs_read_fn rd, void *arg, const struct hs_layout *l, 
 	       (!strcmp(name, "nmethod") || !strcmp(name, "native nmethod"));
 }
 
+/*
+ * The bytecode index an interpreter frame at FP of METHOD is at: its bcp
+ * less the start of its ConstMethod's bytecodes; -1 when not in them (a
+ * native method's frame keeps no bcp).
+ */
+static int interp_bci(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t fp,
+		      uint64_t method)
+{
+	uint64_t bcp, cm, code;
+	uint16_t size = 0;
+
+	if (l->cm_code_size < 0 || l->cm_size <= 0)
+		return -1;
+	bcp = rd_word(rd, arg, fp + 8 * INTERP_BCP_SLOT);
+	cm = rd_word(rd, arg, method + (uint64_t)l->m_const);
+	code = cm + (uint64_t)l->cm_size;
+	if (!cm || bcp < code || rd(arg, cm + (uint64_t)l->cm_code_size, &size, 2) < 0 ||
+	    bcp >= code + size)
+		return -1;
+	return (int)(bcp - code);
+}
+
 /* Walk Java frames; see hotspot.h. */
 unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
 		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max)
@@ -311,7 +364,7 @@ unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const stru
 
 			if (!f || !method || method >> 47)
 				break;
-			out[n++] = HS_TAG_INTERP | method;
+			out[n++] = HS_INTERP_MAKE(method, interp_bci(rd, arg, l, f, method));
 			np = rd_word(rd, arg, f + 8);
 			ns = rd_word(rd, arg, f + 8 * INTERP_SENDER_SP_SLOT);
 			nf = rd_word(rd, arg, f);
@@ -398,25 +451,289 @@ int hs_method_name(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t
 
 #define ACC_NATIVE 0x0100
 
+/* A compressed stream (debug info, line numbers) in the target at AT. */
+struct stream {
+	hs_read_fn rd;
+	void *arg;
+	uint64_t at;
+	int unsigned5, bad;
+};
+
+/* The next byte of stream S. */
+static unsigned st_byte(struct stream *s)
+{
+	unsigned char b = 0;
+
+	if (s->rd(s->arg, s->at++, &b, 1) < 0)
+		s->bad = 1;
+	return b;
+}
+
+/*
+ * The next unsigned int of S, HotSpot's UNSIGNED5 (Pack200) coding: bytes
+ * below L end a number, the others carry 6 more bits each, 5 bytes at most.
+ * JDK 21 on excludes the byte 0 (every byte is one more, L 191), JDK 17
+ * does not (L 192).
+ */
+static uint32_t st_uint(struct stream *s)
+{
+	const unsigned x = s->unsigned5 ? 1 : 0, low = 256 - x - 64;
+	unsigned b = st_byte(s);
+	uint32_t sum;
+
+	if (b < x)
+		s->bad = 1;
+	sum = b - x;
+	if (sum < low)
+		return sum;
+	for (int i = 1, shift = 6; i < 5; i++, shift += 6) {
+		b = st_byte(s);
+		if (b < x)
+			s->bad = 1;
+		sum += (uint32_t)(b - x) << shift;
+		if (b < x + low)
+			break;
+	}
+	return sum;
+}
+
+/* The next signed int of S (zigzag coded). */
+static int32_t st_sint(struct stream *s)
+{
+	uint32_t v = st_uint(s);
+
+	return (int32_t)(v >> 1) ^ -(int32_t)(v & 1);
+}
+
+/*
+ * The source line of bytecode index BCI in the ConstMethod at CM, from its
+ * compressed line number table (just after its bytecodes: pairs of bci
+ * and line deltas, a byte (bci << 3 | line) each or 0xff and two signed
+ * ints, ended by 0), as Method::line_number_from_bci() finds it; -1 if none.
+ */
+static int method_line(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t cm, int bci)
+{
+	struct stream st = {rd, arg, 0, l->unsigned5, 0};
+	uint32_t flags = 0;
+	uint16_t size = 0;
+	int at = 0, line = 0, best_bci = 0, best = -1;
+
+	if (bci < 0 || !l->has_lnt || l->cm_size <= 0 || l->cm_code_size < 0)
+		return -1;
+	if (l->cm_flags_u4 >= 0) {
+		if (rd(arg, cm + (uint64_t)l->cm_flags_u4, &flags, 4) < 0)
+			return -1;
+	} else {
+		uint16_t f16;
+
+		if (l->cm_flags < 0 || rd(arg, cm + (uint64_t)l->cm_flags, &f16, 2) < 0)
+			return -1;
+		flags = f16;
+	}
+	if (!(flags & (uint32_t)l->has_lnt) || rd(arg, cm + (uint64_t)l->cm_code_size, &size, 2) < 0 ||
+	    bci >= size)
+		return -1;
+	st.at = cm + (uint64_t)l->cm_size + size;
+	for (int n = 0; n < 65536 && !st.bad; n++) {
+		unsigned b = st_byte(&st);
+
+		if (!b)
+			break;
+		if (b == 0xff) {
+			at += st_sint(&st);
+			line += st_sint(&st);
+		} else {
+			at += (int)(b >> 3);
+			line += (int)(b & 7);
+		}
+		if (at == bci)
+			return st.bad ? -1 : line;
+		if (at < bci && at >= best_bci) {
+			best_bci = at;
+			best = line;
+		}
+	}
+	return st.bad ? -1 : best;
+}
+
+/* Name a frame of METHOD at BCI; see hotspot.h. */
+int hs_frame_text(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t method, int bci,
+		  char *buf, size_t size)
+{
+	uint64_t cm = rd_word(rd, arg, method + (uint64_t)l->m_const), cp, holder;
+	uint16_t name_i, sig_i, file_i = 0, flags = 0;
+	size_t at = 0;
+	int line;
+
+	if (!size || !cm || !(cp = rd_word(rd, arg, cm + (uint64_t)l->cm_constants)) ||
+	    !(holder = rd_word(rd, arg, cp + (uint64_t)l->cp_holder)) ||
+	    rd(arg, cm + (uint64_t)l->cm_name, &name_i, 2) < 0 ||
+	    rd(arg, cm + (uint64_t)l->cm_sig, &sig_i, 2) < 0)
+		return -1;
+	if (put_symbol(rd, arg, l, rd_word(rd, arg, holder + (uint64_t)l->k_name), 1, buf, size,
+		       &at) < 0 ||
+	    at + 1 >= size)
+		return -1;
+	buf[at++] = '.';
+	if (put_symbol(rd, arg, l, rd_word(rd, arg, cp + (uint64_t)l->cp_size + 8ull * name_i), 0, buf,
+		       size, &at) < 0)
+		return -1;
+	rd(arg, method + (uint64_t)l->m_flags, &flags, sizeof(flags));
+	if (flags & ACC_NATIVE) {
+		snprintf(buf + at, size - at, "(Native Method)");
+		return 0;
+	}
+	if ((line = method_line(rd, arg, l, cm, bci)) > 0 && l->cp_source_file >= 0 &&
+	    rd(arg, cp + (uint64_t)l->cp_source_file, &file_i, 2) == 0 && file_i && at + 1 < size) {
+		size_t mark = at;
+
+		buf[at++] = '(';
+		if (put_symbol(rd, arg, l, rd_word(rd, arg, cp + (uint64_t)l->cp_size + 8ull * file_i),
+			       0, buf, size, &at) == 0) {
+			snprintf(buf + at, size - at, ":%d)", line);
+			return 0;
+		}
+		at = mark;
+		buf[at] = '\0';
+	}
+	return put_symbol(rd, arg, l, rd_word(rd, arg, cp + (uint64_t)l->cp_size + 8ull * sig_i), 0,
+			  buf, size, &at);
+}
+
+/* Append to BUF at *AT a line "TEXT MARK" (newline-separated); 0 or -1 when full. */
+static int put_line(char *buf, size_t size, size_t *at, const char *text, const char *mark)
+{
+	int n = snprintf(buf + *at, size - *at, "%s%s%s", *at ? "\n" : "", text, mark);
+
+	if (n < 0 || (size_t)n >= size - *at) {
+		buf[*at] = '\0';
+		return -1;
+	}
+	*at += (size_t)n;
+	return 0;
+}
+
+#define MAX_SCOPES 64
+
+/*
+ * The frames of the nmethod at CB at PC: its PcDesc for PC (found by
+ * bisection: PcDescs are sorted by pc offset), then the scope chain from
+ * the PcDesc's decode offset, each scope (sender's decode offset, method
+ * as an index into the nmethod's metadata, bci + 1) in the debug info
+ * stream.  Where the layout lacks a piece, -1, and the caller names the
+ * method compiled alone.
+ */
+static int nmethod_frames(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t cb,
+			  uint64_t pc, int exact, char *buf, size_t size)
+{
+	uint64_t code, pcs, pcs_end, data, meta;
+	int32_t off, lo, hi, scope = -1;
+	size_t at = 0;
+	char text[512];
+
+	if (l->pcd_size <= 0 || l->pcd_pc < 0 || l->pcd_scope < 0 || l->nm_scopes_pcs < 0)
+		return -1;
+	if (l->cb_code_begin >= 0) { /* JDK 17: pointers, offsets from the blob */
+		int32_t a = 0, b = 0;
+
+		if (l->cm_scopes_data_begin < 0 || l->nm_deps < 0 || l->nm_metadata < 0 ||
+		    rd(arg, cb + (uint64_t)l->nm_scopes_pcs, &a, 4) < 0 ||
+		    rd(arg, cb + (uint64_t)l->nm_deps, &b, 4) < 0 ||
+		    rd(arg, cb + (uint64_t)l->nm_metadata, &off, 4) < 0)
+			return -1;
+		code = rd_word(rd, arg, cb + (uint64_t)l->cb_code_begin);
+		pcs = cb + (uint64_t)a;
+		pcs_end = cb + (uint64_t)b;
+		data = rd_word(rd, arg, cb + (uint64_t)l->cm_scopes_data_begin);
+		meta = cb + (uint64_t)off;
+	} else if (l->cb_code_offset >= 0 && l->nm_immutable >= 0 && l->nm_scopes_data >= 0 &&
+		   l->cb_mutable >= 0 && l->cb_reloc_size >= 0) {
+		/* JDK 25: scopes in the immutable data, metadata in the mutable. */
+		int32_t c = 0, a = 0, b = 0, reloc = 0;
+		uint64_t imm = rd_word(rd, arg, cb + (uint64_t)l->nm_immutable);
+
+		if (rd(arg, cb + (uint64_t)l->cb_code_offset, &c, 4) < 0 ||
+		    rd(arg, cb + (uint64_t)l->nm_scopes_pcs, &a, 4) < 0 ||
+		    rd(arg, cb + (uint64_t)l->nm_scopes_data, &b, 4) < 0 ||
+		    rd(arg, cb + (uint64_t)l->cb_reloc_size, &reloc, 4) < 0 || !imm)
+			return -1;
+		code = cb + (uint64_t)c;
+		pcs = imm + (uint64_t)a;
+		pcs_end = data = imm + (uint64_t)b;
+		meta = rd_word(rd, arg, cb + (uint64_t)l->cb_mutable) + (uint64_t)reloc;
+	} else {
+		return -1;
+	}
+	if (!code || !data || pc < code || pcs_end <= pcs || pc - code > INT32_MAX)
+		return -1;
+	off = (int32_t)(pc - code);
+	/* The first PcDesc whose pc offset is at or after OFF. */
+	lo = 0;
+	hi = (int32_t)((pcs_end - pcs) / (uint64_t)l->pcd_size);
+	while (lo < hi) {
+		int32_t mid = lo + (hi - lo) / 2, o;
+
+		if (rd(arg, pcs + (uint64_t)mid * (uint64_t)l->pcd_size + (uint64_t)l->pcd_pc, &o, 4) < 0)
+			return -1;
+		if (o < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < (int32_t)((pcs_end - pcs) / (uint64_t)l->pcd_size)) {
+		uint64_t d = pcs + (uint64_t)lo * (uint64_t)l->pcd_size;
+		int32_t o = -1;
+
+		if (rd(arg, d + (uint64_t)l->pcd_pc, &o, 4) < 0 ||
+		    rd(arg, d + (uint64_t)l->pcd_scope, &scope, 4) < 0)
+			return -1;
+		if (exact && o != off)
+			scope = -1;
+	}
+	if (scope <= 0)
+		return -1; /* no scope here (0: DebugInformationRecorder's null) */
+	for (int n = 0; scope > 0 && n < MAX_SCOPES; n++) {
+		struct stream st = {rd, arg, data + (uint64_t)scope, l->unsigned5, 0};
+		uint32_t sender = st_uint(&st), index = st_uint(&st);
+		int bci = (int)st_uint(&st) - 1; /* InvocationEntryBci is -1 */
+		uint64_t method;
+
+		if (st.bad || !index || sender >= (uint32_t)scope)
+			return -1; /* a sender is written before its callees */
+		method = rd_word(rd, arg, meta + 8ull * (index - 1));
+		if (!method || hs_frame_text(rd, arg, l, method, bci, text, sizeof(text)) < 0)
+			return -1;
+		if (put_line(buf, size, &at, text, sender ? " [inlined]" : " [compiled]") < 0)
+			return at ? 0 : -1; /* as many as fit */
+		scope = (int32_t)sender;
+	}
+	return at ? 0 : -1;
+}
+
 /* Name the code at PC; see hotspot.h. */
 int hs_code_name(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
-		 uint64_t pc, char *buf, size_t size)
+		 uint64_t pc, int exact, char *buf, size_t size)
 {
 	uint64_t cb, method;
 	char name[128];
 
 	if (pc >= rt->interp_lo && pc < rt->interp_hi)
 		return snprintf(buf, size, "Interpreter [stub]") < 0 ? -1 : 0;
-	if (!(cb = find_blob(rd, arg, l, rt, pc)))
+	/* A return address may be just past its blob: look up the call. */
+	if (!(cb = find_blob(rd, arg, l, rt, pc - (exact ? 1 : 0))))
 		return -1;
-	if (blob_is_nmethod(rd, arg, l, cb) && (method = rd_word(rd, arg, cb + (uint64_t)l->nm_method)) &&
-	    hs_method_name(rd, arg, l, method, buf, size) == 0) {
+	if (blob_is_nmethod(rd, arg, l, cb) && (method = rd_word(rd, arg, cb + (uint64_t)l->nm_method))) {
 		uint16_t flags = 0;
-		size_t at = strlen(buf);
 
 		rd(arg, method + (uint64_t)l->m_flags, &flags, sizeof(flags));
-		snprintf(buf + at, size - at, "%s", flags & ACC_NATIVE ? " [native]" : " [compiled]");
-		return 0;
+		if (!(flags & ACC_NATIVE) && nmethod_frames(rd, arg, l, cb, pc, exact, buf, size) == 0)
+			return 0;
+		if (hs_frame_text(rd, arg, l, method, -1, buf, size) == 0) {
+			size_t at = strlen(buf);
+
+			snprintf(buf + at, size - at, "%s", flags & ACC_NATIVE ? " [native]" : " [compiled]");
+			return 0;
+		}
 	}
 	if (rd_string(rd, arg, rd_word(rd, arg, cb + (uint64_t)l->cb_name), name, sizeof(name)) < 0)
 		return -1;
@@ -682,7 +999,7 @@ int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, c
 	uint64_t key = interp ? value | HS_TAG_INTERP : value - (first ? 0 : 1);
 	struct hs_target *t;
 	struct hs_name *e;
-	char name[512];
+	char name[2048];
 	int ret = -1;
 
 	pthread_mutex_lock(&s->lock);
@@ -702,15 +1019,16 @@ int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, c
 		if (!e && (e = calloc(1, sizeof(*e)))) {
 			pages_reset(&t->query);
 			if (interp) {
-				if (hs_method_name(target_read, &t->query, &t->layout, value, name,
-						   sizeof(name)) == 0) {
+				if (hs_frame_text(target_read, &t->query, &t->layout,
+						  HS_INTERP_METHOD(value), HS_INTERP_BCI(value), name,
+						  sizeof(name)) == 0) {
 					size_t at = strlen(name);
 
 					snprintf(name + at, sizeof(name) - at, " [interpreted]");
 					e->name = strdup(name);
 				}
-			} else if (hs_code_name(target_read, &t->query, &t->layout, &t->rt, key, name,
-						sizeof(name)) == 0) {
+			} else if (hs_code_name(target_read, &t->query, &t->layout, &t->rt, value,
+						!first, name, sizeof(name)) == 0) {
 				e->name = strdup(name);
 			}
 			e->key = key;

@@ -14,11 +14,17 @@
 #include <sys/types.h>
 
 /*
- * A captured "pc" with this bit set is an interpreted frame: the rest is
- * its Method* (user addresses are below 2^47, so the bit is free).
+ * A captured "pc" with this bit set is an interpreted frame: bits 0-46 are
+ * its Method* (user addresses are below 2^47, so the bits above are free)
+ * and bits 47-61 its bytecode index + 1 (0: unknown), read from the frame
+ * at the stop since it dies with the frame.
  */
 #define HS_TAG_INTERP (1ull << 62)
-/* struct frame's obj for an interpreted frame; off is the Method*. */
+#define HS_INTERP_METHOD(v) ((v) & ((1ull << 47) - 1))
+#define HS_INTERP_BCI(v) ((int)(((v) >> 47) & 0x7fff) - 1)
+#define HS_INTERP_MAKE(method, bci)                                                                \
+	(HS_TAG_INTERP | ((bci) >= 0 && (bci) < 0x7ffe ? (uint64_t)((bci) + 1) << 47 : 0) | (method))
+/* struct frame's obj for an interpreted frame; off is the value less the tag. */
 #define HS_FRAME_INTERP UINT64_MAX
 
 /* Read LEN bytes of target memory at ADDR into BUF; 0, or -1 when unreadable. */
@@ -64,6 +70,18 @@ struct hs_layout {
 	int cp_holder, cp_size;
 	int k_name;
 	int sym_length, sym_body;
+	/*
+	 * Scopes and lines; -1 where this JVM has no such field (JDK 17 keeps
+	 * pointers, later JDKs offsets, see hotspot.c), and then compiled
+	 * frames are named by their method alone, or without line numbers.
+	 */
+	int cb_code_begin, cb_code_offset, cb_mutable, cb_reloc_size;
+	int cm_scopes_data_begin, nm_scopes_pcs, nm_deps, nm_scopes_data, nm_immutable,
+		nm_metadata;
+	int pcd_size, pcd_pc, pcd_scope;
+	int cm_flags, cm_flags_u4, cm_code_size, cm_size, cp_source_file;
+	int has_lnt;	/* ConstMethod's "has a line number table" flag; 0: unknown */
+	int unsigned5;	/* compressed streams exclude the byte 0 (JDK 21 on) */
 };
 
 #define HS_HEAPS 8
@@ -102,12 +120,26 @@ int hs_method_name(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t
 		   char *buf, size_t size);
 
 /*
- * Name the code at PC: a compiled method as its Java name and " [compiled]"
- * (" [native]" for a native method's wrapper), anything else in the code
- * cache by the JVM's name for it and " [stub]"; 0 or -1.
+ * Name the Java frame of METHOD at bytecode index BCI (-1: unknown) as Java
+ * prints it: "pkg.Class.name(File.java:NN)" where the method has a line
+ * number table, "pkg.Class.name(Native Method)" for a native one, else
+ * "pkg.Class.name(Sig)Ret"; 0 or -1.
+ */
+int hs_frame_text(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t method, int bci,
+		  char *buf, size_t size);
+
+/*
+ * Name the code at PC: a compiled method as its Java frames, innermost
+ * first, one a line: the methods inlined at PC (" [inlined]"), found
+ * through the nmethod's PcDesc for PC (EXACT: PC is a return address and
+ * has its own PcDesc; else the nearest one after it) and its scope chain,
+ * then the method compiled (" [compiled]"; " [native]" for a native
+ * method's wrapper), each with its line as hs_frame_text() has it;
+ * anything else in the code cache by the JVM's name for it and " [stub]";
+ * 0 or -1.
  */
 int hs_code_name(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
-		 uint64_t pc, char *buf, size_t size);
+		 uint64_t pc, int exact, char *buf, size_t size);
 
 /* The target side: one traced JVM (hotspot.c). */
 struct mt_session;
@@ -122,7 +154,9 @@ unsigned hs_target_walk(struct hs_target *t, uint64_t *pc, uint64_t *sp, uint64_
 int hs_target_in_code(const struct hs_target *t, uint64_t pc);
 /*
  * Name a frame at query time: an interpreted one (INTERP, VALUE its
- * Method*) or a pc; names are cached per JVM.  0 when named, -1 otherwise.
+ * Method* and bci as HS_INTERP_MAKE() packs them) or a pc, which may name
+ * several frames, one a line (hs_code_name()); names are cached per JVM.
+ * 0 when named, -1 otherwise.
  */
 int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, char *buf,
 		  size_t size);

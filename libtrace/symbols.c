@@ -361,7 +361,8 @@ void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf
 
 	if (f->obj == HS_FRAME_INTERP) {
 		if (hs_frame_name(s, 1, f->off, first, buf, size) < 0)
-			snprintf(buf, size, "[interpreted] Method* 0x%llx", (unsigned long long)f->off);
+			snprintf(buf, size, "[interpreted] Method* 0x%llx",
+				 (unsigned long long)HS_INTERP_METHOD(f->off));
 		return;
 	}
 	if (!f->obj || f->obj >= __atomic_load_n(&s->stacks.nobjects, __ATOMIC_ACQUIRE)) {
@@ -395,18 +396,29 @@ void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf
 	snprintf(buf, size, "[unknown] (%s+0x%llx)", base, (unsigned long long)f->off);
 }
 
-/* Name the frames of stack ID. */
+/*
+ * Name the frames of stack ID.  One captured frame may name several: a
+ * compiled Java frame names the methods inlined into it, one a line, and
+ * each is a frame of its own here (up to MAX in all).
+ */
 unsigned mt_session_stack(struct mt_session *s, uint32_t id, char (*names)[256], unsigned max)
 {
 	struct frame f[MT_STACK_MAX];
-	unsigned n;
+	char buf[4096];
+	unsigned n, out = 0;
 
 	pthread_mutex_lock(&s->lock);
 	n = stack_get(s, id, f, max < MT_STACK_MAX ? max : MT_STACK_MAX);
 	pthread_mutex_unlock(&s->lock);
-	for (unsigned i = 0; i < n; i++)
-		sym_frame(s, &f[i], i == 0, names[i], 256);
-	return n;
+	for (unsigned i = 0; i < n && out < max; i++) {
+		sym_frame(s, &f[i], i == 0, buf, sizeof(buf));
+		for (char *line = buf, *end; line && out < max; line = end) {
+			if ((end = strchr(line, '\n')))
+				*end++ = '\0';
+			snprintf(names[out++], 256, "%.255s", line);
+		}
+	}
+	return out;
 }
 
 static const char *const stacks_names[] = {

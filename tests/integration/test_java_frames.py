@@ -5,17 +5,24 @@ tests/java/JavaFrames.java leaks direct buffers along
 handleRequest -> copyPayload -> retainCopy -> leakOne.  Under memtraced,
 with no JVM flag that helps a profiler (no -XX:+PreserveFramePointer, no
 perf map, no jcmd), the stack of the leaked chunks must name leakOne and
-its callers, innermost first and in order, between the native frames of
-the allocation and the call stub that entered Java:
- - run cold, every application frame is "[interpreted]";
+its callers, innermost first and in order, each as Java prints it,
+"JavaFrames.leakOne(JavaFrames.java:24)", the line being the one of the
+call in the source (found in JavaFrames.java itself), between the native
+frames of the allocation and the call stub that entered Java:
+ - run cold, every application frame is "[interpreted]" (its line from
+   the bytecode index the frame was at when the chunk was mapped);
  - after a warm-up that C2 compiles the chain (-XX:-TieredCompilation
-   -Xbatch), every application frame is "[compiled]": the walk went
-   through frames that keep no frame pointer.  The chain's methods are
-   kept from being inlined into each other, since the frames of inlined
-   methods are not named (memtrace names the method compiled);
+   -Xbatch) with the chain's methods kept from being inlined into each
+   other, every application frame is "[compiled]": the walk went through
+   frames that keep no frame pointer (their lines from the PcDesc of the
+   return address);
+ - the same without that restraint: C2 inlines the chain into fewer
+   compiled frames, and the stack still names every method of it, in
+   order, the inlined ones "[inlined]" (decoded from the nmethod's scopes);
  - the same on the Temurin JDK 25 when it is installed.
 The text of `stacks` and of `outstanding --stacks` shows the same names.
 """
+import re
 import os
 import shutil
 import subprocess
@@ -27,14 +34,26 @@ import mtlib
 SRC = os.path.join(mtlib.ROOT, "tests", "java", "JavaFrames.java")
 JDK17 = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"
 JDK25 = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java"
-CHAIN = ["JavaFrames.leakOne(I)Ljava/nio/ByteBuffer;",
-         "JavaFrames.retainCopy(IZ)Ljava/nio/ByteBuffer;",
-         "JavaFrames.copyPayload(IZ)I",
-         "JavaFrames.handleRequest(IZ)I",
-         "JavaFrames.main([Ljava/lang/String;)V"]
+
+
+def source_line(text):
+    """The line number of the one line of JavaFrames.java holding TEXT."""
+    with open(SRC) as f:
+        hits = [i + 1 for i, line in enumerate(f) if text in line]
+    assert len(hits) == 1, (text, hits)
+    return hits[0]
+
+
+# Each method of the chain and the call it is at when the chunk is mapped.
+CHAIN = ["JavaFrames.%s(JavaFrames.java:%d)" % (m, source_line(call)) for m, call in (
+    ("leakOne", "ByteBuffer.allocateDirect(size)"),
+    ("retainCopy", "= leakOne(size)"),
+    ("copyPayload", "retainCopy(size, keep)."),
+    ("handleRequest", "copyPayload(size, keep) -"),
+    ("main", "handleRequest(16 << 20, true)"))]
 CHUNKS = 3
-WARM = ["-XX:-TieredCompilation", "-Xbatch", "-XX:CompileCommand=quiet",
-        "-XX:CompileCommand=dontinline,JavaFrames::*"]
+C2 = ["-XX:-TieredCompilation", "-Xbatch", "-XX:CompileCommand=quiet"]
+WARM = C2 + ["-XX:CompileCommand=dontinline,JavaFrames::*"]
 
 
 def run(java, classes, warmups, jvm_opts=()):
@@ -87,11 +106,18 @@ class JavaFrames(unittest.TestCase):
         k = names.index(CHAIN[0])
         # The chain, innermost first, each frame as the JIT left it.
         self.assertEqual(names[k:k + len(CHAIN) - 1], CHAIN[:-1], f)
-        for x in f[k:k + len(CHAIN) - 1]:
-            self.assertTrue(x.endswith(" [%s]" % kind), f)
+        kinds = [re.search(r" \[(\w+)\]$", x).group(1) for x in f[k:k + len(CHAIN) - 1]]
+        if kind == "inlined":
+            # Inlined frames, each inside the next compiled frame up.
+            self.assertIn("inlined", kinds, f)
+            self.assertEqual(kinds[-1], "compiled", f)
+            self.assertTrue(set(kinds) <= {"inlined", "compiled"}, f)
+        else:
+            self.assertEqual(kinds, [kind] * (len(CHAIN) - 1), f)
         self.assertEqual(names[k + len(CHAIN) - 1], CHAIN[-1], f)
         # Below it the JDK's own Java frames down to the native allocation...
-        alloc = [i for i, x in enumerate(f) if x.startswith("jdk.internal.misc.Unsafe.allocateMemory0(J)J")]
+        alloc = [i for i, x in enumerate(f)
+                 if x.startswith("jdk.internal.misc.Unsafe.allocateMemory0(Native Method)")]
         self.assertTrue(alloc and alloc[0] < k, f)
         self.assertTrue(any(x.startswith("malloc+0x") and x.endswith("(libc.so.6)")
                             for x in f[:alloc[0]]), f)
@@ -109,6 +135,9 @@ class JavaFrames(unittest.TestCase):
     def test_jdk17_c2(self):
         self.check(run(JDK17, self.tmp, 20000, WARM), "compiled")
 
+    def test_jdk17_c2_inlined(self):
+        self.check(run(JDK17, self.tmp, 20000, C2), "inlined")
+
     def test_jdk25_cold(self):
         if not os.path.exists(JDK25):
             self.skipTest("no Temurin JDK 25 at %s" % JDK25)
@@ -118,6 +147,11 @@ class JavaFrames(unittest.TestCase):
         if not os.path.exists(JDK25):
             self.skipTest("no Temurin JDK 25 at %s" % JDK25)
         self.check(run(JDK25, self.tmp, 20000, WARM), "compiled")
+
+    def test_jdk25_c2_inlined(self):
+        if not os.path.exists(JDK25):
+            self.skipTest("no Temurin JDK 25 at %s" % JDK25)
+        self.check(run(JDK25, self.tmp, 20000, C2), "inlined")
 
 
 if __name__ == "__main__":

@@ -280,16 +280,16 @@ START_TEST(test_walk_and_names)
 	ck_assert_int_eq(hs_method_name(local_read, NULL, &l, (uintptr_t)&m_run, name, sizeof(name)),
 			 0);
 	ck_assert_str_eq(name, "com.example.Server.run()V");
-	ck_assert_int_eq(hs_code_name(local_read, NULL, &l, &rt, out[0] - 1, name, sizeof(name)), 0);
+	ck_assert_int_eq(hs_code_name(local_read, NULL, &l, &rt, out[0], 1, name, sizeof(name)), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	m_leak.flags = 0x0100; /* ACC_NATIVE: a native method's wrapper */
-	ck_assert_int_eq(hs_code_name(local_read, NULL, &l, &rt, out[0], name, sizeof(name)), 0);
-	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [native]");
+	ck_assert_int_eq(hs_code_name(local_read, NULL, &l, &rt, out[0], 0, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(Native Method) [native]");
 	m_leak.flags = 0;
 	/* Other code: the JVM's own name for it. */
 	((struct blob *)(heap_mem + (2 << SEG) + 16))->kind = 2;
 	((struct blob *)(heap_mem + (2 << SEG) + 16))->name = "StubRoutines (1)";
-	ck_assert_int_eq(hs_code_name(local_read, NULL, &l, &rt, out[0], name, sizeof(name)), 0);
+	ck_assert_int_eq(hs_code_name(local_read, NULL, &l, &rt, out[0], 1, name, sizeof(name)), 0);
 	ck_assert_str_eq(name, "StubRoutines (1) [stub]");
 	/* A buffer too small fails, and is never overrun. */
 	memset(name, 'x', sizeof(name));

@@ -38,9 +38,9 @@
  * nmethod, JDK 25 in separate immutable (PcDescs, scopes) and mutable
  * (metadata) blocks; both are told apart by the fields VMStructs lists.
  *
- * Target memory is read only where it is resident (/proc/PID/pagemap bit
- * 63), so tracing never faults a page in; libjvm.so's pages that are not
- * resident (its read-only strings) are read from its file.
+ * Target memory is read only where it is resident (tmem.c), so tracing
+ * never faults a page in; libjvm.so's pages that are neither resident nor
+ * swapped (its read-only strings) are read from its file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +50,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "hotspot.h"
@@ -786,6 +785,17 @@ struct hs_target {
 	struct hs_target *next;
 };
 
+/* Note in *ARG the kind of a stretch of a page that could not be read. */
+static void page_gap(uint64_t off, uint64_t len, unsigned state, void *arg)
+{
+	unsigned *worst = arg;
+
+	(void)off;
+	(void)len;
+	if (state != TMEM_ABSENT || *worst == TMEM_PRESENT)
+		*worst = state;
+}
+
 /* Read LEN bytes at ADDR of T's process: resident pages, or libjvm.so's file. */
 static int target_read(void *arg, uint64_t addr, void *buf, size_t len)
 {
@@ -794,19 +804,19 @@ static int target_read(void *arg, uint64_t addr, void *buf, size_t len)
 	unsigned char *out = buf;
 
 	while (len) {
-		uint64_t page = addr & ~4095ull, entry = 0;
+		uint64_t page = addr & ~4095ull;
 		size_t slot = (page >> 12) % PAGES, in = addr & 4095, n = 4096 - in < len ? 4096 - in : len;
 
 		if (!c->p[slot].valid || c->p[slot].page != page) {
-			struct iovec local = {c->p[slot].data, 4096}, remote = {(void *)page, 4096};
+			unsigned gap = TMEM_PRESENT;
 			int ok = 0;
 
 			c->p[slot].valid = 0;
-			if (pread(t->pagemap, &entry, 8, (off_t)(page >> 12) * 8) != 8)
+			if (tmem_read(t->pagemap, t->pid, page, c->p[slot].data, 4096, page_gap, &gap) < 0)
 				return -1;
-			if (entry >> 63) {
-				ok = process_vm_readv(t->pid, &local, 1, &remote, 1, 0) == 4096;
-			} else if (!(entry >> 62 & 1) && page >= t->jvm_base) {
+			if (gap == TMEM_PRESENT) {
+				ok = 1;
+			} else if (gap == TMEM_ABSENT && page >= t->jvm_base) {
 				/* Not resident nor swapped: as libjvm.so's file has it. */
 				uint64_t va = page - t->jvm_base;
 
@@ -888,7 +898,6 @@ static uint64_t load_base(const struct object *o, const struct region *r)
 static struct hs_target *target_new(pid_t pid, const struct object *o, const struct region *r)
 {
 	struct hs_target *t = calloc(1, sizeof(*t));
-	char path[64];
 
 	if (!t)
 		return NULL;
@@ -906,8 +915,7 @@ static struct hs_target *target_new(pid_t pid, const struct object *o, const str
 	}
 	if (getenv("MEMTRACE_NO_VMSTRUCTS"))
 		return t; /* named from the perf map only, as a JVM we cannot read */
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	t->pagemap = open(path, O_RDONLY | O_CLOEXEC);
+	t->pagemap = tmem_open(pid);
 	t->file = o->fd >= 0 ? dup(o->fd) : -1;
 	if (t->pagemap >= 0 && t->file >= 0 && t->jvm_base)
 		t->state = 0;

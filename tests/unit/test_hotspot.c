@@ -300,6 +300,86 @@ START_TEST(test_walk_and_names)
 }
 END_TEST
 
+/* A ConstMethod with its bytecodes and a compressed line number table after it. */
+struct lcm {
+	struct lpool *constants;
+	uint16_t name_index, sig_index, code_size;
+	uint32_t flags;
+	unsigned char code[8];
+	unsigned char table[16];
+};
+struct lpool {
+	struct klass *holder;
+	uint16_t source;
+	void *slots[6];
+};
+
+static struct symbol sym_file = SYM("Server.java");
+
+/* Lines from the compressed table, in JDK 21's coding and in JDK 17's. */
+START_TEST(test_lines)
+{
+	/* Pairs (bci, line): (0, 10) escaped, (3, 12) in a byte, (4, 312) escaped, 2 bytes. */
+	static const unsigned char u5[] = {0xff, 1, 21, 3 << 3 | 2, 0xff, 3, 217, 7, 0};
+	static const unsigned char old[] = {0xff, 0, 20, 3 << 3 | 2, 0xff, 2, 216, 6, 0};
+	struct lpool lp = {&klass, 5, {NULL, &sym_name, &sym_sig, NULL, NULL, &sym_file}};
+	struct lcm c = {&lp, 1, 2, 8, 1, {0}, {0}};
+	struct method m = {(struct constmethod *)&c, 0};
+	struct hs_layout l;
+	char name[128];
+
+	memset(&l, 0xff, sizeof(l)); /* every offset -1: unknown */
+	l.m_const = offsetof(struct method, cm);
+	l.m_flags = offsetof(struct method, flags);
+	l.cm_constants = offsetof(struct lcm, constants);
+	l.cm_name = offsetof(struct lcm, name_index);
+	l.cm_sig = offsetof(struct lcm, sig_index);
+	l.cm_code_size = offsetof(struct lcm, code_size);
+	l.cm_flags_u4 = offsetof(struct lcm, flags);
+	l.cm_size = offsetof(struct lcm, code);
+	l.cp_holder = offsetof(struct lpool, holder);
+	l.cp_size = offsetof(struct lpool, slots);
+	l.cp_source_file = offsetof(struct lpool, source);
+	l.k_name = offsetof(struct klass, name);
+	l.sym_length = offsetof(struct symbol, length);
+	l.sym_body = offsetof(struct symbol, body);
+	l.has_lnt = 1;
+	l.unsigned5 = 1;
+	memcpy(c.table, u5, sizeof(u5));
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, 0, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(Server.java:10)");
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, 2, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(Server.java:10)");
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, 3, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(Server.java:12)");
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, 7, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(Server.java:312)");
+	/* JDK 17's coding of the same table, with the 16-bit flags. */
+	l.unsigned5 = 0;
+	l.cm_flags = l.cm_flags_u4;
+	l.cm_flags_u4 = -1;
+	memcpy(c.table, old, sizeof(old));
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, 7, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(Server.java:312)");
+	/* No bci, no table, a bci past the code, no source file: the signature. */
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, -1, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer;");
+	c.flags = 4;
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, 3, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer;");
+	c.flags = 1;
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, 8, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer;");
+	lp.source = 0;
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, 3, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer;");
+	/* A native method, as Java prints it. */
+	m.flags = 0x0100;
+	ck_assert_int_eq(hs_frame_text(local_read, NULL, &l, (uintptr_t)&m, -1, name, sizeof(name)), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(Native Method)");
+}
+END_TEST
+
 Suite *hotspot_suite(void)
 {
 	Suite *s = suite_create("hotspot");
@@ -307,6 +387,7 @@ Suite *hotspot_suite(void)
 
 	tcase_add_test(tc, test_layout);
 	tcase_add_test(tc, test_walk_and_names);
+	tcase_add_test(tc, test_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }

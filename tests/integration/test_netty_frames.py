@@ -9,9 +9,10 @@ memtraced, with none of the flags a profiler asks for (no
 -XX:+PreserveFramePointer, no perf map, no jcmd by hand; the JIT left as it
 is, tiered C1 and C2), the stack of the chunks that the leak mapped (the
 top stack of `stacks --class chunk`) must name Netty's PoolArena frames and,
-above them, the leaking method retainLeakedCopies and its caller run, in
-that order: as Java frames (interpreted or compiled, inlined ones included),
-not as [unknown] addresses.
+above them, the leaking method retainLeakedCopies (at the line of its
+call into the pool) and its caller run, in that order: as Java frames
+(interpreted or compiled, inlined ones included), not as [unknown]
+addresses.
 
 Skips (77) without java/javac or the Netty jars (apt-get install
 libnetty-java).
@@ -71,6 +72,7 @@ class NettyFrames(unittest.TestCase):
             text = mtlib.ctl_run(d.sock, "stacks", "--class", "chunk", "--limit", "1").stdout
         finally:
             d.kill()
+            d.proc.stderr.close()
             shutil.rmtree(d.dir, ignore_errors=True)
         self.assertEqual(len(st["stacks"]), 1, st)
         top = st["stacks"][0]
@@ -87,6 +89,12 @@ class NettyFrames(unittest.TestCase):
         leak = names.index("NettyLeak.retainLeakedCopies")
         self.assertLess(max(arena), leak, frames)
         self.assertEqual(names[leak + 1], "NettyLeak.run", frames)
+        # At the line of its call into the pool, as a Java stack trace has it.
+        with open(SRC) as f:
+            line = [i + 1 for i, x in enumerate(f) if "alloc.directBuffer(BUFFER, BUFFER)" in x]
+        self.assertEqual(len(line), 1)
+        self.assertTrue(frames[leak].startswith("NettyLeak.retainLeakedCopies(NettyLeak.java:%d) "
+                                                % line[0]), frames)
         self.assertTrue(any(f.startswith("malloc+0x") for f in frames[:min(arena)]), frames)
         # Nothing between the allocation and the leaking method is unnamed.
         for f in frames[:leak]:

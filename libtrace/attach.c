@@ -444,20 +444,33 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	session_reset(s, pid);
 	if (s->cfg.attach_mode == MT_ATTACH_FILTER) {
 		char why[sizeof(s->attach_note)] = "";
+		pid_t guard = 0;
 
 		err = attach_install_filter(s, pid, stops, nstops, why, sizeof(why));
+		/* Every thread is still stopped: the guard is there before any filtered call. */
+		if (err == 0 && s->cfg.guard_exe)
+			guard = guard_start(s->cfg.guard_exe, pid);
 		pthread_mutex_lock(&s->lock);
 		s->attach_filter = err == 0;
+		s->guard = guard > 0 ? guard : 0;
 		snprintf(s->attach_note, sizeof(s->attach_note), "%s", why);
 		pthread_mutex_unlock(&s->lock);
 		if (s->cfg.log) {
 			char msg[sizeof(why) + 128];
 
-			if (err == 0)
+			if (err == 0 && guard > 0)
 				snprintf(msg, sizeof(msg), "attach mode filter: %s; memtraced stays "
-					 "until pid %d exits, and SIGKILL of memtraced would make its "
-					 "memory calls fail (ENOSYS)",
-					 why[0] ? why : "seccomp filter installed in the target", pid);
+					 "until pid %d exits; if memtraced is killed (SIGKILL, a crash) "
+					 "its guard, pid %d, takes over, but the memory calls made in the "
+					 "instant between fail (ENOSYS)",
+					 why[0] ? why : "seccomp filter installed in the target", pid,
+					 guard);
+			else if (err == 0)
+				snprintf(msg, sizeof(msg), "attach mode filter: %s; memtraced stays "
+					 "until pid %d exits, and with no guard (%s) SIGKILL of memtraced "
+					 "would make its memory calls fail (ENOSYS)",
+					 why[0] ? why : "seccomp filter installed in the target", pid,
+					 guard < 0 ? strerror(-guard) : "none configured");
 			else
 				snprintf(msg, sizeof(msg), "attach mode syscall: the seccomp filter "
 					 "was not installed: %s", why);

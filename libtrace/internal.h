@@ -333,6 +333,7 @@ struct mt_session {
 	int attach_filter; /* attached, our seccomp filter in the target: seccomp stops, no detach */
 	int keeping;	   /* attach_filter and a stop came: resume every stop until the target exits */
 	char attach_note[200]; /* why the filter is not in force; guarded by lock */
+	pid_t guard;		/* filter mode: the guard process (guard.c), or 0 */
 	uint64_t max_map_count; /* vm.max_map_count, for munmap_predictable() */
 	int sealing;		/* the target has called mseal(2) */
 	char **argv;
@@ -445,6 +446,9 @@ void task_free(struct mt_session *s, struct task *t);
 void task_resume(struct mt_session *s, struct task *t, int sig);
 /* Dispatch one waitpid() result. */
 void session_handle(struct mt_session *s, pid_t tid, int status);
+
+/* Fork the guard of PID running program EXE (guard.c); its pid or -errno. */
+pid_t guard_start(const char *exe, pid_t pid);
 
 /* Detach from every task, leaving each as it was (attach.c). */
 void attach_detach_all(struct mt_session *s);

@@ -1222,6 +1222,7 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->attach_held_ns = s->attach_held_ns;
 	out->attach_mode = s->attach_filter ? MT_ATTACH_FILTER : MT_ATTACH_SYSCALL;
 	out->keeping = s->keeping;
+	out->guard = s->guard;
 	memcpy(out->attach_note, s->attach_note, sizeof(out->attach_note));
 	out->seed_ns = s->seed_ns;
 	out->chunk_size = s->maps.chunk_size;

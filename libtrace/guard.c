@@ -1,0 +1,207 @@
+/*
+ * guard.c - the guard: a small process that becomes the target's tracer
+ * when memtraced dies while memtrace's seccomp filter is in the target.
+ *
+ * The filter cannot be taken out again, and with no tracer the kernel
+ * answers every filtered call with ENOSYS.  memtraced's own ways out
+ * (stop, SIGTERM, SIGINT) make it a keeper (session.c) that stays; a
+ * SIGKILL or a crash cannot be answered from inside.  So once the filter
+ * is in, the tracer thread forks a guard (guard_start()) that execs
+ * cfg.guard_exe (memtraced itself, which calls mt_guard_main()) with no
+ * socket, no tracing and almost no memory, and waits.
+ *
+ * It learns of the death through PR_SET_PDEATHSIG: the signal is sent by
+ * the kernel when the thread that forked it, the tracer thread, exits,
+ * right after the kernel has detached that thread's tracees (exit_ptrace()
+ * then the reparenting in forget_original_parent()), under the same lock.
+ * A tracee stopped at a seccomp stop then runs its call as if resumed; one
+ * that makes a filtered call between the detach and the guard's seize
+ * gets ENOSYS.  That window cannot be closed from outside the dying
+ * process: the guard only makes it short, by seizing every thread with the
+ * seccomp options in the PTRACE_SEIZE itself, in a tight loop, and by
+ * running at real-time priority while it does (when it may).
+ *
+ * Then it resumes every stop at once, keeping the target's signals and
+ * group-stops, following clones and forks, until nothing it traces is
+ * left, and exits.  When memtraced exits because the target has, the
+ * guard finds the target gone (its pidfd says so) and exits at once.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define GUARD_SIGNAL SIGUSR2 /* the death signal; blocked, taken by sigwaitinfo() */
+#define GUARD_OPTIONS                                                                              \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | \
+	 PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)
+
+/*
+ * Fork the guard of PID from the tracer thread (single-threaded or not:
+ * the child only makes system calls before its exec).  Its pid, or -errno.
+ */
+pid_t guard_start(const char *exe, pid_t pid)
+{
+	char target[16], daemon[16];
+	sigset_t set, old;
+	pid_t child;
+
+	snprintf(target, sizeof(target), "%d", pid);
+	snprintf(daemon, sizeof(daemon), "%d", getpid());
+	sigemptyset(&set);
+	sigaddset(&set, GUARD_SIGNAL);
+	/* Blocked before the fork, so the death signal can never be lost or kill the guard. */
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	child = fork();
+	if (child == 0) {
+		char *argv[] = {"memtraced-guard", "--guard", target, daemon, NULL};
+		char *envp[] = {NULL};
+
+		if (prctl(PR_SET_PDEATHSIG, GUARD_SIGNAL) < 0)
+			_exit(127);
+		/* Every descriptor but the standard ones: the socket stays memtraced's. */
+		syscall(SYS_close_range, 3, ~0U, 0);
+		execve(exe, argv, envp);
+		_exit(127);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return child < 0 ? -errno : child;
+}
+
+/* Seize every thread in TASKFD (/proc/PID/task) not yet ours; the number seized, or -1 when PID has none left. */
+static int seize_all(int taskfd)
+{
+	char buf[4096];
+	int n, seized = 0, seen = 0;
+
+	lseek(taskfd, 0, SEEK_SET);
+	while ((n = (int)syscall(SYS_getdents64, taskfd, buf, sizeof(buf))) > 0) {
+		for (int off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			pid_t tid = (pid_t)atoi(d->d_name);
+
+			off += d->d_reclen;
+			if (tid <= 0)
+				continue;
+			seen++;
+			if (ptrace(PTRACE_SEIZE, tid, 0, GUARD_OPTIONS) == 0)
+				seized++;
+		}
+	}
+	return seen ? seized : -1;
+}
+
+/* Whether every thread of PID is traced by us (or gone). */
+static int all_ours(int taskfd)
+{
+	char buf[4096], line[64];
+	int n, ok = 1;
+
+	lseek(taskfd, 0, SEEK_SET);
+	while (ok && (n = (int)syscall(SYS_getdents64, taskfd, buf, sizeof(buf))) > 0) {
+		for (int off = 0; ok && off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			pid_t tid = (pid_t)atoi(d->d_name);
+
+			off += d->d_reclen;
+			if (tid <= 0)
+				continue;
+			if (proc_status_field(tid, "TracerPid:", line, sizeof(line)) == 0 &&
+			    atoi(line) != getpid() && !proc_task_gone(tid))
+				ok = 0;
+		}
+	}
+	return ok;
+}
+
+/* Resume one stop of TID at once, as untraced: signals passed on, group-stops kept. */
+static void guard_resume(pid_t tid, int status)
+{
+	int sig = WSTOPSIG(status), event = status >> 16;
+
+	if (event == PTRACE_EVENT_STOP) {
+		/* A group-stop stays one (PTRACE_LISTEN); our own interrupt or a new thread runs. */
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			ptrace(PTRACE_LISTEN, tid, 0, 0);
+		else
+			ptrace(PTRACE_CONT, tid, 0, 0);
+		return;
+	}
+	/* Events and syscall stops carry no signal; a signal-delivery-stop hands its own on. */
+	ptrace(PTRACE_CONT, tid, 0, event || sig == (SIGTRAP | 0x80) ? 0 : sig);
+}
+
+/*
+ * The guard: wait for the death of memtraced (pid DAEMON), then trace PID
+ * until it is gone.  Returns the exit status for the guard process.
+ */
+int mt_guard_main(pid_t pid, pid_t daemon)
+{
+	struct sched_param rt = {.sched_priority = 1}, other = {0};
+	char path[64];
+	siginfo_t si;
+	sigset_t set;
+	int taskfd, pidfd, status, rt_on;
+	pid_t tid;
+
+	sigemptyset(&set);
+	sigaddset(&set, GUARD_SIGNAL);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	/*
+	 * Ended, the guard would leave the target's memory calls failing: only
+	 * SIGKILL ends it.  (A terminal's ^C and systemd's SIGTERM are
+	 * memtraced's to answer.)
+	 */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, "memtraced-guard");
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pidfd < 0 || taskfd < 0)
+		return 0; /* the target is gone already */
+	/* Asleep it costs nothing; woken it must run before the target makes a call. */
+	rt_on = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
+	/* The parent may have died before PR_SET_PDEATHSIG was set: then there is no signal. */
+	/* Sent by the kernel on behalf of the dying thread: a SIGUSR2 from elsewhere is not it. */
+	if (getppid() == daemon)
+		while (sigwaitinfo(&set, &si) < 0 ? errno == EINTR : si.si_pid != daemon)
+			;
+	/* memtraced's threads may still be exiting: seize until every thread is ours. */
+	for (int spins = 0;; spins++) {
+		if (seize_all(taskfd) < 0)
+			break;
+		if (all_ours(taskfd))
+			break;
+		if (spins > 1000000)
+			return 1;
+		if (spins > 1000)
+			usleep(100);
+	}
+	if (rt_on)
+		sched_setscheduler(0, SCHED_OTHER, &other);
+	/* Gone with memtraced (or now): nothing to guard. */
+	if (poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, 0) == 1)
+		return 0;
+	close(taskfd);
+	/* A thread born before its seize is followed through its parent's clone event. */
+	while ((tid = waitpid(-1, &status, __WALL)) != -1 || errno == EINTR) {
+		if (tid > 0 && WIFSTOPPED(status))
+			guard_resume(tid, status);
+	}
+	return 0;
+}

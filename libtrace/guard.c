@@ -71,7 +71,16 @@ pid_t guard_start(const char *exe, pid_t pid)
 
 		if (prctl(PR_SET_PDEATHSIG, GUARD_SIGNAL) < 0)
 			_exit(127);
-		/* Every descriptor but the standard ones: the socket stays memtraced's. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		/*
+		 * No descriptor of memtraced's: the socket stays its own, and a pipe
+		 * reading memtraced's output ends when memtraced does.
+		 */
+		if (null < 0)
+			_exit(127);
+		for (int fd = 0; fd < 3; fd++)
+			dup2(null, fd);
 		syscall(SYS_close_range, 3, ~0U, 0);
 		execve(exe, argv, envp);
 		_exit(127);

@@ -24,6 +24,19 @@ Attachee = test_attach.Attachee
 FILTER = ("--attach-mode", "filter")
 
 
+def pid_alive(pid):
+    """Whether PID runs (a zombie does not)."""
+    try:
+        return mtlib.proc_state(pid) != "Z"
+    except OSError:
+        return False
+
+
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
 def seccomp_filters(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -156,8 +169,15 @@ class FilterAttachTest(unittest.TestCase):
         d, st = self.attach(b.pid)
         self.assertEqual(st["attach"]["mode"], "filter")
         self.assertEqual(seccomp_filters(b.pid), 1)
-        d.proc.kill()  # the target makes no memory call meanwhile: it is blocked
+        guard = st["attach"]["guard"]
+        self.assertGreater(guard, 0, st["attach"])
+        # The target makes no memory call meanwhile: it is blocked.  With
+        # memtraced and its guard gone, nothing traces the filter's calls.
+        d.proc.kill()
         d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take over: %s" % tracer_pids(b.pid))
+        os.kill(guard, signal.SIGKILL)
         self.assertTrue(wait_for(lambda: all(v == 0 for v in tracer_pids(b.pid).values())))
         d2, st2 = self.attach(b.pid)
         self.assertEqual(st2["attach"]["mode"], "filter")
@@ -185,6 +205,44 @@ class FilterAttachTest(unittest.TestCase):
         self.assertTrue(line.startswith("CHURN ") and line.endswith(" failed=0"), line)
         self.assertEqual(d.finish(timeout=10), 0, d.err)
         self.assertIn("carries memtrace's seccomp filter", d.err)
+        self.assertTrue(wait_for(lambda: not pid_alive(st["attach"]["guard"])),
+                        "the guard outlived the target")
+
+    def test_end_by_sigkill(self):
+        """memtraced killed: its guard takes over every thread, the blocked
+        calls end as untraced, memory calls, signals and a fork work, and
+        the guard leaves with the target."""
+        b = self.blockers("block")
+        self.wait_blocked(b.pid, 4)
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        self.assertTrue(pid_alive(guard), st["attach"])
+        self.assertTrue(wait_for(lambda: comm(guard) == "memtraced-guard"), comm(guard))
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take over: %s" % tracer_pids(b.pid))
+        self.check_results(b)
+        self.assertEqual(b.cmd("map 500")["failed"], 0)
+        self.assertEqual(b.cmd("signal")["signals"], 1, "the signal reached its handler")
+        self.assertEqual(b.cmd("fork")["failed"], 0, "memory calls of the forked child failed")
+        self.assertEqual(set(tracer_pids(b.pid).values()), {guard})
+        b.kill()
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
+
+    def test_guard_ignores_stop_signals(self):
+        """SIGTERM, SIGINT, SIGHUP (a terminal's, systemd's) do not end the guard."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        guard = st["attach"]["guard"]
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            os.kill(guard, sig)
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take over: %s" % tracer_pids(b.pid))
+        self.assertEqual(b.cmd("map 100")["failed"], 0)
 
     def test_end_by_stop_command(self):
         self.check_end("stop")

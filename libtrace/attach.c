@@ -387,6 +387,22 @@ static void attach_undo_eintr(pid_t tid, int status)
 	ptrace(PTRACE_SETREGS, tid, 0, &r);
 }
 
+struct stops_of {
+	struct first_stop *stops;
+	size_t n, max;
+	pid_t pid;
+};
+
+/* Add task T of the attached process to the first stops to wait for (task_foreach()). */
+static void add_stop(struct mt_session *s, struct task *t, void *arg)
+{
+	struct stops_of *of = arg;
+
+	(void)s;
+	if (t->pid == of->pid && of->n < of->max)
+		of->stops[of->n++] = (struct first_stop){t->tid, -1};
+}
+
 /* Attach to PID; see the top comment. */
 int mt_session_attach(struct mt_session *s, pid_t pid)
 {
@@ -437,9 +453,12 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		err = -ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < s->tasks_cap && nstops < s->ntasks; i++)
-		if (s->tasks[i] && s->tasks[i]->pid == pid)
-			stops[nstops++] = (struct first_stop){s->tasks[i]->tid, -1};
+	{
+		struct stops_of of = {stops, 0, s->ntasks, pid};
+
+		task_foreach(s, add_stop, &of);
+		nstops = of.n;
+	}
 	first_stops(stops, nstops);
 	session_reset(s, pid);
 	if (s->cfg.attach_mode == MT_ATTACH_FILTER) {
@@ -605,6 +624,25 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 	}
 }
 
+/* Interrupt task T so that it stops to be detached, or let it go now (task_foreach()). */
+static void interrupt_to_detach(struct mt_session *s, struct task *t, void *arg)
+{
+	(void)arg;
+	/* Already stopped with its stop consumed: no new report will come. */
+	if (t->flags & TASK_ORPHAN) {
+		ptrace(PTRACE_DETACH, t->tid, 0, 0);
+		task_free(s, t);
+		return;
+	}
+	/*
+	 * A leader that left with pthread_exit() is a zombie until the last
+	 * thread ends and will not stop for us: do not wait for it.  The
+	 * kernel lets it go when memtraced exits.
+	 */
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || proc_task_gone(t->tid))
+		task_free(s, t);
+}
+
 /* Detach every task; see the top comment.  Runs on the tracer thread. */
 void attach_detach_all(struct mt_session *s)
 {
@@ -613,25 +651,7 @@ void attach_detach_all(struct mt_session *s)
 	int status;
 	pid_t tid;
 
-	for (size_t i = 0; i < s->tasks_cap; i++) {
-		struct task *t = s->tasks[i];
-
-		if (!t)
-			continue;
-		/* Already stopped with its stop consumed: no new report will come. */
-		if (t->flags & TASK_ORPHAN) {
-			ptrace(PTRACE_DETACH, t->tid, 0, 0);
-			task_free(s, t);
-			continue;
-		}
-		/*
-		 * A leader that left with pthread_exit() is a zombie until the
-		 * last thread ends and will not stop for us: do not wait for it.
-		 * The kernel lets it go when memtraced exits.
-		 */
-		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || proc_task_gone(t->tid))
-			task_free(s, t);
-	}
+	task_foreach(s, interrupt_to_detach, NULL);
 	while (s->ntasks > 0) {
 		struct task *t;
 		int sig = 0, event;

@@ -311,6 +311,12 @@ void sites_rank(const struct site *v, size_t n, int64_t now, struct mt_suspect *
 #define DIRECT_SIZES	8
 #define HISTORY_SAMPLES 3600 /* an hour at one sample a second */
 
+/* Tasks by tid: open addressing, sized to the tracees (task.c). */
+struct task_table {
+	struct task **slot;
+	size_t cap, n, tombs;
+};
+
 struct mt_session {
 	struct mt_config cfg;
 	pthread_mutex_t lock; /* guards everything queries read */
@@ -320,9 +326,8 @@ struct mt_session {
 	pid_t tracer_tid;
 	timer_t wake_timer;
 	int have_timer;
-	struct task **tasks; /* indexed by tid */
-	size_t tasks_cap;
-	uint64_t ntasks;
+	struct task_table tasks; /* task.c */
+	uint64_t ntasks;	 /* tasks in it */
 	atomic_int stop_requested; /* 0, or the grace in ms before SIGKILL */
 	int64_t stop_deadline_ns; /* monotonic; SIGKILL after it */
 	int stopping;
@@ -437,11 +442,18 @@ uint64_t proc_cgroup_limit(pid_t pid);
 /* Learn what the target is and seed the table (session.c). */
 void session_reset(struct mt_session *s, pid_t pid);
 
-/* Tasks (session.c). */
+/* The task table (task.c). */
 struct task *task_get(struct mt_session *s, pid_t tid);
-struct task *task_exec_moved(struct mt_session *s, pid_t tid);
 struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags);
 void task_free(struct mt_session *s, struct task *t);
+/* Move T to TID; the task TID had leaves the table and is returned, or NULL. */
+struct task *task_move(struct mt_session *s, struct task *t, pid_t tid);
+/* FN for every task; FN may free tasks, not create them. */
+void task_foreach(struct mt_session *s, void (*fn)(struct mt_session *, struct task *, void *),
+		  void *arg);
+void task_table_free(struct mt_session *s);
+/* The exec event of an unknown TID: the task of the thread that exec'd, moved (session.c). */
+struct task *task_exec_moved(struct mt_session *s, pid_t tid);
 /* Resume T from its stop, delivering SIG. */
 void task_resume(struct mt_session *s, struct task *t, int sig);
 /* Dispatch one waitpid() result. */

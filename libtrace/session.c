@@ -105,20 +105,6 @@ static char **argv_copy(char *const argv[])
 	return copy;
 }
 
-/* Read the kernel's pid_max; tids index the task table directly. */
-static size_t read_pid_max(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-	unsigned long v = 0;
-
-	if (f) {
-		if (fscanf(f, "%lu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v ? v + 1 : 4194305;
-}
-
 /* Create a session. */
 int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 {
@@ -151,7 +137,6 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 	}
 	if ((err = ring_init(&s->ring, cfg->ring_events)) < 0)
 		goto fail;
-	s->tasks_cap = read_pid_max();
 	{
 		FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
 		unsigned long long v = 0;
@@ -162,11 +147,6 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 			fclose(f);
 		}
 		s->max_map_count = v;
-	}
-	s->tasks = calloc(s->tasks_cap, sizeof(*s->tasks));
-	if (!s->tasks) {
-		err = -ENOMEM;
-		goto fail;
 	}
 	s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->notify_fd < 0) {
@@ -181,74 +161,6 @@ fail:
 	return err;
 }
 
-/* Return the task with TID, or NULL. */
-struct task *task_get(struct mt_session *s, pid_t tid)
-{
-	return (size_t)tid < s->tasks_cap ? s->tasks[tid] : NULL;
-}
-
-/* Create the task and thread record for TID of process PID. */
-struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags)
-{
-	struct task *t;
-	struct thread *th;
-
-	if (tid <= 0)
-		return NULL;
-	if ((size_t)tid >= s->tasks_cap) {
-		/* pid_max was raised while we ran. */
-		size_t cap = (size_t)tid * 2;
-		struct task **n = realloc(s->tasks, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		memset(n + s->tasks_cap, 0, (cap - s->tasks_cap) * sizeof(*n));
-		s->tasks = n;
-		s->tasks_cap = cap;
-	}
-	t = calloc(1, sizeof(*t));
-	th = calloc(1, sizeof(*th));
-	if (!t || !th) {
-		free(t);
-		free(th);
-		return NULL;
-	}
-	t->tid = th->tid = tid;
-	t->pid = th->pid = pid;
-	t->flags = flags;
-	t->th = th;
-	th->alive = 1;
-	pthread_mutex_lock(&s->lock);
-	th->next = s->threads;
-	s->threads = th;
-	s->threads_seen++;
-	s->threads_alive++;
-	pthread_mutex_unlock(&s->lock);
-	s->tasks[tid] = t;
-	s->ntasks++;
-	return t;
-}
-
-/* Forget task T; its thread record stays.  Accepts NULL; idempotent. */
-void task_free(struct mt_session *s, struct task *t)
-{
-	if (!t)
-		return;
-	if (task_get(s, t->tid) == t) {
-		s->tasks[t->tid] = NULL;
-		s->ntasks--;
-	}
-	pthread_mutex_lock(&s->lock);
-	if (t->th->alive) {
-		t->th->alive = 0;
-		s->threads_alive--;
-	}
-	pthread_mutex_unlock(&s->lock);
-	unwind_task_free(t);
-	account_drop_saved(t);
-	free(t);
-}
-
 /* Free a session. */
 void mt_session_free(struct mt_session *s)
 {
@@ -256,9 +168,7 @@ void mt_session_free(struct mt_session *s)
 
 	if (!s)
 		return;
-	for (size_t i = 0; s->tasks && i < s->tasks_cap; i++)
-		task_free(s, s->tasks[i]);
-	free(s->tasks);
+	task_table_free(s);
 	/* Entries point at their owners' counters: clear them before the threads go. */
 	maps_clear(&s->maps);
 	for (th = s->threads; th; th = next) {
@@ -932,12 +842,9 @@ struct task *task_exec_moved(struct mt_session *s, pid_t tid)
 	unsigned long former = 0;
 	struct task *t;
 
-	if ((size_t)tid >= s->tasks_cap || ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) < 0 ||
-	    !(t = task_get(s, (pid_t)former)))
+	if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) < 0 || !(t = task_get(s, (pid_t)former)))
 		return NULL;
-	s->tasks[former] = NULL;
-	s->tasks[tid] = t;
-	t->tid = tid;
+	task_move(s, t, tid); /* TID is not ours: nothing is displaced */
 	return t;
 }
 
@@ -951,11 +858,7 @@ static void on_exec(struct mt_session *s, struct task *t)
 
 		/* The old leader vanished without an exit report. */
 		if (moved) {
-			s->tasks[former] = NULL;
-			s->tasks[t->tid] = moved;
-			moved->tid = t->tid;
-			task_free(s, t);
-			s->ntasks--;
+			task_free(s, task_move(s, moved, t->tid));
 			t = moved;
 		}
 	}
@@ -1079,6 +982,14 @@ static void keep(struct mt_session *s)
 	}
 }
 
+/* SIGKILL the process of task T (task_foreach()). */
+static void kill_task(struct mt_session *s, struct task *t, void *arg)
+{
+	(void)s;
+	(void)arg;
+	kill(t->pid, SIGKILL);
+}
+
 /* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
 static void do_stop(struct mt_session *s)
 {
@@ -1099,9 +1010,7 @@ static void do_stop(struct mt_session *s)
 	}
 	if (mono_ns() < s->stop_deadline_ns)
 		return;
-	for (size_t i = 0; i < s->tasks_cap && s->ntasks; i++)
-		if (s->tasks[i])
-			kill(s->tasks[i]->pid, SIGKILL);
+	task_foreach(s, kill_task, NULL);
 }
 
 static void wake_handler(int sig)

@@ -19,7 +19,8 @@
 	X(trend)                                                                                   \
 	X(inject)                                                                                  \
 	X(timeline)                                                                                \
-	X(html)
+	X(html)                                                                                    \
+	X(task)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -45,8 +45,8 @@
 
 #define GUARD_SIGNAL SIGUSR2 /* the death signal; blocked, taken by sigwaitinfo() */
 #define GUARD_OPTIONS                                                                              \
-	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | \
-	 PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |                        \
+	 PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)
 
 /*
  * Fork the guard of PID from the tracer thread (single-threaded or not:
@@ -89,7 +89,7 @@ pid_t guard_start(const char *exe, pid_t pid)
 	return child < 0 ? -errno : child;
 }
 
-/* Seize every thread in TASKFD (/proc/PID/task) not yet ours; the number seized, or -1 when PID has none left. */
+/* Seize the threads in TASKFD (/proc/PID/task) not yet ours: how many, or -1 when none is left. */
 static int seize_all(int taskfd)
 {
 	char buf[4096];
@@ -141,7 +141,7 @@ static void guard_resume(pid_t tid, int status)
 	int sig = WSTOPSIG(status), event = status >> 16;
 
 	if (event == PTRACE_EVENT_STOP) {
-		/* A group-stop stays one (PTRACE_LISTEN); our own interrupt or a new thread runs. */
+		/* A group-stop stays one (LISTEN); our own interrupt or a new thread runs. */
 		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
 			ptrace(PTRACE_LISTEN, tid, 0, 0);
 		else

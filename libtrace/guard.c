@@ -138,18 +138,20 @@ static int all_ours(int taskfd)
 /* Resume one stop of TID at once, as untraced: signals passed on, group-stops kept. */
 static void guard_resume(pid_t tid, int status)
 {
-	int sig = WSTOPSIG(status), event = status >> 16;
-
-	if (event == PTRACE_EVENT_STOP) {
-		/* A group-stop stays one (LISTEN); our own interrupt or a new thread runs. */
-		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
-			ptrace(PTRACE_LISTEN, tid, 0, 0);
-		else
-			ptrace(PTRACE_CONT, tid, 0, 0);
+	switch (stop_classify(status)) {
+	case STOP_GROUP:
+		ptrace(PTRACE_LISTEN, tid, 0, 0);
+		return;
+	case STOP_SIGNAL:
+		ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(status));
+		return;
+	case STOP_EXITED:
+		return;
+	default:
+		/* Seccomp stops, events, our interrupt, a new task's first stop. */
+		ptrace(PTRACE_CONT, tid, 0, 0);
 		return;
 	}
-	/* Events and syscall stops carry no signal; a signal-delivery-stop hands its own on. */
-	ptrace(PTRACE_CONT, tid, 0, event || sig == (SIGTRAP | 0x80) ? 0 : sig);
 }
 
 /*
@@ -209,7 +211,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	close(taskfd);
 	/* A thread born before its seize is followed through its parent's clone event. */
 	while ((tid = waitpid(-1, &status, __WALL)) != -1 || errno == EINTR) {
-		if (tid > 0 && WIFSTOPPED(status))
+		if (tid > 0)
 			guard_resume(tid, status);
 	}
 	return 0;

@@ -312,6 +312,7 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], long *ret)
 {
 	struct user_regs_struct r;
 	int status, err, entered = 0;
+	enum stop_event ev;
 
 	if (in->given_back)
 		return -ESRCH;
@@ -327,7 +328,8 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], long *ret)
 			return err;
 		if (!WIFSTOPPED(status))
 			continue;
-		if (status >> 16 == PTRACE_EVENT_SECCOMP) {
+		ev = stop_classify(status);
+		if (ev == STOP_SECCOMP) {
 			unsigned long msg = 0;
 
 			ptrace(PTRACE_GETEVENTMSG, in->tid, 0, &msg);
@@ -335,18 +337,18 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], long *ret)
 			in->seccomp_data = (uint32_t)msg;
 			continue;
 		}
-		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+		if (ev == STOP_SYSCALL) {
 			if (!entered) {
 				entered = 1;
 				continue;
 			}
 			break;
 		}
-		if (status >> 16 == PTRACE_EVENT_STOP) {
+		if (ev == STOP_GROUP || ev == STOP_INTERRUPT) {
 			/* A group-stop or a stray trap: nothing to hand on. */
 			continue;
 		}
-		/* A signal-delivery-stop (status >> 16 == 0): hand it on, with its registers. */
+		/* A signal-delivery-stop (or an event not asked for): hand it on, with its registers. */
 		give_back(in, WSTOPSIG(status));
 		return -EINTR;
 	}
@@ -364,6 +366,7 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], long *ret)
  */
 int inject_end(struct inject *in)
 {
+	enum stop_event ev;
 	int status, err;
 
 	if (in->given_back)
@@ -377,13 +380,14 @@ int inject_end(struct inject *in)
 			return err;
 		if (!WIFSTOPPED(status))
 			continue;
-		if (status >> 16 == PTRACE_EVENT_STOP) {
+		ev = stop_classify(status);
+		if (ev == STOP_GROUP || ev == STOP_INTERRUPT) {
 			if (ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved) < 0)
 				return -errno;
 			in->status = status;
 			return 0;
 		}
-		if (status >> 16 == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+		if (ev == STOP_SIGNAL) {
 			give_back(in, WSTOPSIG(status));
 			return 0;
 		}

@@ -14,6 +14,7 @@
 #include "hotspot.h"
 #include "maps.h"
 #include "timeline.h"
+#include "stop.h"
 
 /* Argument shapes, for printing. */
 enum arg_fmt {
@@ -138,7 +139,7 @@ struct task {
 	struct saved_piece *saved; /* what the pending call's entry took out of the table */
 	size_t nsaved, cap_saved;
 	struct timespec entry;	 /* monotonic, at the seccomp stop */
-	int orphan_sig;		 /* TASK_ORPHAN: the signal of the stop it is held in */
+	enum stop_event orphan_ev; /* TASK_ORPHAN: the stop it is held in (group or other) */
 };
 
 /*
@@ -431,6 +432,9 @@ int64_t mono_ns(void);
 ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
 pid_t proc_mm_pid(pid_t pid);
 int proc_status_field(pid_t pid, const char *name, char *buf, size_t size);
+/* Field NAME of /proc/PID/status as a number in BASE; DFL when absent. */
+unsigned long long proc_status_number(pid_t pid, const char *name, int base,
+				      unsigned long long dfl);
 /* The same from the open status file F. */
 int proc_status_scan(FILE *f, const char *name, char *buf, size_t size);
 int proc_task_gone(pid_t tid);
@@ -462,8 +466,10 @@ void session_handle(struct mt_session *s, pid_t tid, int status);
 /* Fork the guard of PID running program EXE (guard.c); its pid or -errno. */
 pid_t guard_start(const char *exe, pid_t pid);
 
-/* Detach from every task, leaving each as it was (attach.c). */
-void attach_detach_all(struct mt_session *s);
+/* Detach from every task, leaving each as it was (session.c). */
+void session_detach_all(struct mt_session *s);
+/* At a stop of TID with STATUS: undo an EINTR our interrupt caused (session.c). */
+void session_undo_eintr(pid_t tid, int status);
 
 /* Accounting handlers (account.c): at entry (munmap, mremap), at exit. */
 void account_munmap_enter(struct mt_session *s, struct task *t, const struct mt_event *ev);

@@ -18,6 +18,11 @@
  * A task born under the filter carries it from its first instruction, so it
  * is resumed with PTRACE_CONT from its first stop and never stops again
  * unless it makes a memory syscall.
+ *
+ * Each wait status is turned into one event by stop_classify() (stop.c) and
+ * dispatched by session_handle(); session_detach_all(), attach mode's
+ * leaving, sits beside it and reads the same events.  The tasks live in
+ * task.c's table.
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -43,6 +48,7 @@
 #include <libunwind-ptrace.h>
 #include <sys/mman.h>
 
+#include "inject.h"
 #include "internal.h"
 #include "procmaps.h"
 
@@ -654,27 +660,26 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 }
 
 /*
- * Answer a PTRACE_EVENT_STOP of T with signal SIG.  In a group-stop (a
- * stop signal) T stays stopped, listening, so SIGCONT and SIGKILL still
- * reach it; any other (an interrupt, a first stop, the wake-up after
- * SIGCONT) is resumed.
+ * Answer a PTRACE_EVENT_STOP of T, event EV.  In a group-stop T stays
+ * stopped, listening, so SIGCONT and SIGKILL still reach it; any other (an
+ * interrupt, a first stop, the wake-up after SIGCONT) is resumed.
  */
-static void task_stop_answer(struct mt_session *s, struct task *t, int sig)
+static void task_stop_answer(struct mt_session *s, struct task *t, enum stop_event ev)
 {
-	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+	if (ev == STOP_GROUP)
 		ptrace(PTRACE_LISTEN, t->tid, 0, 0);
 	else
 		task_resume(s, t, 0);
 }
 
 /* Read the clone flags of the clone/clone3 call T is stopped in. */
-static uint64_t clone_flags(struct task *t, int event)
+static uint64_t clone_flags(struct task *t, enum stop_event ev)
 {
 	struct user_regs_struct regs;
 	uint64_t flags = 0;
 
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
-		return event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
+		return ev == STOP_VFORK ? CLONE_VM | CLONE_VFORK : 0;
 	if (regs.orig_rax == __NR_clone)
 		return regs.rdi;
 	if (regs.orig_rax == __NR_clone3) {
@@ -689,11 +694,11 @@ static uint64_t clone_flags(struct task *t, int event)
 			return flags;
 	}
 	/* fork() and vfork() are clone underneath; these are their flags. */
-	return event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
+	return ev == STOP_VFORK ? CLONE_VM | CLONE_VFORK : 0;
 }
 
 /* Clone, fork or vfork event: set up the new task, then resume both. */
-static void on_clone(struct mt_session *s, struct task *t, int event)
+static void on_clone(struct mt_session *s, struct task *t, enum stop_event ev)
 {
 	unsigned long msg = 0;
 	uint64_t flags;
@@ -706,7 +711,7 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 		return;
 	}
 	tid = (pid_t)msg;
-	flags = clone_flags(t, event);
+	flags = clone_flags(t, ev);
 	/* Only tasks sharing the target's address space change its table. */
 	cflags = (flags & CLONE_VM) ? (t->flags & TASK_TARGET_MM) : 0;
 	c = task_get(s, tid);
@@ -714,7 +719,7 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 		/* Its first stop came before our event: it has waited for this. */
 		c->pid = c->th->pid = (flags & CLONE_THREAD) ? t->pid : tid;
 		c->flags = (c->flags & ~(TASK_TARGET_MM | TASK_ORPHAN)) | cflags;
-		task_stop_answer(s, c, c->orphan_sig);
+		task_stop_answer(s, c, c->orphan_ev);
 	} else {
 		task_new(s, tid, (flags & CLONE_THREAD) ? t->pid : tid, cflags);
 	}
@@ -880,23 +885,23 @@ static void on_exec(struct mt_session *s, struct task *t)
 
 /* A stop of a tid we do not know yet: a new task whose parent's event is
  * still queued.  Keep it stopped until on_clone() tells us who it is. */
-static void on_unknown(struct mt_session *s, pid_t tid, int status)
+static void on_unknown(struct mt_session *s, pid_t tid, enum stop_event ev)
 {
 	struct task *t = task_new(s, tid, tid, TASK_ORPHAN);
 
 	if (!t)
 		ptrace(PTRACE_CONT, tid, 0, 0);
 	else
-		t->orphan_sig = (status >> 16) == PTRACE_EVENT_STOP ? WSTOPSIG(status) : 0;
+		t->orphan_ev = ev == STOP_GROUP ? STOP_GROUP : STOP_INTERRUPT;
 }
 
 /* Dispatch one waitpid() result. */
 void session_handle(struct mt_session *s, pid_t tid, int status)
 {
+	enum stop_event ev = stop_classify(status);
 	struct task *t = task_get(s, tid);
-	int sig, event;
 
-	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+	if (ev == STOP_EXITED) {
 		if (t && (t->flags & TASK_IN_SYSCALL)) {
 			t->pending.done = 0;
 			record(s, t, &t->pending);
@@ -917,42 +922,161 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	}
 	if (!WIFSTOPPED(status))
 		return;
-	if (!t && status >> 16 == PTRACE_EVENT_EXEC)
+	if (!t && ev == STOP_EXEC)
 		t = task_exec_moved(s, tid);
 	if (!t) {
-		on_unknown(s, tid, status);
+		on_unknown(s, tid, ev);
 		return;
 	}
-	sig = WSTOPSIG(status);
-	event = status >> 16;
-	if (event || sig != (SIGTRAP | 0x80))
+	if (ev != STOP_SYSCALL)
 		t->flags &= ~TASK_IN_OTHER;
-	switch (event) {
-	case PTRACE_EVENT_SECCOMP:
+	switch (ev) {
+	case STOP_SECCOMP:
 		on_seccomp(s, t);
 		return;
-	case PTRACE_EVENT_CLONE:
-	case PTRACE_EVENT_FORK:
-	case PTRACE_EVENT_VFORK:
-		on_clone(s, t, event);
+	case STOP_CLONE:
+	case STOP_FORK:
+	case STOP_VFORK:
+		on_clone(s, t, ev);
 		return;
-	case PTRACE_EVENT_EXEC:
+	case STOP_EXEC:
 		on_exec(s, t);
 		return;
-	case PTRACE_EVENT_STOP:
+	case STOP_GROUP:
+	case STOP_INTERRUPT:
 		/*
 		 * A new task's first stop is one too: born while the process
 		 * stops, it joins the group-stop, and its first trap says so.
 		 */
-		task_stop_answer(s, t, sig);
+		task_stop_answer(s, t, ev);
 		return;
-	}
-	if (sig == (SIGTRAP | 0x80)) {
+	case STOP_SYSCALL:
 		on_syscall_stop(s, t);
 		return;
+	case STOP_SIGNAL:
+		/* Signal-delivery-stop: hand the signal on, unchanged. */
+		task_resume(s, t, WSTOPSIG(status));
+		return;
+	case STOP_EXITED:
+	case STOP_OTHER:
+		/* An event not asked for: resumed, nothing to hand on. */
+		task_resume(s, t, 0);
+		return;
 	}
-	/* Signal-delivery-stop: hand the signal on, unchanged. */
-	task_resume(s, t, sig);
+}
+
+/* Whether thread TID has a signal pending that it does not block. */
+static int signal_pending(pid_t tid)
+{
+	unsigned long long blk = proc_status_number(tid, "SigBlk:", 16, 0);
+
+	return (proc_status_number(tid, "SigPnd:", 16, ~0ULL) & ~blk) ||
+	       (proc_status_number(tid, "ShdPnd:", 16, ~0ULL) & ~blk);
+}
+
+/*
+ * At a stop of TID with STATUS: when it is our interrupt and it broke an
+ * epoll wait off with EINTR the program would not have had, make the wait
+ * restart instead (inject_undo_eintr()).  At the attach and at the detach.
+ */
+void session_undo_eintr(pid_t tid, int status)
+{
+	struct user_regs_struct r;
+
+	if (stop_classify(status) != STOP_INTERRUPT || ptrace(PTRACE_GETREGS, tid, 0, &r) < 0 ||
+	    !inject_undo_eintr(&r) || signal_pending(tid))
+		return;
+	ptrace(PTRACE_SETREGS, tid, 0, &r);
+}
+
+/* Interrupt task T so that it stops to be detached, or let it go now (task_foreach()). */
+static void interrupt_to_detach(struct mt_session *s, struct task *t, void *arg)
+{
+	(void)arg;
+	/* Already stopped with its stop consumed: no new report will come. */
+	if (t->flags & TASK_ORPHAN) {
+		ptrace(PTRACE_DETACH, t->tid, 0, 0);
+		task_free(s, t);
+		return;
+	}
+	/*
+	 * A leader that left with pthread_exit() is a zombie until the last
+	 * thread ends and will not stop for us: do not wait for it.  The
+	 * kernel lets it go when memtraced exits.
+	 */
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || proc_task_gone(t->tid))
+		task_free(s, t);
+}
+
+/*
+ * Detach every task (syscall attach mode): interrupt every thread and
+ * detach each at its next stop.  A signal-delivery-stop detaches with its
+ * signal, so nothing is lost; a thread in group-stop stays stopped (the
+ * kernel keeps the group stop); a thread stopped in a syscall carries on
+ * with it.  Runs on the tracer thread.
+ */
+void session_detach_all(struct mt_session *s)
+{
+	pid_t *freed = NULL; /* threads let go before we knew them */
+	size_t nfreed = 0;
+	int status;
+	pid_t tid;
+
+	task_foreach(s, interrupt_to_detach, NULL);
+	while (s->ntasks > 0) {
+		struct task *t;
+		enum stop_event ev;
+		int sig = 0;
+
+		tid = waitpid(-1, &status, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		ev = stop_classify(status);
+		t = task_get(s, tid);
+		if (!t && ev == STOP_EXEC)
+			t = task_exec_moved(s, tid);
+		if (ev == STOP_EXITED) {
+			session_handle(s, tid, status);
+			continue;
+		}
+		/* A signal-delivery-stop: hand the signal over as we let go. */
+		if (ev == STOP_SIGNAL)
+			sig = WSTOPSIG(status);
+		/* A thread born now stops once too: wait for it, unless it came first. */
+		if (ev == STOP_CLONE) {
+			unsigned long child = 0;
+			size_t k = 0;
+
+			ptrace(PTRACE_GETEVENTMSG, tid, 0, &child);
+			while (k < nfreed && freed[k] != (pid_t)child)
+				k++;
+			if (child && k == nfreed && !task_get(s, (pid_t)child))
+				task_new(s, (pid_t)child, t ? t->pid : (pid_t)child, 0);
+		}
+		session_undo_eintr(tid, status);
+		ptrace(PTRACE_DETACH, tid, 0, sig);
+		if (t && (t->flags & TASK_IN_SYSCALL)) {
+			t->flags &= ~TASK_IN_SYSCALL;
+			t->pending.done = 0;
+		}
+		if (!t) {
+			pid_t *n = realloc(freed, (nfreed + 1) * sizeof(*n));
+
+			if (n) {
+				freed = n;
+				freed[nfreed++] = tid;
+			}
+		}
+		task_free(s, t);
+	}
+	free(freed);
+	pthread_mutex_lock(&s->lock);
+	s->state = MT_STATE_DETACHED;
+	s->end_ns = mt_now_ns();
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
@@ -998,7 +1122,7 @@ static void do_stop(struct mt_session *s)
 		return;
 	}
 	if (s->attached) {
-		attach_detach_all(s);
+		session_detach_all(s);
 		return;
 	}
 	if (!s->stopping) {

@@ -20,7 +20,8 @@
 	X(inject)                                                                                  \
 	X(timeline)                                                                                \
 	X(html)                                                                                    \
-	X(task)
+	X(task)                                                                                    \
+	X(stop)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -372,6 +372,7 @@ static void add_stop(struct mt_session *s, struct task *t, void *arg)
 int mt_session_attach(struct mt_session *s, pid_t pid)
 {
 	struct first_stop *stops = NULL;
+	pid_t from_guard = 0;
 	size_t nstops = 0;
 	char buf[64];
 	int err, new;
@@ -394,6 +395,18 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	 */
 	if (proc_task_gone(pid) && proc_mm_pid(pid) == pid)
 		return -ESRCH;
+	/*
+	 * Traced by the guard of an earlier memtraced: the filter is ours.  The
+	 * guard leaves every thread stopped in a group-stop, untraced, for us
+	 * to seize; we send the SIGCONT once every stop is answered.
+	 */
+	if ((from_guard = guard_of(pid)) > 0) {
+		if ((err = guard_handover(from_guard, pid, 5000)) < 0) {
+			kill(pid, SIGCONT);
+			return err == -ETIMEDOUT ? -EPERM : err;
+		}
+		s->cfg.attach_mode = MT_ATTACH_FILTER;
+	}
 	s->attached = 1;
 	s->pid = pid;
 	do {
@@ -430,7 +443,13 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		char why[sizeof(s->attach_note)] = "";
 		pid_t guard = 0;
 
-		err = attach_install_filter(s, pid, stops, nstops, why, sizeof(why));
+		if (from_guard > 0) {
+			err = set_options(stops, nstops, FILTER_OPTIONS);
+			snprintf(why, sizeof(why), "memtrace's filter was in the target already; "
+				 "taken over from the guard, pid %d", from_guard);
+		} else {
+			err = attach_install_filter(s, pid, stops, nstops, why, sizeof(why));
+		}
 		/* Every thread is still stopped: the guard is there before any filtered call. */
 		if (err == 0 && s->cfg.guard_exe)
 			guard = guard_start(s->cfg.guard_exe, pid);
@@ -468,10 +487,13 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	/* Now let them go: each first stop is handled as any later stop would be. */
 	for (size_t i = 0; i < nstops; i++)
 		if (stops[i].status >= 0) {
-			session_undo_eintr(stops[i].tid, stops[i].status);
+			session_undo_eintr(stops[i].tid, stops[i].status, from_guard > 0);
 			session_handle(s, stops[i].tid,
 				       stops[i].status ? stops[i].status : W_EXITCODE(0, 0));
 		}
+	/* Every thread is ours and listening: end the group-stop of the handover. */
+	if (from_guard > 0)
+		kill(pid, SIGCONT);
 	pthread_mutex_lock(&s->lock);
 	s->attach_held_ns = mono_ns() - t0;
 	pthread_mutex_unlock(&s->lock);
@@ -480,6 +502,8 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 fail:
 	free(stops);
 	session_detach_all(s);
+	if (from_guard > 0)
+		kill(pid, SIGCONT);
 	s->attached = 0;
 	s->pid = 0;
 	return err;

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -44,6 +45,8 @@
 #include "internal.h"
 
 #define GUARD_SIGNAL SIGUSR2 /* the death signal; blocked, taken by sigwaitinfo() */
+/* Sent by a second memtraced: hand the target over (mt_guard_handover()). */
+#define GUARD_HANDOVER SIGUSR1
 #define GUARD_OPTIONS                                                                              \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |                        \
 	 PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)
@@ -135,6 +138,28 @@ static int all_ours(int taskfd)
 	return ok;
 }
 
+/* The thread group of TID; 0 when it is gone. */
+static pid_t proc_tgid(pid_t tid)
+{
+	return (pid_t)proc_status_number(tid, "Tgid:", 10, 0);
+}
+
+/* PTRACE_INTERRUPT every thread of PID. */
+static void interrupt_all(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return;
+	while ((d = readdir(dir)))
+		if (atoi(d->d_name) > 0)
+			ptrace(PTRACE_INTERRUPT, atoi(d->d_name), 0, 0);
+	closedir(dir);
+}
+
 /* Resume one stop of TID at once, as untraced: signals passed on, group-stops kept. */
 static void guard_resume(pid_t tid, int status)
 {
@@ -155,6 +180,54 @@ static void guard_resume(pid_t tid, int status)
 }
 
 /*
+ * Trace until nothing traced is left: every stop resumed at once; on a
+ * handover request (GUARD_HANDOVER, from a second memtraced), PID's
+ * threads are brought into a group-stop (SIGSTOP) and each is detached
+ * there, so it stays stopped until the new tracer has seized it and sends
+ * SIGCONT: no thread meets a filtered call without a tracer.  Children
+ * forked under the filter stay ours until they exit.
+ */
+static void guard_trace(pid_t pid)
+{
+	struct signalfd_siginfo si;
+	int handing = 0, status, sfd;
+	sigset_t set;
+	pid_t tid;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, GUARD_HANDOVER);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+		/* No handover then: only the stops to resume. */
+		while ((tid = waitpid(-1, &status, __WALL)) != -1 || errno == EINTR)
+			if (tid > 0)
+				guard_resume(tid, status);
+		return;
+	}
+	for (;;) {
+		/* SIGCHLD is not queued: take every stop there is before sleeping again. */
+		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
+			enum stop_event ev = stop_classify(status);
+
+			if (handing && ev == STOP_GROUP && proc_tgid(tid) == pid)
+				ptrace(PTRACE_DETACH, tid, 0, 0); /* stays in the group-stop */
+			else
+				guard_resume(tid, status);
+		}
+		if (tid < 0 && errno == ECHILD)
+			break;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si) || si.ssi_signo != GUARD_HANDOVER ||
+		    handing)
+			continue;
+		/* A thread in a group-stop already (LISTEN) reports it again when interrupted. */
+		handing = 1;
+		kill(pid, SIGSTOP);
+		interrupt_all(pid);
+	}
+	close(sfd);
+}
+
+/*
  * The guard: wait for the death of memtraced (pid DAEMON), then trace PID
  * until it is gone.  Returns the exit status for the guard process.
  */
@@ -164,12 +237,16 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	char path[64];
 	siginfo_t si;
 	sigset_t set;
-	int taskfd, pidfd, status, rt_on;
-	pid_t tid;
+	int taskfd, pidfd, rt_on;
 
 	sigemptyset(&set);
 	sigaddset(&set, GUARD_SIGNAL);
+	/* Taken by the tracing loop's signalfd: a tracee's stop, a handover request. */
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, GUARD_HANDOVER);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigdelset(&set, SIGCHLD);
+	sigdelset(&set, GUARD_HANDOVER);
 	/*
 	 * Ended, the guard would leave the target's memory calls failing: only
 	 * SIGKILL ends it.  (A terminal's ^C and systemd's SIGTERM are
@@ -209,10 +286,67 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	if (poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, 0) == 1)
 		return 0;
 	close(taskfd);
-	/* A thread born before its seize is followed through its parent's clone event. */
-	while ((tid = waitpid(-1, &status, __WALL)) != -1 || errno == EINTR) {
-		if (tid > 0)
-			guard_resume(tid, status);
+	guard_trace(pid);
+	return 0;
+}
+
+/* The guard tracing PID (its comm is memtraced-guard), or 0. */
+pid_t guard_of(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	pid_t tracer = (pid_t)proc_status_number(pid, "TracerPid:", 10, 0);
+	FILE *f;
+
+	if (tracer <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/comm", tracer);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+	}
+	return strcmp(comm, "memtraced-guard\n") ? 0 : tracer;
+}
+
+/* Whether every thread of PID is untraced and stopped (T), or gone. */
+static int all_handed(pid_t pid)
+{
+	char path[64], state[64];
+	struct dirent *d;
+	DIR *dir;
+	int ok = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return 1;
+	while (ok && (d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid <= 0 || proc_task_gone(tid))
+			continue;
+		if (proc_status_number(tid, "TracerPid:", 10, 0) != 0 ||
+		    proc_status_field(tid, "State:", state, sizeof(state)) < 0 || state[0] != 'T')
+			ok = 0;
+	}
+	closedir(dir);
+	return ok;
+}
+
+/*
+ * Ask GUARD to hand PID over (see guard_trace()) and wait, at most
+ * TIMEOUT_MS, until every thread of PID is left stopped in a group-stop
+ * with no tracer.  0, or -errno.
+ */
+int guard_handover(pid_t guard, pid_t pid, int timeout_ms)
+{
+	int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000;
+
+	if (kill(guard, GUARD_HANDOVER) < 0)
+		return -errno;
+	while (!all_handed(pid)) {
+		if (mono_ns() > deadline)
+			return -ETIMEDOUT;
+		usleep(200);
 	}
 	return 0;
 }

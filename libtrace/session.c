@@ -975,16 +975,18 @@ static int signal_pending(pid_t tid)
 }
 
 /*
- * At a stop of TID with STATUS: when it is our interrupt and it broke an
- * epoll wait off with EINTR the program would not have had, make the wait
- * restart instead (inject_undo_eintr()).  At the attach and at the detach.
+ * At a stop of TID with STATUS: when it is our interrupt (or, OUR_GROUP,
+ * the group-stop of a handover) and it broke an epoll wait off with EINTR
+ * the program would not have had, make the wait restart instead
+ * (inject_undo_eintr()).  At the attach and at the detach.
  */
-void session_undo_eintr(pid_t tid, int status)
+void session_undo_eintr(pid_t tid, int status, int our_group)
 {
+	enum stop_event ev = stop_classify(status);
 	struct user_regs_struct r;
 
-	if (stop_classify(status) != STOP_INTERRUPT || ptrace(PTRACE_GETREGS, tid, 0, &r) < 0 ||
-	    !inject_undo_eintr(&r) || signal_pending(tid))
+	if ((ev != STOP_INTERRUPT && !(our_group && ev == STOP_GROUP)) ||
+	    ptrace(PTRACE_GETREGS, tid, 0, &r) < 0 || !inject_undo_eintr(&r) || signal_pending(tid))
 		return;
 	ptrace(PTRACE_SETREGS, tid, 0, &r);
 }
@@ -1056,7 +1058,7 @@ void session_detach_all(struct mt_session *s)
 			if (child && k == nfreed && !task_get(s, (pid_t)child))
 				task_new(s, (pid_t)child, t ? t->pid : (pid_t)child, 0);
 		}
-		session_undo_eintr(tid, status);
+		session_undo_eintr(tid, status, 0);
 		ptrace(PTRACE_DETACH, tid, 0, sig);
 		if (t && (t->flags & TASK_IN_SYSCALL)) {
 			t->flags &= ~TASK_IN_SYSCALL;

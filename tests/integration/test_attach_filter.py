@@ -244,6 +244,54 @@ class FilterAttachTest(unittest.TestCase):
                         "the guard did not take over: %s" % tracer_pids(b.pid))
         self.assertEqual(b.cmd("map 100")["failed"], 0)
 
+    def guarded(self):
+        """blockers with its threads blocked, attached in filter mode, then
+        memtraced killed while the target makes no memory call: its guard
+        traces it.  Returns (blockers, guard pid)."""
+        b = self.blockers("block")
+        self.wait_blocked(b.pid, 4)
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take over: %s" % tracer_pids(b.pid))
+        return b, guard
+
+    def test_takeover_from_guard(self):
+        """A second memtraced takes the target over from the guard: the
+        blocked calls end as untraced, nothing fails, the filter is not
+        stacked, accounting is exact, and the old guard leaves."""
+        b, guard = self.guarded()
+        d2, st2 = self.attach(b.pid)
+        self.assertEqual(st2["attach"]["mode"], "filter", st2["attach"])
+        self.assertIn("taken over from the guard, pid %d" % guard, st2["attach"]["note"])
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {d2.proc.pid}),
+                        tracer_pids(b.pid))
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the old guard stayed")
+        self.assertNotEqual(st2["attach"]["guard"], guard)
+        self.assertTrue(pid_alive(st2["attach"]["guard"]), "no new guard")
+        self.assertEqual(seccomp_filters(b.pid), 1, "a second filter was stacked")
+        self.assertNotEqual(mtlib.proc_state(b.pid), "T", "the target was left stopped")
+        self.check_results(b)
+        self.assertEqual(b.cmd("signal")["signals"], 1, "the signal reached its handler")
+        self.assertEqual(b.cmd("map 200")["failed"], 0)
+        self.assertTrue(wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"] >= 200))
+        self.assert_matches_maps(d2, b.pid)
+
+    def test_takeover_while_mapping(self):
+        """The handover while the target maps and unmaps: not one call fails."""
+        b, guard = self.guarded()
+        b.a.send("map 50000")
+        d2, st2 = self.attach(b.pid)
+        self.assertIn("taken over from the guard", st2["attach"]["note"])
+        self.assertEqual(b.a.read_truth(60)["failed"], 0, "memory calls failed at the handover")
+        self.assertEqual(set(tracer_pids(b.pid).values()), {d2.proc.pid})
+        # The handover came in the middle of the calls: some were the guard's, some ours.
+        mmaps = wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"])
+        self.assertTrue(0 < mmaps < 50000, "no overlap with the handover: %s mmaps seen" % mmaps)
+
     def test_end_by_stop_command(self):
         self.check_end("stop")
 

@@ -27,7 +27,7 @@
  * for the last: see first_stops()); seed the table from /proc/PID/maps
  * while the process is still; install the filter in filter mode; then
  * resume.  An epoll wait our interrupt broke off with EINTR is restarted
- * instead (session_undo_eintr()), at the attach and at the detach.
+ * instead (inject_restart_eintr()), at the attach and at the detach.
  *
  * Detach (syscall mode) is session.c's session_detach_all(), beside the
  * dispatcher whose events it reads.
@@ -373,6 +373,7 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 {
 	struct first_stop *stops = NULL;
 	pid_t from_guard = 0;
+	int from_keeper = 0;
 	size_t nstops = 0;
 	char buf[64];
 	int err, new;
@@ -400,7 +401,7 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	 * guard leaves every thread stopped in a group-stop, untraced, for us
 	 * to seize; we send the SIGCONT once every stop is answered.
 	 */
-	if ((from_guard = guard_of(pid)) > 0) {
+	if ((from_guard = guard_of(pid, &from_keeper)) > 0) {
 		if ((err = guard_handover(from_guard, pid, 5000)) < 0) {
 			kill(pid, SIGCONT);
 			return err == -ETIMEDOUT ? -EPERM : err;
@@ -446,7 +447,8 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		if (from_guard > 0) {
 			err = set_options(stops, nstops, FILTER_OPTIONS);
 			snprintf(why, sizeof(why), "memtrace's filter was in the target already; "
-				 "taken over from the guard, pid %d", from_guard);
+				 "taken over from %s, pid %d", from_keeper ? "a keeper" : "the guard",
+				 from_guard);
 		} else {
 			err = attach_install_filter(s, pid, stops, nstops, why, sizeof(why));
 		}
@@ -487,7 +489,7 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	/* Now let them go: each first stop is handled as any later stop would be. */
 	for (size_t i = 0; i < nstops; i++)
 		if (stops[i].status >= 0) {
-			session_undo_eintr(stops[i].tid, stops[i].status, from_guard > 0);
+			inject_restart_eintr(stops[i].tid, stops[i].status, from_guard > 0);
 			session_handle(s, stops[i].tid,
 				       stops[i].status ? stops[i].status : W_EXITCODE(0, 0));
 		}

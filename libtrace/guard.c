@@ -42,10 +42,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "inject.h"
 #include "internal.h"
 
 #define GUARD_SIGNAL SIGUSR2 /* the death signal; blocked, taken by sigwaitinfo() */
-/* Sent by a second memtraced: hand the target over (mt_guard_handover()). */
+/* Sent by a second memtraced: hand the target over (guard_handover()); a keeper takes it too. */
 #define GUARD_HANDOVER SIGUSR1
 #define GUARD_OPTIONS                                                                              \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |                        \
@@ -209,6 +210,9 @@ static void guard_trace(pid_t pid)
 		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
 			enum stop_event ev = stop_classify(status);
 
+			/* Our interrupt or stop must not end an epoll wait with EINTR. */
+			if (handing)
+				inject_restart_eintr(tid, status, 1);
 			if (handing && ev == STOP_GROUP && proc_tgid(tid) == pid)
 				ptrace(PTRACE_DETACH, tid, 0, 0); /* stays in the group-stop */
 			else
@@ -290,8 +294,8 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	return 0;
 }
 
-/* The guard tracing PID (its comm is memtraced-guard), or 0. */
-pid_t guard_of(pid_t pid)
+/* The guard or keeper tracing PID (comm memtraced-guard, memtraced-keep), or 0. */
+pid_t guard_of(pid_t pid, int *keeper)
 {
 	char path[64], comm[32] = "";
 	pid_t tracer = (pid_t)proc_status_number(pid, "TracerPid:", 10, 0);
@@ -305,7 +309,8 @@ pid_t guard_of(pid_t pid)
 			comm[0] = '\0';
 		fclose(f);
 	}
-	return strcmp(comm, "memtraced-guard\n") ? 0 : tracer;
+	*keeper = !strcmp(comm, "memtraced-keep\n");
+	return *keeper || !strcmp(comm, "memtraced-guard\n") ? tracer : 0;
 }
 
 /* Whether every thread of PID is untraced and stopped (T), or gone. */

@@ -100,6 +100,36 @@ int inject_undo_eintr(struct user_regs_struct *r)
 	return 1;
 }
 
+/* The handover's own stop and continue (guard.c): no EINTR is owed for them. */
+#define HANDOVER_SIGNALS ((1ULL << (SIGSTOP - 1)) | (1ULL << (SIGCONT - 1)))
+
+/* Whether thread TID has a signal pending that it does not block, IGNORE aside. */
+static int signal_pending(pid_t tid, unsigned long long ignore)
+{
+	unsigned long long blk = proc_status_number(tid, "SigBlk:", 16, 0) | ignore;
+
+	return (proc_status_number(tid, "SigPnd:", 16, ~0ULL) & ~blk) ||
+	       (proc_status_number(tid, "ShdPnd:", 16, ~0ULL) & ~blk);
+}
+
+/*
+ * At a stop of TID with STATUS: when it is our interrupt (or, OUR_GROUP,
+ * the group-stop of a handover) and it broke an epoll wait off with EINTR
+ * the program would not have had, make the wait restart instead
+ * (inject_undo_eintr()).  At the attach and at the detach.
+ */
+void inject_restart_eintr(pid_t tid, int status, int our_group)
+{
+	enum stop_event ev = stop_classify(status);
+	struct user_regs_struct r;
+
+	if ((ev != STOP_INTERRUPT && !(our_group && ev == STOP_GROUP)) ||
+	    ptrace(PTRACE_GETREGS, tid, 0, &r) < 0 || !inject_undo_eintr(&r) ||
+	    signal_pending(tid, our_group ? HANDOVER_SIGNALS : 0))
+		return;
+	ptrace(PTRACE_SETREGS, tid, 0, &r);
+}
+
 /* Scratch below the red zone; see inject.h. */
 uint64_t inject_scratch(uint64_t rsp, size_t len)
 {

@@ -330,6 +330,8 @@ struct mt_session {
 	struct task_table tasks; /* task.c */
 	uint64_t ntasks;	 /* tasks in it */
 	atomic_int stop_requested; /* 0, or the grace in ms before SIGKILL */
+	atomic_int handover_requested; /* a second memtraced asks a keeper for the target */
+	int handing;		       /* keeper: the target's threads are being left in a group-stop */
 	int64_t stop_deadline_ns; /* monotonic; SIGKILL after it */
 	int stopping;
 
@@ -466,13 +468,11 @@ void session_handle(struct mt_session *s, pid_t tid, int status);
 /* Fork the guard of PID running program EXE (guard.c); its pid or -errno. */
 pid_t guard_start(const char *exe, pid_t pid);
 /* The guard tracing PID, or 0; have it leave PID stopped for us (guard.c). */
-pid_t guard_of(pid_t pid);
+pid_t guard_of(pid_t pid, int *keeper);
 int guard_handover(pid_t guard, pid_t pid, int timeout_ms);
 
 /* Detach from every task, leaving each as it was (session.c). */
 void session_detach_all(struct mt_session *s);
-/* At a stop of TID with STATUS: undo an EINTR our interrupt (or OUR_GROUP stop) caused. */
-void session_undo_eintr(pid_t tid, int status, int our_group);
 
 /* Accounting handlers (account.c): at entry (munmap, mremap), at exit. */
 void account_munmap_enter(struct mt_session *s, struct task *t, const struct mt_event *ev);

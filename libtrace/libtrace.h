@@ -376,6 +376,13 @@ int mt_session_run(struct mt_session *s);
 void mt_session_stop(struct mt_session *s, int grace_ms);
 
 /*
+ * A second memtraced asks for the target (SIGUSR1); async-signal-safe.  A
+ * keeper leaves every thread of the target in a group-stop, untraced, for
+ * it, and its tracer loop then ends; in any other state nothing happens.
+ */
+void mt_session_handover(struct mt_session *s);
+
+/*
  * Record a sample of the weighed bytes for growth, history and the trend
  * alert; call about once a second, from one thread.  Returns 1 when it
  * made an alert (read it with mt_session_alerts()).

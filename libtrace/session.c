@@ -930,6 +930,21 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	}
 	if (ev != STOP_SYSCALL)
 		t->flags &= ~TASK_IN_OTHER;
+	/* Our interrupt or stop must not end an epoll wait with EINTR. */
+	if (s->handing)
+		inject_restart_eintr(tid, status, 1);
+	/* A handover: the thread stays in its group-stop with no tracer. */
+	if (s->handing && ev == STOP_GROUP && t->pid == s->pid) {
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		task_free(s, t);
+		if (!s->ntasks) {
+			pthread_mutex_lock(&s->lock);
+			s->state = MT_STATE_DETACHED;
+			s->end_ns = mt_now_ns();
+			pthread_mutex_unlock(&s->lock);
+		}
+		return;
+	}
 	switch (ev) {
 	case STOP_SECCOMP:
 		on_seccomp(s, t);
@@ -963,32 +978,6 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 		task_resume(s, t, 0);
 		return;
 	}
-}
-
-/* Whether thread TID has a signal pending that it does not block. */
-static int signal_pending(pid_t tid)
-{
-	unsigned long long blk = proc_status_number(tid, "SigBlk:", 16, 0);
-
-	return (proc_status_number(tid, "SigPnd:", 16, ~0ULL) & ~blk) ||
-	       (proc_status_number(tid, "ShdPnd:", 16, ~0ULL) & ~blk);
-}
-
-/*
- * At a stop of TID with STATUS: when it is our interrupt (or, OUR_GROUP,
- * the group-stop of a handover) and it broke an epoll wait off with EINTR
- * the program would not have had, make the wait restart instead
- * (inject_undo_eintr()).  At the attach and at the detach.
- */
-void session_undo_eintr(pid_t tid, int status, int our_group)
-{
-	enum stop_event ev = stop_classify(status);
-	struct user_regs_struct r;
-
-	if ((ev != STOP_INTERRUPT && !(our_group && ev == STOP_GROUP)) ||
-	    ptrace(PTRACE_GETREGS, tid, 0, &r) < 0 || !inject_undo_eintr(&r) || signal_pending(tid))
-		return;
-	ptrace(PTRACE_SETREGS, tid, 0, &r);
 }
 
 /* Interrupt task T so that it stops to be detached, or let it go now (task_foreach()). */
@@ -1058,7 +1047,7 @@ void session_detach_all(struct mt_session *s)
 			if (child && k == nfreed && !task_get(s, (pid_t)child))
 				task_new(s, (pid_t)child, t ? t->pid : (pid_t)child, 0);
 		}
-		session_undo_eintr(tid, status, 0);
+		inject_restart_eintr(tid, status, 0);
 		ptrace(PTRACE_DETACH, tid, 0, sig);
 		if (t && (t->flags & TASK_IN_SYSCALL)) {
 			t->flags &= ~TASK_IN_SYSCALL;
@@ -1096,6 +1085,8 @@ static void keep(struct mt_session *s)
 	pthread_mutex_lock(&s->lock);
 	s->keeping = 1;
 	pthread_mutex_unlock(&s->lock);
+	/* The name a second memtraced knows a keeper by (guard_of()). */
+	prctl(PR_SET_NAME, "memtraced-keep");
 	/* No more requests to notice: the loop ends when the target does. */
 	if (s->have_timer)
 		timer_settime(s->wake_timer, 0, &off, NULL);
@@ -1114,6 +1105,42 @@ static void kill_task(struct mt_session *s, struct task *t, void *arg)
 	(void)s;
 	(void)arg;
 	kill(t->pid, SIGKILL);
+}
+
+/* PTRACE_INTERRUPT task T of the target (task_foreach()). */
+static void interrupt_target_task(struct mt_session *s, struct task *t, void *arg)
+{
+	(void)arg;
+	if (t->pid == s->pid)
+		ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+}
+
+/*
+ * A keeper hands the target over to a second memtraced, as a guard does
+ * (guard.c): its own guard goes first (it would seize the threads when we
+ * exit), then SIGSTOP, and each of the target's threads is detached at
+ * its group-stop (session_handle()), where it stays, untraced, for the
+ * new tracer to seize.  A thread already in a group-stop reports it again
+ * when interrupted.
+ */
+static void begin_handover(struct mt_session *s)
+{
+	s->handing = 1;
+	if (s->guard > 0) {
+		kill(s->guard, SIGKILL);
+		waitpid(s->guard, NULL, __WALL);
+		pthread_mutex_lock(&s->lock);
+		s->guard = 0;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (s->cfg.log) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "handing pid %d over to another memtraced", s->pid);
+		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
+	}
+	kill(s->pid, SIGSTOP);
+	task_foreach(s, interrupt_target_task, NULL);
 }
 
 /* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
@@ -1175,6 +1202,8 @@ int mt_session_run(struct mt_session *s)
 	while (s->ntasks > 0) {
 		if (atomic_load(&s->stop_requested))
 			do_stop(s);
+		if (atomic_load(&s->handover_requested) && s->keeping && !s->handing)
+			begin_handover(s);
 		tid = waitpid(-1, &status, __WALL);
 		if (tid < 0) {
 			if (errno == EINTR)
@@ -1199,6 +1228,18 @@ int mt_session_run(struct mt_session *s)
 	pthread_mutex_unlock(&s->lock);
 	notify(s);
 	return 0;
+}
+
+/* Ask a keeper to hand the target over; see libtrace.h.  Async-signal-safe. */
+void mt_session_handover(struct mt_session *s)
+{
+	struct itimerspec tick = {{0, 50000000}, {0, 50000000}};
+
+	atomic_store(&s->handover_requested, 1);
+	if (s->have_timer)
+		timer_settime(s->wake_timer, 0, &tick, NULL);
+	if (s->tracer_tid)
+		pthread_kill(s->tracer, s->cfg.wake_signal);
 }
 
 /* Request a stop; async-signal-safe. */

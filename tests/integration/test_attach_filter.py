@@ -259,6 +259,47 @@ class FilterAttachTest(unittest.TestCase):
                         "the guard did not take over: %s" % tracer_pids(b.pid))
         return b, guard
 
+    def kept(self):
+        """blockers with its threads blocked, attached in filter mode, then
+        told to stop: memtraced is a keeper.  Returns (blockers, daemon)."""
+        b = self.blockers("block")
+        self.wait_blocked(b.pid, 4)
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        d.ctl("stop")
+        self.assertTrue(wait_for(lambda: (d.ctl("status", check=False) or {}).get(
+            "attach", {}).get("keeping")), "memtraced did not turn keeper")
+        self.assertTrue(wait_for(lambda: comm(d.proc.pid) == "memtraced-keep"), comm(d.proc.pid))
+        return b, d, st["attach"]["guard"]
+
+    def test_takeover_from_keeper(self):
+        """A second memtraced takes the target over from a keeper, which
+        then exits with its guard: nothing fails, the blocked calls end as
+        untraced, accounting is exact."""
+        b, d, guard = self.kept()
+        d2, st2 = self.attach(b.pid)
+        self.assertIn("taken over from a keeper, pid %d" % d.proc.pid, st2["attach"]["note"])
+        self.assertEqual(d.finish(timeout=20), 0, d.err)
+        self.assertFalse(pid_alive(guard), "the keeper's guard stayed")
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {d2.proc.pid}),
+                        tracer_pids(b.pid))
+        self.assertEqual(seccomp_filters(b.pid), 1, "a second filter was stacked")
+        self.check_results(b)
+        self.assertEqual(b.cmd("map 200")["failed"], 0)
+        self.assertTrue(wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"] >= 200))
+        self.assert_matches_maps(d2, b.pid)
+
+    def test_takeover_from_keeper_while_mapping(self):
+        """The keeper's handover while the target maps and unmaps: not one call fails."""
+        b, d, guard = self.kept()
+        b.a.send("map 50000")
+        d2, st2 = self.attach(b.pid)
+        self.assertIn("taken over from a keeper", st2["attach"]["note"])
+        self.assertEqual(b.a.read_truth(60)["failed"], 0, "memory calls failed at the handover")
+        self.assertEqual(d.finish(timeout=20), 0, d.err)
+        mmaps = wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"])
+        self.assertTrue(0 < mmaps < 50000, "no overlap with the handover: %s mmaps seen" % mmaps)
+
     def test_takeover_from_guard(self):
         """A second memtraced takes the target over from the guard: the
         blocked calls end as untraced, nothing fails, the filter is not

@@ -24,12 +24,12 @@
  * Then it resumes every stop at once, keeping the target's signals and
  * group-stops, following clones and forks, until nothing it traces is
  * left, and exits.  When memtraced exits because the target has, the
- * guard finds the target gone (its pidfd says so) and exits at once.
+ * guard finds the target gone (its /proc task directory, opened at start,
+ * lists no thread) and exits at once.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -85,7 +85,9 @@ pid_t guard_start(const char *exe, pid_t pid)
 			_exit(127);
 		for (int fd = 0; fd < 3; fd++)
 			dup2(null, fd);
-		syscall(SYS_close_range, 3, ~0U, 0);
+		if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+			for (int fd = 3; fd < 1024; fd++)
+				close(fd);
 		execve(exe, argv, envp);
 		_exit(127);
 	}
@@ -241,7 +243,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	char path[64];
 	siginfo_t si;
 	sigset_t set;
-	int taskfd, pidfd, rt_on;
+	int taskfd, rt_on, gone = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, GUARD_SIGNAL);
@@ -261,10 +263,9 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "memtraced-guard");
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* Open now, it names this process for good: a pid reused later is not it. */
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pidfd < 0 || taskfd < 0)
+	if ((taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return 0; /* the target is gone already */
 	/* Asleep it costs nothing; woken it must run before the target makes a call. */
 	rt_on = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
@@ -275,8 +276,10 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 			;
 	/* memtraced's threads may still be exiting: seize until every thread is ours. */
 	for (int spins = 0;; spins++) {
-		if (seize_all(taskfd) < 0)
+		if (seize_all(taskfd) < 0) {
+			gone = 1; /* with memtraced, or since: nothing to guard */
 			break;
+		}
 		if (all_ours(taskfd))
 			break;
 		if (spins > 1000000)
@@ -286,10 +289,9 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	}
 	if (rt_on)
 		sched_setscheduler(0, SCHED_OTHER, &other);
-	/* Gone with memtraced (or now): nothing to guard. */
-	if (poll(&(struct pollfd){.fd = pidfd, .events = POLLIN}, 1, 0) == 1)
-		return 0;
 	close(taskfd);
+	if (gone)
+		return 0;
 	guard_trace(pid);
 	return 0;
 }

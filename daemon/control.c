@@ -759,6 +759,11 @@ static void *control_main(void *arg)
 			while (read(c->signal_fd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGPIPE)
 					continue;
+				/* A second memtraced --pid asks a keeper for the target. */
+				if (si.ssi_signo == SIGUSR1) {
+					mt_session_handover(c->s);
+					continue;
+				}
 				log_info("%s: stopping", strsignal((int)si.ssi_signo));
 				control_request_stop(c);
 			}
@@ -849,6 +854,7 @@ int control_start(struct mt_session *s, const struct options *o, struct control 
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
+	sigaddset(&set, SIGUSR1);
 	c->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (c->signal_fd < 0 || c->wake_fd < 0) {

@@ -170,10 +170,14 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int err;
 
+	/* The guard of a target in filter mode (guard.c), run by memtraced itself. */
+	if (argc == 4 && !strcmp(argv[1], "--guard"))
+		return mt_guard_main((pid_t)atoi(argv[2]), (pid_t)atoi(argv[3]));
 	options_parse(&o, argc, argv);
 	sched_getaffinity(0, sizeof(o.all_cpus), &o.all_cpus);
 	log_init(o.verbose);
 	o.cfg.log = lib_log;
+	o.cfg.guard_exe = "/proc/self/exe";
 
 	/* Stop signals are taken by the control thread through a signalfd. */
 	sigemptyset(&set);
@@ -181,6 +185,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, &orig);
 	o.cfg.child_sigmask = &orig;
 

@@ -1,5 +1,7 @@
 /*
- * attach.c - tracing a process that is already running, and leaving it.
+ * attach.c - seizing a process that is already running, and installing
+ * the filter in it.  It calls down into session.c (the dispatcher, the
+ * detach, the table's reset) and task.c; nothing calls back up.
  *
  * Two modes (enum mt_attach_mode).  In syscall mode every syscall stops at
  * entry and exit (PTRACE_SYSCALL); non-memory syscalls are resumed at once.
@@ -17,19 +19,18 @@
  * in launch mode.  Anything that keeps the filter out (a thread that has
  * not stopped, a TSYNC conflict, a refusing filter of the target's own)
  * leaves syscall mode in force, with a note saying why.  The filter stays
- * for the process's life, so a stop does not detach (session.c's keep()).
+ * for the process's life, so a stop does not detach (session.c's keep()),
+ * and a guard process (guard.c) is started to take over if memtraced dies.
  *
  * Attach: seize and interrupt every thread listed in /proc/PID/task, again
  * until no new one appears; wait until each has stopped (at most a second
  * for the last: see first_stops()); seed the table from /proc/PID/maps
  * while the process is still; install the filter in filter mode; then
  * resume.  An epoll wait our interrupt broke off with EINTR is restarted
- * instead (attach_undo_eintr()), at the attach and at the detach.
+ * instead (inject_restart_eintr()), at the attach and at the detach.
  *
- * Detach (syscall mode): interrupt every thread and detach each at its next
- * stop.  A signal-delivery-stop detaches with its signal, so nothing is
- * lost; a thread in group-stop stays stopped (the kernel keeps the group
- * stop); a thread stopped in a syscall carries on with it.
+ * Detach (syscall mode) is session.c's session_detach_all(), beside the
+ * dispatcher whose events it reads.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -201,8 +202,7 @@ static int pick_injector(const struct first_stop *stops, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct user_regs_struct r;
 
-		if (stops[i].status <= 0 || !WIFSTOPPED(stops[i].status) ||
-		    stops[i].status >> 16 != PTRACE_EVENT_STOP || WSTOPSIG(stops[i].status) != SIGTRAP)
+		if (stops[i].status <= 0 || stop_classify(stops[i].status) != STOP_INTERRUPT)
 			continue;
 		if (best < 0)
 			best = (int)i;
@@ -211,17 +211,6 @@ static int pick_injector(const struct first_stop *stops, size_t n)
 			return (int)i;
 	}
 	return best;
-}
-
-/* The hexadecimal field NAME of /proc/PID/status as a number; DFL when absent. */
-static unsigned long long status_number(pid_t pid, const char *name, int base,
-					unsigned long long dfl)
-{
-	char buf[64];
-
-	if (proc_status_field(pid, name, buf, sizeof(buf)) < 0)
-		return dfl;
-	return strtoull(buf, NULL, base);
 }
 
 /*
@@ -243,7 +232,7 @@ static int install_calls(struct mt_session *s, struct inject *in, pid_t pid, int
 	 * A filter already there may be ours, from an earlier memtraced: a
 	 * munmap of nothing (EINVAL, changes nothing) stops with our tag.
 	 */
-	if (status_number(pid, "Seccomp_filters:", 10, 0) > 0) {
+	if (proc_status_number(pid, "Seccomp_filters:", 10, 0) > 0) {
 		if ((err = inject_call(in, __NR_munmap, args, &ret)) < 0)
 			goto interrupted;
 		if (in->seccomp_stopped && (in->seccomp_data & 0xff00) == FILTER_TAG)
@@ -270,8 +259,8 @@ static int install_calls(struct mt_session *s, struct inject *in, pid_t pid, int
 	free(img);
 	/* Not undone if seccomp() then fails: so only when the kernel demands it. */
 	/* Both are the calling thread's; TSYNC gives the others no_new_privs too. */
-	if (!status_number(in->tid, "NoNewPrivs:", 10, 0) &&
-	    !(status_number(in->tid, "CapEff:", 16, 0) & CAP_SYS_ADMIN_BIT)) {
+	if (!proc_status_number(in->tid, "NoNewPrivs:", 10, 0) &&
+	    !(proc_status_number(in->tid, "CapEff:", 16, 0) & CAP_SYS_ADMIN_BIT)) {
 		args[0] = PR_SET_NO_NEW_PRIVS;
 		args[1] = 1;
 		if ((err = inject_call(in, __NR_prctl, args, &ret)) < 0)
@@ -363,34 +352,28 @@ static int attach_install_filter(struct mt_session *s, pid_t pid, struct first_s
 	return 0;
 }
 
-/* Whether thread TID has a signal pending that it does not block. */
-static int signal_pending(pid_t tid)
+struct stops_of {
+	struct first_stop *stops;
+	size_t n, max;
+	pid_t pid;
+};
+
+/* Add task T of the attached process to the first stops to wait for (task_foreach()). */
+static void add_stop(struct mt_session *s, struct task *t, void *arg)
 {
-	unsigned long long blk = status_number(tid, "SigBlk:", 16, 0);
+	struct stops_of *of = arg;
 
-	return (status_number(tid, "SigPnd:", 16, ~0ULL) & ~blk) ||
-	       (status_number(tid, "ShdPnd:", 16, ~0ULL) & ~blk);
-}
-
-/*
- * At a stop of TID with STATUS: when it is our interrupt and it broke an
- * epoll wait off with EINTR the program would not have had, make the wait
- * restart instead (inject_undo_eintr()).
- */
-static void attach_undo_eintr(pid_t tid, int status)
-{
-	struct user_regs_struct r;
-
-	if (!WIFSTOPPED(status) || status >> 16 != PTRACE_EVENT_STOP || WSTOPSIG(status) != SIGTRAP ||
-	    ptrace(PTRACE_GETREGS, tid, 0, &r) < 0 || !inject_undo_eintr(&r) || signal_pending(tid))
-		return;
-	ptrace(PTRACE_SETREGS, tid, 0, &r);
+	(void)s;
+	if (t->pid == of->pid && of->n < of->max)
+		of->stops[of->n++] = (struct first_stop){t->tid, -1};
 }
 
 /* Attach to PID; see the top comment. */
 int mt_session_attach(struct mt_session *s, pid_t pid)
 {
 	struct first_stop *stops = NULL;
+	pid_t from_guard = 0;
+	int from_keeper = 0;
 	size_t nstops = 0;
 	char buf[64];
 	int err, new;
@@ -413,6 +396,18 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	 */
 	if (proc_task_gone(pid) && proc_mm_pid(pid) == pid)
 		return -ESRCH;
+	/*
+	 * Traced by the guard of an earlier memtraced: the filter is ours.  The
+	 * guard leaves every thread stopped in a group-stop, untraced, for us
+	 * to seize; we send the SIGCONT once every stop is answered.
+	 */
+	if ((from_guard = guard_of(pid, &from_keeper)) > 0) {
+		if ((err = guard_handover(from_guard, pid, 5000)) < 0) {
+			kill(pid, SIGCONT);
+			return err == -ETIMEDOUT ? -EPERM : err;
+		}
+		s->cfg.attach_mode = MT_ATTACH_FILTER;
+	}
 	s->attached = 1;
 	s->pid = pid;
 	do {
@@ -437,27 +432,50 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		err = -ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < s->tasks_cap && nstops < s->ntasks; i++)
-		if (s->tasks[i] && s->tasks[i]->pid == pid)
-			stops[nstops++] = (struct first_stop){s->tasks[i]->tid, -1};
+	{
+		struct stops_of of = {stops, 0, s->ntasks, pid};
+
+		task_foreach(s, add_stop, &of);
+		nstops = of.n;
+	}
 	first_stops(stops, nstops);
 	session_reset(s, pid);
 	if (s->cfg.attach_mode == MT_ATTACH_FILTER) {
 		char why[sizeof(s->attach_note)] = "";
+		pid_t guard = 0;
 
-		err = attach_install_filter(s, pid, stops, nstops, why, sizeof(why));
+		if (from_guard > 0) {
+			err = set_options(stops, nstops, FILTER_OPTIONS);
+			snprintf(why, sizeof(why), "memtrace's filter was in the target already; "
+				 "taken over from %s, pid %d", from_keeper ? "a keeper" : "the guard",
+				 from_guard);
+		} else {
+			err = attach_install_filter(s, pid, stops, nstops, why, sizeof(why));
+		}
+		/* Every thread is still stopped: the guard is there before any filtered call. */
+		if (err == 0 && s->cfg.guard_exe)
+			guard = guard_start(s->cfg.guard_exe, pid);
 		pthread_mutex_lock(&s->lock);
 		s->attach_filter = err == 0;
+		s->guard = guard > 0 ? guard : 0;
 		snprintf(s->attach_note, sizeof(s->attach_note), "%s", why);
 		pthread_mutex_unlock(&s->lock);
 		if (s->cfg.log) {
 			char msg[sizeof(why) + 128];
 
-			if (err == 0)
+			if (err == 0 && guard > 0)
 				snprintf(msg, sizeof(msg), "attach mode filter: %s; memtraced stays "
-					 "until pid %d exits, and SIGKILL of memtraced would make its "
-					 "memory calls fail (ENOSYS)",
-					 why[0] ? why : "seccomp filter installed in the target", pid);
+					 "until pid %d exits; if memtraced is killed (SIGKILL, a crash) "
+					 "its guard, pid %d, takes over, but the memory calls made in the "
+					 "instant between fail (ENOSYS)",
+					 why[0] ? why : "seccomp filter installed in the target", pid,
+					 guard);
+			else if (err == 0)
+				snprintf(msg, sizeof(msg), "attach mode filter: %s; memtraced stays "
+					 "until pid %d exits, and with no guard (%s) SIGKILL of memtraced "
+					 "would make its memory calls fail (ENOSYS)",
+					 why[0] ? why : "seccomp filter installed in the target", pid,
+					 guard < 0 ? strerror(-guard) : "none configured");
 			else
 				snprintf(msg, sizeof(msg), "attach mode syscall: the seccomp filter "
 					 "was not installed: %s", why);
@@ -471,10 +489,13 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	/* Now let them go: each first stop is handled as any later stop would be. */
 	for (size_t i = 0; i < nstops; i++)
 		if (stops[i].status >= 0) {
-			attach_undo_eintr(stops[i].tid, stops[i].status);
+			inject_restart_eintr(stops[i].tid, stops[i].status, from_guard > 0);
 			session_handle(s, stops[i].tid,
 				       stops[i].status ? stops[i].status : W_EXITCODE(0, 0));
 		}
+	/* Every thread is ours and listening: end the group-stop of the handover. */
+	if (from_guard > 0)
+		kill(pid, SIGCONT);
 	pthread_mutex_lock(&s->lock);
 	s->attach_held_ns = mono_ns() - t0;
 	pthread_mutex_unlock(&s->lock);
@@ -482,7 +503,9 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 	return 0;
 fail:
 	free(stops);
-	attach_detach_all(s);
+	session_detach_all(s);
+	if (from_guard > 0)
+		kill(pid, SIGCONT);
 	s->attached = 0;
 	s->pid = 0;
 	return err;
@@ -590,86 +613,4 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size)
 	} else {
 		snprintf(buf, size, "cannot attach to PID %d: %s", pid, strerror(-err));
 	}
-}
-
-/* Detach every task; see the top comment.  Runs on the tracer thread. */
-void attach_detach_all(struct mt_session *s)
-{
-	pid_t *freed = NULL; /* threads let go before we knew them */
-	size_t nfreed = 0;
-	int status;
-	pid_t tid;
-
-	for (size_t i = 0; i < s->tasks_cap; i++) {
-		struct task *t = s->tasks[i];
-
-		if (!t)
-			continue;
-		/* Already stopped with its stop consumed: no new report will come. */
-		if (t->flags & TASK_ORPHAN) {
-			ptrace(PTRACE_DETACH, t->tid, 0, 0);
-			task_free(s, t);
-			continue;
-		}
-		/*
-		 * A leader that left with pthread_exit() is a zombie until the
-		 * last thread ends and will not stop for us: do not wait for it.
-		 * The kernel lets it go when memtraced exits.
-		 */
-		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || proc_task_gone(t->tid))
-			task_free(s, t);
-	}
-	while (s->ntasks > 0) {
-		struct task *t;
-		int sig = 0, event;
-
-		tid = waitpid(-1, &status, __WALL);
-		if (tid < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		t = task_get(s, tid);
-		if (!t && WIFSTOPPED(status) && status >> 16 == PTRACE_EVENT_EXEC)
-			t = task_exec_moved(s, tid);
-		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			session_handle(s, tid, status);
-			continue;
-		}
-		event = status >> 16;
-		/* A signal-delivery-stop: hand the signal over as we let go. */
-		if (WIFSTOPPED(status) && !event && WSTOPSIG(status) != (SIGTRAP | 0x80))
-			sig = WSTOPSIG(status);
-		/* A thread born now stops once too: wait for it, unless it came first. */
-		if (event == PTRACE_EVENT_CLONE) {
-			unsigned long child = 0;
-			size_t k = 0;
-
-			ptrace(PTRACE_GETEVENTMSG, tid, 0, &child);
-			while (k < nfreed && freed[k] != (pid_t)child)
-				k++;
-			if (child && k == nfreed && !task_get(s, (pid_t)child))
-				task_new(s, (pid_t)child, t ? t->pid : (pid_t)child, 0);
-		}
-		attach_undo_eintr(tid, status);
-		ptrace(PTRACE_DETACH, tid, 0, sig);
-		if (t && (t->flags & TASK_IN_SYSCALL)) {
-			t->flags &= ~TASK_IN_SYSCALL;
-			t->pending.done = 0;
-		}
-		if (!t) {
-			pid_t *n = realloc(freed, (nfreed + 1) * sizeof(*n));
-
-			if (n) {
-				freed = n;
-				freed[nfreed++] = tid;
-			}
-		}
-		task_free(s, t);
-	}
-	free(freed);
-	pthread_mutex_lock(&s->lock);
-	s->state = MT_STATE_DETACHED;
-	s->end_ns = mt_now_ns();
-	pthread_mutex_unlock(&s->lock);
 }

@@ -100,6 +100,36 @@ int inject_undo_eintr(struct user_regs_struct *r)
 	return 1;
 }
 
+/* The handover's own stop and continue (guard.c): no EINTR is owed for them. */
+#define HANDOVER_SIGNALS ((1ULL << (SIGSTOP - 1)) | (1ULL << (SIGCONT - 1)))
+
+/* Whether thread TID has a signal pending that it does not block, IGNORE aside. */
+static int signal_pending(pid_t tid, unsigned long long ignore)
+{
+	unsigned long long blk = proc_status_number(tid, "SigBlk:", 16, 0) | ignore;
+
+	return (proc_status_number(tid, "SigPnd:", 16, ~0ULL) & ~blk) ||
+	       (proc_status_number(tid, "ShdPnd:", 16, ~0ULL) & ~blk);
+}
+
+/*
+ * At a stop of TID with STATUS: when it is our interrupt (or, OUR_GROUP,
+ * the group-stop of a handover) and it broke an epoll wait off with EINTR
+ * the program would not have had, make the wait restart instead
+ * (inject_undo_eintr()).  At the attach and at the detach.
+ */
+void inject_restart_eintr(pid_t tid, int status, int our_group)
+{
+	enum stop_event ev = stop_classify(status);
+	struct user_regs_struct r;
+
+	if ((ev != STOP_INTERRUPT && !(our_group && ev == STOP_GROUP)) ||
+	    ptrace(PTRACE_GETREGS, tid, 0, &r) < 0 || !inject_undo_eintr(&r) ||
+	    signal_pending(tid, our_group ? HANDOVER_SIGNALS : 0))
+		return;
+	ptrace(PTRACE_SETREGS, tid, 0, &r);
+}
+
 /* Scratch below the red zone; see inject.h. */
 uint64_t inject_scratch(uint64_t rsp, size_t len)
 {
@@ -312,6 +342,7 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], long *ret)
 {
 	struct user_regs_struct r;
 	int status, err, entered = 0;
+	enum stop_event ev;
 
 	if (in->given_back)
 		return -ESRCH;
@@ -327,7 +358,8 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], long *ret)
 			return err;
 		if (!WIFSTOPPED(status))
 			continue;
-		if (status >> 16 == PTRACE_EVENT_SECCOMP) {
+		ev = stop_classify(status);
+		if (ev == STOP_SECCOMP) {
 			unsigned long msg = 0;
 
 			ptrace(PTRACE_GETEVENTMSG, in->tid, 0, &msg);
@@ -335,18 +367,18 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], long *ret)
 			in->seccomp_data = (uint32_t)msg;
 			continue;
 		}
-		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+		if (ev == STOP_SYSCALL) {
 			if (!entered) {
 				entered = 1;
 				continue;
 			}
 			break;
 		}
-		if (status >> 16 == PTRACE_EVENT_STOP) {
+		if (ev == STOP_GROUP || ev == STOP_INTERRUPT) {
 			/* A group-stop or a stray trap: nothing to hand on. */
 			continue;
 		}
-		/* A signal-delivery-stop (status >> 16 == 0): hand it on, with its registers. */
+		/* A signal-delivery-stop (or an event not asked for): hand it on, with its registers. */
 		give_back(in, WSTOPSIG(status));
 		return -EINTR;
 	}
@@ -364,6 +396,7 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], long *ret)
  */
 int inject_end(struct inject *in)
 {
+	enum stop_event ev;
 	int status, err;
 
 	if (in->given_back)
@@ -377,13 +410,14 @@ int inject_end(struct inject *in)
 			return err;
 		if (!WIFSTOPPED(status))
 			continue;
-		if (status >> 16 == PTRACE_EVENT_STOP) {
+		ev = stop_classify(status);
+		if (ev == STOP_GROUP || ev == STOP_INTERRUPT) {
 			if (ptrace(PTRACE_SETREGS, in->tid, 0, &in->saved) < 0)
 				return -errno;
 			in->status = status;
 			return 0;
 		}
-		if (status >> 16 == 0 && WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+		if (ev == STOP_SIGNAL) {
 			give_back(in, WSTOPSIG(status));
 			return 0;
 		}

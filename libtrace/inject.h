@@ -50,6 +50,14 @@ void inject_call_regs(const struct user_regs_struct *saved, uint64_t sc, long nr
 int inject_undo_eintr(struct user_regs_struct *r);
 
 /*
+ * At a stop of TID with STATUS: when it is our interrupt (or, OUR_GROUP,
+ * the group-stop of a handover) and it broke an epoll wait without timeout
+ * off with EINTR, make the wait restart (inject_undo_eintr()), unless a
+ * signal is pending that the program would have had the EINTR for.
+ */
+void inject_restart_eintr(pid_t tid, int status, int our_group);
+
+/*
  * The start of LEN bytes the target's stack can lend: below the red zone
  * under RSP, 16-byte aligned.  0 when that would wrap.
  */

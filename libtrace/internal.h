@@ -14,6 +14,7 @@
 #include "hotspot.h"
 #include "maps.h"
 #include "timeline.h"
+#include "stop.h"
 
 /* Argument shapes, for printing. */
 enum arg_fmt {
@@ -138,7 +139,7 @@ struct task {
 	struct saved_piece *saved; /* what the pending call's entry took out of the table */
 	size_t nsaved, cap_saved;
 	struct timespec entry;	 /* monotonic, at the seccomp stop */
-	int orphan_sig;		 /* TASK_ORPHAN: the signal of the stop it is held in */
+	enum stop_event orphan_ev; /* TASK_ORPHAN: the stop it is held in (group or other) */
 };
 
 /*
@@ -311,6 +312,12 @@ void sites_rank(const struct site *v, size_t n, int64_t now, struct mt_suspect *
 #define DIRECT_SIZES	8
 #define HISTORY_SAMPLES 3600 /* an hour at one sample a second */
 
+/* Tasks by tid: open addressing, sized to the tracees (task.c). */
+struct task_table {
+	struct task **slot;
+	size_t cap, n, tombs;
+};
+
 struct mt_session {
 	struct mt_config cfg;
 	pthread_mutex_t lock; /* guards everything queries read */
@@ -320,10 +327,11 @@ struct mt_session {
 	pid_t tracer_tid;
 	timer_t wake_timer;
 	int have_timer;
-	struct task **tasks; /* indexed by tid */
-	size_t tasks_cap;
-	uint64_t ntasks;
+	struct task_table tasks; /* task.c */
+	uint64_t ntasks;	 /* tasks in it */
 	atomic_int stop_requested; /* 0, or the grace in ms before SIGKILL */
+	atomic_int handover_requested; /* a second memtraced asks a keeper for the target */
+	int handing;		       /* keeper: the target's threads are being left in a group-stop */
 	int64_t stop_deadline_ns; /* monotonic; SIGKILL after it */
 	int stopping;
 
@@ -333,6 +341,7 @@ struct mt_session {
 	int attach_filter; /* attached, our seccomp filter in the target: seccomp stops, no detach */
 	int keeping;	   /* attach_filter and a stop came: resume every stop until the target exits */
 	char attach_note[200]; /* why the filter is not in force; guarded by lock */
+	pid_t guard;		/* filter mode: the guard process (guard.c), or 0 */
 	uint64_t max_map_count; /* vm.max_map_count, for munmap_predictable() */
 	int sealing;		/* the target has called mseal(2) */
 	char **argv;
@@ -425,6 +434,9 @@ int64_t mono_ns(void);
 ssize_t proc_read(pid_t pid, const char *name, char *buf, size_t size);
 pid_t proc_mm_pid(pid_t pid);
 int proc_status_field(pid_t pid, const char *name, char *buf, size_t size);
+/* Field NAME of /proc/PID/status as a number in BASE; DFL when absent. */
+unsigned long long proc_status_number(pid_t pid, const char *name, int base,
+				      unsigned long long dfl);
 /* The same from the open status file F. */
 int proc_status_scan(FILE *f, const char *name, char *buf, size_t size);
 int proc_task_gone(pid_t tid);
@@ -436,18 +448,31 @@ uint64_t proc_cgroup_limit(pid_t pid);
 /* Learn what the target is and seed the table (session.c). */
 void session_reset(struct mt_session *s, pid_t pid);
 
-/* Tasks (session.c). */
+/* The task table (task.c). */
 struct task *task_get(struct mt_session *s, pid_t tid);
-struct task *task_exec_moved(struct mt_session *s, pid_t tid);
 struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags);
 void task_free(struct mt_session *s, struct task *t);
+/* Move T to TID; the task TID had leaves the table and is returned, or NULL. */
+struct task *task_move(struct mt_session *s, struct task *t, pid_t tid);
+/* FN for every task; FN may free tasks, not create them. */
+void task_foreach(struct mt_session *s, void (*fn)(struct mt_session *, struct task *, void *),
+		  void *arg);
+void task_table_free(struct mt_session *s);
+/* The exec event of an unknown TID: the task of the thread that exec'd, moved (session.c). */
+struct task *task_exec_moved(struct mt_session *s, pid_t tid);
 /* Resume T from its stop, delivering SIG. */
 void task_resume(struct mt_session *s, struct task *t, int sig);
 /* Dispatch one waitpid() result. */
 void session_handle(struct mt_session *s, pid_t tid, int status);
 
-/* Detach from every task, leaving each as it was (attach.c). */
-void attach_detach_all(struct mt_session *s);
+/* Fork the guard of PID running program EXE (guard.c); its pid or -errno. */
+pid_t guard_start(const char *exe, pid_t pid);
+/* The guard tracing PID, or 0; have it leave PID stopped for us (guard.c). */
+pid_t guard_of(pid_t pid, int *keeper);
+int guard_handover(pid_t guard, pid_t pid, int timeout_ms);
+
+/* Detach from every task, leaving each as it was (session.c). */
+void session_detach_all(struct mt_session *s);
 
 /* Accounting handlers (account.c): at entry (munmap, mremap), at exit. */
 void account_munmap_enter(struct mt_session *s, struct task *t, const struct mt_event *ev);

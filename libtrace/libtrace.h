@@ -99,6 +99,8 @@ struct mt_config {
 	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
 	int java_names;	      /* learn Java thread names (mt_session_java_names): 1 */
 	enum mt_attach_mode attach_mode; /* how --pid traces: MT_ATTACH_SYSCALL by default */
+	/* Filter mode: the program run as the guard (it calls mt_guard_main()); NULL: none. */
+	const char *guard_exe;
 	/* Signal mask the target starts with; NULL keeps the caller's. */
 	const sigset_t *child_sigmask;
 	/* Optional debug logging; called on the tracer thread. */
@@ -268,6 +270,7 @@ struct mt_status {
 	int64_t seed_ns;	/* of which seeding the table took */
 	enum mt_attach_mode attach_mode; /* attached: the mode in force */
 	int keeping;		/* filter mode, stop requested: only resuming until the target exits */
+	pid_t guard;		/* filter mode: the guard that takes over if memtraced dies, or 0 */
 	char attach_note[200];	/* attached: why the filter is not in force, or "" */
 	uint64_t chunk_size, chunk_slack, ceiling;
 	double warn_percent, crit_percent;
@@ -360,6 +363,13 @@ int mt_session_attach(struct mt_session *s, pid_t pid);
 void mt_attach_explain(pid_t pid, int err, char *buf, size_t size);
 
 /*
+ * The guard process's body (guard.c): wait for the death of memtraced
+ * (pid DAEMON), then trace PID, resuming every stop, until it is gone.
+ * Returns the guard's exit status.
+ */
+int mt_guard_main(pid_t pid, pid_t daemon);
+
+/*
  * The tracer loop.  Returns when no tracee is left or after a stop request
  * has been carried out.  Must be called on the thread that called
  * mt_session_launch().
@@ -371,6 +381,13 @@ int mt_session_run(struct mt_session *s);
  * SIGKILL after GRACE_MS.  Safe from any thread and from a signal handler.
  */
 void mt_session_stop(struct mt_session *s, int grace_ms);
+
+/*
+ * A second memtraced asks for the target (SIGUSR1); async-signal-safe.  A
+ * keeper leaves every thread of the target in a group-stop, untraced, for
+ * it, and its tracer loop then ends; in any other state nothing happens.
+ */
+void mt_session_handover(struct mt_session *s);
 
 /*
  * Record a sample of the weighed bytes for growth, history and the trend

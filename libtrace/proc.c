@@ -141,3 +141,14 @@ uint64_t proc_cgroup_limit(pid_t pid)
 	fclose(f);
 	return v;
 }
+
+/* Field NAME of /proc/PID/status as a number in BASE; DFL when absent. */
+unsigned long long proc_status_number(pid_t pid, const char *name, int base,
+				      unsigned long long dfl)
+{
+	char buf[64];
+
+	if (proc_status_field(pid, name, buf, sizeof(buf)) < 0)
+		return dfl;
+	return strtoull(buf, NULL, base);
+}

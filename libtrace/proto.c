@@ -311,10 +311,11 @@ json_t *mt_proto_status(struct mt_session *s)
 	if (st.attached)
 		json_object_set_new(
 			root, "attach",
-			json_pack("{s:f,s:f,s:s,s:b,s:s}", "held_ms", (double)st.attach_held_ns / 1e6,
-				  "seed_ms", (double)st.seed_ns / 1e6, "mode",
-				  st.attach_mode == MT_ATTACH_FILTER ? "filter" : "syscall", "keeping",
-				  st.keeping, "note", st.attach_note));
+			json_pack("{s:f,s:f,s:s,s:b,s:s,s:i}", "held_ms",
+				  (double)st.attach_held_ns / 1e6, "seed_ms", (double)st.seed_ns / 1e6,
+				  "mode", st.attach_mode == MT_ATTACH_FILTER ? "filter" : "syscall",
+				  "keeping", st.keeping, "note", st.attach_note, "guard",
+				  (int)st.guard));
 	json_object_set_new(root, "warnings", status_warnings(&st));
 	json_object_set_new(root, "daemon",
 			    json_pack("{s:i,s:I,s:s}", "pid", (int)getpid(), "rss_bytes",

@@ -18,6 +18,11 @@
  * A task born under the filter carries it from its first instruction, so it
  * is resumed with PTRACE_CONT from its first stop and never stops again
  * unless it makes a memory syscall.
+ *
+ * Each wait status is turned into one event by stop_classify() (stop.c) and
+ * dispatched by session_handle(); session_detach_all(), attach mode's
+ * leaving, sits beside it and reads the same events.  The tasks live in
+ * task.c's table.
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -43,6 +48,7 @@
 #include <libunwind-ptrace.h>
 #include <sys/mman.h>
 
+#include "inject.h"
 #include "internal.h"
 #include "procmaps.h"
 
@@ -105,20 +111,6 @@ static char **argv_copy(char *const argv[])
 	return copy;
 }
 
-/* Read the kernel's pid_max; tids index the task table directly. */
-static size_t read_pid_max(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
-	unsigned long v = 0;
-
-	if (f) {
-		if (fscanf(f, "%lu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v ? v + 1 : 4194305;
-}
-
 /* Create a session. */
 int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 {
@@ -151,7 +143,6 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 	}
 	if ((err = ring_init(&s->ring, cfg->ring_events)) < 0)
 		goto fail;
-	s->tasks_cap = read_pid_max();
 	{
 		FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
 		unsigned long long v = 0;
@@ -162,11 +153,6 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 			fclose(f);
 		}
 		s->max_map_count = v;
-	}
-	s->tasks = calloc(s->tasks_cap, sizeof(*s->tasks));
-	if (!s->tasks) {
-		err = -ENOMEM;
-		goto fail;
 	}
 	s->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->notify_fd < 0) {
@@ -181,74 +167,6 @@ fail:
 	return err;
 }
 
-/* Return the task with TID, or NULL. */
-struct task *task_get(struct mt_session *s, pid_t tid)
-{
-	return (size_t)tid < s->tasks_cap ? s->tasks[tid] : NULL;
-}
-
-/* Create the task and thread record for TID of process PID. */
-struct task *task_new(struct mt_session *s, pid_t tid, pid_t pid, unsigned flags)
-{
-	struct task *t;
-	struct thread *th;
-
-	if (tid <= 0)
-		return NULL;
-	if ((size_t)tid >= s->tasks_cap) {
-		/* pid_max was raised while we ran. */
-		size_t cap = (size_t)tid * 2;
-		struct task **n = realloc(s->tasks, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		memset(n + s->tasks_cap, 0, (cap - s->tasks_cap) * sizeof(*n));
-		s->tasks = n;
-		s->tasks_cap = cap;
-	}
-	t = calloc(1, sizeof(*t));
-	th = calloc(1, sizeof(*th));
-	if (!t || !th) {
-		free(t);
-		free(th);
-		return NULL;
-	}
-	t->tid = th->tid = tid;
-	t->pid = th->pid = pid;
-	t->flags = flags;
-	t->th = th;
-	th->alive = 1;
-	pthread_mutex_lock(&s->lock);
-	th->next = s->threads;
-	s->threads = th;
-	s->threads_seen++;
-	s->threads_alive++;
-	pthread_mutex_unlock(&s->lock);
-	s->tasks[tid] = t;
-	s->ntasks++;
-	return t;
-}
-
-/* Forget task T; its thread record stays.  Accepts NULL; idempotent. */
-void task_free(struct mt_session *s, struct task *t)
-{
-	if (!t)
-		return;
-	if (task_get(s, t->tid) == t) {
-		s->tasks[t->tid] = NULL;
-		s->ntasks--;
-	}
-	pthread_mutex_lock(&s->lock);
-	if (t->th->alive) {
-		t->th->alive = 0;
-		s->threads_alive--;
-	}
-	pthread_mutex_unlock(&s->lock);
-	unwind_task_free(t);
-	account_drop_saved(t);
-	free(t);
-}
-
 /* Free a session. */
 void mt_session_free(struct mt_session *s)
 {
@@ -256,9 +174,7 @@ void mt_session_free(struct mt_session *s)
 
 	if (!s)
 		return;
-	for (size_t i = 0; s->tasks && i < s->tasks_cap; i++)
-		task_free(s, s->tasks[i]);
-	free(s->tasks);
+	task_table_free(s);
 	/* Entries point at their owners' counters: clear them before the threads go. */
 	maps_clear(&s->maps);
 	for (th = s->threads; th; th = next) {
@@ -753,27 +669,26 @@ static void on_syscall_stop(struct mt_session *s, struct task *t)
 }
 
 /*
- * Answer a PTRACE_EVENT_STOP of T with signal SIG.  In a group-stop (a
- * stop signal) T stays stopped, listening, so SIGCONT and SIGKILL still
- * reach it; any other (an interrupt, a first stop, the wake-up after
- * SIGCONT) is resumed.
+ * Answer a PTRACE_EVENT_STOP of T, event EV.  In a group-stop T stays
+ * stopped, listening, so SIGCONT and SIGKILL still reach it; any other (an
+ * interrupt, a first stop, the wake-up after SIGCONT) is resumed.
  */
-static void task_stop_answer(struct mt_session *s, struct task *t, int sig)
+static void task_stop_answer(struct mt_session *s, struct task *t, enum stop_event ev)
 {
-	if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+	if (ev == STOP_GROUP)
 		ptrace(PTRACE_LISTEN, t->tid, 0, 0);
 	else
 		task_resume(s, t, 0);
 }
 
 /* Read the clone flags of the clone/clone3 call T is stopped in. */
-static uint64_t clone_flags(struct task *t, int event)
+static uint64_t clone_flags(struct task *t, enum stop_event ev)
 {
 	struct user_regs_struct regs;
 	uint64_t flags = 0;
 
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0)
-		return event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
+		return ev == STOP_VFORK ? CLONE_VM | CLONE_VFORK : 0;
 	if (regs.orig_rax == __NR_clone)
 		return regs.rdi;
 	if (regs.orig_rax == __NR_clone3) {
@@ -788,11 +703,11 @@ static uint64_t clone_flags(struct task *t, int event)
 			return flags;
 	}
 	/* fork() and vfork() are clone underneath; these are their flags. */
-	return event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
+	return ev == STOP_VFORK ? CLONE_VM | CLONE_VFORK : 0;
 }
 
 /* Clone, fork or vfork event: set up the new task, then resume both. */
-static void on_clone(struct mt_session *s, struct task *t, int event)
+static void on_clone(struct mt_session *s, struct task *t, enum stop_event ev)
 {
 	unsigned long msg = 0;
 	uint64_t flags;
@@ -805,7 +720,7 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 		return;
 	}
 	tid = (pid_t)msg;
-	flags = clone_flags(t, event);
+	flags = clone_flags(t, ev);
 	/* Only tasks sharing the target's address space change its table. */
 	cflags = (flags & CLONE_VM) ? (t->flags & TASK_TARGET_MM) : 0;
 	c = task_get(s, tid);
@@ -813,7 +728,7 @@ static void on_clone(struct mt_session *s, struct task *t, int event)
 		/* Its first stop came before our event: it has waited for this. */
 		c->pid = c->th->pid = (flags & CLONE_THREAD) ? t->pid : tid;
 		c->flags = (c->flags & ~(TASK_TARGET_MM | TASK_ORPHAN)) | cflags;
-		task_stop_answer(s, c, c->orphan_sig);
+		task_stop_answer(s, c, c->orphan_ev);
 	} else {
 		task_new(s, tid, (flags & CLONE_THREAD) ? t->pid : tid, cflags);
 	}
@@ -941,12 +856,9 @@ struct task *task_exec_moved(struct mt_session *s, pid_t tid)
 	unsigned long former = 0;
 	struct task *t;
 
-	if ((size_t)tid >= s->tasks_cap || ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) < 0 ||
-	    !(t = task_get(s, (pid_t)former)))
+	if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &former) < 0 || !(t = task_get(s, (pid_t)former)))
 		return NULL;
-	s->tasks[former] = NULL;
-	s->tasks[tid] = t;
-	t->tid = tid;
+	task_move(s, t, tid); /* TID is not ours: nothing is displaced */
 	return t;
 }
 
@@ -960,11 +872,7 @@ static void on_exec(struct mt_session *s, struct task *t)
 
 		/* The old leader vanished without an exit report. */
 		if (moved) {
-			s->tasks[former] = NULL;
-			s->tasks[t->tid] = moved;
-			moved->tid = t->tid;
-			task_free(s, t);
-			s->ntasks--;
+			task_free(s, task_move(s, moved, t->tid));
 			t = moved;
 		}
 	}
@@ -986,23 +894,23 @@ static void on_exec(struct mt_session *s, struct task *t)
 
 /* A stop of a tid we do not know yet: a new task whose parent's event is
  * still queued.  Keep it stopped until on_clone() tells us who it is. */
-static void on_unknown(struct mt_session *s, pid_t tid, int status)
+static void on_unknown(struct mt_session *s, pid_t tid, enum stop_event ev)
 {
 	struct task *t = task_new(s, tid, tid, TASK_ORPHAN);
 
 	if (!t)
 		ptrace(PTRACE_CONT, tid, 0, 0);
 	else
-		t->orphan_sig = (status >> 16) == PTRACE_EVENT_STOP ? WSTOPSIG(status) : 0;
+		t->orphan_ev = ev == STOP_GROUP ? STOP_GROUP : STOP_INTERRUPT;
 }
 
 /* Dispatch one waitpid() result. */
 void session_handle(struct mt_session *s, pid_t tid, int status)
 {
+	enum stop_event ev = stop_classify(status);
 	struct task *t = task_get(s, tid);
-	int sig, event;
 
-	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+	if (ev == STOP_EXITED) {
 		if (t && (t->flags & TASK_IN_SYSCALL)) {
 			t->pending.done = 0;
 			record(s, t, &t->pending);
@@ -1023,42 +931,152 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	}
 	if (!WIFSTOPPED(status))
 		return;
-	if (!t && status >> 16 == PTRACE_EVENT_EXEC)
+	if (!t && ev == STOP_EXEC)
 		t = task_exec_moved(s, tid);
 	if (!t) {
-		on_unknown(s, tid, status);
+		on_unknown(s, tid, ev);
 		return;
 	}
-	sig = WSTOPSIG(status);
-	event = status >> 16;
-	if (event || sig != (SIGTRAP | 0x80))
+	if (ev != STOP_SYSCALL)
 		t->flags &= ~TASK_IN_OTHER;
-	switch (event) {
-	case PTRACE_EVENT_SECCOMP:
+	/* Our interrupt or stop must not end an epoll wait with EINTR. */
+	if (s->handing)
+		inject_restart_eintr(tid, status, 1);
+	/* A handover: the thread stays in its group-stop with no tracer. */
+	if (s->handing && ev == STOP_GROUP && t->pid == s->pid) {
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		task_free(s, t);
+		if (!s->ntasks) {
+			pthread_mutex_lock(&s->lock);
+			s->state = MT_STATE_DETACHED;
+			s->end_ns = mt_now_ns();
+			pthread_mutex_unlock(&s->lock);
+		}
+		return;
+	}
+	switch (ev) {
+	case STOP_SECCOMP:
 		on_seccomp(s, t);
 		return;
-	case PTRACE_EVENT_CLONE:
-	case PTRACE_EVENT_FORK:
-	case PTRACE_EVENT_VFORK:
-		on_clone(s, t, event);
+	case STOP_CLONE:
+	case STOP_FORK:
+	case STOP_VFORK:
+		on_clone(s, t, ev);
 		return;
-	case PTRACE_EVENT_EXEC:
+	case STOP_EXEC:
 		on_exec(s, t);
 		return;
-	case PTRACE_EVENT_STOP:
+	case STOP_GROUP:
+	case STOP_INTERRUPT:
 		/*
 		 * A new task's first stop is one too: born while the process
 		 * stops, it joins the group-stop, and its first trap says so.
 		 */
-		task_stop_answer(s, t, sig);
+		task_stop_answer(s, t, ev);
 		return;
-	}
-	if (sig == (SIGTRAP | 0x80)) {
+	case STOP_SYSCALL:
 		on_syscall_stop(s, t);
 		return;
+	case STOP_SIGNAL:
+		/* Signal-delivery-stop: hand the signal on, unchanged. */
+		task_resume(s, t, WSTOPSIG(status));
+		return;
+	case STOP_EXITED:
+	case STOP_OTHER:
+		/* An event not asked for: resumed, nothing to hand on. */
+		task_resume(s, t, 0);
+		return;
 	}
-	/* Signal-delivery-stop: hand the signal on, unchanged. */
-	task_resume(s, t, sig);
+}
+
+/* Interrupt task T so that it stops to be detached, or let it go now (task_foreach()). */
+static void interrupt_to_detach(struct mt_session *s, struct task *t, void *arg)
+{
+	(void)arg;
+	/* Already stopped with its stop consumed: no new report will come. */
+	if (t->flags & TASK_ORPHAN) {
+		ptrace(PTRACE_DETACH, t->tid, 0, 0);
+		task_free(s, t);
+		return;
+	}
+	/*
+	 * A leader that left with pthread_exit() is a zombie until the last
+	 * thread ends and will not stop for us: do not wait for it.  The
+	 * kernel lets it go when memtraced exits.
+	 */
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || proc_task_gone(t->tid))
+		task_free(s, t);
+}
+
+/*
+ * Detach every task (syscall attach mode): interrupt every thread and
+ * detach each at its next stop.  A signal-delivery-stop detaches with its
+ * signal, so nothing is lost; a thread in group-stop stays stopped (the
+ * kernel keeps the group stop); a thread stopped in a syscall carries on
+ * with it.  Runs on the tracer thread.
+ */
+void session_detach_all(struct mt_session *s)
+{
+	pid_t *freed = NULL; /* threads let go before we knew them */
+	size_t nfreed = 0;
+	int status;
+	pid_t tid;
+
+	task_foreach(s, interrupt_to_detach, NULL);
+	while (s->ntasks > 0) {
+		struct task *t;
+		enum stop_event ev;
+		int sig = 0;
+
+		tid = waitpid(-1, &status, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		ev = stop_classify(status);
+		t = task_get(s, tid);
+		if (!t && ev == STOP_EXEC)
+			t = task_exec_moved(s, tid);
+		if (ev == STOP_EXITED) {
+			session_handle(s, tid, status);
+			continue;
+		}
+		/* A signal-delivery-stop: hand the signal over as we let go. */
+		if (ev == STOP_SIGNAL)
+			sig = WSTOPSIG(status);
+		/* A thread born now stops once too: wait for it, unless it came first. */
+		if (ev == STOP_CLONE) {
+			unsigned long child = 0;
+			size_t k = 0;
+
+			ptrace(PTRACE_GETEVENTMSG, tid, 0, &child);
+			while (k < nfreed && freed[k] != (pid_t)child)
+				k++;
+			if (child && k == nfreed && !task_get(s, (pid_t)child))
+				task_new(s, (pid_t)child, t ? t->pid : (pid_t)child, 0);
+		}
+		inject_restart_eintr(tid, status, 0);
+		ptrace(PTRACE_DETACH, tid, 0, sig);
+		if (t && (t->flags & TASK_IN_SYSCALL)) {
+			t->flags &= ~TASK_IN_SYSCALL;
+			t->pending.done = 0;
+		}
+		if (!t) {
+			pid_t *n = realloc(freed, (nfreed + 1) * sizeof(*n));
+
+			if (n) {
+				freed = n;
+				freed[nfreed++] = tid;
+			}
+		}
+		task_free(s, t);
+	}
+	free(freed);
+	pthread_mutex_lock(&s->lock);
+	s->state = MT_STATE_DETACHED;
+	s->end_ns = mt_now_ns();
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
@@ -1076,6 +1094,8 @@ static void keep(struct mt_session *s)
 	pthread_mutex_lock(&s->lock);
 	s->keeping = 1;
 	pthread_mutex_unlock(&s->lock);
+	/* The name a second memtraced knows a keeper by (guard_of()). */
+	prctl(PR_SET_NAME, "memtraced-keep");
 	/* No more requests to notice: the loop ends when the target does. */
 	if (s->have_timer)
 		timer_settime(s->wake_timer, 0, &off, NULL);
@@ -1088,6 +1108,50 @@ static void keep(struct mt_session *s)
 	}
 }
 
+/* SIGKILL the process of task T (task_foreach()). */
+static void kill_task(struct mt_session *s, struct task *t, void *arg)
+{
+	(void)s;
+	(void)arg;
+	kill(t->pid, SIGKILL);
+}
+
+/* PTRACE_INTERRUPT task T of the target (task_foreach()). */
+static void interrupt_target_task(struct mt_session *s, struct task *t, void *arg)
+{
+	(void)arg;
+	if (t->pid == s->pid)
+		ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+}
+
+/*
+ * A keeper hands the target over to a second memtraced, as a guard does
+ * (guard.c): its own guard goes first (it would seize the threads when we
+ * exit), then SIGSTOP, and each of the target's threads is detached at
+ * its group-stop (session_handle()), where it stays, untraced, for the
+ * new tracer to seize.  A thread already in a group-stop reports it again
+ * when interrupted.
+ */
+static void begin_handover(struct mt_session *s)
+{
+	s->handing = 1;
+	if (s->guard > 0) {
+		kill(s->guard, SIGKILL);
+		waitpid(s->guard, NULL, __WALL);
+		pthread_mutex_lock(&s->lock);
+		s->guard = 0;
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (s->cfg.log) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "handing pid %d over to another memtraced", s->pid);
+		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
+	}
+	kill(s->pid, SIGSTOP);
+	task_foreach(s, interrupt_target_task, NULL);
+}
+
 /* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
 static void do_stop(struct mt_session *s)
 {
@@ -1096,7 +1160,7 @@ static void do_stop(struct mt_session *s)
 		return;
 	}
 	if (s->attached) {
-		attach_detach_all(s);
+		session_detach_all(s);
 		return;
 	}
 	if (!s->stopping) {
@@ -1108,9 +1172,7 @@ static void do_stop(struct mt_session *s)
 	}
 	if (mono_ns() < s->stop_deadline_ns)
 		return;
-	for (size_t i = 0; i < s->tasks_cap && s->ntasks; i++)
-		if (s->tasks[i])
-			kill(s->tasks[i]->pid, SIGKILL);
+	task_foreach(s, kill_task, NULL);
 }
 
 static void wake_handler(int sig)
@@ -1149,6 +1211,8 @@ int mt_session_run(struct mt_session *s)
 	while (s->ntasks > 0) {
 		if (atomic_load(&s->stop_requested))
 			do_stop(s);
+		if (atomic_load(&s->handover_requested) && s->keeping && !s->handing)
+			begin_handover(s);
 		tid = waitpid(-1, &status, __WALL);
 		if (tid < 0) {
 			if (errno == EINTR)
@@ -1173,6 +1237,18 @@ int mt_session_run(struct mt_session *s)
 	pthread_mutex_unlock(&s->lock);
 	notify(s);
 	return 0;
+}
+
+/* Ask a keeper to hand the target over; see libtrace.h.  Async-signal-safe. */
+void mt_session_handover(struct mt_session *s)
+{
+	struct itimerspec tick = {{0, 50000000}, {0, 50000000}};
+
+	atomic_store(&s->handover_requested, 1);
+	if (s->have_timer)
+		timer_settime(s->wake_timer, 0, &tick, NULL);
+	if (s->tracer_tid)
+		pthread_kill(s->tracer, s->cfg.wake_signal);
 }
 
 /* Request a stop; async-signal-safe. */
@@ -1231,6 +1307,7 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->attach_held_ns = s->attach_held_ns;
 	out->attach_mode = s->attach_filter ? MT_ATTACH_FILTER : MT_ATTACH_SYSCALL;
 	out->keeping = s->keeping;
+	out->guard = s->guard;
 	memcpy(out->attach_note, s->attach_note, sizeof(out->attach_note));
 	out->seed_ns = s->seed_ns;
 	out->chunk_size = s->maps.chunk_size;

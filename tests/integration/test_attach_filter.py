@@ -24,6 +24,19 @@ Attachee = test_attach.Attachee
 FILTER = ("--attach-mode", "filter")
 
 
+def pid_alive(pid):
+    """Whether PID runs (a zombie does not)."""
+    try:
+        return mtlib.proc_state(pid) != "Z"
+    except OSError:
+        return False
+
+
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
 def seccomp_filters(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -156,8 +169,15 @@ class FilterAttachTest(unittest.TestCase):
         d, st = self.attach(b.pid)
         self.assertEqual(st["attach"]["mode"], "filter")
         self.assertEqual(seccomp_filters(b.pid), 1)
-        d.proc.kill()  # the target makes no memory call meanwhile: it is blocked
+        guard = st["attach"]["guard"]
+        self.assertGreater(guard, 0, st["attach"])
+        # The target makes no memory call meanwhile: it is blocked.  With
+        # memtraced and its guard gone, nothing traces the filter's calls.
+        d.proc.kill()
         d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take over: %s" % tracer_pids(b.pid))
+        os.kill(guard, signal.SIGKILL)
         self.assertTrue(wait_for(lambda: all(v == 0 for v in tracer_pids(b.pid).values())))
         d2, st2 = self.attach(b.pid)
         self.assertEqual(st2["attach"]["mode"], "filter")
@@ -185,6 +205,133 @@ class FilterAttachTest(unittest.TestCase):
         self.assertTrue(line.startswith("CHURN ") and line.endswith(" failed=0"), line)
         self.assertEqual(d.finish(timeout=10), 0, d.err)
         self.assertIn("carries memtrace's seccomp filter", d.err)
+        self.assertTrue(wait_for(lambda: not pid_alive(st["attach"]["guard"])),
+                        "the guard outlived the target")
+
+    def test_end_by_sigkill(self):
+        """memtraced killed: its guard takes over every thread, the blocked
+        calls end as untraced, memory calls, signals and a fork work, and
+        the guard leaves with the target."""
+        b = self.blockers("block")
+        self.wait_blocked(b.pid, 4)
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        self.assertTrue(pid_alive(guard), st["attach"])
+        self.assertTrue(wait_for(lambda: comm(guard) == "memtraced-guard"), comm(guard))
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take over: %s" % tracer_pids(b.pid))
+        self.check_results(b)
+        self.assertEqual(b.cmd("map 500")["failed"], 0)
+        self.assertEqual(b.cmd("signal")["signals"], 1, "the signal reached its handler")
+        self.assertEqual(b.cmd("fork")["failed"], 0, "memory calls of the forked child failed")
+        self.assertEqual(set(tracer_pids(b.pid).values()), {guard})
+        b.kill()
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
+
+    def test_guard_ignores_stop_signals(self):
+        """SIGTERM, SIGINT, SIGHUP (a terminal's, systemd's) do not end the guard."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        guard = st["attach"]["guard"]
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            os.kill(guard, sig)
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take over: %s" % tracer_pids(b.pid))
+        self.assertEqual(b.cmd("map 100")["failed"], 0)
+
+    def guarded(self):
+        """blockers with its threads blocked, attached in filter mode, then
+        memtraced killed while the target makes no memory call: its guard
+        traces it.  Returns (blockers, guard pid)."""
+        b = self.blockers("block")
+        self.wait_blocked(b.pid, 4)
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take over: %s" % tracer_pids(b.pid))
+        return b, guard
+
+    def kept(self):
+        """blockers with its threads blocked, attached in filter mode, then
+        told to stop: memtraced is a keeper.  Returns (blockers, daemon)."""
+        b = self.blockers("block")
+        self.wait_blocked(b.pid, 4)
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        d.ctl("stop")
+        self.assertTrue(wait_for(lambda: (d.ctl("status", check=False) or {}).get(
+            "attach", {}).get("keeping")), "memtraced did not turn keeper")
+        self.assertTrue(wait_for(lambda: comm(d.proc.pid) == "memtraced-keep"), comm(d.proc.pid))
+        return b, d, st["attach"]["guard"]
+
+    def test_takeover_from_keeper(self):
+        """A second memtraced takes the target over from a keeper, which
+        then exits with its guard: nothing fails, the blocked calls end as
+        untraced, accounting is exact."""
+        b, d, guard = self.kept()
+        d2, st2 = self.attach(b.pid)
+        self.assertIn("taken over from a keeper, pid %d" % d.proc.pid, st2["attach"]["note"])
+        self.assertEqual(d.finish(timeout=20), 0, d.err)
+        self.assertFalse(pid_alive(guard), "the keeper's guard stayed")
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {d2.proc.pid}),
+                        tracer_pids(b.pid))
+        self.assertEqual(seccomp_filters(b.pid), 1, "a second filter was stacked")
+        self.check_results(b)
+        self.assertEqual(b.cmd("map 200")["failed"], 0)
+        self.assertTrue(wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"] >= 200))
+        self.assert_matches_maps(d2, b.pid)
+
+    def test_takeover_from_keeper_while_mapping(self):
+        """The keeper's handover while the target maps and unmaps: not one call fails."""
+        b, d, guard = self.kept()
+        b.a.send("map 50000")
+        d2, st2 = self.attach(b.pid)
+        self.assertIn("taken over from a keeper", st2["attach"]["note"])
+        self.assertEqual(b.a.read_truth(60)["failed"], 0, "memory calls failed at the handover")
+        self.assertEqual(d.finish(timeout=20), 0, d.err)
+        mmaps = wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"])
+        self.assertTrue(0 < mmaps < 50000, "no overlap with the handover: %s mmaps seen" % mmaps)
+
+    def test_takeover_from_guard(self):
+        """A second memtraced takes the target over from the guard: the
+        blocked calls end as untraced, nothing fails, the filter is not
+        stacked, accounting is exact, and the old guard leaves."""
+        b, guard = self.guarded()
+        d2, st2 = self.attach(b.pid)
+        self.assertEqual(st2["attach"]["mode"], "filter", st2["attach"])
+        self.assertIn("taken over from the guard, pid %d" % guard, st2["attach"]["note"])
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {d2.proc.pid}),
+                        tracer_pids(b.pid))
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the old guard stayed")
+        self.assertNotEqual(st2["attach"]["guard"], guard)
+        self.assertTrue(pid_alive(st2["attach"]["guard"]), "no new guard")
+        self.assertEqual(seccomp_filters(b.pid), 1, "a second filter was stacked")
+        self.assertNotEqual(mtlib.proc_state(b.pid), "T", "the target was left stopped")
+        self.check_results(b)
+        self.assertEqual(b.cmd("signal")["signals"], 1, "the signal reached its handler")
+        self.assertEqual(b.cmd("map 200")["failed"], 0)
+        self.assertTrue(wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"] >= 200))
+        self.assert_matches_maps(d2, b.pid)
+
+    def test_takeover_while_mapping(self):
+        """The handover while the target maps and unmaps: not one call fails."""
+        b, guard = self.guarded()
+        b.a.send("map 50000")
+        d2, st2 = self.attach(b.pid)
+        self.assertIn("taken over from the guard", st2["attach"]["note"])
+        self.assertEqual(b.a.read_truth(60)["failed"], 0, "memory calls failed at the handover")
+        self.assertEqual(set(tracer_pids(b.pid).values()), {d2.proc.pid})
+        # The handover came in the middle of the calls: some were the guard's, some ours.
+        mmaps = wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"])
+        self.assertTrue(0 < mmaps < 50000, "no overlap with the handover: %s mmaps seen" % mmaps)
 
     def test_end_by_stop_command(self):
         self.check_end("stop")

@@ -20,7 +20,9 @@
 	X(inject)                                                                                  \
 	X(timeline)                                                                                \
 	X(html)                                                                                    \
-	X(arena)
+	X(arena)                                                                                   \
+	X(task)                                                                                    \
+	X(stop)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

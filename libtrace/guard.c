@@ -1,0 +1,359 @@
+/*
+ * guard.c - the guard: a small process that becomes the target's tracer
+ * when memtraced dies while memtrace's seccomp filter is in the target.
+ *
+ * The filter cannot be taken out again, and with no tracer the kernel
+ * answers every filtered call with ENOSYS.  memtraced's own ways out
+ * (stop, SIGTERM, SIGINT) make it a keeper (session.c) that stays; a
+ * SIGKILL or a crash cannot be answered from inside.  So once the filter
+ * is in, the tracer thread forks a guard (guard_start()) that execs
+ * cfg.guard_exe (memtraced itself, which calls mt_guard_main()) with no
+ * socket, no tracing and almost no memory, and waits.
+ *
+ * It learns of the death through PR_SET_PDEATHSIG: the signal is sent by
+ * the kernel when the thread that forked it, the tracer thread, exits,
+ * right after the kernel has detached that thread's tracees (exit_ptrace()
+ * then the reparenting in forget_original_parent()), under the same lock.
+ * A tracee stopped at a seccomp stop then runs its call as if resumed; one
+ * that makes a filtered call between the detach and the guard's seize
+ * gets ENOSYS.  That window cannot be closed from outside the dying
+ * process: the guard only makes it short, by seizing every thread with the
+ * seccomp options in the PTRACE_SEIZE itself, in a tight loop, and by
+ * running at real-time priority while it does (when it may).
+ *
+ * Then it resumes every stop at once, keeping the target's signals and
+ * group-stops, following clones and forks, until nothing it traces is
+ * left, and exits.  When memtraced exits because the target has, the
+ * guard finds the target gone (its /proc task directory, opened at start,
+ * lists no thread) and exits at once.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "inject.h"
+#include "internal.h"
+
+#define GUARD_SIGNAL SIGUSR2 /* the death signal; blocked, taken by sigwaitinfo() */
+/* Sent by a second memtraced: hand the target over (guard_handover()); a keeper takes it too. */
+#define GUARD_HANDOVER SIGUSR1
+#define GUARD_OPTIONS                                                                              \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |                        \
+	 PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)
+
+/*
+ * Fork the guard of PID from the tracer thread (single-threaded or not:
+ * the child only makes system calls before its exec).  Its pid, or -errno.
+ */
+pid_t guard_start(const char *exe, pid_t pid)
+{
+	char target[16], daemon[16];
+	sigset_t set, old;
+	pid_t child;
+
+	snprintf(target, sizeof(target), "%d", pid);
+	snprintf(daemon, sizeof(daemon), "%d", getpid());
+	sigemptyset(&set);
+	sigaddset(&set, GUARD_SIGNAL);
+	/* Blocked before the fork, so the death signal can never be lost or kill the guard. */
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	child = fork();
+	if (child == 0) {
+		char *argv[] = {"memtraced-guard", "--guard", target, daemon, NULL};
+		char *envp[] = {NULL};
+
+		if (prctl(PR_SET_PDEATHSIG, GUARD_SIGNAL) < 0)
+			_exit(127);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		/*
+		 * No descriptor of memtraced's: the socket stays its own, and a pipe
+		 * reading memtraced's output ends when memtraced does.
+		 */
+		if (null < 0)
+			_exit(127);
+		for (int fd = 0; fd < 3; fd++)
+			dup2(null, fd);
+		if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+			for (int fd = 3; fd < 1024; fd++)
+				close(fd);
+		execve(exe, argv, envp);
+		_exit(127);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return child < 0 ? -errno : child;
+}
+
+/* Seize the threads in TASKFD (/proc/PID/task) not yet ours: how many, or -1 when none is left. */
+static int seize_all(int taskfd)
+{
+	char buf[4096];
+	int n, seized = 0, seen = 0;
+
+	lseek(taskfd, 0, SEEK_SET);
+	while ((n = (int)syscall(SYS_getdents64, taskfd, buf, sizeof(buf))) > 0) {
+		for (int off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			pid_t tid = (pid_t)atoi(d->d_name);
+
+			off += d->d_reclen;
+			if (tid <= 0)
+				continue;
+			seen++;
+			if (ptrace(PTRACE_SEIZE, tid, 0, GUARD_OPTIONS) == 0)
+				seized++;
+		}
+	}
+	return seen ? seized : -1;
+}
+
+/* Whether every thread of PID is traced by us (or gone). */
+static int all_ours(int taskfd)
+{
+	char buf[4096], line[64];
+	int n, ok = 1;
+
+	lseek(taskfd, 0, SEEK_SET);
+	while (ok && (n = (int)syscall(SYS_getdents64, taskfd, buf, sizeof(buf))) > 0) {
+		for (int off = 0; ok && off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			pid_t tid = (pid_t)atoi(d->d_name);
+
+			off += d->d_reclen;
+			if (tid <= 0)
+				continue;
+			if (proc_status_field(tid, "TracerPid:", line, sizeof(line)) == 0 &&
+			    atoi(line) != getpid() && !proc_task_gone(tid))
+				ok = 0;
+		}
+	}
+	return ok;
+}
+
+/* The thread group of TID; 0 when it is gone. */
+static pid_t proc_tgid(pid_t tid)
+{
+	return (pid_t)proc_status_number(tid, "Tgid:", 10, 0);
+}
+
+/* PTRACE_INTERRUPT every thread of PID. */
+static void interrupt_all(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return;
+	while ((d = readdir(dir)))
+		if (atoi(d->d_name) > 0)
+			ptrace(PTRACE_INTERRUPT, atoi(d->d_name), 0, 0);
+	closedir(dir);
+}
+
+/* Resume one stop of TID at once, as untraced: signals passed on, group-stops kept. */
+static void guard_resume(pid_t tid, int status)
+{
+	switch (stop_classify(status)) {
+	case STOP_GROUP:
+		ptrace(PTRACE_LISTEN, tid, 0, 0);
+		return;
+	case STOP_SIGNAL:
+		ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(status));
+		return;
+	case STOP_EXITED:
+		return;
+	default:
+		/* Seccomp stops, events, our interrupt, a new task's first stop. */
+		ptrace(PTRACE_CONT, tid, 0, 0);
+		return;
+	}
+}
+
+/*
+ * Trace until nothing traced is left: every stop resumed at once; on a
+ * handover request (GUARD_HANDOVER, from a second memtraced), PID's
+ * threads are brought into a group-stop (SIGSTOP) and each is detached
+ * there, so it stays stopped until the new tracer has seized it and sends
+ * SIGCONT: no thread meets a filtered call without a tracer.  Children
+ * forked under the filter stay ours until they exit.
+ */
+static void guard_trace(pid_t pid)
+{
+	struct signalfd_siginfo si;
+	int handing = 0, status, sfd;
+	sigset_t set;
+	pid_t tid;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, GUARD_HANDOVER);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+		/* No handover then: only the stops to resume. */
+		while ((tid = waitpid(-1, &status, __WALL)) != -1 || errno == EINTR)
+			if (tid > 0)
+				guard_resume(tid, status);
+		return;
+	}
+	for (;;) {
+		/* SIGCHLD is not queued: take every stop there is before sleeping again. */
+		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
+			enum stop_event ev = stop_classify(status);
+
+			/* Our interrupt or stop must not end an epoll wait with EINTR. */
+			if (handing)
+				inject_restart_eintr(tid, status, 1);
+			if (handing && ev == STOP_GROUP && proc_tgid(tid) == pid)
+				ptrace(PTRACE_DETACH, tid, 0, 0); /* stays in the group-stop */
+			else
+				guard_resume(tid, status);
+		}
+		if (tid < 0 && errno == ECHILD)
+			break;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si) || si.ssi_signo != GUARD_HANDOVER ||
+		    handing)
+			continue;
+		/* A thread in a group-stop already (LISTEN) reports it again when interrupted. */
+		handing = 1;
+		kill(pid, SIGSTOP);
+		interrupt_all(pid);
+	}
+	close(sfd);
+}
+
+/*
+ * The guard: wait for the death of memtraced (pid DAEMON), then trace PID
+ * until it is gone.  Returns the exit status for the guard process.
+ */
+int mt_guard_main(pid_t pid, pid_t daemon)
+{
+	struct sched_param rt = {.sched_priority = 1}, other = {0};
+	char path[64];
+	siginfo_t si;
+	sigset_t set;
+	int taskfd, rt_on, gone = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, GUARD_SIGNAL);
+	/* Taken by the tracing loop's signalfd: a tracee's stop, a handover request. */
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, GUARD_HANDOVER);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigdelset(&set, SIGCHLD);
+	sigdelset(&set, GUARD_HANDOVER);
+	/*
+	 * Ended, the guard would leave the target's memory calls failing: only
+	 * SIGKILL ends it.  (A terminal's ^C and systemd's SIGTERM are
+	 * memtraced's to answer.)
+	 */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, "memtraced-guard");
+	/* Open now, it names this process for good: a pid reused later is not it. */
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if ((taskfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0; /* the target is gone already */
+	/* Asleep it costs nothing; woken it must run before the target makes a call. */
+	rt_on = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
+	/* The parent may have died before PR_SET_PDEATHSIG was set: then there is no signal. */
+	/* Sent by the kernel on behalf of the dying thread: a SIGUSR2 from elsewhere is not it. */
+	if (getppid() == daemon)
+		while (sigwaitinfo(&set, &si) < 0 ? errno == EINTR : si.si_pid != daemon)
+			;
+	/* memtraced's threads may still be exiting: seize until every thread is ours. */
+	for (int spins = 0;; spins++) {
+		if (seize_all(taskfd) < 0) {
+			gone = 1; /* with memtraced, or since: nothing to guard */
+			break;
+		}
+		if (all_ours(taskfd))
+			break;
+		if (spins > 1000000)
+			return 1;
+		if (spins > 1000)
+			usleep(100);
+	}
+	if (rt_on)
+		sched_setscheduler(0, SCHED_OTHER, &other);
+	close(taskfd);
+	if (gone)
+		return 0;
+	guard_trace(pid);
+	return 0;
+}
+
+/* The guard or keeper tracing PID (comm memtraced-guard, memtraced-keep), or 0. */
+pid_t guard_of(pid_t pid, int *keeper)
+{
+	char path[64], comm[32] = "";
+	pid_t tracer = (pid_t)proc_status_number(pid, "TracerPid:", 10, 0);
+	FILE *f;
+
+	if (tracer <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/comm", tracer);
+	if ((f = fopen(path, "re"))) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+	}
+	*keeper = !strcmp(comm, "memtraced-keep\n");
+	return *keeper || !strcmp(comm, "memtraced-guard\n") ? tracer : 0;
+}
+
+/* Whether every thread of PID is untraced and stopped (T), or gone. */
+static int all_handed(pid_t pid)
+{
+	char path[64], state[64];
+	struct dirent *d;
+	DIR *dir;
+	int ok = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return 1;
+	while (ok && (d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid <= 0 || proc_task_gone(tid))
+			continue;
+		if (proc_status_number(tid, "TracerPid:", 10, 0) != 0 ||
+		    proc_status_field(tid, "State:", state, sizeof(state)) < 0 || state[0] != 'T')
+			ok = 0;
+	}
+	closedir(dir);
+	return ok;
+}
+
+/*
+ * Ask GUARD to hand PID over (see guard_trace()) and wait, at most
+ * TIMEOUT_MS, until every thread of PID is left stopped in a group-stop
+ * with no tracer.  0, or -errno.
+ */
+int guard_handover(pid_t guard, pid_t pid, int timeout_ms)
+{
+	int64_t deadline = mono_ns() + (int64_t)timeout_ms * 1000000;
+
+	if (kill(guard, GUARD_HANDOVER) < 0)
+		return -errno;
+	while (!all_handed(pid)) {
+		if (mono_ns() > deadline)
+			return -ETIMEDOUT;
+		usleep(200);
+	}
+	return 0;
+}

@@ -147,6 +147,9 @@ $(FO)/%-fuzzer: $(FO)/fuzz/%-fuzzer.o $(FUZZ_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -pthread -lm $(PKG_LIBS)
 
+# answer includes memtracectl.c; the other CLI files hold commands of its table.
+$(FO)/answer-fuzzer: $(filter-out $(FO)/cli/memtracectl.o,$(CLI_SRC:%.c=$(FO)/%.o))
+
 fuzz-build:
 	$(Q)tests/install-deps --fuzz
 	$(Q)$(MAKE) --no-print-directory $(FUZZERS)

@@ -1,9 +1,13 @@
 /*
  * memtracectl.c - ask a running memtraced questions over its socket.
  *
- * Subcommands and their options come from libtrace's protocol table
- * (mt_cmds): "--min-size 16M" becomes {"min_size":16777216}.  Answers are
- * printed as aligned tables, or as the daemon's JSON with --json.
+ * One table, ctl_cmds, holds every command: the protocol command it sends
+ * (whose arguments, from libtrace's schema mt_cmds, become its options:
+ * "--min-size 16M" is {"min_size":16777216}), the options memtracectl
+ * reads itself, and its printer, or the run function of a command with its
+ * own loop (wait, check, top).  The table drives parsing, --help (read by
+ * the bash completion) and printing.  Answers are printed as aligned
+ * tables, or as the daemon's JSON with --json.
  *
  * Exit status: 0 success, 1 the daemon answered with an error, 2 usage
  * (also a value the daemon refuses: bad_arg), 3 no daemon answers at the
@@ -24,174 +28,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "libtrace.h"
 #include "report.h"
 
-#define EXIT_ERROR    1
-#define EXIT_USAGE    2
-#define EXIT_NODAEMON 3
-
-static int opt_json;
-static const char *opt_format = "text";
+int opt_json;
+void (*ctl_before_exit)(void);
+static const char *opt_format = "text"; /* events --format */
 static int opt_java;			 /* threads --java */
 static const char *opt_peek_out;	 /* peek --out FILE */
 static int opt_peek_strings;		 /* peek --strings */
 static int opt_folded;			 /* stacks --folded */
-
-/*
- * Options and commands memtracectl handles itself, beside the protocol
- * table's.  A cli_opts entry whose opt does not start with '-' is an
- * operand.  wait is built on watch, check on status.
- */
-static const struct {
-	const char *cmd, *opt, *help;
-} cli_opts[] = {
-	{"threads", "--java", "full Java thread names and states (HotSpot attach)"},
-	{"events", "--format text|json", "line format (default text)"},
-	{"peek", "ADDR|ID", "0x... address, or event id from outstanding"},
-	{"peek", "--hexdump", "hexdump -C layout (default)"},
-	{"peek", "--strings", "printable strings with offsets"},
-	{"peek", "--out FILE", "save the raw bytes to FILE"},
-	{"stacks", "--folded", "flame graph input: frame;frame;... BYTES, root first"},
-	{"report", "--html FILE", "write the page to FILE (- for stdout)"},
-	{"report", "--from FILE", "draw what memtraced --report wrote, not the daemon"},
-	{"wait", "--level warn|crit", "the level to wait for (default warn)"},
-	{"wait", "--timeout DURATION", "give up after this (default: never)"},
-	{NULL, NULL, NULL},
-};
-
-static const struct mt_arg cli_no_args[] = {{NULL, 0, NULL, NULL}};
-
-static const struct mt_cmd cli_cmds[] = {
-	{"wait", "exit 0 when an alert of LEVEL is active or fires, 1 on timeout", 0, cli_no_args,
-	 NULL},
-	{"check", "one line, exit 0 ok, 1 warn, 2 crit, 3 unknown (Nagios)", 0, cli_no_args, NULL},
-	{"report", "one self-contained HTML page: timeline, flame graph, tables", 0,
-	 cli_no_args, NULL},
-	{NULL, NULL, 0, NULL, NULL},
-};
-
-/* memtracectl's own command NAME (wait or check). */
-static const struct mt_cmd *cli_cmd_find(const char *name)
-{
-	const struct mt_cmd *c = cli_cmds;
-
-	while (c->name && strcmp(c->name, name))
-		c++;
-	return c;
-}
-
-/* Whether ARG asks for help. */
-static int is_help(const char *arg)
-{
-	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
-}
-
-/* Write option A as typed into BUF: "--min-size SIZE", or with VALUES "--sort size|age". */
-static const char *arg_usage(const struct mt_arg *a, int values, char *buf, size_t size)
-{
-	static const char *const kind[] = {"N", "SIZE", "DURATION", "", "WORD"};
-	size_t n =
-	    (size_t)snprintf(buf, size, "--%s%s", a->name, a->kind == MT_ARG_BOOL ? "" : " ");
-
-	for (char *p = buf; *p; p++)
-		if (*p == '_')
-			*p = '-';
-	if (values && a->values)
-		for (const char *const *w = a->values; *w && n < size; w++)
-			n += (size_t)snprintf(buf + n, size - n, "%s%s", w == a->values ? "" : "|",
-					      *w);
-	else if (n < size)
-		snprintf(buf + n, size - n, "%s", kind[a->kind]);
-	return buf;
-}
-
-/* Print CMD's help: its operands and options, one a line (memtracectl CMD --help). */
-static void cmd_usage(FILE *f, const struct mt_cmd *c)
-{
-	char opt[64];
-	int options = c->args[0].name != NULL, operands = 0;
-
-	fprintf(f, "usage: memtracectl [-s PATH] [--json] %s", c->name);
-	for (size_t i = 0; cli_opts[i].cmd; i++) {
-		if (strcmp(cli_opts[i].cmd, c->name))
-			continue;
-		if (cli_opts[i].opt[0] != '-')
-			operands = fprintf(f, " %s", cli_opts[i].opt);
-		else
-			options = 1;
-	}
-	fprintf(f, "%s\n\n%s\n%s", options ? " [OPTIONS]" : "", c->summary,
-		options || operands ? "\n" : "");
-	for (size_t i = 0; cli_opts[i].cmd; i++)
-		if (!strcmp(cli_opts[i].cmd, c->name) && cli_opts[i].opt[0] != '-')
-			fprintf(f, "  %-24s %s\n", cli_opts[i].opt, cli_opts[i].help);
-	for (const struct mt_arg *a = c->args; a->name; a++) {
-		fprintf(f, "  %-24s %s", arg_usage(a, 0, opt, sizeof(opt)), a->help);
-		for (const char *const *w = a->values; w && *w; w++)
-			fprintf(f, "%s%s", w == a->values ? " (" : "|", *w);
-		fprintf(f, "%s\n", a->values ? ")" : "");
-	}
-	for (size_t i = 0; cli_opts[i].cmd; i++)
-		if (!strcmp(cli_opts[i].cmd, c->name) && cli_opts[i].opt[0] == '-')
-			fprintf(f, "  %-24s %s\n", cli_opts[i].opt, cli_opts[i].help);
-}
-
-/* Add WORD to the option list at column *COL, on a new line past 80 columns. */
-static void list_word(FILE *f, int *col, const char *word)
-{
-	if (*col && *col + 2 + (int)strlen(word) > 80) {
-		fputc('\n', f);
-		*col = 0;
-	}
-	*col += fprintf(f, "%s%s", *col ? "  " : "      ", word);
-}
-
-/* Print CMD in the command list: name, operands, summary, then its options. */
-static void cmd_brief(FILE *f, const struct mt_cmd *c)
-{
-	char name[32], opt[64];
-	int col = 0;
-
-	snprintf(name, sizeof(name), "%s", c->name);
-	for (size_t i = 0; cli_opts[i].cmd; i++)
-		if (!strcmp(cli_opts[i].cmd, c->name) && cli_opts[i].opt[0] != '-')
-			snprintf(name + strlen(name), sizeof(name) - strlen(name), " %s",
-				 cli_opts[i].opt);
-	fprintf(f, "  %-13s %s\n", name, c->summary);
-	for (const struct mt_arg *a = c->args; a->name; a++)
-		list_word(f, &col, arg_usage(a, 1, opt, sizeof(opt)));
-	for (size_t i = 0; cli_opts[i].cmd; i++)
-		if (!strcmp(cli_opts[i].cmd, c->name) && cli_opts[i].opt[0] == '-')
-			list_word(f, &col, cli_opts[i].opt);
-	if (col)
-		fputc('\n', f);
-}
-
-/* Print the usage: the global options, every command and the names of its options. */
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: memtracectl [-s PATH] [--json] COMMAND [OPTIONS]\n"
-		   "       memtracectl COMMAND --help\n\n"
-		   "Query a running memtraced.\n\n"
-		   "  -s, --socket PATH  daemon socket (default $MEMTRACE_SOCKET, else memtraced's)\n"
-		   "  -j, --json         print the daemon's JSON answers\n"
-		   "  -h, --help         show this help; after a command, that command's options\n"
-		   "  -V, --version      show the version\n\n"
-		   "Commands:\n");
-	for (const struct mt_cmd *c = mt_cmds; c->name; c++)
-		cmd_brief(f, c);
-	for (const struct mt_cmd *c = cli_cmds; c->name; c++)
-		cmd_brief(f, c);
-}
+static int wait_level = MT_LEVEL_WARN;	 /* wait --level */
+static int64_t wait_timeout_ns = -1;	 /* wait --timeout, -1: never */
 
 /* Print a usage error and exit 2. */
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void usage_error(const char *fmt, ...)
+void usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (ctl_before_exit)
+		ctl_before_exit();
 	fprintf(stderr, "memtracectl: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -255,114 +112,11 @@ static json_t *arg_event_id(const char *cmd, const char *opt, const char *v)
 	return json_integer((json_int_t)n);
 }
 
-/* Turn "--min-size 16M" style words into REQ's arguments for CMD. */
-static void parse_args(const struct mt_cmd *cmd, int argc, char **argv, json_t *req)
+
+/* Whether ARG asks for help. */
+static int is_help(const char *arg)
 {
-	for (int i = 0; i < argc; i++) {
-		const struct mt_arg *a;
-		char name[64];
-		const char *v;
-
-		if (is_help(argv[i])) {
-			cmd_usage(stdout, cmd);
-			exit(0);
-		}
-		if (strncmp(argv[i], "--", 2) && !strcmp(cmd->name, "peek") &&
-		    !json_object_get(req, "address") && !json_object_get(req, "id")) {
-			/* peek ADDR|ID: 0x... or 0X... is an address, anything else an event id. */
-			if (!strncmp(argv[i], "0x", 2) || !strncmp(argv[i], "0X", 2))
-				json_object_set_new(req, "address",
-						    arg_string("peek", "ADDR", argv[i]));
-			else
-				json_object_set_new(req, "id", arg_event_id("peek", NULL, argv[i]));
-			continue;
-		}
-		if (strncmp(argv[i], "--", 2))
-			usage_error("%s: unexpected '%s'", cmd->name, argv[i]);
-		snprintf(name, sizeof(name), "%s", argv[i] + 2);
-		if (!strcmp(cmd->name, "events") && !strcmp(name, "format")) {
-			if (++i >= argc || (strcmp(argv[i], "text") && strcmp(argv[i], "json")))
-				usage_error("events: --format takes text or json");
-			opt_format = argv[i];
-			continue;
-		}
-		if (!strcmp(name, "json")) {
-			opt_json = 1;
-			continue;
-		}
-		if (!strcmp(cmd->name, "threads") && !strcmp(name, "java")) {
-			opt_java = 1;
-			continue;
-		}
-		if (!strcmp(cmd->name, "peek") && !strcmp(name, "hexdump")) {
-			opt_peek_strings = 0;
-			continue;
-		}
-		if (!strcmp(cmd->name, "peek") && !strcmp(name, "strings")) {
-			opt_peek_strings = 1;
-			continue;
-		}
-		if (!strcmp(cmd->name, "stacks") && !strcmp(name, "folded")) {
-			opt_folded = 1;
-			continue;
-		}
-		if (!strcmp(cmd->name, "peek") && !strcmp(name, "out")) {
-			if (++i >= argc)
-				usage_error("peek: --out needs a file");
-			opt_peek_out = argv[i];
-			continue;
-		}
-		for (char *p = name; *p; p++)
-			if (*p == '-')
-				*p = '_';
-		for (a = cmd->args; a->name && strcmp(a->name, name); a++)
-			;
-		if (!a->name)
-			usage_error("%s: unknown option '%s'", cmd->name, argv[i]);
-		if (a->kind == MT_ARG_BOOL) {
-			json_object_set_new(req, a->name, json_true());
-			continue;
-		}
-		if (++i >= argc)
-			usage_error("%s: %s needs a value", cmd->name, argv[i - 1]);
-		v = argv[i];
-		switch (a->kind) {
-		case MT_ARG_COUNT: {
-			char *end;
-			unsigned long long n;
-
-			if (!strcmp(cmd->name, "peek") && !strcmp(a->name, "id")) {
-				json_object_set_new(req, a->name,
-						    arg_event_id(cmd->name, argv[i - 1], v));
-				break;
-			}
-			errno = 0;
-			n = strtoull(v, &end, 10);
-			if (errno || end == v || *end || *v == '-' || n > INT64_MAX)
-				usage_error("%s: bad number '%s' for %s", cmd->name, v, argv[i - 1]);
-			json_object_set_new(req, a->name, json_integer((json_int_t)n));
-			break;
-		}
-		case MT_ARG_SIZE: {
-			uint64_t n;
-
-			if (mt_parse_size(v, &n) < 0 || n > INT64_MAX)
-				usage_error("%s: bad size '%s' for %s", cmd->name, v, argv[i - 1]);
-			json_object_set_new(req, a->name, json_integer((json_int_t)n));
-			break;
-		}
-		case MT_ARG_SECONDS: {
-			int64_t ns;
-
-			if (mt_parse_duration(v, &ns) < 0)
-				usage_error("%s: bad duration '%s' for %s", cmd->name, v, argv[i - 1]);
-			json_object_set_new(req, a->name, json_real((double)ns / 1e9));
-			break;
-		}
-		default:
-			json_object_set_new(req, a->name, arg_string(cmd->name, argv[i - 1], v));
-		}
-	}
+	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
 }
 
 /* Set by check: a monitoring system reads only stdout, and wants one line there. */
@@ -377,6 +131,8 @@ static void __attribute__((noreturn, format(printf, 1, 2))) no_daemon(const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (ctl_before_exit)
+		ctl_before_exit();
 	if (nagios_output)
 		printf("MEMTRACE UNKNOWN - %s\n", msg);
 	else
@@ -401,13 +157,6 @@ static int connect_daemon(const char *path)
 	return fd;
 }
 
-/* A buffered line reader over the socket. */
-struct reader {
-	int fd;
-	char *buf;
-	size_t len, cap;
-};
-
 /* Read the next JSON line; NULL at end of stream. */
 static json_t *read_answer(struct reader *r)
 {
@@ -423,6 +172,8 @@ static json_t *read_answer(struct reader *r)
 			memmove(r->buf, nl + 1, r->len - len - 1);
 			r->len -= len + 1;
 			if (!o) {
+				if (ctl_before_exit)
+					ctl_before_exit();
 				fprintf(stderr, "memtracectl: bad answer from the daemon: %s\n", err.text);
 				exit(EXIT_ERROR);
 			}
@@ -444,7 +195,7 @@ static json_t *read_answer(struct reader *r)
 }
 
 /* json_object_get of a dotted PATH ("chunks.count"). */
-static json_t *jget(json_t *o, const char *path)
+json_t *jget(json_t *o, const char *path)
 {
 	char key[64];
 
@@ -459,13 +210,13 @@ static json_t *jget(json_t *o, const char *path)
 }
 
 /* An integer at PATH. */
-static uint64_t jint(json_t *o, const char *path)
+uint64_t jint(json_t *o, const char *path)
 {
 	return (uint64_t)json_integer_value(jget(o, path));
 }
 
 /* A string at PATH, "" when absent. */
-static const char *jstr(json_t *o, const char *path)
+const char *jstr(json_t *o, const char *path)
 {
 	const char *s = json_string_value(jget(o, path));
 
@@ -483,7 +234,7 @@ static int error_status(json_t *a)
 }
 
 /* A human size of the integer at PATH (a static buffer per call site slot). */
-static const char *jsize(json_t *o, const char *path, int slot)
+const char *jsize(json_t *o, const char *path, int slot)
 {
 	static char bufs[8][16];
 
@@ -491,7 +242,7 @@ static const char *jsize(json_t *o, const char *path, int slot)
 }
 
 /* A human rate of the bytes per second at PATH: "+16.0M/s" (a static buffer per slot). */
-static const char *jrate(json_t *o, const char *path, int slot)
+const char *jrate(json_t *o, const char *path, int slot)
 {
 	static char bufs[4][24];
 	double r = json_number_value(jget(o, path));
@@ -1068,59 +819,8 @@ static void print_peek(json_t *o)
 	free(b);
 }
 
-/* Print ANSWER for COMMAND in the chosen format. */
-static void print_answer(const char *cmd, json_t *a)
-{
-	if (opt_json && !strcmp(cmd, "events")) {
-		/* One event object a line, as --follow streams them. */
-		opt_format = "json";
-		print_events(a);
-	} else if (opt_json) {
-		json_dumpf(a, stdout, JSON_COMPACT);
-		putchar('\n');
-	} else if (!strcmp(cmd, "status")) {
-		print_status(a);
-	} else if (!strcmp(cmd, "outstanding")) {
-		print_outstanding(a);
-	} else if (!strcmp(cmd, "threads")) {
-		print_threads(a);
-	} else if (!strcmp(cmd, "events")) {
-		print_events(a);
-	} else if (!strcmp(cmd, "peek")) {
-		print_peek(a);
-	} else if (!strcmp(cmd, "stacks")) {
-		print_stacks(a);
-	} else if (!strcmp(cmd, "suspects")) {
-		print_suspects(a);
-	} else if (!strcmp(cmd, "alerts")) {
-		print_alerts(a);
-	} else if (!strcmp(cmd, "watch")) {
-		printf("level now: %s\n", jstr(a, "level"));
-	} else if (!strcmp(cmd, "metrics")) {
-		fputs(jstr(a, "text"), stdout);
-	} else if (!strcmp(cmd, "stop")) {
-		printf("memtraced is stopping\n");
-	}
-}
-
-static struct reader request(const char *path, json_t *req, json_t **answer);
-
-/* The target's pid, from a status request. */
-static pid_t target_pid(const char *path)
-{
-	json_t *req = json_pack("{s:s}", "cmd", "status"), *a;
-	struct reader r = request(path, req, &a);
-	pid_t pid = (pid_t)jint(a, "target.pid");
-
-	close(r.fd);
-	free(r.buf);
-	json_decref(a);
-	json_decref(req);
-	return pid;
-}
-
 /* Send REQ on a new connection to PATH; returns the reader, first answer in *ANSWER. */
-static struct reader request(const char *path, json_t *req, json_t **answer)
+struct reader request(const char *path, json_t *req, json_t **answer)
 {
 	struct reader r = {0};
 	char *text = json_dumps(req, JSON_COMPACT);
@@ -1129,6 +829,7 @@ static struct reader request(const char *path, json_t *req, json_t **answer)
 	r.fd = connect_daemon(path);
 	if (!text)
 		exit(EXIT_ERROR);
+	/* A failed send may still leave the daemon's refusal to read. */
 	if (dprintf(r.fd, "%s\n", text) < 0)
 		send_errno = errno;
 	free(text);
@@ -1138,6 +839,36 @@ static struct reader request(const char *path, json_t *req, json_t **answer)
 	if (!*answer)
 		no_daemon("%s closed the connection without answering", path);
 	return r;
+}
+
+/* Close R. */
+void reader_close(struct reader *r)
+{
+	close(r->fd);
+	free(r->buf);
+	r->fd = -1;
+	r->buf = NULL;
+}
+
+/* Send REQ to PATH and return its one answer. */
+json_t *ask(const char *path, json_t *req)
+{
+	json_t *a;
+	struct reader r = request(path, req, &a);
+
+	reader_close(&r);
+	return a;
+}
+
+/* The target's pid, from a status request. */
+static pid_t target_pid(const char *path)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "status"), *a = ask(path, req);
+	pid_t pid = (pid_t)jint(a, "target.pid");
+
+	json_decref(a);
+	json_decref(req);
+	return pid;
 }
 
 /*
@@ -1172,34 +903,16 @@ static void wait_result(int level, const char *result, const char *now, json_t *
  * wait [--level warn|crit] [--timeout DURATION]: exit 0 as soon as an alert
  * of LEVEL or above is active or fires, 1 on timeout.
  */
-static int cmd_wait(const char *path, int argc, char **argv)
+static int cmd_wait(const struct ctl_cmd *cmd, const char *path, int argc, char **argv)
 {
-	int level = MT_LEVEL_WARN, rc = 1;
-	int64_t timeout_ns = -1, deadline = 0;
+	int level, rc = 1;
+	int64_t timeout_ns, deadline = 0;
 	json_t *req = json_pack("{s:s}", "cmd", "watch"), *a;
 	struct reader r;
 
-	for (int i = 0; i < argc; i++) {
-		int valued = !strcmp(argv[i], "--level") || !strcmp(argv[i], "--timeout");
-
-		if (valued && i + 1 >= argc)
-			usage_error("wait: %s needs a value", argv[i]);
-		if (is_help(argv[i])) {
-			cmd_usage(stdout, cli_cmd_find("wait"));
-			exit(0);
-		} else if (!strcmp(argv[i], "--level")) {
-			level = mt_level_from_name(argv[++i]);
-			if (level <= MT_LEVEL_OK)
-				usage_error("wait: --level takes warn or crit");
-		} else if (!strcmp(argv[i], "--timeout")) {
-			if (mt_parse_duration(argv[++i], &timeout_ns) < 0)
-				usage_error("wait: bad duration '%s'", argv[i]);
-		} else if (!strcmp(argv[i], "--json")) {
-			opt_json = 1;
-		} else {
-			usage_error("wait: unknown option '%s'", argv[i]);
-		}
-	}
+	ctl_parse(cmd, argc, argv, NULL);
+	level = wait_level;
+	timeout_ns = wait_timeout_ns;
 	r = request(path, req, &a);
 	if (!json_is_true(json_object_get(a, "ok"))) {
 		fprintf(stderr, "memtracectl: %s\n", jstr(a, "error.message"));
@@ -1263,16 +976,15 @@ out:
 }
 
 /* check: one Nagios-style line from status; exit 0 ok, 1 warn, 2 crit, 3 unknown. */
-static int cmd_check(const char *path, int argc, char **argv)
+static int cmd_check(const struct ctl_cmd *cmd, const char *path, int argc, char **argv)
 {
 	static const char *const word[] = {"OK", "WARNING", "CRITICAL"};
 	json_t *req = json_pack("{s:s}", "cmd", "status"), *a;
 	char why[160] = "", eta[48] = "";
-	struct reader r;
 	int level;
 
 	if (argc == 1 && is_help(argv[0])) {
-		cmd_usage(stdout, cli_cmd_find("check"));
+		ctl_usage(stdout, cmd);
 		json_decref(req);
 		return 0;
 	}
@@ -1283,9 +995,7 @@ static int cmd_check(const char *path, int argc, char **argv)
 		return 3;
 	}
 	nagios_output = 1;
-	r = request(path, req, &a);
-	close(r.fd);
-	free(r.buf);
+	a = ask(path, req);
 	json_decref(req);
 	level = mt_level_from_name(jstr(a, "ceiling.level"));
 	if (!json_is_true(json_object_get(a, "ok")) || level < 0) {
@@ -1317,15 +1027,482 @@ static int cmd_check(const char *path, int argc, char **argv)
 	json_decref(a);
 	return level;
 }
+/* Print a watch answer: the level now (alerts follow as a stream). */
+static void print_watch(json_t *o)
+{
+	printf("level now: %s\n", jstr(o, "level"));
+}
+
+/* Print a metrics answer: the exposition text as it is. */
+static void print_metrics(json_t *o)
+{
+	fputs(jstr(o, "text"), stdout);
+}
+
+/* Print a stop answer. */
+static void print_stop(json_t *o)
+{
+	printf("memtraced is stopping\n");
+}
+
+/* Print ANSWER to CMD in the chosen format. */
+static void print_answer(const struct ctl_cmd *cmd, json_t *a)
+{
+	if (opt_json && (cmd->flags & CTL_EVENT_LINES)) {
+		/* One event object a line, as --follow streams them. */
+		opt_format = "json";
+	} else if (opt_json || !cmd->print) {
+		json_dumpf(a, stdout, JSON_COMPACT);
+		putchar('\n');
+		return;
+	}
+	cmd->print(a);
+}
+
+/* The options memtracectl reads itself, command by command. */
+
+/* threads --java */
+static int set_java(json_t *req, const char *v)
+{
+	opt_java = 1;
+	return 0;
+}
+
+/* events --format text|json */
+static int set_format(json_t *req, const char *v)
+{
+	if (strcmp(v, "text") && strcmp(v, "json"))
+		usage_error("events: --format takes text or json");
+	opt_format = v;
+	return 0;
+}
+
+/* peek ADDR|ID: 0x... or 0X... is an address, anything else an event id; one only. */
+static int set_peek_target(json_t *req, const char *v)
+{
+	if (json_object_get(req, "address") || json_object_get(req, "id"))
+		return -1;
+	if (!strncmp(v, "0x", 2) || !strncmp(v, "0X", 2))
+		json_object_set_new(req, "address", arg_string("peek", "ADDR", v));
+	else
+		json_object_set_new(req, "id", arg_event_id("peek", NULL, v));
+	return 0;
+}
+
+/* peek --hexdump */
+static int set_hexdump(json_t *req, const char *v)
+{
+	opt_peek_strings = 0;
+	return 0;
+}
+
+/* peek --strings */
+static int set_strings(json_t *req, const char *v)
+{
+	opt_peek_strings = 1;
+	return 0;
+}
+
+/* peek --out FILE */
+static int set_out(json_t *req, const char *v)
+{
+	opt_peek_out = v;
+	return 0;
+}
+
+/* stacks --folded: a flame graph wants every stack, so that its bytes add up. */
+static int set_folded(json_t *req, const char *v)
+{
+	opt_folded = 1;
+	if (!json_object_get(req, "limit"))
+		json_object_set_new(req, "limit", json_integer(100000));
+	return 0;
+}
+
+/* wait --level warn|crit */
+static int set_level(json_t *req, const char *v)
+{
+	wait_level = mt_level_from_name(v);
+	if (wait_level <= MT_LEVEL_OK)
+		usage_error("wait: --level takes warn or crit");
+	return 0;
+}
+
+/* wait --timeout DURATION */
+static int set_timeout(json_t *req, const char *v)
+{
+	if (mt_parse_duration(v, &wait_timeout_ns) < 0)
+		usage_error("wait: bad duration '%s'", v);
+	return 0;
+}
+
+static const struct ctl_opt no_opts[] = {{NULL, NULL, NULL, NULL}};
+
+static const struct ctl_opt threads_opts[] = {
+	{"--java", NULL, "full Java thread names and states (HotSpot attach)", set_java},
+	{NULL, NULL, NULL, NULL},
+};
+
+static const struct ctl_opt stacks_opts[] = {
+	{"--folded", NULL, "flame graph input: frame;frame;... BYTES, root first", set_folded},
+	{NULL, NULL, NULL, NULL},
+};
+
+static const struct ctl_opt events_opts[] = {
+	{"--format", "text|json", "line format (default text)", set_format},
+	{NULL, NULL, NULL, NULL},
+};
+
+static const struct ctl_opt peek_opts[] = {
+	{"ADDR|ID", NULL, "0x... address, or event id from outstanding", set_peek_target},
+	{"--hexdump", NULL, "hexdump -C layout (default)", set_hexdump},
+	{"--strings", NULL, "printable strings with offsets", set_strings},
+	{"--out", "FILE", "save the raw bytes to FILE", set_out},
+	{NULL, NULL, NULL, NULL},
+};
+
+/* report's options, for the help: report_main() reads them itself. */
+static const struct ctl_opt report_opts[] = {
+	{"--html", "FILE", "write the page to FILE (- for stdout)", NULL},
+	{"--from", "FILE", "draw what memtraced --report wrote, not the daemon", NULL},
+	{NULL, NULL, NULL, NULL},
+};
+
+/* report --html FILE [--from FILE]: cli/report.c; its help is the table's. */
+static int run_report(const struct ctl_cmd *cmd, const char *path, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (is_help(argv[i])) {
+			ctl_usage(stdout, cmd);
+			return 0;
+		}
+	return report_main(path, argc, argv);
+}
+
+static const struct ctl_opt wait_opts[] = {
+	{"--level", "warn|crit", "the level to wait for (default warn)", set_level},
+	{"--timeout", "DURATION", "give up after this (default: never)", set_timeout},
+	{NULL, NULL, NULL, NULL},
+};
+
+/* Every command, in the order of --help. */
+const struct ctl_cmd ctl_cmds[] = {
+	{"status", "status", NULL, NULL, 0, no_opts, print_status, NULL},
+	{"outstanding", "outstanding", NULL, NULL, 0, no_opts, print_outstanding, NULL},
+	{"threads", "threads", NULL, NULL, 0, threads_opts, print_threads, NULL},
+	{"stacks", "stacks", NULL, NULL, 0, stacks_opts, print_stacks, NULL},
+	{"suspects", "suspects", NULL, NULL, 0, no_opts, print_suspects, NULL},
+	{"events", "events", NULL, NULL, CTL_EVENT_LINES, events_opts, print_events, NULL},
+	{"alerts", "alerts", NULL, NULL, 0, no_opts, print_alerts, NULL},
+	{"watch", "watch", NULL, NULL, 0, no_opts, print_watch, NULL},
+	{"metrics", "metrics", NULL, NULL, 0, no_opts, print_metrics, NULL},
+	{"peek", "peek", NULL, NULL, 0, peek_opts, print_peek, NULL},
+	{"stop", "stop", NULL, NULL, 0, no_opts, print_stop, NULL},
+	{"wait", NULL, "exit 0 when an alert of LEVEL is active or fires, 1 on timeout", "watch", 0,
+	 wait_opts, NULL, cmd_wait},
+	{"check", NULL, "one line, exit 0 ok, 1 warn, 2 crit, 3 unknown (Nagios)", "status", 0,
+	 no_opts, NULL, cmd_check},
+	{"report", NULL, "one self-contained HTML page: timeline, flame graph, tables",
+	 "status, alerts, threads, stacks, suspects", 0, report_opts, NULL, run_report},
+	{NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL},
+};
+
+/* The command called NAME, or NULL. */
+static const struct ctl_cmd *ctl_find(const char *name)
+{
+	for (const struct ctl_cmd *c = ctl_cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+/* The protocol arguments CMD takes (none for a run command). */
+static const struct mt_arg *proto_args(const struct ctl_cmd *cmd)
+{
+	static const struct mt_arg none[] = {{NULL, 0, NULL, NULL}};
+	const struct mt_cmd *p = cmd->proto ? mt_cmd_find(cmd->proto) : NULL;
+
+	return p ? p->args : none;
+}
+
+/* CMD's one-line summary. */
+static const char *summary(const struct ctl_cmd *cmd)
+{
+	const struct mt_cmd *p = cmd->proto ? mt_cmd_find(cmd->proto) : NULL;
+
+	return cmd->summary ? cmd->summary : p ? p->summary : "";
+}
+
+/* Whether O is an operand (a word without a dash), not an option. */
+static int is_operand(const struct ctl_opt *o)
+{
+	return o->name[0] != '-';
+}
+
+/* Write protocol argument A as typed into BUF: "--min-size SIZE", or with VALUES "--sort size|age". */
+static const char *arg_usage(const struct mt_arg *a, int values, char *buf, size_t size)
+{
+	static const char *const kind[] = {"N", "SIZE", "DURATION", "", "WORD"};
+	size_t n =
+	    (size_t)snprintf(buf, size, "--%s%s", a->name, a->kind == MT_ARG_BOOL ? "" : " ");
+
+	for (char *p = buf; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	if (values && a->values)
+		for (const char *const *w = a->values; *w && n < size; w++)
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", w == a->values ? "" : "|",
+					      *w);
+	else if (n < size)
+		snprintf(buf + n, size - n, "%s", kind[a->kind]);
+	return buf;
+}
+
+/* Write option O as typed into BUF: "--out FILE". */
+static const char *opt_usage(const struct ctl_opt *o, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+	return buf;
+}
+
+/* Print CMD's help: its operands and options, one a line (memtracectl CMD --help). */
+void ctl_usage(FILE *f, const struct ctl_cmd *cmd)
+{
+	const struct mt_arg *args = proto_args(cmd);
+	char opt[64];
+	int options = args[0].name != NULL, operands = 0;
+
+	fprintf(f, "usage: memtracectl [-s PATH] [--json] %s", cmd->name);
+	for (const struct ctl_opt *o = cmd->opts; o->name; o++) {
+		if (is_operand(o))
+			operands = fprintf(f, " %s", o->name);
+		else
+			options = 1;
+	}
+	fprintf(f, "%s\n\n%s\n%s", options ? " [OPTIONS]" : "", summary(cmd),
+		options || operands ? "\n" : "");
+	for (const struct ctl_opt *o = cmd->opts; o->name; o++)
+		if (is_operand(o))
+			fprintf(f, "  %-24s %s\n", o->name, o->help);
+	for (const struct mt_arg *a = args; a->name; a++) {
+		fprintf(f, "  %-24s %s", arg_usage(a, 0, opt, sizeof(opt)), a->help);
+		for (const char *const *w = a->values; w && *w; w++)
+			fprintf(f, "%s%s", w == a->values ? " (" : "|", *w);
+		fprintf(f, "%s\n", a->values ? ")" : "");
+	}
+	for (const struct ctl_opt *o = cmd->opts; o->name; o++)
+		if (!is_operand(o))
+			fprintf(f, "  %-24s %s\n", opt_usage(o, opt, sizeof(opt)), o->help);
+	if (cmd->uses)
+		fprintf(f, "\nmemtracectl's own command, built on %s.\n", cmd->uses);
+}
+
+/* Add WORD to the option list at column *COL, on a new line past 80 columns. */
+static void list_word(FILE *f, int *col, const char *word)
+{
+	if (*col && *col + 2 + (int)strlen(word) > 80) {
+		fputc('\n', f);
+		*col = 0;
+	}
+	*col += fprintf(f, "%s%s", *col ? "  " : "      ", word);
+}
+
+/* Print CMD in the command list: name, operands, summary, then its options. */
+static void cmd_brief(FILE *f, const struct ctl_cmd *cmd)
+{
+	char name[32], opt[64];
+	int col = 0;
+
+	snprintf(name, sizeof(name), "%s", cmd->name);
+	for (const struct ctl_opt *o = cmd->opts; o->name; o++)
+		if (is_operand(o))
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), " %s", o->name);
+	fprintf(f, "  %-13s %s\n", name, summary(cmd));
+	for (const struct mt_arg *a = proto_args(cmd); a->name; a++)
+		list_word(f, &col, arg_usage(a, 1, opt, sizeof(opt)));
+	for (const struct ctl_opt *o = cmd->opts; o->name; o++)
+		if (!is_operand(o))
+			list_word(f, &col, opt_usage(o, opt, sizeof(opt)));
+	if (col)
+		fputc('\n', f);
+}
+
+/* Print the usage: the global options, every command and the names of its options. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: memtracectl [-s PATH] [--json] COMMAND [OPTIONS]\n"
+		   "       memtracectl COMMAND --help\n\n"
+		   "Query a running memtraced.\n\n"
+		   "  -s, --socket PATH  daemon socket (default $MEMTRACE_SOCKET, else memtraced's)\n"
+		   "  -j, --json         print the daemon's JSON answers\n"
+		   "  -h, --help         show this help; after a command, that command's options\n"
+		   "  -V, --version      show the version\n\n"
+		   "Commands:\n");
+	for (const struct ctl_cmd *c = ctl_cmds; c->name; c++)
+		cmd_brief(f, c);
+}
+
+/* Read protocol argument A of CMD from the word V (typed as OPT) into REQ. */
+static void parse_proto_arg(const struct ctl_cmd *cmd, const struct mt_arg *a, const char *opt,
+			    const char *v, json_t *req)
+{
+	switch (a->kind) {
+	case MT_ARG_COUNT: {
+		char *end;
+		unsigned long long n;
+
+		/* An "id" is an event id: peek's, the one it reads the mapping of. */
+		if (!strcmp(a->name, "id")) {
+			json_object_set_new(req, a->name, arg_event_id(cmd->name, opt, v));
+			break;
+		}
+		errno = 0;
+		n = strtoull(v, &end, 10);
+		if (errno || end == v || *end || *v == '-' || n > INT64_MAX)
+			usage_error("%s: bad number '%s' for %s", cmd->name, v, opt);
+		json_object_set_new(req, a->name, json_integer((json_int_t)n));
+		break;
+	}
+	case MT_ARG_SIZE: {
+		uint64_t n;
+
+		if (mt_parse_size(v, &n) < 0 || n > INT64_MAX)
+			usage_error("%s: bad size '%s' for %s", cmd->name, v, opt);
+		json_object_set_new(req, a->name, json_integer((json_int_t)n));
+		break;
+	}
+	case MT_ARG_SECONDS: {
+		int64_t ns;
+
+		if (mt_parse_duration(v, &ns) < 0)
+			usage_error("%s: bad duration '%s' for %s", cmd->name, v, opt);
+		json_object_set_new(req, a->name, json_real((double)ns / 1e9));
+		break;
+	}
+	case MT_ARG_BOOL:
+		json_object_set_new(req, a->name, json_true());
+		break;
+	default:
+		json_object_set_new(req, a->name, arg_string(cmd->name, opt, v));
+	}
+}
+
+/*
+ * Turn CMD's words into REQ's arguments ("--min-size 16M" style) and its
+ * own options; --json anywhere, --help prints CMD's help and exits.
+ */
+void ctl_parse(const struct ctl_cmd *cmd, int argc, char **argv, json_t *req)
+{
+	json_t *scratch = req ? NULL : json_object();
+
+	if (!req)
+		req = scratch;
+	for (int i = 0; i < argc; i++) {
+		const struct mt_arg *a;
+		const struct ctl_opt *o;
+		char name[64];
+
+		if (is_help(argv[i])) {
+			ctl_usage(stdout, cmd);
+			exit(0);
+		}
+		if (strncmp(argv[i], "--", 2)) {
+			for (o = cmd->opts; o->name && !(is_operand(o) && o->set(req, argv[i]) == 0); o++)
+				;
+			if (!o->name)
+				usage_error("%s: unexpected '%s'", cmd->name, argv[i]);
+			continue;
+		}
+		if (!strcmp(argv[i], "--json")) {
+			opt_json = 1;
+			continue;
+		}
+		for (o = cmd->opts; o->name && strcmp(o->name, argv[i]); o++)
+			;
+		if (o->name) {
+			if (o->arg && ++i >= argc)
+				usage_error("%s: %s needs a value", cmd->name, argv[i - 1]);
+			o->set(req, o->arg ? argv[i] : NULL);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s", argv[i] + 2);
+		for (char *p = name; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		for (a = proto_args(cmd); a->name && strcmp(a->name, name); a++)
+			;
+		if (!a->name)
+			usage_error("%s: unknown option '%s'", cmd->name, argv[i]);
+		if (a->kind != MT_ARG_BOOL && ++i >= argc)
+			usage_error("%s: %s needs a value", cmd->name, argv[i - 1]);
+		parse_proto_arg(cmd, a, a->kind == MT_ARG_BOOL ? argv[i] : argv[i - 1],
+				a->kind == MT_ARG_BOOL ? NULL : argv[i], req);
+	}
+	json_decref(scratch);
+}
+
+/* Print the stream that follows the first answer on R (events --follow, watch). */
+static void follow_stream(struct reader *r)
+{
+	json_t *a;
+
+	fflush(stdout);
+	while ((a = read_answer(r))) {
+		json_t *ev = json_object_get(a, "event"), *al = json_object_get(a, "alert");
+
+		if (al && opt_json)
+			json_dumpf(al, stdout, JSON_COMPACT), putchar('\n');
+		else if (al)
+			print_alert(al);
+		if (ev && opt_json)
+			json_dumpf(ev, stdout, JSON_COMPACT), putchar('\n');
+		else if (ev)
+			print_event(ev);
+		else if (json_object_get(a, "dropped"))
+			fprintf(stderr, "memtracectl: %llu events dropped (reading too slowly)\n",
+				(unsigned long long)jint(a, "dropped"));
+		json_decref(a);
+		fflush(stdout);
+	}
+}
+
+/* Send CMD's protocol request built from ARGC/ARGV to PATH and print the answer. */
+static int run_proto(const struct ctl_cmd *cmd, const char *path, int argc, char **argv)
+{
+	const struct mt_cmd *p = mt_cmd_find(cmd->proto);
+	json_t *req = json_pack("{s:s}", "cmd", cmd->proto), *a;
+	struct reader r;
+	int rc = 0;
+
+	ctl_parse(cmd, argc, argv, req);
+	r = request(path, req, &a);
+	if (!json_is_true(json_object_get(a, "ok"))) {
+		if (opt_json) {
+			json_dumpf(a, stdout, JSON_COMPACT);
+			putchar('\n');
+		}
+		fprintf(stderr, "memtracectl: %s (%s)\n", jstr(a, "error.message"),
+			jstr(a, "error.code"));
+		rc = error_status(a);
+	} else {
+		if (opt_java)
+			join_java(a, target_pid(path));
+		print_answer(cmd, a);
+	}
+	json_decref(a);
+	if (!rc && (json_is_true(json_object_get(req, "follow")) || (p && (p->flags & MT_CMD_WATCH))))
+		follow_stream(&r);
+	json_decref(req);
+	reader_close(&r);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
 	const char *sock = NULL;
-	const struct mt_cmd *cmd;
-	struct reader r = {0};
-	char path[108], *text;
-	json_t *req, *a;
-	int i, rc = 0, send_errno;
+	const struct ctl_cmd *cmd;
+	char path[108];
+	int i;
 
 	/* A daemon that refuses us closes early: read its answer, do not die writing. */
 	signal(SIGPIPE, SIG_IGN);
@@ -1349,71 +1526,7 @@ int main(int argc, char **argv)
 	if (i >= argc)
 		usage_error("no command given");
 	socket_path(sock, path, sizeof(path));
-	if (!strcmp(argv[i], "wait"))
-		return cmd_wait(path, argc - i - 1, argv + i + 1);
-	if (!strcmp(argv[i], "check"))
-		return cmd_check(path, argc - i - 1, argv + i + 1);
-	if (!strcmp(argv[i], "report"))
-		return report_main(path, argc - i - 1, argv + i + 1);
-	if (!(cmd = mt_cmd_find(argv[i])))
+	if (!(cmd = ctl_find(argv[i])))
 		usage_error("unknown command '%s'", argv[i]);
-	req = json_pack("{s:s}", "cmd", cmd->name);
-	parse_args(cmd, argc - i - 1, argv + i + 1, req);
-	/* A flame graph wants every stack, so that its bytes add up. */
-	if (opt_folded && !json_object_get(req, "limit"))
-		json_object_set_new(req, "limit", json_integer(100000));
-	r.fd = connect_daemon(path);
-	text = json_dumps(req, JSON_COMPACT);
-	if (!text)
-		return EXIT_ERROR;
-	/* A failed send may still leave the daemon's refusal to read. */
-	send_errno = dprintf(r.fd, "%s\n", text) < 0 ? errno : 0;
-	free(text);
-	a = read_answer(&r);
-	if (!a && send_errno) {
-		fprintf(stderr, "memtracectl: cannot send to %s: %s\n", path, strerror(send_errno));
-		return EXIT_NODAEMON;
-	}
-	if (!a) {
-		fprintf(stderr, "memtracectl: %s closed the connection without answering\n", path);
-		return EXIT_NODAEMON;
-	}
-	if (!json_is_true(json_object_get(a, "ok"))) {
-		if (opt_json) {
-			json_dumpf(a, stdout, JSON_COMPACT);
-			putchar('\n');
-		}
-		fprintf(stderr, "memtracectl: %s (%s)\n", jstr(a, "error.message"),
-			jstr(a, "error.code"));
-		rc = error_status(a);
-	} else {
-		if (opt_java && !strcmp(cmd->name, "threads"))
-			join_java(a, target_pid(path));
-		print_answer(cmd->name, a);
-	}
-	json_decref(a);
-	if (!rc && (json_is_true(json_object_get(req, "follow")) || (cmd->flags & MT_CMD_WATCH))) {
-		fflush(stdout);
-		while ((a = read_answer(&r))) {
-			json_t *ev = json_object_get(a, "event"), *al = json_object_get(a, "alert");
-
-			if (al && opt_json)
-				json_dumpf(al, stdout, JSON_COMPACT), putchar('\n');
-			else if (al)
-				print_alert(al);
-			if (ev && opt_json)
-				json_dumpf(ev, stdout, JSON_COMPACT), putchar('\n');
-			else if (ev)
-				print_event(ev);
-			else if (json_object_get(a, "dropped"))
-				fprintf(stderr, "memtracectl: %llu events dropped (reading too slowly)\n",
-					(unsigned long long)jint(a, "dropped"));
-			json_decref(a);
-			fflush(stdout);
-		}
-	}
-	json_decref(req);
-	free(r.buf);
-	close(r.fd);
-	return rc;
+	return (cmd->run ? cmd->run : run_proto)(cmd, path, argc - i - 1, argv + i + 1);
 }

@@ -21,6 +21,8 @@ PKGS := libunwind-ptrace libelf jansson libseccomp libsystemd zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libstdc++ only for __cxa_demangle (C++ frame names).
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lstdc++
+# memtracectl reads the protocol's schema, not the tracer: JSON only.
+CLI_LIBS := $(shell pkg-config --libs jansson 2>/dev/null) -lm
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -80,7 +82,7 @@ $(MEMTRACED): $(DAEMON_OBJ) $(O)/libtrace.a
 
 $(MEMTRACECTL): $(CLI_OBJ) $(O)/libtrace.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(CLI_LIBS)
 
 $(UNIT): $(UNIT_OBJ) $(O)/libtrace.a
 	@$(if $(Q),echo "  LD      $@")

@@ -362,16 +362,17 @@ static void client_request(struct control *c, struct client *cl, const char *lin
 		return;
 	}
 	/* Memory contents can hold secrets: every read is on the record. */
-	if (!strcmp(cmd->name, "peek"))
+	if (cmd->flags & MT_CMD_AUDIT)
 		log_info("peek by uid %d: %.*s", (int)cl->uid, (int)(len < 200 ? len : 200), line);
 	if ((cmd->flags & MT_CMD_ROOT) && cl->uid != 0) {
 		client_send(cl, mt_proto_error("denied", "%s: only root may do this", cmd->name));
-	} else if (!strcmp(cmd->name, "stop")) {
+	} else if (cmd->flags & MT_CMD_DAEMON) {
+		/* The one command the daemon carries out itself: stop. */
 		log_info("stop requested over the socket");
 		client_send(cl, json_pack("{s:b}", "ok", 1));
 		control_request_stop(c);
 	} else {
-		json_t *answer = cmd->handler(c->s, req);
+		json_t *answer = mt_proto_handler(cmd)(c->s, req);
 
 		if (cmd->flags & MT_CMD_WATCH)
 			cl->watch = 1;

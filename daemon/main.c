@@ -128,7 +128,7 @@ static json_t *report_part(struct mt_session *s, const char *name, const char *r
 	const struct mt_cmd *cmd = mt_cmd_find(name);
 	json_t *req = json_loads(request, 0, NULL), *a;
 
-	a = req ? cmd->handler(s, req) : NULL;
+	a = req ? mt_proto_handler(cmd)(s, req) : NULL;
 	json_decref(req);
 	return a ? a : json_null();
 }

@@ -108,8 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (mt_proto_parse(p, len, &cmd, &req, &err) == 0) {
 			assert(cmd && req && !err);
-			if (cmd->handler)
-				answer = cmd->handler(s, req);
+			if (mt_proto_handler(cmd))
+				answer = mt_proto_handler(cmd)(s, req);
 			json_decref(req);
 		} else {
 			assert(err);

@@ -31,23 +31,6 @@
 
 #include "internal.h"
 
-static const char *const level_names[] = {"ok", "warn", "crit"};
-
-/* Return the name of LEVEL. */
-const char *mt_level_name(enum mt_level level)
-{
-	return (unsigned)level <= MT_LEVEL_CRIT ? level_names[level] : "?";
-}
-
-/* Return the level called NAME, or -1. */
-int mt_level_from_name(const char *name)
-{
-	for (int i = 0; i <= MT_LEVEL_CRIT; i++)
-		if (!strcmp(level_names[i], name))
-			return i;
-	return -1;
-}
-
 /*
  * The bytes alerts weigh: all direct memory when it is known (with the
  * chunks that were there before tracing began, whose stacks nobody saw),

@@ -28,6 +28,9 @@ enum arg_fmt {
 	ARG_OFFSET,	  /* 0 or 0x... */
 };
 
+/* S as a JSON string, each byte that is not valid UTF-8 as U+FFFD (cmds.c). */
+struct json_t *mt_json_text(const char *s);
+
 struct mt_session;
 struct task;
 

@@ -662,18 +662,24 @@ struct mt_arg {
 #define MT_CMD_DAEMON 0x2 /* carried out by the daemon, not by a handler */
 #define MT_CMD_ROOT   0x4 /* only root may use it */
 #define MT_CMD_WATCH  0x8 /* the answer goes on as a stream of alerts */
+#define MT_CMD_AUDIT  0x10 /* every request is logged (it reads target memory) */
 
 struct mt_cmd {
 	const char *name;
 	const char *summary;
 	unsigned flags;
 	const struct mt_arg *args; /* terminated by a NULL name */
-	/* Build the answer to REQ (already checked against args). */
-	struct json_t *(*handler)(struct mt_session *s, struct json_t *req);
 };
 
-/* Every protocol command, terminated by a NULL name. */
+/*
+ * Every protocol command, terminated by a NULL name: the schema (cmds.c),
+ * which memtracectl reads too.  The daemon's handlers are in proto.c.
+ */
 extern const struct mt_cmd mt_cmds[];
+/* Build the answer to REQ (already checked against the command's args). */
+typedef struct json_t *(*mt_handler_fn)(struct mt_session *s, struct json_t *req);
+/* The handler of CMD, or NULL for a command the daemon carries out itself (MT_CMD_DAEMON). */
+mt_handler_fn mt_proto_handler(const struct mt_cmd *cmd);
 /* The command called NAME, or NULL. */
 const struct mt_cmd *mt_cmd_find(const char *name);
 /* An error answer {"ok":false,"error":{"code":CODE,"message":...}}. */

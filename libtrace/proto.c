@@ -1,5 +1,6 @@
 /*
- * proto.c - the JSON objects of memtrace's protocol.
+ * proto.c - the JSON objects of memtrace's protocol, and the daemon's
+ * handler of each command of the schema (cmds.c: names, arguments, help).
  *
  * Field names here are an interface: scripts read them.  A field is added,
  * never renamed or reused; see memtrace-protocol(7).
@@ -16,74 +17,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-
-/* Length of the valid UTF-8 sequence at P (at most LEFT bytes), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	/* No overlong forms, no surrogates, nothing above U+10FFFF. */
-	if (p[0] == 0xe0)
-		lo = 0xa0;
-	else if (p[0] == 0xed)
-		hi = 0x9f;
-	else if (p[0] == 0xf0)
-		lo = 0x90;
-	else if (p[0] == 0xf4)
-		hi = 0x8f;
-	if (left < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/*
- * S as a JSON string.  Names from the target (its command line, thread
- * names cut at 15 bytes by the kernel, file and symbol names) need not be
- * UTF-8, which JSON must be: each byte that is not part of a valid
- * sequence becomes U+FFFD, so the text is shown, never dropped.
- */
-static json_t *json_text(const char *s)
-{
-	size_t len = strlen(s), n = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	json_t *j = json_stringn(s, len);
-	char *buf;
-
-	if (j)
-		return j;
-	if (!(buf = malloc(3 * len + 1)))
-		return json_string("");
-	for (size_t i = 0; i < len;) {
-		size_t k = utf8_seq(p + i, len - i);
-
-		if (k) {
-			memcpy(buf + n, p + i, k);
-			n += k;
-			i += k;
-		} else {
-			memcpy(buf + n, "\xef\xbf\xbd", 3);
-			n += 3;
-			i++;
-		}
-	}
-	j = json_stringn(buf, n);
-	free(buf);
-	return j ? j : json_string("");
-}
 
 /* memtraced's own resident set size in bytes. */
 static uint64_t self_rss(void)
@@ -207,7 +140,7 @@ static json_t *chunk_rss(struct mt_session *s)
 static json_t *top_thread_json(const struct mt_top_thread *t)
 {
 	return json_pack("{s:i,s:o,s:o,s:I,s:I,s:I,s:I}", "tid", t->tid, "name",
-			 json_text(t->name), "comm", json_text(t->comm), "chunk_bytes",
+			 mt_json_text(t->name), "comm", mt_json_text(t->comm), "chunk_bytes",
 			 (json_int_t)t->chunk_bytes, "chunk_count", (json_int_t)t->chunk_count,
 			 "direct_bytes", (json_int_t)t->direct_bytes, "direct_count",
 			 (json_int_t)t->direct_count);
@@ -231,7 +164,7 @@ static json_t *status_threads(struct mt_session *s, const struct mt_status *st)
 		      "dumps", (json_int_t)st->java_dumps, "top", top);
 	if (o && st->java_names_note[0])
 		json_object_set_new(json_object_get(o, "java_names"), "note",
-				    json_text(st->java_names_note));
+				    mt_json_text(st->java_names_note));
 	return o;
 }
 
@@ -250,7 +183,7 @@ json_t *mt_proto_status(struct mt_session *s)
 	argv = json_array();
 	args = mt_session_argv(s);
 	for (char **a = args; a && *a; a++)
-		json_array_append_new(argv, json_text(*a));
+		json_array_append_new(argv, mt_json_text(*a));
 	free(args);
 	classes = json_object();
 	for (int c = 0; c < MT_CLASS_COUNT; c++)
@@ -345,23 +278,9 @@ json_t *mt_proto_alert(const struct mt_alert *a)
 			 a->trend ? a->trend : "unknown", "top_threads", top);
 	if (o) {
 		json_object_set_new(o, "cause", json_string(a->cause ? a->cause : "percent"));
-		json_object_set_new(o, "reason", json_text(a->reason));
+		json_object_set_new(o, "reason", mt_json_text(a->reason));
 	}
 	return o;
-}
-
-/* An error answer. */
-json_t *mt_proto_error(const char *code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* Messages quote client input and may cut it mid-character. */
-	return json_pack("{s:b,s:{s:s,s:o}}", "ok", 0, "error", "code", code, "message",
-			 json_text(msg));
 }
 
 /* "0x7f..." for an address: JSON numbers lose precision above 2^53 in many readers. */
@@ -395,9 +314,9 @@ json_t *mt_proto_event(const struct mt_event *ev, const char *thread)
 	o = json_pack("{s:I,s:I,s:i,s:i,s:s,s:o,s:b,s:I,s:I,s:o}", "seq", (json_int_t)ev->seq,
 		      "time_ns", (json_int_t)ev->time_ns, "pid", ev->pid, "tid", ev->tid, "syscall",
 		      mt_sys_name(ev->sys), "args", args, "done", ev->done, "ret",
-		      (json_int_t)ev->ret, "duration_ns", (json_int_t)ev->dur_ns, "text", json_text(text));
+		      (json_int_t)ev->ret, "duration_ns", (json_int_t)ev->dur_ns, "text", mt_json_text(text));
 	if (o && thread)
-		json_object_set_new(o, "thread", json_text(thread));
+		json_object_set_new(o, "thread", mt_json_text(thread));
 	if (o && ev->inferred)
 		json_object_set_new(o, "inferred", json_true());
 	if (o && ev->done && ev->ret < 0 && ev->ret >= -4095)
@@ -420,8 +339,6 @@ static const char *arg_str(json_t *req, const char *name, const char *def)
 
 	return v ? json_string_value(v) : def;
 }
-
-#define LIMIT_MAX 100000
 
 /* A timeline point as JSON: {"time_ns","bytes","chunk_bytes","outstanding_bytes","threads"}. */
 static json_t *point_json(const struct mt_tl_point *p)
@@ -554,7 +471,7 @@ static json_t *stack_json(struct mt_session *s, uint32_t id)
 	unsigned n = mt_session_stack(s, id, names, MT_STACK_MAX);
 
 	for (unsigned i = 0; i < n; i++)
-		json_array_append_new(a, json_text(names[i]));
+		json_array_append_new(a, mt_json_text(names[i]));
 	return a;
 }
 
@@ -593,7 +510,7 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 				  "prot", json_prot(m[i].prot, m[i].flags), "anonymous",
 				  !!(m[i].kind & MT_MAP_ANON), "preexisting",
 				  !!(m[i].kind & MT_MAP_PREEXISTING), "tid", m[i].tid, "thread",
-				  json_text(m[i].name), "age_s",
+				  mt_json_text(m[i].name), "age_s",
 				  m[i].time_ns ? (double)(now - m[i].time_ns) / 1e9 : 0.0);
 
 		if (!o1)
@@ -696,7 +613,7 @@ static json_t *cmd_suspects(struct mt_session *s, json_t *req)
 			"{s:I,s:s,s:f,s:f,s:f,s:i,s:i,s:o,s:I,s:I,s:f,s:f,s:f,s:I}", "rank",
 			(json_int_t)i + 1, "verdict", mt_verdict_name(v[i].verdict), "score",
 			v[i].score, "steadiness", v[i].steadiness, "age_ratio", v[i].age_ratio,
-			"stack_id", (int)v[i].stack_id, "tid", v[i].tid, "thread", json_text(v[i].name),
+			"stack_id", (int)v[i].stack_id, "tid", v[i].tid, "thread", mt_json_text(v[i].name),
 			"bytes", (json_int_t)v[i].bytes, "count", (json_int_t)v[i].count,
 			"rate_bytes_per_s", v[i].rate, "oldest_age_s", v[i].oldest_age_s,
 			"tracked_s", v[i].tracked_s, "freed_bytes", (json_int_t)v[i].freed_bytes);
@@ -826,8 +743,8 @@ static json_t *cmd_threads(struct mt_session *s, json_t *req)
 			continue;
 		json_array_append_new(
 			list, json_pack("{s:i,s:i,s:o,s:o,s:b,s:b,s:o,s:o,s:o,s:o}", "tid", t[i].tid,
-					"pid", t[i].pid, "name", json_text(t[i].name), "comm",
-					json_text(t[i].comm), "java", t[i].java, "alive", t[i].alive, "mapped",
+					"pid", t[i].pid, "name", mt_json_text(t[i].name), "comm",
+					mt_json_text(t[i].comm), "java", t[i].java, "alive", t[i].alive, "mapped",
 					cb(t[i].mapped_count, t[i].mapped_bytes), "unmapped",
 					cb(t[i].unmapped_count, t[i].unmapped_bytes), "outstanding",
 					cb(t[i].outstanding_count, t[i].outstanding_bytes), "chunks",
@@ -897,187 +814,29 @@ out:
 			 (json_int_t)dropped, "events", list);
 }
 
-/* The size classes, and "direct": direct memory of any size. */
-static const char *const class_values[] = {"small", "chunk", "large", "direct", NULL};
-static const char *const sort_values[] = {"size", "age", "address", NULL};
-static const char *const sys_values[] = {"mmap", "munmap", "mremap", "mprotect", "brk", NULL};
-
-static const struct mt_arg no_args[] = {{NULL, 0, NULL, NULL}};
-
-static const struct mt_arg status_args[] = {
-	{"history", MT_ARG_BOOL, NULL, "add samples of the weighed bytes over time"},
-	{"history_limit", MT_ARG_COUNT, NULL, "at most this many samples (default 60, at most 1025)"},
-	{NULL, 0, NULL, NULL},
+/* The daemon's side of the protocol: the handler of each command of mt_cmds. */
+static const struct {
+	const char *name;
+	json_t *(*handler)(struct mt_session *s, json_t *req);
+} handlers[] = {
+	{"status", cmd_status},
+	{"outstanding", cmd_outstanding},
+	{"threads", cmd_threads},
+	{"stacks", cmd_stacks},
+	{"suspects", cmd_suspects},
+	{"events", cmd_events},
+	{"alerts", cmd_alerts},
+	{"watch", cmd_watch},
+	{"metrics", cmd_metrics},
+	{"peek", cmd_peek},
+	{NULL, NULL},
 };
 
-static const struct mt_arg alerts_args[] = {
-	{"limit", MT_ARG_COUNT, NULL, "the last this many (default 20)"},
-	{NULL, 0, NULL, NULL},
-};
-
-static const struct mt_arg outstanding_args[] = {
-	{"class", MT_ARG_WORD, class_values, "a size class, or direct"},
-	{"min_size", MT_ARG_SIZE, NULL, "only mappings at least this long"},
-	{"older_than", MT_ARG_SECONDS, NULL, "only mappings older than this"},
-	{"tid", MT_ARG_COUNT, NULL, "only mappings this thread created"},
-	{"limit", MT_ARG_COUNT, NULL, "at most this many (default 100)"},
-	{"sort", MT_ARG_WORD, sort_values, "order (default size)"},
-	{"stacks", MT_ARG_BOOL, NULL, "add each mapping's allocating stack"},
-	{"rss", MT_ARG_BOOL, NULL, "add resident and dirty bytes (pmap -X figures)"},
-	{NULL, 0, NULL, NULL},
-};
-
-static const struct mt_arg peek_args[] = {
-	{"address", MT_ARG_WORD, NULL, "where to read (0x... or decimal)"},
-	{"id", MT_ARG_COUNT, NULL, "read the mapping made by this event (see outstanding)"},
-	{"length", MT_ARG_SIZE, NULL, "bytes to read (default 4K, at most 1M)"},
-	{NULL, 0, NULL, NULL},
-};
-
-static const struct mt_arg stacks_args[] = {
-	{"class", MT_ARG_WORD, class_values, "a size class, or direct"},
-	{"limit", MT_ARG_COUNT, NULL, "at most this many stacks (default 20)"},
-	{NULL, 0, NULL, NULL},
-};
-
-static const struct mt_arg suspects_args[] = {
-	{"limit", MT_ARG_COUNT, NULL, "at most this many sites (default 10)"},
-	{NULL, 0, NULL, NULL},
-};
-
-static const struct mt_arg threads_args[] = {
-	{"limit", MT_ARG_COUNT, NULL, "at most this many (default 100)"},
-	{"all", MT_ARG_BOOL, NULL, "include exited threads that hold nothing"},
-	{NULL, 0, NULL, NULL},
-};
-
-static const struct mt_arg events_args[] = {
-	{"limit", MT_ARG_COUNT, NULL, "the last this many (default 20)"},
-	{"tid", MT_ARG_COUNT, NULL, "only this thread"},
-	{"syscall", MT_ARG_WORD, sys_values, "only this syscall"},
-	{"follow", MT_ARG_BOOL, NULL, "then stream new events until the client closes"},
-	{NULL, 0, NULL, NULL},
-};
-
-const struct mt_cmd mt_cmds[] = {
-	{"status", "totals, chunks, ceiling, growth, events, threads", 0, status_args, cmd_status},
-	{"outstanding", "outstanding mappings", 0, outstanding_args, cmd_outstanding},
-	{"threads", "per-thread figures", 0, threads_args, cmd_threads},
-	{"stacks", "outstanding memory by allocating stack, largest first", 0, stacks_args,
-	 cmd_stacks},
-	{"suspects", "allocation sites ranked as leak suspects, steady growers first", 0,
-	 suspects_args, cmd_suspects},
-	{"events", "recent memory syscalls", MT_CMD_STREAM, events_args, cmd_events},
-	{"alerts", "the alert level and the last alerts", 0, alerts_args, cmd_alerts},
-	{"watch", "stream alerts as they happen", MT_CMD_WATCH, no_args, cmd_watch},
-	{"metrics", "Prometheus text exposition", 0, no_args, cmd_metrics},
-	{"peek", "read target memory (needs --allow-peek; root only)", MT_CMD_ROOT, peek_args,
-	 cmd_peek},
-	{"stop", "end tracing and the daemon, as SIGTERM does", MT_CMD_DAEMON, no_args, NULL},
-	{NULL, NULL, 0, NULL, NULL},
-};
-
-/* The command called NAME. */
-const struct mt_cmd *mt_cmd_find(const char *name)
+/* The handler of CMD, or NULL (a command the daemon carries out itself: MT_CMD_DAEMON). */
+mt_handler_fn mt_proto_handler(const struct mt_cmd *cmd)
 {
-	for (const struct mt_cmd *c = mt_cmds; c->name; c++)
-		if (!strcmp(c->name, name))
-			return c;
+	for (size_t i = 0; handlers[i].name; i++)
+		if (!strcmp(handlers[i].name, cmd->name))
+			return handlers[i].handler;
 	return NULL;
-}
-
-/* Whether V is a valid value for argument A. */
-static int arg_ok(const struct mt_arg *a, json_t *v)
-{
-	switch (a->kind) {
-	case MT_ARG_COUNT:
-	case MT_ARG_SIZE:
-		return json_is_integer(v) && json_integer_value(v) >= 0 &&
-		       (strcmp(a->name, "limit") || json_integer_value(v) <= LIMIT_MAX);
-	case MT_ARG_SECONDS:
-		return json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) <= 1e9;
-	case MT_ARG_BOOL:
-		return json_is_boolean(v);
-	case MT_ARG_WORD:
-		if (!json_is_string(v))
-			return 0;
-		for (const char *const *w = a->values; w && *w; w++)
-			if (!strcmp(*w, json_string_value(v)))
-				return 1;
-		return !a->values;
-	}
-	return 0;
-}
-
-/* The error answer for a bad value V of argument A of command C. */
-static json_t *arg_error(const struct mt_cmd *c, const struct mt_arg *a, json_t *v)
-{
-	switch (a->kind) {
-	case MT_ARG_COUNT:
-	case MT_ARG_SIZE:
-		if (json_is_integer(v) && json_integer_value(v) > LIMIT_MAX)
-			return mt_proto_error("bad_arg", "%s: \"%s\" is at most %d", c->name, a->name,
-					      LIMIT_MAX);
-		return mt_proto_error("bad_arg", "%s: \"%s\" must be a non-negative integer",
-				      c->name, a->name);
-	case MT_ARG_SECONDS:
-		return mt_proto_error("bad_arg", "%s: \"%s\" must be a number of seconds", c->name,
-				      a->name);
-	case MT_ARG_BOOL:
-		return mt_proto_error("bad_arg", "%s: \"%s\" must be true or false", c->name,
-				      a->name);
-	case MT_ARG_WORD:
-		if (json_is_string(v))
-			return mt_proto_error("bad_arg", "%s: unknown %s \"%.64s\"", c->name, a->name,
-					      json_string_value(v));
-		return mt_proto_error("bad_arg", "%s: \"%s\" must be a string", c->name, a->name);
-	}
-	return mt_proto_error("bad_arg", "%s: bad \"%s\"", c->name, a->name);
-}
-
-/* Parse and check one request line. */
-int mt_proto_parse(const char *line, size_t len, const struct mt_cmd **cmd, json_t **req,
-		   json_t **err)
-{
-	const struct mt_cmd *c;
-	json_error_t jerr;
-	const char *key, *name;
-	json_t *r, *v;
-
-	r = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!r) {
-		*err = mt_proto_error("bad_json", "%s at column %d", jerr.text, jerr.column);
-		return -1;
-	}
-	if (!json_is_object(r) || !json_is_string(json_object_get(r, "cmd"))) {
-		*err = mt_proto_error("bad_request", "a request is an object with a \"cmd\" string");
-		goto fail;
-	}
-	name = json_string_value(json_object_get(r, "cmd"));
-	if (!(c = mt_cmd_find(name))) {
-		*err = mt_proto_error("unknown_cmd", "unknown command \"%.64s\"", name);
-		goto fail;
-	}
-	json_object_foreach(r, key, v) {
-		const struct mt_arg *a;
-
-		if (!strcmp(key, "cmd"))
-			continue;
-		for (a = c->args; a->name && strcmp(a->name, key); a++)
-			;
-		if (!a->name) {
-			*err = mt_proto_error("bad_arg", "%s: unknown argument \"%.64s\"", c->name, key);
-			goto fail;
-		}
-		if (!arg_ok(a, v)) {
-			*err = arg_error(c, a, v);
-			goto fail;
-		}
-	}
-	*cmd = c;
-	*req = r;
-	return 0;
-fail:
-	json_decref(r);
-	return -1;
 }

@@ -55,11 +55,11 @@ def clean_env(**extra):
 
 
 def command_names():
-    """Every protocol command, read from the table in libtrace/proto.c."""
-    with open(os.path.join(mtlib.ROOT, "libtrace", "proto.c")) as f:
+    """Every protocol command, read from the schema in libtrace/cmds.c."""
+    with open(os.path.join(mtlib.ROOT, "libtrace", "cmds.c")) as f:
         src = f.read()
     m = re.search(r"const struct mt_cmd mt_cmds\[\] = \{(.*?)\n\};", src, re.S)
-    assert m, "no mt_cmds table in proto.c"
+    assert m, "no mt_cmds table in cmds.c"
     names = re.findall(r'^\s*\{"(\w+)",', m.group(1), re.M)
     assert "status" in names and "stop" in names, names
     return names

@@ -388,10 +388,11 @@ START_TEST(test_cmd_table)
 		ck_assert_msg(good_name(c->name), "command \"%s\"", c->name);
 		ck_assert_ptr_eq(mt_cmd_find(c->name), c);
 		ck_assert_msg(c->summary && *c->summary, "%s: no summary", c->name);
-		ck_assert_msg(c->handler || (c->flags & MT_CMD_DAEMON),
-			      "%s: neither a handler nor MT_CMD_DAEMON", c->name);
+		/* A handler, or carried out by the daemon itself: never both, never neither. */
+		ck_assert_msg(!mt_proto_handler(c) != !(c->flags & MT_CMD_DAEMON),
+			      "%s: needs a handler or MT_CMD_DAEMON, not both", c->name);
 		ck_assert_msg(!(c->flags & ~(unsigned)(MT_CMD_STREAM | MT_CMD_DAEMON | MT_CMD_ROOT |
-						   MT_CMD_WATCH)),
+						   MT_CMD_WATCH | MT_CMD_AUDIT)),
 			      "%s: unknown flags %#x", c->name, c->flags);
 		ck_assert_msg(c->args != NULL, "%s: args is NULL", c->name);
 		for (const struct mt_cmd *d = mt_cmds; d != c; d++)

@@ -90,4 +90,8 @@ const char *jsize(json_t *o, const char *path, int slot);
 /* A human rate of the bytes per second at PATH (a static buffer per slot, 4 slots). */
 const char *jrate(json_t *o, const char *path, int slot);
 
+/* memtracectl top. */
+int cmd_top(const struct ctl_cmd *cmd, const char *path, int argc, char **argv);
+extern const struct ctl_opt top_opts[];
+
 #endif

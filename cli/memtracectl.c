@@ -1204,6 +1204,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	 no_opts, NULL, cmd_check},
 	{"report", NULL, "one self-contained HTML page: timeline, flame graph, tables",
 	 "status, alerts, threads, stacks, suspects", 0, report_opts, NULL, run_report},
+	{"top", NULL, "live view: ceiling bar, growth, top threads and allocation sites",
+	 "status, threads and stacks", 0, top_opts, NULL, cmd_top},
 	{NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 

@@ -48,6 +48,7 @@ expect --class --min-size --older-than --tid --limit --sort --stacks --rss -- \
 expect small chunk large -- _memtracectl "$ctl" outstanding --class ''
 expect --follow --format -- _memtracectl "$ctl" -s /tmp/x.sock events --f
 expect --socket --json -- _memtracectl "$ctl" --
+expect --interval --iterations -- _memtracectl "$ctl" top --
 expect --stacks --stack-depth -- _memtraced "$daemon" --st
 expect none chunk large all -- _memtraced "$daemon" --stacks ''
 expect chunk large -- _memtraced "$daemon" --count ''

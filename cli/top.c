@@ -336,7 +336,7 @@ static void draw(const struct frame *fr)
 		     level_colour(level), *up ? up : "?", when);
 	}
 	/* The bar: what is weighed (chunks or direct memory) against the ceiling. */
-	if (ceiling) {
+	if (ceiling && sc.row < sc.rows) {
 		char used[48];
 		int n = snprintf(used, sizeof(used), " %s / %s %5.1f%%", jsize(o, "ceiling.weighed_bytes", 0),
 				 jsize(o, "ceiling.bytes", 1),
@@ -349,13 +349,15 @@ static void draw(const struct frame *fr)
 		    json_number_value(jget(o, "ceiling.crit_percent")) / 100, level);
 		fprintf(sc.f, "%s\033[K", used);
 		sc.row++;
-	} else {
+	} else if (!ceiling) {
 		line(&sc, "%-8s %s, no ceiling known (memtraced --ceiling, or the JVM's)", "weighed",
 		     jsize(o, "ceiling.weighed_bytes", 0));
 	}
 	line(&sc, "%-8s warn %.0f%%, crit %.0f%%; weighs %s", "levels",
 	     json_number_value(jget(o, "ceiling.warn_percent")),
 	     json_number_value(jget(o, "ceiling.crit_percent")), jstr(o, "direct.weighs"));
+	if (sc.row >= sc.rows)
+		goto rest;
 	fprintf(sc.f, "\033[%d;1H%-8s ", sc.row + 1, "history");
 	w = sparkline(sc.f, o, sc.cols - 30 > 8 ? sc.cols - 30 : 8);
 	if (json_array_size(h) > 1)
@@ -367,6 +369,7 @@ static void draw(const struct frame *fr)
 			ceiling ? jsize(o, "ceiling.bytes", 0) : "top");
 	fputs("\033[K", sc.f);
 	sc.row++;
+rest:
 	snprintf(buf, sizeof(buf), "%s", "");
 	if (json_is_number(jget(o, "growth.eta_s")))
 		snprintf(buf, sizeof(buf), ", ceiling in %s",

@@ -2,7 +2,7 @@
  * top.c - memtracectl top: a live view of the daemon, refreshed every
  * second.  On a terminal it is a full screen drawn with plain ANSI escapes
  * (alternate screen, no autowrap, hidden cursor; q quits, the size follows
- * SIGWINCH): the weighed bytes against the ceiling as a bar, a sparkline of
+ * SIGWINCH, ^Z gives the terminal back until fg): the weighed bytes against the ceiling as a bar, a sparkline of
  * the daemon's history, the growth, the projection to the ceiling and the
  * trend's reason, the alert level in colour, events per second, the top
  * threads and the top allocation sites by outstanding bytes.  Elsewhere it
@@ -55,8 +55,8 @@ const struct ctl_opt top_opts[] = {
 	{NULL, NULL, NULL, NULL},
 };
 
-/* The terminal as it was, restored on every way out. */
-static struct termios saved_tio;
+/* The terminal as it was, restored on every way out, and as top sets it. */
+static struct termios saved_tio, raw_tio;
 static int tio_saved, screen_on, stdin_eof;
 static volatile sig_atomic_t resized;
 
@@ -87,18 +87,44 @@ static void on_winch(int sig)
 	resized = 1;
 }
 
+static const char enter_seq[] = "\033[?1049h\033[?25l\033[?7l\033[2J";
+
+/* SIGTSTP (^Z): give the terminal back and stop; when continued, take it again and redraw. */
+static void on_tstp(int sig)
+{
+	int had_tio = tio_saved, errno_was = errno;
+	sigset_t set;
+
+	/* When the shell already took the terminal back (^Z stopped a subshell
+	 * around us first), tcsetattr() would stop us with SIGTTOU half done. */
+	signal(SIGTTOU, SIG_IGN);
+	screen_leave();
+	signal(SIGTTOU, SIG_DFL);
+	signal(SIGTSTP, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(SIGTSTP);
+	/* Continued. */
+	signal(SIGTSTP, on_tstp);
+	if (had_tio)
+		tio_saved = tcsetattr(STDIN_FILENO, TCSADRAIN, &raw_tio) == 0;
+	screen_on = write(STDOUT_FILENO, enter_seq, sizeof(enter_seq) - 1) > 0;
+	resized = 1;
+	errno = errno_was;
+}
+
 /* Enter the full screen: keys one at a time without echo, alternate screen, no autowrap. */
 static void screen_enter(void)
 {
 	struct sigaction sa = {0};
 
 	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
-		struct termios raw = saved_tio;
-
-		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-		raw.c_cc[VMIN] = 0;
-		raw.c_cc[VTIME] = 0;
-		tio_saved = tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0;
+		raw_tio = saved_tio;
+		raw_tio.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw_tio.c_cc[VMIN] = 0;
+		raw_tio.c_cc[VTIME] = 0;
+		tio_saved = tcsetattr(STDIN_FILENO, TCSADRAIN, &raw_tio) == 0;
 	}
 	atexit(screen_leave);
 	ctl_before_exit = screen_leave;
@@ -107,10 +133,12 @@ static void screen_enter(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_tstp;
+	sigaction(SIGTSTP, &sa, NULL);
 	sa.sa_handler = on_winch;
 	sigaction(SIGWINCH, &sa, NULL);
 	screen_on = 1;
-	fputs("\033[?1049h\033[?25l\033[?7l\033[2J", stdout);
+	fputs(enter_seq, stdout);
 	fflush(stdout);
 }
 

@@ -53,7 +53,8 @@ class Top(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="mt-top-")
-        self.tmux = ["tmux", "-L", "mt-top-%d" % os.getpid(), "-f", "/dev/null"]
+        self.tmux = ["tmux", "-L", "mt-top-%d-%s" % (os.getpid(), self._testMethodName),
+                     "-f", "/dev/null"]
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.addCleanup(subprocess.run, self.tmux + ["kill-server"], capture_output=True)
 
@@ -62,14 +63,25 @@ class Top(unittest.TestCase):
         self.assertEqual(r.returncode, 0, "tmux %s: %s" % (args, r.stderr))
         return r.stdout
 
-    def start(self):
-        """memtracectl top in a new 80x24 pane, between two stty -g."""
+    def start(self, shell=False):
+        """memtracectl top in a new 80x24 pane, between two stty -g.  With
+        SHELL, each typed into an interactive bash (^Z needs its job
+        control), top alone in its job as a user runs it."""
         f = lambda n: os.path.join(self.tmp, n)  # noqa: E731
-        script = ("stty -g >%s; %s -s %s top; echo $? >%s.tmp; mv %s.tmp %s; stty -g >%s; "
-                  "exec sleep 600" % (f("before"), mtlib.MEMTRACECTL, self.d.sock, f("rc"),
-                                      f("rc"), f("rc"), f("after")))
-        self.tm("new-session", "-d", "-x", "80", "-y", "24", "sh", "-c", script)
-        return f
+        top = "%s -s %s top" % (mtlib.MEMTRACECTL, self.d.sock)
+        after = "r=$?; stty -g >%s; echo $r >%s.tmp; mv %s.tmp %s" % (f("after"), f("rc"),
+                                                                   f("rc"), f("rc"))
+        if not shell:
+            self.tm("new-session", "-d", "-x", "80", "-y", "24", "sh", "-c",
+                    "stty -g >%s; %s; %s; exec sleep 600" % (f("before"), top, after))
+            return f, None
+        self.tm("new-session", "-d", "-x", "80", "-y", "24", "env", "PS1=$ ", "bash",
+                "--norc", "--noprofile", "-i")
+        for line in ("stty -g >%s" % f("before"), top):
+            self.wait_screen(lambda s: s.rstrip().endswith("$"))
+            self.tm("send-keys", "-l", line)
+            self.tm("send-keys", "Enter")
+        return f, after
 
     def screen(self, escapes=False):
         return self.tm("capture-pane", "-p", *(["-e"] if escapes else []))
@@ -84,8 +96,12 @@ class Top(unittest.TestCase):
         self.assertTrue(ok, "the screen never showed what was expected:\n" + got[0])
         return got[0]
 
-    def finished(self, f, timeout=10):
-        self.assertTrue(mtlib.wait_for(lambda: os.path.exists(f("after")), timeout),
+    def finished(self, f, after=None, timeout=10):
+        if after:
+            self.wait_screen(lambda s: s.rstrip().endswith("$"))
+            self.tm("send-keys", "-l", after)
+            self.tm("send-keys", "Enter")
+        self.assertTrue(mtlib.wait_for(lambda: os.path.exists(f("rc")), timeout),
                         "memtracectl top did not exit:\n" + self.screen())
         with open(f("rc")) as r:
             rc = int(r.read())
@@ -97,7 +113,7 @@ class Top(unittest.TestCase):
         return rc
 
     def test_screen_then_q(self):
-        f = self.start()
+        f, _ = self.start()
         s = self.wait_screen(lambda s: "nioEventLoop-7" in s and "(chunkhold)" in s)
         lines = s.splitlines()
         self.assertEqual(len(lines), 24, s)
@@ -131,17 +147,38 @@ class Top(unittest.TestCase):
         self.tm("send-keys", "q")
         self.assertEqual(self.finished(f), 0)
 
-    def test_sigterm_restores_terminal(self):
-        f = self.start()
-        self.wait_screen(lambda s: "memtrace top" in s)
+    def top_pid(self):
+        """The pid of memtracectl, the one child of the pane's shell."""
         sh = int(self.tm("display", "-p", "#{pane_pid}"))
         with open("/proc/%d/task/%d/children" % (sh, sh)) as c:
             kids = [int(x) for x in c.read().split()]
         self.assertEqual(len(kids), 1, kids)
         with open("/proc/%d/comm" % kids[0]) as c:
             self.assertEqual(c.read().strip(), "memtracectl")
-        os.kill(kids[0], 15)
+        return kids[0]
+
+    def test_sigterm_restores_terminal(self):
+        f, _ = self.start()
+        self.wait_screen(lambda s: "memtrace top" in s)
+        os.kill(self.top_pid(), 15)
         self.assertEqual(self.finished(f), 128 + 15)
+
+    def test_stop_and_continue(self):
+        """^Z: the terminal is given back while top is stopped, taken again
+        and redrawn at fg."""
+        f, after = self.start(shell=True)
+        self.wait_screen(lambda s: "memtrace top" in s)
+        self.tm("send-keys", "C-z")
+        self.wait_screen(lambda s: "Stopped" in s)
+        self.assertEqual(self.tm("display", "-p", "#{alternate_on} #{cursor_flag}").split(),
+                         ["0", "1"])
+        self.assertNotIn("memtrace top", self.screen())
+        self.tm("send-keys", "-l", "fg")
+        self.tm("send-keys", "Enter")
+        self.wait_screen(lambda s: "memtrace top" in s and "nioEventLoop-7" in s)
+        self.assertEqual(self.tm("display", "-p", "#{alternate_on}").strip(), "1")
+        self.tm("send-keys", "q")
+        self.assertEqual(self.finished(f, after), 0)
 
     def test_lines_when_not_a_tty(self):
         t0 = time.monotonic()

@@ -161,14 +161,15 @@ struct frame {
 	double events_per_s; /* < 0: not known yet */
 };
 
-/* Ask PATH for CMD (with "history" for status, LIMIT for the others); NULL if it refuses. */
+/* Ask PATH for CMD (status: with LIMIT points of history); NULL if it refuses. */
 static json_t *fetch(const char *path, const char *cmd, int limit)
 {
 	json_t *req = json_pack("{s:s}", "cmd", cmd), *a;
 
-	if (!strcmp(cmd, "status"))
+	if (!strcmp(cmd, "status")) {
 		json_object_set_new(req, "history", json_true());
-	else
+		json_object_set_new(req, "history_limit", json_integer(limit));
+	} else
 		json_object_set_new(req, "limit", json_integer(limit));
 	a = ask(path, req);
 	json_decref(req);
@@ -547,7 +548,12 @@ int cmd_top(const struct ctl_cmd *cmd, const char *path, int argc, char **argv)
 		screen = 0;
 	for (long n = 0; !quit && (!top_iterations || n < top_iterations); n++) {
 		int64_t start = mono();
-		json_t *status = fetch(path, "status", 0);
+		int rows, cols;
+		json_t *status;
+
+		/* As many points of the run as the sparkline has cells. */
+		screen_size(&rows, &cols);
+		status = fetch(path, "status", screen ? (cols > 38 ? cols - 31 : 8) : 60);
 
 		if (!status) {
 			screen_leave();

@@ -25,7 +25,17 @@
 struct maps_node {
 	struct maps_entry e;
 	struct maps_node *left, *right;
-	uint64_t prio;
+	uint32_t prio;
+	uint32_t max_pages; /* ceil(greatest len in this subtree / PAGE), saturated */
+};
+
+#define PAGE_SHIFT 12
+#define SLAB_NODES 1024 /* nodes per slab: 88 KiB */
+
+/* A block of nodes; the table's nodes come from its slabs, free ones on a list. */
+struct maps_slab {
+	struct maps_slab *next;
+	struct maps_node n[SLAB_NODES];
 };
 
 /* Nodes allocated up front for one operation (a remap needs at most 5). */
@@ -35,14 +45,134 @@ struct spare {
 };
 
 /* Draw the next treap priority. */
-static uint64_t next_prio(struct maps *m)
+static uint32_t next_prio(struct maps *m)
 {
 	uint64_t x = m->rng;
 
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
-	return m->rng = x;
+	m->rng = x;
+	return (uint32_t)(x >> 32);
+}
+
+/* LEN in pages, rounded up, saturated at UINT32_MAX. */
+static uint32_t len_pages(uint64_t len)
+{
+	uint64_t p = (len >> PAGE_SHIFT) + !!(len & ((1u << PAGE_SHIFT) - 1));
+
+	return p > UINT32_MAX ? UINT32_MAX : (uint32_t)p;
+}
+
+/* Recompute T's subtree maximum from its entry and children. */
+static void pull(struct maps_node *t)
+{
+	uint32_t x = len_pages(t->e.len);
+
+	if (t->left && t->left->max_pages > x)
+		x = t->left->max_pages;
+	if (t->right && t->right->max_pages > x)
+		x = t->right->max_pages;
+	t->max_pages = x;
+}
+
+/* Take a node from the free list, adding a slab when it is empty; NULL when out of memory. */
+static struct maps_node *node_get(struct maps *m)
+{
+	struct maps_node *n;
+
+	if (!m->free_nodes) {
+		struct maps_slab *sl = malloc(sizeof(*sl));
+
+		if (!sl)
+			return NULL;
+		sl->next = m->slabs;
+		m->slabs = sl;
+		for (int i = SLAB_NODES - 1; i >= 0; i--) {
+			sl->n[i].left = m->free_nodes;
+			m->free_nodes = &sl->n[i];
+		}
+	}
+	n = m->free_nodes;
+	m->free_nodes = n->left;
+	return n;
+}
+
+/* Put N back on the free list. */
+static void node_put(struct maps *m, struct maps_node *n)
+{
+	n->left = m->free_nodes;
+	m->free_nodes = n;
+}
+
+/* The slot of stack ID in the per-stack sums, or NULL. */
+static struct maps_stack *stack_slot(const struct maps *m, uint32_t id)
+{
+	size_t mask = m->stacks_cap - 1;
+
+	if (!m->stacks_cap)
+		return NULL;
+	for (size_t i = (id * 0x9e3779b1u) & mask;; i = (i + 1) & mask) {
+		if (!m->stacks[i].used)
+			return NULL;
+		if (m->stacks[i].id == id)
+			return &m->stacks[i];
+	}
+}
+
+/* Whether stack sums S count nothing. */
+static int stack_empty(const struct maps_stack *st)
+{
+	uint64_t c = st->direct_count;
+
+	for (int i = 0; i < MT_CLASS_COUNT; i++)
+		c |= st->count[i];
+	return !c;
+}
+
+/* Put a zeroed slot for ID in the table of CAP slots V (which has room). */
+static struct maps_stack *stack_add(struct maps_stack *v, size_t cap, uint32_t id)
+{
+	size_t i = (id * 0x9e3779b1u) & (cap - 1);
+
+	while (v[i].used)
+		i = (i + 1) & (cap - 1);
+	memset(&v[i], 0, sizeof(v[i]));
+	v[i].id = id;
+	v[i].used = 1;
+	return &v[i];
+}
+
+/*
+ * Make sure stack ID has a slot in the per-stack sums (an open-addressed
+ * hash, at most half full).  Slots that count nothing go when it is rebuilt.
+ * -ENOMEM leaves the sums as they were.
+ */
+static int stacks_fit(struct maps *m, uint32_t id)
+{
+	size_t live = 0, cap = 64;
+	struct maps_stack *v;
+
+	if (stack_slot(m, id))
+		return 0;
+	if (2 * (m->stacks_used + 1) > m->stacks_cap) {
+		for (size_t i = 0; i < m->stacks_cap; i++)
+			live += m->stacks[i].used && !stack_empty(&m->stacks[i]);
+		while (cap < 4 * (live + 1))
+			cap *= 2;
+		if (!(v = calloc(cap, sizeof(*v))))
+			return -ENOMEM;
+		for (size_t i = 0; i < m->stacks_cap; i++)
+			if (m->stacks[i].used && !stack_empty(&m->stacks[i]))
+				*stack_add(v, cap, m->stacks[i].id) = m->stacks[i];
+		free(m->stacks);
+		m->stacks = v;
+		m->stacks_cap = cap;
+		m->stacks_used = live;
+	}
+	stack_add(m->stacks, m->stacks_cap, id);
+	m->stacks_used++;
+	return 0;
 }
 
 /* Initialise an empty table. */
@@ -70,6 +200,7 @@ static void account(struct maps *m, const struct maps_entry *e, int add)
 	uint64_t n = add ? 1 : UINT64_MAX, b = n * e->len;
 	enum mt_class c = maps_classify(m, e->len, e->kind);
 	struct maps_totals *t = &m->totals;
+	struct maps_stack *st;
 
 	t->count[c] += n;
 	t->bytes[c] += b;
@@ -92,6 +223,14 @@ static void account(struct maps *m, const struct maps_entry *e, int add)
 	}
 	if (c == MT_CLASS_CHUNK && (e->kind & MT_MAP_PREEXISTING))
 		t->seeded_chunk_bytes += b;
+	if ((st = stack_slot(m, e->stack_id))) { /* always: maps_map() and maps_remap() made it */
+		st->count[c] += n;
+		st->bytes[c] += b;
+		if (e->kind & MT_MAP_DIRECT) {
+			st->direct_count += n;
+			st->direct_bytes += b;
+		}
+	}
 	if (e->owner) {
 		if (e->kind & MT_MAP_DIRECT) {
 			e->owner->direct_count += n;
@@ -114,9 +253,11 @@ static void split(struct maps_node *t, uint64_t key, struct maps_node **l, struc
 	} else if (t->e.start < key) {
 		*l = t;
 		split(t->right, key, &t->right, r);
+		pull(t);
 	} else {
 		*r = t;
 		split(t->left, key, l, &t->left);
+		pull(t);
 	}
 }
 
@@ -127,9 +268,11 @@ static struct maps_node *merge(struct maps_node *a, struct maps_node *b)
 		return a ? a : b;
 	if (a->prio > b->prio) {
 		a->right = merge(a->right, b);
+		pull(a);
 		return a;
 	}
 	b->left = merge(a, b->left);
+	pull(b);
 	return b;
 }
 
@@ -169,22 +312,22 @@ static unsigned cuts(const struct maps *m, uint64_t s, uint64_t e, int prot)
 	return (straddler(m, s, prot) ? 1u : 0) | (straddler(m, e, prot) ? 2u : 0);
 }
 
-/* Free every node left in SP. */
-static void release(struct spare *sp)
+/* Return every node left in SP. */
+static void release(struct maps *m, struct spare *sp)
 {
 	while (sp->k)
-		free(sp->n[--sp->k]);
+		node_put(m, sp->n[--sp->k]);
 }
 
-/* Allocate NEED nodes into SP, or none and return -ENOMEM. */
-static int reserve(struct spare *sp, int need)
+/* Take NEED nodes into SP, or none and return -ENOMEM. */
+static int reserve(struct maps *m, struct spare *sp, int need)
 {
 	sp->k = 0;
 	while (sp->k < need) {
-		struct maps_node *n = malloc(sizeof(*n));
+		struct maps_node *n = node_get(m);
 
 		if (!n) {
-			release(sp);
+			release(m, sp);
 			return -ENOMEM;
 		}
 		sp->n[sp->k++] = n;
@@ -199,12 +342,14 @@ static struct maps_node *insert_node(struct maps_node *t, struct maps_node *n)
 		return n;
 	if (n->prio > t->prio) {
 		split(t, n->e.start, &n->left, &n->right);
+		pull(n);
 		return n;
 	}
 	if (n->e.start < t->e.start)
 		t->left = insert_node(t->left, n);
 	else
 		t->right = insert_node(t->right, n);
+	pull(t);
 	return t;
 }
 
@@ -216,8 +361,21 @@ static void insert(struct maps *m, struct spare *sp, const struct maps_entry *e)
 	n->e = *e;
 	n->left = n->right = NULL;
 	n->prio = next_prio(m);
+	n->max_pages = len_pages(e->len);
 	m->root = insert_node(m->root, n);
 	account(m, e, 1);
+}
+
+/* Recompute the subtree maxima on the path from T down to the node starting at KEY. */
+static void pull_path(struct maps_node *t, uint64_t key)
+{
+	if (!t)
+		return;
+	if (key < t->e.start)
+		pull_path(t->left, key);
+	else if (key > t->e.start)
+		pull_path(t->right, key);
+	pull(t);
 }
 
 /* Cut the entry straddling X (unless its prot is PROT) into two at X. */
@@ -234,6 +392,7 @@ static void cut(struct maps *m, uint64_t x, int prot, struct spare *sp)
 	account(m, &n->e, 0);
 	n->e.len = x - n->e.start;
 	account(m, &n->e, 1);
+	pull_path(m->root, n->e.start);
 	insert(m, sp, &tail);
 }
 
@@ -260,16 +419,18 @@ static struct maps_node *drop(struct maps *m, struct maps_node *t, uint64_t s, u
 		return NULL;
 	if (t->e.start < s) {
 		t->right = drop(m, t->right, s, e);
+		pull(t);
 		return t;
 	}
 	if (t->e.start >= e) {
 		t->left = drop(m, t->left, s, e);
+		pull(t);
 		return t;
 	}
 	l = drop(m, t->left, s, e);
 	r = drop(m, t->right, s, e);
 	account(m, &t->e, 0);
-	free(t);
+	node_put(m, t);
 	return merge(l, r);
 }
 
@@ -309,11 +470,11 @@ int maps_map(struct maps *m, const struct maps_entry *e)
 	if (!copy.len)
 		return 0;
 	mask = cuts(m, copy.start, end, ANY_PROT);
-	if (reserve(&sp, 1 + __builtin_popcount(mask)))
+	if (stacks_fit(m, copy.stack_id) || reserve(m, &sp, 1 + __builtin_popcount(mask)))
 		return -ENOMEM;
 	remove_range(m, copy.start, end, mask, &sp);
 	insert(m, &sp, &copy);
-	release(&sp);
+	release(m, &sp);
 	return 0;
 }
 
@@ -328,10 +489,10 @@ int maps_unmap(struct maps *m, uint64_t start, uint64_t len)
 	if (!len)
 		return 0;
 	mask = cuts(m, start, start + len, ANY_PROT);
-	if (reserve(&sp, __builtin_popcount(mask)))
+	if (reserve(m, &sp, __builtin_popcount(mask)))
 		return -ENOMEM;
 	remove_range(m, start, start + len, mask, &sp);
-	release(&sp);
+	release(m, &sp);
 	return 0;
 }
 
@@ -346,11 +507,11 @@ int maps_protect(struct maps *m, uint64_t start, uint64_t len, int prot)
 	if (!len)
 		return 0;
 	mask = cuts(m, start, start + len, prot);
-	if (reserve(&sp, __builtin_popcount(mask)))
+	if (reserve(m, &sp, __builtin_popcount(mask)))
 		return -ENOMEM;
 	cut_ends(m, start, start + len, mask, prot, &sp);
 	set_prot(m, m->root, start, start + len, prot);
-	release(&sp);
+	release(m, &sp);
 	return 0;
 }
 
@@ -371,7 +532,8 @@ int maps_remap(struct maps *m, uint64_t old, uint64_t old_len, uint64_t new_star
 		old_mask = cuts(m, old, old + old_len, ANY_PROT);
 	if (new_len)
 		new_mask = cuts(m, new_start, new_end, ANY_PROT);
-	if (reserve(&sp, __builtin_popcount(old_mask) + __builtin_popcount(new_mask) + !!new_len))
+	if ((new_len && stacks_fit(m, e.stack_id)) ||
+	    reserve(m, &sp, __builtin_popcount(old_mask) + __builtin_popcount(new_mask) + !!new_len))
 		return -ENOMEM;
 	if (!keep_old)
 		remove_range(m, old, old + old_len, old_mask, &sp);
@@ -381,7 +543,7 @@ int maps_remap(struct maps *m, uint64_t old, uint64_t old_len, uint64_t new_star
 		remove_range(m, new_start, new_end, new_mask, &sp);
 		insert(m, &sp, &e);
 	}
-	release(&sp);
+	release(m, &sp);
 	return 0;
 }
 
@@ -447,11 +609,21 @@ int maps_foreach_range(const struct maps *m, uint64_t start, uint64_t len,
 	return walk_range(m->root, start, start + len, fn, arg);
 }
 
-/* Free every entry, taking each out of its owner's counters. */
+/* Free every entry, taking each out of its owner's counters, and the slabs. */
 void maps_clear(struct maps *m)
 {
 	m->root = drop(m, m->root, 0, UINT64_MAX); /* every start is below UINT64_MAX */
 	memset(&m->totals, 0, sizeof(m->totals));
+	while (m->slabs) {
+		struct maps_slab *sl = m->slabs;
+
+		m->slabs = sl->next;
+		free(sl);
+	}
+	m->free_nodes = NULL;
+	free(m->stacks);
+	m->stacks = NULL;
+	m->stacks_cap = m->stacks_used = 0;
 }
 
 /* Take T's entries out of the totals (ADD 0) or put them back (1). */
@@ -472,4 +644,116 @@ void maps_set_chunk_size(struct maps *m, uint64_t chunk_size)
 	account_all(m, m->root, 0);
 	m->chunk_size = chunk_size;
 	account_all(m, m->root, 1);
+}
+
+/* A candidate of maps_top(): a whole subtree (bound on its lengths) or one entry. */
+struct cand {
+	uint64_t key; /* the entry's len, or an upper bound on the subtree's */
+	const struct maps_node *n;
+	int whole;
+};
+
+/* Whether candidate A comes out of the heap before B. */
+static int cand_before(const struct cand *a, const struct cand *b)
+{
+	if (a->key != b->key)
+		return a->key > b->key;
+	if (a->whole != b->whole)
+		return a->whole; /* open a subtree before emitting an entry of the same key */
+	return a->n->e.start < b->n->e.start;
+}
+
+/* Push C on the binary heap H of *N items (room is there). */
+static void cand_push(struct cand *h, size_t *n, struct cand c)
+{
+	size_t i = (*n)++;
+
+	while (i && cand_before(&c, &h[(i - 1) / 2])) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = c;
+}
+
+/* Pop the first candidate of H. */
+static struct cand cand_pop(struct cand *h, size_t *n)
+{
+	struct cand top = h[0], last = h[--*n];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && cand_before(&h[c + 1], &h[c]))
+			c++;
+		if (!cand_before(&h[c], &last))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	if (*n)
+		h[i] = last;
+	return top;
+}
+
+/* The subtree T as a candidate. */
+static struct cand whole(const struct maps_node *t)
+{
+	uint64_t k = t->max_pages == UINT32_MAX ? UINT64_MAX : (uint64_t)t->max_pages << PAGE_SHIFT;
+
+	return (struct cand){k, t, 1};
+}
+
+/* The sums of stack ID's entries, or NULL when it never had one. */
+const struct maps_stack *maps_stack_sums(const struct maps *m, uint32_t id)
+{
+	return stack_slot(m, id);
+}
+
+/*
+ * Best-first over the subtree maxima: a subtree is opened only when its
+ * bound could still beat what is left, so with no other filter the cost is
+ * O(MAX log n), not O(n).
+ */
+size_t maps_top(const struct maps *m, uint64_t min_len,
+		int (*match)(const struct maps_entry *e, void *arg), void *arg,
+		const struct maps_entry **out, size_t max)
+{
+	struct cand *h = NULL;
+	size_t n = 0, cap = 0, found = 0;
+
+	if (!m->root || !max)
+		return 0;
+	cap = 64;
+	if (!(h = malloc(cap * sizeof(*h))))
+		return 0;
+	cand_push(h, &n, whole(m->root));
+	while (n && found < max) {
+		struct cand c = cand_pop(h, &n);
+
+		if (c.key < min_len)
+			break; /* nothing left is long enough */
+		if (!c.whole) {
+			if (!match || match(&c.n->e, arg))
+				out[found++] = &c.n->e;
+			continue;
+		}
+		if (n + 3 > cap) {
+			struct cand *g = realloc(h, 2 * cap * sizeof(*h));
+
+			if (!g)
+				break;
+			h = g;
+			cap *= 2;
+		}
+		cand_push(h, &n, (struct cand){c.n->e.len, c.n, 0});
+		if (c.n->left)
+			cand_push(h, &n, whole(c.n->left));
+		if (c.n->right)
+			cand_push(h, &n, whole(c.n->right));
+	}
+	free(h);
+	return found;
 }

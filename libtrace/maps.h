@@ -5,8 +5,10 @@
  * The table is a set of disjoint intervals [start, start+len) keyed by start
  * (a treap: O(log n) per operation plus the entries an operation covers).
  * Every operation keeps running totals per size class, reserved (PROT_NONE)
- * and committed bytes, and the per-owner outstanding counters, so a query
- * of the totals is O(1).
+ * and committed bytes, the per-owner and per-stack outstanding counters, so
+ * a query of the totals is O(1), and each node knows the longest entry of
+ * its subtree, so the N longest entries take O(N log n).  Nodes come from
+ * slabs of the table's own, without a malloc header each.
  *
  * Lengths are in bytes and the caller passes page-rounded values; the table
  * itself never rounds.  All functions are for a single thread; the session
@@ -48,13 +50,25 @@ struct maps_totals {
 	uint64_t seeded_chunk_bytes; /* chunk class and preexisting: of unknown origin */
 };
 
+/* Outstanding figures of the entries of one allocating stack (stack_id). */
+struct maps_stack {
+	uint32_t id, used; /* used: the slot is taken (internal) */
+	uint64_t count[MT_CLASS_COUNT], bytes[MT_CLASS_COUNT];
+	uint64_t direct_count, direct_bytes;
+};
+
 struct maps_node;
+struct maps_slab;
 
 struct maps {
 	struct maps_node *root;
 	uint64_t chunk_size, chunk_slack;
 	uint64_t rng; /* treap priorities, deterministic */
 	struct maps_totals totals;
+	struct maps_stack *stacks; /* hashed by stack_id; stacks_cap slots */
+	size_t stacks_cap, stacks_used;
+	struct maps_slab *slabs;       /* where the nodes live */
+	struct maps_node *free_nodes;  /* unused nodes of the slabs */
 };
 
 /* Initialise an empty table with the chunk classification parameters. */
@@ -102,6 +116,24 @@ int maps_foreach(const struct maps *m, int (*fn)(const struct maps_entry *e, voi
 /* Call FN for each entry overlapping [START, START+LEN), in address order. */
 int maps_foreach_range(const struct maps *m, uint64_t start, uint64_t len,
 		       int (*fn)(const struct maps_entry *e, void *arg), void *arg);
+
+/*
+ * The longest entries of at least MIN_LEN bytes for which MATCH (when not
+ * NULL) returns non-zero, longest first, equal lengths by address: up to MAX
+ * of them into OUT.  Returns how many.  Entries MATCH rejects still cost
+ * their visit.  The pointers are valid until the next change.
+ */
+size_t maps_top(const struct maps *m, uint64_t min_len,
+		int (*match)(const struct maps_entry *e, void *arg), void *arg,
+		const struct maps_entry **out, size_t max);
+
+/* The sums of stack ID's entries, or NULL when it never had one. */
+const struct maps_stack *maps_stack_sums(const struct maps *m, uint32_t id);
+
+/*
+ * The per-stack sums: m->stacks[0..stacks_cap), the slots with USED set;
+ * a stack whose entries are all gone may still have a slot, all zero.
+ */
 
 /* Number of entries. */
 static inline uint64_t maps_count(const struct maps *m)

@@ -50,6 +50,9 @@ static void map(struct maps *m, struct maps_entry e)
 }
 
 /* The class of an entry, written independently of maps_classify(). */
+static int same_entry(const struct maps_entry *a, const struct maps_entry *b);
+static void check_queries(const struct maps *m, const struct maps_entry *es, size_t n);
+
 static enum mt_class klass(uint64_t len, unsigned kind, uint64_t chunk, uint64_t slack)
 {
 	int anon = (kind & MT_MAP_ANON) && !(kind & MT_MAP_BRK);
@@ -131,6 +134,105 @@ static void check_against(const struct maps *m, const struct maps_entry *es, siz
 			(unsigned long)owners[k]->count, (unsigned long)want[k].count,
 			(unsigned long)owners[k]->bytes, (unsigned long)want[k].bytes,
 			(unsigned long)owners[k]->chunk_count, (unsigned long)want[k].chunk_count);
+	check_queries(m, es, n);
+}
+
+/* Order of maps_top(): longest first, then by address. */
+static int by_len_desc(const void *a, const void *b)
+{
+	const struct maps_entry *x = *(const struct maps_entry *const *)a,
+				*y = *(const struct maps_entry *const *)b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? 1 : -1;
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+static int by_stack(const void *a, const void *b)
+{
+	const struct maps_entry *x = *(const struct maps_entry *const *)a,
+				*y = *(const struct maps_entry *const *)b;
+
+	return (x->stack_id > y->stack_id) - (x->stack_id < y->stack_id);
+}
+
+/* Match the anonymous entries (a filter for maps_top()). */
+static int anon_only(const struct maps_entry *e, void *arg)
+{
+	(void)arg;
+	return !!(e->kind & ANON);
+}
+
+/*
+ * Check the per-stack sums and maps_top() of M against the N entries ES
+ * (in address order): the top 7 by length, with and without a minimum
+ * length and a filter, must be the first of ES sorted by length.
+ */
+static void check_queries(const struct maps *m, const struct maps_entry *es, size_t n)
+{
+	const struct maps_entry **v = malloc((n ? n : 1) * sizeof(*v)), *top[8];
+	size_t got, k, live = 0;
+
+	REQUIRE(v != NULL, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		v[i] = &es[i];
+	qsort(v, n, sizeof(*v), by_stack);
+	for (size_t i = 0; i < n;) {
+		struct maps_stack want = {0};
+		const struct maps_stack *have = maps_stack_sums(m, v[i]->stack_id);
+		uint32_t id = v[i]->stack_id;
+
+		for (; i < n && v[i]->stack_id == id; i++) {
+			enum mt_class c = klass(v[i]->len, v[i]->kind, m->chunk_size, m->chunk_slack);
+
+			want.count[c]++;
+			want.bytes[c] += v[i]->len;
+			if (v[i]->kind & MT_MAP_DIRECT) {
+				want.direct_count++;
+				want.direct_bytes += v[i]->len;
+			}
+		}
+		live++;
+		REQUIRE(have && have->id == id, "stack %u has no sums", id);
+		REQUIRE(!memcmp(want.count, have->count, sizeof(want.count)) &&
+				!memcmp(want.bytes, have->bytes, sizeof(want.bytes)) &&
+				want.direct_count == have->direct_count &&
+				want.direct_bytes == have->direct_bytes,
+			"stack %u: sums differ", id);
+	}
+	/* Every other slot counts nothing. */
+	for (size_t i = 0; i < m->stacks_cap; i++) {
+		const struct maps_stack *st = &m->stacks[i];
+		uint64_t c = st->direct_count;
+
+		for (int j = 0; j < MT_CLASS_COUNT; j++)
+			c += st->count[j];
+		live -= st->used && c;
+	}
+	REQUIRE(live == 0, "%zu stacks with entries have no slot or too many do", live);
+
+	qsort(v, n, sizeof(*v), by_len_desc);
+	got = maps_top(m, 0, NULL, NULL, top, 7);
+	REQUIRE(got == (n < 7 ? n : 7), "top: %zu of %zu", got, n);
+	for (size_t i = 0; i < got; i++)
+		REQUIRE(top[i] == maps_find(m, v[i]->start) && same_entry(top[i], v[i]),
+			"top: entry %zu differs", i);
+	for (k = 0; k < n && v[k]->len >= m->chunk_size; k++)
+		;
+	got = maps_top(m, m->chunk_size, NULL, NULL, top, 7);
+	REQUIRE(got == (k < 7 ? k : 7), "top over chunk size: %zu of %zu", got, k);
+	for (size_t i = 0; i < got; i++)
+		REQUIRE(same_entry(top[i], v[i]), "top over chunk size: entry %zu differs", i);
+	got = maps_top(m, 0, anon_only, NULL, top, 7);
+	k = 0;
+	for (size_t i = 0; i < n && k < 7; i++) {
+		if (!(v[i]->kind & ANON))
+			continue;
+		REQUIRE(k < got && same_entry(top[k], v[i]), "top of anonymous: entry %zu differs", k);
+		k++;
+	}
+	REQUIRE(got == k, "top of anonymous: %zu, want %zu", got, k);
+	free(v);
 }
 
 /* Compare every field of two entries (memcmp would see the padding). */
@@ -781,7 +883,8 @@ static struct maps_entry rnd_entry(uint64_t *r, uint64_t start, uint64_t n, int6
 			       .kind = kinds[rnd(r) % 7],
 			       .tid = (pid_t)(rnd(r) % 1000),
 			       .time_ns = t,
-			       .stack_id = (uint32_t)rnd(r),
+			       /* 16 stacks, spread over the ids */
+			       .stack_id = (uint32_t)(rnd(r) % 16) * 2654435761u,
 			       .owner = o < 4 ? &os[o] : NULL};
 	return e;
 }

@@ -515,12 +515,35 @@ void mt_session_status(struct mt_session *s, struct mt_status *out);
 /* The target's command line as it is now (exec changes it), NULL-terminated,
  * in one block for the caller to free(); NULL when unknown or out of memory. */
 char **mt_session_argv(struct mt_session *s);
+/* Orders of mt_session_outstanding(). */
+enum mt_order {
+	MT_ORDER_ADDRESS,
+	MT_ORDER_SIZE, /* longest first, equal lengths by address */
+	MT_ORDER_AGE,  /* oldest first (preexisting ones before all), then by address */
+};
 /*
- * Copy up to MAX outstanding mappings matching F, in address order, into
- * OUT; *TOTAL receives how many matched in all.
+ * Copy the first MAX outstanding mappings matching F in ORDER into OUT; *N
+ * receives how many were copied, *TOTAL how many matched in all.  The
+ * session lock is never held for a walk of the whole table: the longest
+ * MAX (up to 4096) come from the table's subtree maxima, the rest is read
+ * in slices (see session.c for what a slice walk sees of concurrent
+ * changes).  0, or -ENOMEM.
  */
-size_t mt_session_outstanding(struct mt_session *s, const struct mt_filter *f,
-			      struct mt_mapping *out, size_t max, size_t *total);
+int mt_session_outstanding(struct mt_session *s, const struct mt_filter *f, enum mt_order order,
+			   struct mt_mapping *out, size_t max, size_t *n, size_t *total);
+/* Outstanding figures of one allocating stack. */
+struct mt_stack_sum {
+	uint32_t id;
+	uint64_t count, bytes;
+};
+/*
+ * The outstanding count and bytes of every stack with mappings of F's class
+ * (or direct memory, or all when F asks for neither; F's other fields are
+ * ignored), unordered, in *OUT for the caller to free; *N stacks,
+ * *MAPPINGS mappings in all.  O(stacks), from sums the table keeps.
+ */
+int mt_session_stacks(struct mt_session *s, const struct mt_filter *f, struct mt_stack_sum **out,
+		      size_t *n, uint64_t *mappings);
 /*
  * Write the names of stack ID's frames, innermost first, into NAMES (each
  * up to 256 bytes, "function+0x1a (libname.so)" or "[unknown] ..."); names

@@ -111,18 +111,27 @@ static json_t *status_direct(const struct mt_status *st)
 			 hidden, "netty_version", ver[0] ? json_string(ver) : json_null());
 }
 
-/* Resident bytes of all chunk mappings; null when there are too many to read quickly. */
-static json_t *chunk_rss(struct mt_session *s)
+/* Most chunks whose residency status reads (one pagemap read each). */
+#define CHUNK_RSS_MAX 4096
+
+/*
+ * Resident bytes of all chunk mappings; null when there are too many to
+ * read quickly (COUNT, from the totals, says so before anything is copied).
+ */
+static json_t *chunk_rss(struct mt_session *s, uint64_t count)
 {
 	struct mt_filter f = {.class = MT_CLASS_CHUNK};
-	struct mt_mapping *m = malloc(4096 * sizeof(*m));
+	struct mt_mapping *m;
 	size_t n, total;
 	int64_t sum = 0;
 
-	if (!m)
+	if (count > CHUNK_RSS_MAX)
 		return json_null();
-	n = mt_session_outstanding(s, &f, m, 4096, &total);
-	for (size_t i = 0; i < n && total <= 4096; i++) {
+	if (!(m = malloc((count ? count : 1) * sizeof(*m))))
+		return json_null();
+	if (mt_session_outstanding(s, &f, MT_ORDER_SIZE, m, count, &n, &total) < 0)
+		sum = -1;
+	for (size_t i = 0; sum >= 0 && i < n && total <= count; i++) {
 		int64_t rss;
 
 		/* No dirty figure: pagemap only, without one smaps read per chunk. */
@@ -133,7 +142,8 @@ static json_t *chunk_rss(struct mt_session *s)
 		sum += rss;
 	}
 	free(m);
-	return sum < 0 || total > 4096 ? json_null() : json_integer(sum);
+	/* More chunks than counted: they came meanwhile; not all were read. */
+	return sum < 0 || total > count ? json_null() : json_integer(sum);
 }
 
 /* One of the threads holding the most chunk bytes, as JSON. */
@@ -219,7 +229,8 @@ json_t *mt_proto_status(struct mt_session *s)
 		st.ceiling_source, "level", mt_level_name(st.level), "warn_percent",
 		st.warn_percent, "crit_percent", st.crit_percent, "weighed_bytes",
 		(json_int_t)g.bytes);
-	json_object_set_new(json_object_get(root, "chunks"), "rss_bytes", chunk_rss(s));
+	json_object_set_new(json_object_get(root, "chunks"), "rss_bytes",
+			    chunk_rss(s, st.count[MT_CLASS_CHUNK]));
 	json_object_set_new(root, "growth",
 			    json_pack("{s:f,s:f,s:f,s:s,s:o}", "window_s", g.window_s,
 				      "rate_bytes_per_s", g.rate, "overall_rate_bytes_per_s",
@@ -425,44 +436,6 @@ static json_t *cmd_metrics(struct mt_session *s, json_t *req)
 	return o;
 }
 
-static int sort_size(const void *a, const void *b)
-{
-	const struct mt_mapping *x = a, *y = b;
-
-	return x->len < y->len ? 1 : x->len > y->len ? -1 : (x->start > y->start) - (x->start < y->start);
-}
-
-static int sort_age(const void *a, const void *b)
-{
-	const struct mt_mapping *x = a, *y = b;
-
-	return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns ? 1 : (x->start > y->start) - (x->start < y->start);
-}
-
-/*
- * Every outstanding mapping matching F, in a buffer the caller frees; *N
- * receives the count.  Sorting and grouping need them all, so the buffer
- * grows until one copy holds every match.
- */
-static struct mt_mapping *all_outstanding(struct mt_session *s, const struct mt_filter *f,
-					  size_t *n)
-{
-	struct mt_mapping *m = NULL, *grown;
-	size_t cap = 4096, total;
-
-	for (;;) {
-		if (!(grown = realloc(m, cap * sizeof(*m)))) {
-			free(m);
-			return NULL;
-		}
-		m = grown;
-		*n = mt_session_outstanding(s, f, m, cap, &total);
-		if (total <= cap)
-			return m;
-		cap = total + total / 8;
-	}
-}
-
 /* The named frames of stack ID as a JSON array (empty for no stack). */
 static json_t *stack_json(struct mt_session *s, uint32_t id)
 {
@@ -485,6 +458,8 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 	int64_t now = mt_now_ns();
 	int with_stacks = json_is_true(json_object_get(req, "stacks"));
 	int with_rss = json_is_true(json_object_get(req, "rss"));
+	enum mt_order order;
+	struct mt_status st;
 	json_t *list, *o;
 
 	if (cls && !strcmp(cls, "direct"))
@@ -495,13 +470,17 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 	f.tid = (pid_t)arg_int(req, "tid", 0);
 	if (json_object_get(req, "older_than"))
 		f.older_than_ns = (int64_t)(json_number_value(json_object_get(req, "older_than")) * 1e9);
-	if (!(m = all_outstanding(s, &f, &n)))
+	/* No more room than there are mappings: a limit may be far above. */
+	mt_session_status(s, &st);
+	if (limit > st.outstanding_count)
+		limit = st.outstanding_count;
+	order = !strcmp(sort, "size") ? MT_ORDER_SIZE
+		: !strcmp(sort, "age") ? MT_ORDER_AGE : MT_ORDER_ADDRESS;
+	if (!(m = malloc((limit ? limit : 1) * sizeof(*m))) ||
+	    mt_session_outstanding(s, &f, order, m, limit, &n, &total) < 0) {
+		free(m);
 		return mt_proto_error("no_memory", "out of memory");
-	total = n;
-	if (!strcmp(sort, "size"))
-		qsort(m, n, sizeof(*m), sort_size);
-	else if (!strcmp(sort, "age"))
-		qsort(m, n, sizeof(*m), sort_age);
+	}
 	list = json_array();
 	for (size_t i = 0; i < n && i < limit; i++) {
 		json_t *o1 = json_pack("{s:o,s:o,s:I,s:s,s:o,s:b,s:b,s:i,s:o,s:f}", "start",
@@ -536,23 +515,11 @@ static json_t *cmd_outstanding(struct mt_session *s, json_t *req)
 	return o;
 }
 
-struct stack_sum {
-	uint32_t id;
-	uint64_t count, bytes;
-};
-
 static int sort_stack_sums(const void *a, const void *b)
 {
-	const struct stack_sum *x = a, *y = b;
+	const struct mt_stack_sum *x = a, *y = b;
 
 	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : (x->id > y->id) - (x->id < y->id);
-}
-
-static int sort_by_stack(const void *a, const void *b)
-{
-	const struct mt_mapping *x = a, *y = b;
-
-	return (x->stack_id > y->stack_id) - (x->stack_id < y->stack_id);
 }
 
 /* The "stacks" command: outstanding bytes and counts by allocating stack, largest first. */
@@ -560,30 +527,17 @@ static json_t *cmd_stacks(struct mt_session *s, json_t *req)
 {
 	struct mt_filter f = {.class = -1};
 	const char *cls = arg_str(req, "class", NULL);
-	size_t limit = (size_t)arg_int(req, "limit", 20), n, ns = 0;
-	struct mt_mapping *m;
-	struct stack_sum *sums;
+	size_t limit = (size_t)arg_int(req, "limit", 20), ns;
+	uint64_t n;
+	struct mt_stack_sum *sums;
 	json_t *list;
 
 	if (cls && !strcmp(cls, "direct"))
 		f.direct = 1;
 	else if (cls)
 		f.class = mt_class_from_name(cls);
-	if (!(m = all_outstanding(s, &f, &n)))
+	if (mt_session_stacks(s, &f, &sums, &ns, &n) < 0)
 		return mt_proto_error("no_memory", "out of memory");
-	qsort(m, n, sizeof(*m), sort_by_stack);
-	sums = calloc(n ? n : 1, sizeof(*sums));
-	if (!sums) {
-		free(m);
-		return mt_proto_error("no_memory", "out of memory");
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!ns || sums[ns - 1].id != m[i].stack_id)
-			sums[ns++].id = m[i].stack_id;
-		sums[ns - 1].count++;
-		sums[ns - 1].bytes += m[i].len;
-	}
-	free(m);
 	qsort(sums, ns, sizeof(*sums), sort_stack_sums);
 	list = json_array();
 	for (size_t i = 0; i < ns && i < limit; i++)

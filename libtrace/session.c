@@ -1339,62 +1339,256 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	pthread_mutex_unlock(&s->lock);
 }
 
-struct outstanding_ctx {
-	const struct mt_filter *f;
-	const struct maps *maps;
-	int64_t now;
-	struct mt_mapping *out;
-	size_t max, n, total;
-};
-
-/* Copy one entry if it passes the filter. */
-static int outstanding_one(const struct maps_entry *e, void *arg)
+/* Whether E passes F (NOW for its age). */
+static int filter_match(const struct maps *maps, const struct mt_filter *f, int64_t now,
+			const struct maps_entry *e)
 {
-	struct outstanding_ctx *c = arg;
-	enum mt_class cl = maps_classify(c->maps, e->len, e->kind);
-	struct mt_mapping *m;
+	enum mt_class cl = maps_classify(maps, e->len, e->kind);
 
-	if ((c->f->class >= 0 && (int)cl != c->f->class) || e->len < c->f->min_size ||
-	    (c->f->direct && !(e->kind & MT_MAP_DIRECT)) ||
-	    (c->f->tid && e->tid != c->f->tid) ||
-	    (c->f->older_than_ns && (!e->time_ns || c->now - e->time_ns < c->f->older_than_ns)))
-		return 0;
-	if (c->n < c->max) {
-		m = &c->out[c->n++];
-		m->start = e->start;
-		m->len = e->len;
-		m->prot = e->prot;
-		m->flags = e->flags;
-		m->kind = e->kind;
-		m->class = cl;
-		m->tid = e->tid;
-		m->time_ns = e->time_ns;
-		m->stack_id = e->stack_id;
-		m->id = e->id;
-		m->comm[0] = m->name[0] = '\0';
-		if (e->owner) {
-			const struct thread *th =
-				(const struct thread *)((const char *)e->owner -
-							offsetof(struct thread, own));
-			memcpy(m->comm, th->comm, sizeof(m->comm));
-			thread_name(th, m->name);
-		}
-	}
-	c->total++;
-	return 0;
+	return !((f->class >= 0 && (int)cl != f->class) || e->len < f->min_size ||
+		 (f->direct && !(e->kind & MT_MAP_DIRECT)) || (f->tid && e->tid != f->tid) ||
+		 (f->older_than_ns && (!e->time_ns || now - e->time_ns < f->older_than_ns)));
 }
 
-/* Copy outstanding mappings matching F. */
-size_t mt_session_outstanding(struct mt_session *s, const struct mt_filter *f,
-			      struct mt_mapping *out, size_t max, size_t *total)
+/* Copy entry E into M, with its creator's names (under the session lock). */
+static void mapping_copy(const struct maps *maps, const struct maps_entry *e, struct mt_mapping *m)
 {
-	struct outstanding_ctx c = {f, &s->maps, mt_now_ns(), out, max, 0, 0};
+	m->start = e->start;
+	m->len = e->len;
+	m->prot = e->prot;
+	m->flags = e->flags;
+	m->kind = e->kind;
+	m->class = maps_classify(maps, e->len, e->kind);
+	m->tid = e->tid;
+	m->time_ns = e->time_ns;
+	m->stack_id = e->stack_id;
+	m->id = e->id;
+	m->comm[0] = m->name[0] = '\0';
+	if (e->owner) {
+		const struct thread *th =
+			(const struct thread *)((const char *)e->owner - offsetof(struct thread, own));
 
+		memcpy(m->comm, th->comm, sizeof(m->comm));
+		thread_name(th, m->name);
+	}
+}
+
+static int order_size(const void *a, const void *b)
+{
+	const struct mt_mapping *x = a, *y = b;
+
+	if (x->len != y->len)
+		return x->len < y->len ? 1 : -1;
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+static int order_age(const void *a, const void *b)
+{
+	const struct mt_mapping *x = a, *y = b;
+
+	if (x->time_ns != y->time_ns)
+		return x->time_ns < y->time_ns ? -1 : 1;
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Sort N mappings into ORDER (address order is how they were copied). */
+static void mappings_sort(struct mt_mapping *m, size_t n, enum mt_order order)
+{
+	if (order == MT_ORDER_SIZE)
+		qsort(m, n, sizeof(*m), order_size);
+	else if (order == MT_ORDER_AGE)
+		qsort(m, n, sizeof(*m), order_age);
+}
+
+/*
+ * How many entries match F, when the totals tell without a walk (F asks
+ * only for a class or direct memory); -1 otherwise.  Under the lock.
+ */
+static int64_t match_count(const struct maps *maps, const struct mt_filter *f)
+{
+	if (f->min_size || f->tid || f->older_than_ns)
+		return -1;
+	if (f->direct)
+		return f->class >= 0 ? -1 : (int64_t)maps->totals.direct_count;
+	return (int64_t)(f->class >= 0 ? maps->totals.count[f->class] : maps->totals.count_all);
+}
+
+struct filter_arg {
+	const struct maps *maps;
+	const struct mt_filter *f;
+	int64_t now;
+};
+
+/* maps_top()'s filter: the entry passes the mt_filter. */
+static int top_match(const struct maps_entry *e, void *arg)
+{
+	const struct filter_arg *a = arg;
+
+	return filter_match(a->maps, a->f, a->now, e);
+}
+
+/* Entries one slice of a walk copies under the lock (some 0.2 ms). */
+#define SLICE 2048
+/* Largest MAX answered from the subtree maxima in one hold of the lock. */
+#define TOP_MAX 4096
+
+struct slice_ctx {
+	const struct filter_arg *fa;
+	struct mt_mapping *buf;
+	size_t n, cap, visited, max;
+	uint64_t total, cursor;
+	enum mt_order order;
+	int err;
+};
+
+/* Copy one entry of a slice if it matches; stop the slice when it is full. */
+static int slice_one(const struct maps_entry *e, void *arg)
+{
+	struct slice_ctx *c = arg;
+
+	c->cursor = e->start + e->len;
+	if (filter_match(c->fa->maps, c->fa->f, c->fa->now, e)) {
+		c->total++;
+		/* In address order the first MAX are the answer; the rest only count. */
+		if (c->order != MT_ORDER_ADDRESS || c->n < c->max) {
+			if (c->n == c->cap) {
+				size_t cap = c->cap * 2;
+				struct mt_mapping *g = realloc(c->buf, cap * sizeof(*g));
+
+				if (!g) {
+					c->err = -ENOMEM;
+					return 1;
+				}
+				c->buf = g;
+				c->cap = cap;
+			}
+			mapping_copy(c->fa->maps, e, &c->buf[c->n++]);
+		}
+	}
+	return ++c->visited >= SLICE;
+}
+
+/*
+ * The walk in slices: SLICE entries under the lock, then the lock is let
+ * go and taken again from where the walk stopped (the end of the last entry
+ * seen).  Each mapping copied was in the table when its slice was read; one
+ * that stays unchanged through the whole walk is seen exactly once; one
+ * made, changed or removed meanwhile may be seen in its old or new shape or
+ * not at all, as if the walk had been instantaneous a little earlier or
+ * later for that address range.  Between slices the kept matches are cut to
+ * the best MAX, so the buffer stays within 2 MAX + SLICE.
+ */
+static int outstanding_slices(struct mt_session *s, const struct mt_filter *f,
+			      enum mt_order order, struct mt_mapping *out, size_t max, size_t *n,
+			      size_t *total)
+{
+	struct filter_arg fa = {&s->maps, f, mt_now_ns()};
+	struct slice_ctx c = {&fa, NULL, 0, 2 * SLICE, 0, max, 0, 0, order, 0};
+
+	if (!(c.buf = malloc(c.cap * sizeof(*c.buf))))
+		return -ENOMEM;
+	for (;;) {
+		int more;
+
+		c.visited = 0;
+		pthread_mutex_lock(&s->lock);
+		maps_foreach_range(&s->maps, c.cursor, UINT64_MAX - c.cursor, slice_one, &c);
+		more = c.visited >= SLICE && c.cursor;
+		pthread_mutex_unlock(&s->lock);
+		if (c.err)
+			break;
+		if (order != MT_ORDER_ADDRESS && c.n > 2 * max + SLICE) {
+			mappings_sort(c.buf, c.n, order);
+			c.n = max;
+		}
+		if (!more)
+			break;
+	}
+	if (!c.err) {
+		mappings_sort(c.buf, c.n, order);
+		*n = c.n < max ? c.n : max;
+		memcpy(out, c.buf, *n * sizeof(*out));
+		*total = c.total;
+	}
+	free(c.buf);
+	return c.err;
+}
+
+/* Copy outstanding mappings matching F, in ORDER (see libtrace.h). */
+int mt_session_outstanding(struct mt_session *s, const struct mt_filter *f, enum mt_order order,
+			   struct mt_mapping *out, size_t max, size_t *n, size_t *total)
+{
+	struct filter_arg fa = {&s->maps, f, mt_now_ns()};
+	const struct maps_entry **top;
+	int64_t count;
+	uint64_t min_len;
+
+	*n = *total = 0;
+	if (order != MT_ORDER_SIZE || max > TOP_MAX)
+		return outstanding_slices(s, f, order, out, max, n, total);
+	if (!(top = malloc((max ? max : 1) * sizeof(*top))))
+		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
-	maps_foreach(&s->maps, outstanding_one, &c);
+	count = match_count(&s->maps, f);
+	if (count >= 0) {
+		/* Chunks and large mappings are at least chunk_size long. */
+		min_len = f->class == MT_CLASS_CHUNK || f->class == MT_CLASS_LARGE
+				  ? s->maps.chunk_size : f->min_size;
+		*n = maps_top(&s->maps, min_len, top_match, &fa, top, max);
+		for (size_t i = 0; i < *n; i++)
+			mapping_copy(&s->maps, top[i], &out[i]);
+		*total = (size_t)count;
+	}
 	pthread_mutex_unlock(&s->lock);
-	*total = c.total;
-	return c.n;
+	free(top);
+	/* A filter the totals cannot count: walk, a slice at a time. */
+	return count >= 0 ? 0 : outstanding_slices(s, f, order, out, max, n, total);
+}
+
+/* Outstanding sums by allocating stack for F's class or direct memory. */
+int mt_session_stacks(struct mt_session *s, const struct mt_filter *f, struct mt_stack_sum **out,
+		      size_t *n, uint64_t *mappings)
+{
+	struct mt_stack_sum *v;
+	const struct maps *m = &s->maps;
+
+	*n = 0;
+	*mappings = 0;
+	pthread_mutex_lock(&s->lock);
+	/* One slot per stack that ever had an entry since the last rebuild, at most 4x the live ones. */
+	if (!(v = malloc((m->stacks_cap ? m->stacks_cap : 1) * sizeof(*v)))) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->stacks_cap; i++) {
+		const struct maps_stack *st = &m->stacks[i];
+		uint64_t count = 0, bytes = 0;
+
+		if (!st->used)
+			continue;
+		if (f->direct) {
+			count = st->direct_count;
+			bytes = st->direct_bytes;
+		} else if (f->class >= 0) {
+			count = st->count[f->class];
+			bytes = st->bytes[f->class];
+		} else {
+			for (int c = 0; c < MT_CLASS_COUNT; c++) {
+				count += st->count[c];
+				bytes += st->bytes[c];
+			}
+		}
+		if (!count)
+			continue;
+		v[*n].id = st->id;
+		v[*n].count = count;
+		v[*n].bytes = bytes;
+		(*n)++;
+		*mappings += count;
+	}
+	pthread_mutex_unlock(&s->lock);
+	*out = v;
+	return 0;
 }
 
 /* Copy thread records. */

@@ -7,9 +7,16 @@ prints itself (a "TRUTH {json}" line) or with /proc/PID/maps.
 Exit codes follow the project's convention: 0 pass, 77 skip, 99 harness
 broke; unittest failures exit 1.
 """
+import bisect
+import ctypes
+import errno
 import json
 import os
+import re
+import select
 import shutil
+import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -389,7 +396,7 @@ def blocked_in_write(pid):
         return False
 
 
-# --- helpers for attach mode (test_attach.py) ----------------------------
+# --- helpers for attach mode (test_attach_*.py) ---------------------------
 
 class AttachDaemon(Daemon):
     """A memtraced attached to the running process PID (--pid PID)."""
@@ -573,3 +580,399 @@ def elf_function_at(path, file_offset):
             if lo <= va < lo + size:
                 return f[3]
     return None
+
+
+# --- helpers for the attach tests (test_attach_*.py): tests/targets/attachee ---
+
+CHUNK = 16781312  # what glibc mmaps for malloc(16 MiB)
+EXIT_ATTACH = 4
+
+
+class Attachee:
+    """tests/targets/attachee (or another program) talking TRUTH lines on stdin/stdout."""
+
+    def __init__(self, argv, env=None):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=env, bufsize=0)
+        self.pid = self.proc.pid
+        self.buf = b""
+        self.ready = self.read_truth(timeout=30)
+
+    def readline(self, timeout=10):
+        end = time.time() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0:
+                raise AssertionError("target %d did not answer within %ss" % (self.pid, timeout))
+            if select.select([fd], [], [], left)[0]:
+                data = os.read(fd, 65536)
+                if not data:
+                    raise AssertionError("target %d closed its stdout (exit status %s)"
+                                         % (self.pid, self.proc.poll()))
+                self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def read_truth(self, timeout=10):
+        while True:
+            line = self.readline(timeout)
+            if line.startswith("TRUTH "):
+                return json.loads(line[6:])
+
+    def send(self, line):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+    def cmd(self, line, timeout=10):
+        """Send a command; return its TRUTH answer."""
+        self.send(line)
+        t = self.read_truth(timeout)
+        if t.get("cmd") != line.split()[0]:
+            raise AssertionError("answer to %r is for %r" % (line, t.get("cmd")))
+        return t
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def sigqueue(pid, sig):
+    """rt_sigqueueinfo(PID, SIG): unlike kill(), it fails with EAGAIN instead of
+    silently merging the signal into a pending one when the queue is full.
+    Returns False on EAGAIN."""
+    nr = {"x86_64": 129, "aarch64": 138}[os.uname().machine]
+    if not hasattr(sigqueue, "libc"):
+        sigqueue.libc = ctypes.CDLL(None, use_errno=True)
+    # siginfo_t: signo, errno, code = SI_QUEUE (-1), pad, then si_pid, si_uid.
+    info = ctypes.create_string_buffer(
+        struct.pack("iiiiii", sig, 0, -1, 0, os.getpid(), os.getuid()).ljust(128, b"\0"), 128)
+    if sigqueue.libc.syscall(ctypes.c_long(nr), ctypes.c_long(pid), ctypes.c_long(sig),
+                             info) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err != errno.EAGAIN:
+        raise OSError(err, os.strerror(err))
+    return False
+
+
+
+
+def held_for(pred, seconds, interval=0.02):
+    """True when PRED() stays true for SECONDS."""
+    end = time.time() + seconds
+    while time.time() < end:
+        if not pred():
+            return False
+        time.sleep(interval)
+    return bool(pred())
+
+
+def all_stopped(pid, letters):
+    st = task_states(pid)
+    return bool(st) and all(s in letters for s in st.values())
+
+
+def none_stopped(pid):
+    st = task_states(pid)
+    return bool(st) and not any(s in "Tt" for s in st.values())
+
+
+def stuck_tids(pid, seconds, interval=0.02):
+    """Threads of PID in a stop ('t' or 'T') at every sample for SECONDS.
+
+    While attached, every syscall is a ptrace stop, so a thread that makes
+    many (one that keeps creating threads) is often caught in 't' for a
+    moment; only a thread that never leaves the stop is stuck."""
+    end = time.time() + seconds
+    stuck = None
+    while stuck != set():
+        now = {t for t, s in task_states(pid).items() if s in "tT"}
+        stuck = now if stuck is None else stuck & now
+        if time.time() >= end:
+            break
+        time.sleep(interval)
+    return stuck
+
+
+def traced_by(pid, tracer):
+    """True when every thread of PID has TracerPid TRACER (0: untraced)."""
+    t = tracer_pids(pid)
+    return bool(t) and all(v == tracer for v in t.values())
+
+
+def mapping_start(m):
+    return int(m["start"], 16)
+
+
+class AttachCase(unittest.TestCase):
+    """Set-up and checks of the attach tests, around Attachee."""
+    JAVA = r"""
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/* Holds direct 16 MiB buffers; commands on stdin: alloc N, report, exit CODE. */
+public class Holder {
+    public static void main(String[] args) throws Exception {
+        List<ByteBuffer> held = new ArrayList<>();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+        report("ready", held);
+        String line;
+        while ((line = in.readLine()) != null) {
+            String[] w = line.trim().split("\\s+");
+            int n = w.length > 1 ? Integer.parseInt(w[1]) : 0;
+            if (w[0].equals("alloc")) {
+                for (int i = 0; i < n; i++) {
+                    ByteBuffer b = ByteBuffer.allocateDirect(16 << 20);
+                    b.put(0, (byte) 1);
+                    held.add(b);
+                }
+            } else if (w[0].equals("exit")) {
+                System.exit(n);
+            }
+            report(w[0], held);
+        }
+    }
+
+    static void report(String cmd, List<ByteBuffer> held) {
+        StringBuilder sb = new StringBuilder("TRUTH {\"cmd\":\"" + cmd + "\",\"held\":"
+                + held.size() + ",\"addresses\":[");
+        for (int i = 0; i < held.size(); i++)
+            sb.append(i > 0 ? "," : "").append(((sun.nio.ch.DirectBuffer) held.get(i)).address());
+        System.out.println(sb.append("]}"));
+        System.out.flush();
+    }
+}
+"""
+
+    def start(self, *args):
+        a = Attachee([target("attachee"), *args])
+        self.addCleanup(a.kill)
+        return a
+
+    def attach(self, pid, opts=(), ready=True):
+        d = AttachDaemon(pid, opts)
+        self.addCleanup(d.kill)
+        if ready:
+            d.wait_state("running")
+        return d
+
+    def outstanding(self, d, *args):
+        o = d.ctl("outstanding", "--limit", "100000", *args)
+        self.assertEqual(o["total"], o["count"], "outstanding was cut short")
+        return o["mappings"]
+
+    def chunk_starts(self, d):
+        return sorted(mapping_start(m) for m in self.outstanding(d, "--class", "chunk"))
+
+    def detach(self, d, how="ctl"):
+        """Detach by HOW (ctl, SIGTERM or SIGINT); memtraced must exit 0."""
+        if how == "ctl":
+            d.ctl("stop")
+        else:
+            d.proc.send_signal(getattr(signal, how))
+        try:
+            rc = d.finish(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("memtraced did not exit within 20s of %s" % how)
+        self.assertEqual(rc, 0, "memtraced exit code after detach by %s; stderr: %s"
+                         % (how, d.err))
+        self.assertFalse(os.path.exists(d.sock), "socket left behind after detach")
+
+    def assert_untraced(self, pid):
+        """Every thread of PID is let go, and PID still lives."""
+        self.assertTrue(wait_for(lambda: traced_by(pid, 0)),
+                        "threads still traced: %s" % tracer_pids(pid))
+        self.assertNotIn(proc_state(pid), ("Z", "X"), "the target died")
+
+    def poll_report(self, a, pred, timeout=10):
+        """Ask A for reports until PRED(report) holds; return the last one."""
+        last = [None]
+
+        def check():
+            last[0] = a.cmd("report")
+            return pred(last[0])
+        wait_for(check, timeout=timeout)
+        return last[0]
+
+    def assert_same_chunks(self, d, truth):
+        """The chunk-class table is exactly the blocks the target holds."""
+        self.assertEqual(self.chunk_starts(d), sorted(truth["chunks"]))
+        st = d.ctl("status")
+        self.assertEqual(st["chunks"]["count"], len(truth["chunks"]))
+        self.assertEqual(st["chunks"]["bytes"], CHUNK * len(truth["chunks"]))
+        return st
+
+    def assert_matches_maps(self, d, pid):
+        """Every outstanding mapping lies in one /proc/PID/maps region with its
+        protection, together they cover every region (but [vsyscall]) exactly,
+        and status's totals are theirs.  Retried while the maps change."""
+        for _ in range(20):
+            before = proc_maps(pid)
+            st = d.ctl("status")
+            ms = self.outstanding(d)
+            if before == proc_maps(pid):
+                break
+        else:
+            self.fail("/proc/%d/maps never held still" % pid)
+        regions = [r for r in before if r[3] != "[vsyscall]"]
+        starts = [r[0] for r in regions]
+        covered = [0] * len(regions)
+        spans = sorted((int(m["start"], 16), int(m["end"], 16), m["prot"]) for m in ms)
+        for a, b in zip(spans, spans[1:]):
+            self.assertLessEqual(a[1], b[0], "overlapping mappings %s %s" % (a, b))
+        for lo, hi, prot in spans:
+            i = bisect.bisect_right(starts, lo) - 1
+            inside = i >= 0 and regions[i][0] <= lo and hi <= regions[i][1]
+            self.assertTrue(inside, "mapping %#x-%#x %s is not inside one region of "
+                            "/proc/%d/maps" % (lo, hi, prot, pid))
+            self.assertEqual(prot, regions[i][2], "protection of %#x-%#x (region %s)"
+                             % (lo, hi, regions[i][3]))
+            covered[i] += hi - lo
+        for r, c in zip(regions, covered):
+            self.assertEqual(c, r[1] - r[0], "region %#x-%#x %s %s is covered by %d of %d bytes"
+                             % (r[0], r[1], r[2], r[3], c, r[1] - r[0]))
+        self.assertEqual(st["outstanding"]["bytes"], sum(r[1] - r[0] for r in regions))
+        self.assertEqual(st["outstanding"]["count"], len(ms))
+        return st
+
+    def assert_merged(self, pid, starts):
+        """One /proc/PID/maps region holds all the blocks starting at STARTS."""
+        lo, hi = min(starts), max(starts) + CHUNK
+        regions = [r for r in proc_maps(pid) if r[0] <= lo and hi <= r[1]]
+        self.assertEqual(len(regions), 1, "the %d blocks %#x-%#x are not one region of "
+                         "/proc/%d/maps: the test would prove nothing" % (len(starts), lo, hi, pid))
+        return regions[0]
+
+    def assert_working(self, a):
+        """The target answers and its threads all still work."""
+        t0 = a.cmd("report")
+        a.cmd("poke")
+        a.cmd("signal")
+        t1 = self.poll_report(a, lambda t: (t["pipe_reads"] > t0["pipe_reads"] and
+                                            t["cond_wakes"] > t0["cond_wakes"] and
+                                            t["naps"] > t0["naps"] and
+                                            t["storm_spawned"] > t0["storm_spawned"]))
+        self.assertEqual(t1["pipe_reads"], t0["pipe_reads"] + 1, "read()-blocked thread")
+        self.assertEqual(t1["cond_wakes"], t0["cond_wakes"] + 1, "cond_wait-blocked thread")
+        self.assertGreater(t1["naps"], t0["naps"], "nanosleep thread")
+        self.assertGreater(t1["storm_spawned"], t0["storm_spawned"], "thread-storm thread")
+        self.assertEqual(t1["storm_errors"], 0)
+        # Interrupted syscalls must restart unseen.
+        self.assertEqual(t1["read_eintr"], 0)
+        self.assertEqual(t1["nap_eintr"], 0)
+        self.assertIn(str(t1["tids"]["storm"]), os.listdir("/proc/%d/task" % a.pid))
+        # Memory syscalls still work.
+        t2 = a.cmd("alloc 1")
+        self.assertEqual(len(t2["new"]), 1)
+        t3 = a.cmd("free 1")
+        self.assertEqual(len(t3["chunks"]), len(t1["chunks"]))
+        return t3
+
+
+# --- helpers for the command-line tests (test_cli_*.py) ---
+
+MIB = 1 << 20
+DEFAULT_ROOT_SOCKET = "/run/memtrace/memtraced.sock"
+STRACE_LINE = re.compile(r"^\d+ \d\d:\d\d:\d\d\.\d{6} (mmap|munmap|mremap|mprotect|brk)\(.*\) = "
+                         r"(0x[0-9a-f]+|-?\d+|\?)( \S.*)? <(\d+\.\d{6}|inferred)>$")
+
+
+def ctl(*args, sock=None, env=None, prefix=(), timeout=30):
+    """Run memtracectl ARGS (with -s SOCK when given); CompletedProcess."""
+    cmd = [*prefix, MEMTRACECTL]
+    if sock is not None:
+        cmd += ["-s", sock]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def human(n):
+    """N bytes as memtracectl prints sizes (mt_format_size): 512, 16.0M."""
+    if n < 1024:
+        return str(n)
+    v, unit = float(n), -1
+    while v >= 1024 and unit < 5:
+        v /= 1024
+        unit += 1
+    return "%.1f%s" % (v, "KMGTPE"[unit])
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("MEMTRACE_SOCKET",)}
+    env.update(extra)
+    return env
+
+
+def command_names():
+    """Every protocol command, read from the schema in libtrace/cmds.c."""
+    with open(os.path.join(ROOT, "libtrace", "cmds.c")) as f:
+        src = f.read()
+    m = re.search(r"const struct mt_cmd mt_cmds\[\] = \{(.*?)\n\};", src, re.S)
+    assert m, "no mt_cmds table in cmds.c"
+    names = re.findall(r'^\s*\{"(\w+)",', m.group(1), re.M)
+    assert "status" in names and "stop" in names, names
+    return names
+
+
+def own_command_names():
+    """memtracectl's own commands: the rows of its table that send no
+    protocol command (NULL proto), read from cli/memtracectl.c."""
+    with open(os.path.join(ROOT, "cli", "memtracectl.c")) as f:
+        src = f.read()
+    m = re.search(r"const struct ctl_cmd ctl_cmds\[\] = \{(.*?)\n\};", src, re.S)
+    assert m, "no ctl_cmds table in memtracectl.c"
+    names = re.findall(r'^\s*\{"(\w+)", NULL,', m.group(1), re.M)
+    assert "wait" in names and "check" in names, names
+    return names
+
+
+def wait_gone(path, timeout=10):
+    return wait_for(lambda: not os.path.exists(path), timeout)
+
+
+
+
+class Raw:
+    """A memtraced started with an exact command line (no -s added)."""
+
+    def __init__(self, args, env=None):
+        self.proc = subprocess.Popen([MEMTRACED, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.out = self.err = None
+
+    def finish(self, timeout=30):
+        self.out, self.err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.communicate(timeout=10)
+        except ValueError:
+            pass
+
+
+def wait_socket(path, proc, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if os.path.exists(path):
+            return
+        if proc.poll() is not None:
+            raise AssertionError("memtraced exited early (%d): %s" %
+                                 (proc.returncode, proc.stderr.read()))
+        time.sleep(0.01)
+    raise AssertionError("socket %s never appeared" % path)

@@ -5,7 +5,7 @@ memtrace's seccomp filter inside the running target.
 Targets: tests/targets/blockers.c (threads blocked in read, epoll_wait,
 futex and nanosleep at the moment of attach, each printing its call's
 result; "churn S" maps and unmaps for S seconds and prints how many calls
-failed) and tests/targets/attachee.c (see test_attach.py).
+failed) and tests/targets/attachee.c (see mtlib.Attachee).
 """
 import os
 import signal
@@ -17,9 +17,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mtlib  # noqa: E402
 from mtlib import AttachDaemon, tracer_pids, wait_for  # noqa: E402
-import test_attach  # noqa: E402  (not its classes by name: unittest would run them)
-
-Attachee = test_attach.Attachee
+Attachee = mtlib.Attachee
 
 FILTER = ("--attach-mode", "filter")
 
@@ -73,10 +71,10 @@ class Blockers:
 
 
 class FilterAttachTest(unittest.TestCase):
-    assert_matches_maps = test_attach.AttachTest.assert_matches_maps
-    assert_working = test_attach.AttachTest.assert_working
-    poll_report = test_attach.AttachTest.poll_report
-    outstanding = test_attach.AttachTest.outstanding
+    assert_matches_maps = mtlib.AttachCase.assert_matches_maps
+    assert_working = mtlib.AttachCase.assert_working
+    poll_report = mtlib.AttachCase.poll_report
+    outstanding = mtlib.AttachCase.outstanding
 
     def blockers(self, *args):
         b = Blockers(*args)

@@ -22,7 +22,11 @@
 	X(html)                                                                                    \
 	X(arena)                                                                                   \
 	X(task)                                                                                    \
-	X(stop)
+	X(stop)                                                                                    \
+	X(account)                                                                                 \
+	X(filter)                                                                                  \
+	X(stacks)                                                                                  \
+	X(symbols)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

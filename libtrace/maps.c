@@ -646,21 +646,31 @@ void maps_set_chunk_size(struct maps *m, uint64_t chunk_size)
 	account_all(m, m->root, 1);
 }
 
-/* A candidate of maps_top(): a whole subtree (bound on its lengths) or one entry. */
+/*
+ * A candidate of maps_top(): a whole subtree or one entry.  LO is where the
+ * candidate's entries may start at the lowest: the entry's start, or for a
+ * subtree the end of the entry before it in address order (the subtrees
+ * and entries in the heap never overlap).
+ */
 struct cand {
 	uint64_t key; /* the entry's len, or an upper bound on the subtree's */
+	uint64_t lo;
 	const struct maps_node *n;
 	int whole;
 };
 
-/* Whether candidate A comes out of the heap before B. */
+/*
+ * Whether candidate A comes out of the heap before B: longer first, then
+ * lower first, so that among equal lengths the lowest address comes out
+ * first without opening every subtree that could hold the same length.
+ */
 static int cand_before(const struct cand *a, const struct cand *b)
 {
 	if (a->key != b->key)
 		return a->key > b->key;
-	if (a->whole != b->whole)
-		return a->whole; /* open a subtree before emitting an entry of the same key */
-	return a->n->e.start < b->n->e.start;
+	if (a->lo != b->lo)
+		return a->lo < b->lo;
+	return a->whole > b->whole;
 }
 
 /* Push C on the binary heap H of *N items (room is there). */
@@ -698,12 +708,12 @@ static struct cand cand_pop(struct cand *h, size_t *n)
 	return top;
 }
 
-/* The subtree T as a candidate. */
-static struct cand whole(const struct maps_node *t)
+/* The subtree T, whose entries start at LO or above, as a candidate. */
+static struct cand whole(const struct maps_node *t, uint64_t lo)
 {
 	uint64_t k = t->max_pages == UINT32_MAX ? UINT64_MAX : (uint64_t)t->max_pages << PAGE_SHIFT;
 
-	return (struct cand){k, t, 1};
+	return (struct cand){k, lo, t, 1};
 }
 
 /* The sums of stack ID's entries, or NULL when it never had one. */
@@ -715,7 +725,7 @@ const struct maps_stack *maps_stack_sums(const struct maps *m, uint32_t id)
 /*
  * Best-first over the subtree maxima: a subtree is opened only when its
  * bound could still beat what is left, so with no other filter the cost is
- * O(MAX log n), not O(n).
+ * O(MAX log n), not O(n), even when every entry has the same length.
  */
 size_t maps_top(const struct maps *m, uint64_t min_len,
 		int (*match)(const struct maps_entry *e, void *arg), void *arg,
@@ -729,7 +739,7 @@ size_t maps_top(const struct maps *m, uint64_t min_len,
 	cap = 64;
 	if (!(h = malloc(cap * sizeof(*h))))
 		return 0;
-	cand_push(h, &n, whole(m->root));
+	cand_push(h, &n, whole(m->root, 0));
 	while (n && found < max) {
 		struct cand c = cand_pop(h, &n);
 
@@ -748,11 +758,11 @@ size_t maps_top(const struct maps *m, uint64_t min_len,
 			h = g;
 			cap *= 2;
 		}
-		cand_push(h, &n, (struct cand){c.n->e.len, c.n, 0});
+		cand_push(h, &n, (struct cand){c.n->e.len, c.n->e.start, c.n, 0});
 		if (c.n->left)
-			cand_push(h, &n, whole(c.n->left));
+			cand_push(h, &n, whole(c.n->left, c.lo));
 		if (c.n->right)
-			cand_push(h, &n, whole(c.n->right));
+			cand_push(h, &n, whole(c.n->right, c.n->e.start + c.n->e.len));
 	}
 	free(h);
 	return found;

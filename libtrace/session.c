@@ -1640,46 +1640,56 @@ size_t mt_session_events(struct mt_session *s, uint64_t after, struct mt_event *
 }
 
 struct by_id_ctx {
-	uint64_t id;
+	uint64_t id, cursor;
+	size_t visited;
 	const struct maps_entry *found;
 };
 
-/* Stop at the first entry made by event C->id. */
+/* Stop at the first entry made by event C->id, or at the end of a slice. */
 static int by_id_one(const struct maps_entry *e, void *arg)
 {
 	struct by_id_ctx *c = arg;
 
-	if (e->id != c->id)
-		return 0;
-	c->found = e;
-	return 1;
+	c->cursor = e->start + e->len;
+	if (e->id == c->id) {
+		c->found = e;
+		return 1;
+	}
+	return ++c->visited >= SLICE;
 }
 
-/* Find the mapping made by event ID. */
+/*
+ * Find the mapping made by event ID, reading the table a slice at a time
+ * as mt_session_outstanding() does (the lock is let go between slices).
+ */
 int mt_session_mapping_by_id(struct mt_session *s, uint64_t id, struct mt_mapping *out)
 {
-	struct by_id_ctx c = {id, NULL};
-	int err = -ENOENT;
+	struct by_id_ctx c = {id, 0, 0, NULL};
+	int err = -ENOENT, more = 1;
 
 	if (!id)
 		return -ENOENT;
-	pthread_mutex_lock(&s->lock);
-	maps_foreach(&s->maps, by_id_one, &c);
-	if (c.found) {
-		memset(out, 0, sizeof(*out));
-		out->start = c.found->start;
-		out->len = c.found->len;
-		out->prot = c.found->prot;
-		out->flags = c.found->flags;
-		out->kind = c.found->kind;
-		out->class = maps_classify(&s->maps, c.found->len, c.found->kind);
-		out->stack_id = c.found->stack_id;
-		out->id = c.found->id;
-		out->tid = c.found->tid;
-		out->time_ns = c.found->time_ns;
-		err = 0;
+	while (more && err == -ENOENT) {
+		c.visited = 0;
+		pthread_mutex_lock(&s->lock);
+		maps_foreach_range(&s->maps, c.cursor, UINT64_MAX - c.cursor, by_id_one, &c);
+		more = c.visited >= SLICE && c.cursor;
+		if (c.found) {
+			memset(out, 0, sizeof(*out));
+			out->start = c.found->start;
+			out->len = c.found->len;
+			out->prot = c.found->prot;
+			out->flags = c.found->flags;
+			out->kind = c.found->kind;
+			out->class = maps_classify(&s->maps, c.found->len, c.found->kind);
+			out->stack_id = c.found->stack_id;
+			out->id = c.found->id;
+			out->tid = c.found->tid;
+			out->time_ns = c.found->time_ns;
+			err = 0;
+		}
+		pthread_mutex_unlock(&s->lock);
 	}
-	pthread_mutex_unlock(&s->lock);
 	return err;
 }
 

@@ -457,6 +457,26 @@ static void set_prot(struct maps *m, struct maps_node *t, uint64_t s, uint64_t e
 		set_prot(m, t->right, s, e, prot);
 }
 
+/*
+ * Free the slabs and the per-stack sums of a table with no entries left:
+ * an empty table holds no memory, as when every node was its own malloc.
+ */
+static void let_go(struct maps *m)
+{
+	if (m->root)
+		return;
+	while (m->slabs) {
+		struct maps_slab *sl = m->slabs;
+
+		m->slabs = sl->next;
+		free(sl);
+	}
+	m->free_nodes = NULL;
+	free(m->stacks);
+	m->stacks = NULL;
+	m->stacks_cap = m->stacks_used = 0;
+}
+
 /* Insert a copy of E, replacing whatever overlaps it. */
 int maps_map(struct maps *m, const struct maps_entry *e)
 {
@@ -470,8 +490,10 @@ int maps_map(struct maps *m, const struct maps_entry *e)
 	if (!copy.len)
 		return 0;
 	mask = cuts(m, copy.start, end, ANY_PROT);
-	if (stacks_fit(m, copy.stack_id) || reserve(m, &sp, 1 + __builtin_popcount(mask)))
+	if (stacks_fit(m, copy.stack_id) || reserve(m, &sp, 1 + __builtin_popcount(mask))) {
+		let_go(m);
 		return -ENOMEM;
+	}
 	remove_range(m, copy.start, end, mask, &sp);
 	insert(m, &sp, &copy);
 	release(m, &sp);
@@ -493,6 +515,7 @@ int maps_unmap(struct maps *m, uint64_t start, uint64_t len)
 		return -ENOMEM;
 	remove_range(m, start, start + len, mask, &sp);
 	release(m, &sp);
+	let_go(m);
 	return 0;
 }
 
@@ -533,8 +556,10 @@ int maps_remap(struct maps *m, uint64_t old, uint64_t old_len, uint64_t new_star
 	if (new_len)
 		new_mask = cuts(m, new_start, new_end, ANY_PROT);
 	if ((new_len && stacks_fit(m, e.stack_id)) ||
-	    reserve(m, &sp, __builtin_popcount(old_mask) + __builtin_popcount(new_mask) + !!new_len))
+	    reserve(m, &sp, __builtin_popcount(old_mask) + __builtin_popcount(new_mask) + !!new_len)) {
+		let_go(m);
 		return -ENOMEM;
+	}
 	if (!keep_old)
 		remove_range(m, old, old + old_len, old_mask, &sp);
 	if (new_len) {
@@ -544,6 +569,7 @@ int maps_remap(struct maps *m, uint64_t old, uint64_t old_len, uint64_t new_star
 		insert(m, &sp, &e);
 	}
 	release(m, &sp);
+	let_go(m);
 	return 0;
 }
 
@@ -614,16 +640,7 @@ void maps_clear(struct maps *m)
 {
 	m->root = drop(m, m->root, 0, UINT64_MAX); /* every start is below UINT64_MAX */
 	memset(&m->totals, 0, sizeof(m->totals));
-	while (m->slabs) {
-		struct maps_slab *sl = m->slabs;
-
-		m->slabs = sl->next;
-		free(sl);
-	}
-	m->free_nodes = NULL;
-	free(m->stacks);
-	m->stacks = NULL;
-	m->stacks_cap = m->stacks_used = 0;
+	let_go(m);
 }
 
 /* Take T's entries out of the totals (ADD 0) or put them back (1). */

@@ -8,7 +8,8 @@
  * and committed bytes, the per-owner and per-stack outstanding counters, so
  * a query of the totals is O(1), and each node knows the longest entry of
  * its subtree, so the N longest entries take O(N log n).  Nodes come from
- * slabs of the table's own, without a malloc header each.
+ * slabs of the table's own, without a malloc header each, and go back when
+ * the table is empty.
  *
  * Lengths are in bytes and the caller passes page-rounded values; the table
  * itself never rounds.  All functions are for a single thread; the session

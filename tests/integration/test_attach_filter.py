@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -87,12 +86,20 @@ class FilterAttachTest(unittest.TestCase):
         return d, d.wait_state("running")
 
     def wait_blocked(self, pid, n):
-        """Wait until N threads besides the main one sleep (S) in the kernel."""
+        """Wait until N threads besides the main one sleep (S) inside a
+        system call (/proc/PID/task/TID/syscall names its number)."""
+        def in_call(tid):
+            try:
+                with open("/proc/%d/task/%d/syscall" % (pid, tid)) as f:
+                    return f.read().split()[0].isdigit()
+            except (OSError, IndexError):
+                return False
+
         def sleeping():
             states = mtlib.task_states(pid)
-            return sum(1 for tid, st in states.items() if tid != pid and st == "S") >= n
+            return sum(1 for tid, st in states.items()
+                       if tid != pid and st == "S" and in_call(tid)) >= n
         self.assertTrue(wait_for(sleeping), "threads never blocked: %s" % mtlib.task_states(pid))
-        time.sleep(0.2)  # past the calls' entry: they are in their waits now
 
     def check_results(self, b):
         b.a.send("wake")

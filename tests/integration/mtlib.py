@@ -716,46 +716,6 @@ def mapping_start(m):
 
 class AttachCase(unittest.TestCase):
     """Set-up and checks of the attach tests, around Attachee."""
-    JAVA = r"""
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
-
-/* Holds direct 16 MiB buffers; commands on stdin: alloc N, report, exit CODE. */
-public class Holder {
-    public static void main(String[] args) throws Exception {
-        List<ByteBuffer> held = new ArrayList<>();
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
-        report("ready", held);
-        String line;
-        while ((line = in.readLine()) != null) {
-            String[] w = line.trim().split("\\s+");
-            int n = w.length > 1 ? Integer.parseInt(w[1]) : 0;
-            if (w[0].equals("alloc")) {
-                for (int i = 0; i < n; i++) {
-                    ByteBuffer b = ByteBuffer.allocateDirect(16 << 20);
-                    b.put(0, (byte) 1);
-                    held.add(b);
-                }
-            } else if (w[0].equals("exit")) {
-                System.exit(n);
-            }
-            report(w[0], held);
-        }
-    }
-
-    static void report(String cmd, List<ByteBuffer> held) {
-        StringBuilder sb = new StringBuilder("TRUTH {\"cmd\":\"" + cmd + "\",\"held\":"
-                + held.size() + ",\"addresses\":[");
-        for (int i = 0; i < held.size(); i++)
-            sb.append(i > 0 ? "," : "").append(((sun.nio.ch.DirectBuffer) held.get(i)).address());
-        System.out.println(sb.append("]}"));
-        System.out.flush();
-    }
-}
-"""
 
     def start(self, *args):
         a = Attachee([target("attachee"), *args])

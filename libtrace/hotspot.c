@@ -134,6 +134,7 @@ int hs_layout_read(hs_read_fn rd, void *arg, const uint64_t sym[HS_NSYMS], struc
 		{"CodeBlob", "_kind", &l->cb_kind, NULL, 0},
 		{"CompiledMethod", "_method", &cm_method, NULL, 0},
 		{"nmethod", "_method", &nm_method, NULL, 0},
+		{"nmethod", "_compile_id", &l->nm_compile_id, NULL, 1},
 		{"Method", "_constMethod", &l->m_const, NULL, 0},
 		{"Method", "_access_flags", &l->m_flags, NULL, 0},
 		{"ConstMethod", "_constants", &l->cm_constants, NULL, 0},
@@ -740,6 +741,117 @@ int hs_code_name(hs_read_fn rd, void *arg, const struct hs_layout *l, const stru
 	return 0;
 }
 
+/* What the code at PC is now; see hotspot.h. */
+int hs_code_id(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
+	       uint64_t pc, int exact, struct hs_code_id *id)
+{
+	int32_t cid;
+
+	id->blob = 0;
+	id->compile_id = -1;
+	if (pc >= rt->interp_lo && pc < rt->interp_hi)
+		return 0; /* the interpreter stays for the JVM's life */
+	if (!(id->blob = find_blob(rd, arg, l, rt, pc - (exact ? 1 : 0))))
+		return -1;
+	if (l->nm_compile_id >= 0 && blob_is_nmethod(rd, arg, l, id->blob)) {
+		if (rd(arg, id->blob + (uint64_t)l->nm_compile_id, &cid, sizeof(cid)) < 0)
+			return -1;
+		id->compile_id = cid;
+	}
+	return 0;
+}
+
+/* A name found: for an interpreted frame (KEY tagged) or for the code ID at pc KEY. */
+struct hs_name {
+	uint64_t key;
+	struct hs_code_id id;
+	char *name;
+	struct hs_name *next;
+};
+
+#define NAME_BUCKETS 1024
+
+struct hs_names {
+	struct hs_name *b[NAME_BUCKETS];
+};
+
+/* An empty name cache, or NULL. */
+struct hs_names *hs_names_new(void)
+{
+	return calloc(1, sizeof(struct hs_names));
+}
+
+/* Free C and its names; accepts NULL. */
+void hs_names_free(struct hs_names *c)
+{
+	if (!c)
+		return;
+	for (size_t b = 0; b < NAME_BUCKETS; b++) {
+		struct hs_name *e, *en;
+
+		for (e = c->b[b]; e; e = en) {
+			en = e->next;
+			free(e->name);
+			free(e);
+		}
+	}
+	free(c);
+}
+
+/* Name a frame from the cache or the JVM; see hotspot.h. */
+int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_layout *l,
+		 const struct hs_runtime *rt, int interp, uint64_t value, int first, char *buf,
+		 size_t size, unsigned *resolved)
+{
+	uint64_t key = interp ? value | HS_TAG_INTERP : value - (first ? 0 : 1);
+	struct hs_name *e, **at = &c->b[(key >> 3) % NAME_BUCKETS];
+	struct hs_code_id id = {0, -1};
+	int have_id = 0;
+	char name[2048];
+
+	for (e = *at; e && e->key != key; e = e->next)
+		;
+	if (!interp)
+		have_id = hs_code_id(rd, arg, l, rt, value, !first, &id) == 0;
+	/* Cached, and the same code is still there (or nothing can be read to say otherwise). */
+	if (e && (interp || !have_id ||
+		  (e->id.blob == id.blob && e->id.compile_id == id.compile_id))) {
+		snprintf(buf, size, "%s", e->name);
+		return 0;
+	}
+	if (interp) {
+		if (hs_frame_text(rd, arg, l, HS_INTERP_METHOD(value), HS_INTERP_BCI(value), name,
+				  sizeof(name)) < 0)
+			return -1;
+		size_t n = strlen(name);
+
+		snprintf(name + n, sizeof(name) - n, " [interpreted]");
+	} else if (!have_id || hs_code_name(rd, arg, l, rt, value, !first, name, sizeof(name)) < 0) {
+		/* A name that failed is retried: the JVM may still be writing it. */
+		return -1;
+	}
+	if (resolved)
+		(*resolved)++;
+	if (e) { /* the code at this pc was freed, and other code put there */
+		char *dup = strdup(name);
+
+		if (dup) {
+			free(e->name);
+			e->name = dup;
+			e->id = id;
+		}
+	} else if ((e = calloc(1, sizeof(*e))) && (e->name = strdup(name))) {
+		e->key = key;
+		e->id = id;
+		e->next = *at;
+		*at = e;
+	} else {
+		free(e);
+	}
+	snprintf(buf, size, "%s", name);
+	return 0;
+}
+
 /*
  * The target side.  A JVM is found by its libjvm.so in the stack table's
  * snapshot; its tables are read once, its runtime ranges as soon as the
@@ -759,14 +871,6 @@ struct hs_pages {
 	} p[PAGES];
 };
 
-struct hs_name {
-	uint64_t key;
-	char *name; /* NULL: could not be named */
-	struct hs_name *next;
-};
-
-#define NAME_BUCKETS 1024
-
 struct hs_target {
 	pid_t pid;
 	uint64_t jvm_base; /* libjvm.so's load address */
@@ -781,7 +885,7 @@ struct hs_target {
 	struct hs_pages walk; /* tracer thread */
 	pthread_mutex_t lock; /* the query side: below */
 	struct hs_pages query;
-	struct hs_name *names[NAME_BUCKETS];
+	struct hs_names *names; /* NULL: out of memory, nothing cached */
 	struct hs_target *next;
 };
 
@@ -1004,58 +1108,23 @@ unsigned hs_target_walk(struct hs_target *t, uint64_t *pc, uint64_t *sp, uint64_
 int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, char *buf,
 		  size_t size)
 {
-	uint64_t key = interp ? value | HS_TAG_INTERP : value - (first ? 0 : 1);
+	uint64_t key = interp ? value : value - (first ? 0 : 1);
 	struct hs_target *t;
-	struct hs_name *e;
-	char name[2048];
 	int ret = -1;
 
 	pthread_mutex_lock(&s->lock);
 	t = s->hs;
 	pthread_mutex_unlock(&s->lock);
 	/* The newest JVM first: the one a stack was most likely taken in. */
-	for (; t; t = t->next) {
-		size_t b = (key >> 3) % NAME_BUCKETS;
-
+	for (; t && ret < 0; t = t->next) {
 		pthread_mutex_lock(&t->lock);
-		if (t->state != 2 || (!interp && !hs_in_code(&t->rt, key))) {
-			pthread_mutex_unlock(&t->lock);
-			continue;
-		}
-		for (e = t->names[b]; e && e->key != key; e = e->next)
-			;
-		if (!e && (e = calloc(1, sizeof(*e)))) {
+		if (t->state == 2 && (interp || hs_in_code(&t->rt, key)) &&
+		    (t->names || (t->names = hs_names_new()))) {
 			pages_reset(&t->query);
-			if (interp) {
-				if (hs_frame_text(target_read, &t->query, &t->layout,
-						  HS_INTERP_METHOD(value), HS_INTERP_BCI(value), name,
-						  sizeof(name)) == 0) {
-					size_t at = strlen(name);
-
-					snprintf(name + at, sizeof(name) - at, " [interpreted]");
-					e->name = strdup(name);
-				}
-			} else if (hs_code_name(target_read, &t->query, &t->layout, &t->rt, value,
-						!first, name, sizeof(name)) == 0) {
-				e->name = strdup(name);
-			}
-			e->key = key;
-			/* A name that failed is retried: the JVM may still be writing it. */
-			if (e->name) {
-				e->next = t->names[b];
-				t->names[b] = e;
-			} else {
-				free(e);
-				e = NULL;
-			}
-		}
-		if (e && e->name) {
-			snprintf(buf, size, "%s", e->name);
-			ret = 0;
+			ret = hs_names_get(t->names, target_read, &t->query, &t->layout, &t->rt,
+					   interp, value, first, buf, size, NULL);
 		}
 		pthread_mutex_unlock(&t->lock);
-		if (ret == 0)
-			break;
 	}
 	return ret;
 }
@@ -1067,15 +1136,7 @@ void hs_free_all(struct mt_session *s)
 
 	for (; t; t = next) {
 		next = t->next;
-		for (size_t b = 0; b < NAME_BUCKETS; b++) {
-			struct hs_name *e, *en;
-
-			for (e = t->names[b]; e; e = en) {
-				en = e->next;
-				free(e->name);
-				free(e);
-			}
-		}
+		hs_names_free(t->names);
 		if (t->pagemap >= 0)
 			close(t->pagemap);
 		if (t->file >= 0)

@@ -65,6 +65,7 @@ struct hs_layout {
 	int cb_name, cb_frame_size, cb_kind; /* cb_kind -1: no CodeBlob::_kind */
 	int kind_nmethod;
 	int nm_method;
+	int nm_compile_id; /* -1: unknown, and an nmethod is told apart by its address alone */
 	int m_const, m_flags;
 	int cm_constants, cm_name, cm_sig;
 	int cp_holder, cp_size;
@@ -140,6 +141,40 @@ int hs_frame_text(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t 
  */
 int hs_code_name(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
 		 uint64_t pc, int exact, char *buf, size_t size);
+
+/*
+ * What the code at PC is now: the address of its CodeBlob and, for an
+ * nmethod, its compile id (-1 otherwise).  The code cache reuses the
+ * space of code it frees, so one address may hold several methods in
+ * turn; each compilation has an id of its own.  0, or -1 when PC is in no
+ * blob (free space) or cannot be read.
+ */
+struct hs_code_id {
+	uint64_t blob;
+	int64_t compile_id;
+};
+int hs_code_id(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
+	       uint64_t pc, int exact, struct hs_code_id *id);
+
+/*
+ * Names already found, per JVM: an interpreted frame's by its Method* and
+ * bci, a pc's by the pc and the hs_code_id() of the code there when it
+ * was named.  A name is reused only while that code is still there; code
+ * that has since been freed and replaced is named again.  Where the code
+ * cannot be read any more (the JVM exited, the space is free), the last
+ * name found stands.
+ */
+struct hs_names;
+struct hs_names *hs_names_new(void);
+void hs_names_free(struct hs_names *c);
+/*
+ * Name a frame as hs_frame_name() does, from cache C or by reading the
+ * JVM through RD; 0 when named, -1 otherwise.  RESOLVED (may be NULL)
+ * counts the names read from the JVM rather than the cache.
+ */
+int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_layout *l,
+		 const struct hs_runtime *rt, int interp, uint64_t value, int first, char *buf,
+		 size_t size, unsigned *resolved);
 
 /* The target side: one traced JVM (hotspot.c). */
 struct mt_session;

@@ -58,6 +58,7 @@ struct blob {
 	const char *name;
 	unsigned char kind;
 	void *method;
+	int32_t compile_id;
 };
 struct symbol {
 	uint16_t length;
@@ -121,6 +122,7 @@ static struct sentry structs[] = {
 	F("CodeBlob", "_frame_size", struct blob, frame_size),
 	F("CodeBlob", "_kind", struct blob, kind),
 	F("nmethod", "_method", struct blob, method),
+	F("nmethod", "_compile_id", struct blob, compile_id),
 	F("Method", "_constMethod", struct method, cm),
 	F("Method", "_access_flags", struct method, flags),
 	F("ConstMethod", "_constants", struct constmethod, constants),
@@ -185,6 +187,7 @@ static struct blob *make_jvm(void)
 	b->name = "nmethod";
 	b->kind = 1;
 	b->method = &m_leak;
+	b->compile_id = 7;
 	heap.log2 = SEG;
 	heap.memory.low_boundary = (uintptr_t)heap_mem;
 	heap.memory.high_boundary = (uintptr_t)heap_mem + sizeof(heap_mem);
@@ -380,6 +383,71 @@ START_TEST(test_lines)
 }
 END_TEST
 
+/*
+ * A compiled pc named, its nmethod freed and another compiled at the same
+ * address: the name cache gives the new method's name, not the old one.
+ */
+START_TEST(test_names_recycled_address)
+{
+	uint64_t sym[HS_NSYMS], pc;
+	struct hs_layout l;
+	struct hs_runtime rt;
+	struct hs_names *c = hs_names_new();
+	struct hs_code_id id;
+	struct blob *b;
+	char name[256];
+	unsigned resolved = 0;
+
+	symbols(sym);
+	b = make_jvm();
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hs_layout_read(local_read, NULL, sym, &l), 0);
+	ck_assert_int_ge(l.nm_compile_id, 0);
+	ck_assert_int_eq(hs_runtime_read(local_read, NULL, &l, &rt), 0);
+	pc = (uintptr_t)heap_mem + (4 << SEG) + 10;
+	ck_assert_int_eq(hs_code_id(local_read, NULL, &l, &rt, pc, 1, &id), 0);
+	ck_assert_uint_eq(id.blob, (uintptr_t)b);
+	ck_assert_int_eq(id.compile_id, 7);
+
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
+	ck_assert_uint_eq(resolved, 1);
+	/* Asked again, the same code still there: from the cache. */
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
+	ck_assert_uint_eq(resolved, 1);
+
+	/* Freed: the segment map marks the block free; the last name stands. */
+	memset(segmap, 0xff, sizeof(segmap));
+	ck_assert_int_eq(hs_code_id(local_read, NULL, &l, &rt, pc, 1, &id), -1);
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
+	ck_assert_uint_eq(resolved, 1);
+
+	/* Another method compiled into the same space: a new compile id, a new name. */
+	b = make_jvm();
+	b->method = &m_run;
+	b->compile_id = 8;
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
+	ck_assert_uint_eq(resolved, 2);
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
+	ck_assert_uint_eq(resolved, 2);
+
+	/* Without a compile id in the layout, a blob at another address is other code too. */
+	l.nm_compile_id = -1;
+	ck_assert_int_eq(hs_code_id(local_read, NULL, &l, &rt, pc, 1, &id), 0);
+	ck_assert_int_eq(id.compile_id, -1);
+	hs_names_free(c);
+}
+END_TEST
+
 Suite *hotspot_suite(void)
 {
 	Suite *s = suite_create("hotspot");
@@ -388,6 +456,7 @@ Suite *hotspot_suite(void)
 	tcase_add_test(tc, test_layout);
 	tcase_add_test(tc, test_walk_and_names);
 	tcase_add_test(tc, test_lines);
+	tcase_add_test(tc, test_names_recycled_address);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -407,7 +407,9 @@ free_buf:
 }
 
 /*
- * Run COMMAND in the JVM PID; *OUT receives its output (the caller frees).
+ * Run COMMAND in the JVM PID: an attach command ("threaddump"), or one and
+ * its argument after the first blank ("jcmd Compiler.perfmap", as jcmd
+ * sends a diagnostic command); *OUT receives its output (the caller frees).
  * 0, or with ERR set: -EAGAIN (stopped, or not ready for SIGQUIT yet: ask
  * later), -EPERM (no attach socket after SIGQUIT: attaching is off; do not
  * send another), -EPROTO (the JVM refused COMMAND), -ETIMEDOUT or another
@@ -416,6 +418,8 @@ free_buf:
 int mt_jattach_run(pid_t pid, const char *command, char **out, char *err, size_t errsize)
 {
 	char sock[128], trigger[128], req[256], *buf;
+	const char *arg = strchr(command, ' ');
+	int cmdlen = arg ? (int)(arg - command) : (int)strlen(command);
 	pid_t ns = jattach_nspid(pid);
 	int64_t deadline;
 	ssize_t len;
@@ -480,7 +484,9 @@ int mt_jattach_run(pid_t pid, const char *command, char **out, char *err, size_t
 	 * waiting for ever, so the whole exchange has one deadline.
 	 */
 	deadline = jattach_now_ms() + JATTACH_ANSWER_MS;
-	n = snprintf(req, sizeof(req), "1%c%s%c%c%c%c", 0, command, 0, 0, 0, 0);
+	/* Protocol "1", the command and three arguments, each NUL-terminated. */
+	n = snprintf(req, sizeof(req), "1%c%.*s%c%s%c%c%c", 0, cmdlen, command, 0,
+		     arg ? arg + 1 : "", 0, 0, 0);
 	if (n <= 0 || (size_t)n >= sizeof(req)) {
 		snprintf(err, errsize, "the JVM command %.64s is too long", command);
 		close(fd);

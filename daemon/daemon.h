@@ -45,6 +45,7 @@ struct options {
 	uint64_t stack_depth;
 	int no_pin_threshold;
 	int no_java_names;
+	int no_perf_map;
 };
 
 /* Parse the config file and ARGV into O; exits with EXIT_USAGE on bad input. */
@@ -64,7 +65,10 @@ void alertexec_run(const char *cmd, struct json_t *alert, int timeout_ms);
 struct control;
 struct jnames;
 
-/* Learn the target's Java thread names on a thread of its own (jnames.c); *OUT NULL when off. */
+/*
+ * Learn the target's Java thread names, and ask the JVM for its perf map,
+ * on a thread of its own (jnames.c); *OUT NULL when both are off.
+ */
 int jnames_start(struct mt_session *s, const struct options *o, struct jnames **out);
 /* Stop that thread (it finishes a thread dump in progress) and free it; accepts NULL. */
 void jnames_stop(struct jnames *j);

@@ -1,13 +1,15 @@
 /*
- * jnames.c - the names thread: learns the target's Java thread names.
+ * jnames.c - the names thread: learns the target's Java thread names, and
+ * asks the JVM for its perf map when its frames need one.
  *
- * Asking a JVM for a thread dump takes up to seconds (jattach.c), so it
- * has a thread of its own: the tracer must never wait for it (the JVM's
- * SIGQUIT and every stop of its threads go through the tracer), nor must
- * the control thread, which answers clients.  Twice a second it calls
- * mt_session_java_names(), which decides whether a dump is due.  What goes
+ * Asking a JVM for a thread dump or its perf map takes up to seconds
+ * (jattach.c), so it has a thread of its own: the tracer must never wait
+ * for it (the JVM's SIGQUIT and every stop of its threads go through the
+ * tracer), nor must the control thread, which answers clients.  Twice a
+ * second it calls mt_session_java_names() and mt_session_perf_map(), which
+ * decide whether a request is due; one request at a time.  What goes
  * wrong is logged once per kind: a JVM that refuses, or a target that is
- * no JVM, keeps its threads' kernel names.
+ * no JVM, keeps its threads' kernel names, or its JIT frames unnamed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,7 +36,7 @@ struct jnames {
 static void *jnames_main(void *arg)
 {
 	struct jnames *j = arg;
-	int last = 0, quit = 0;
+	int last = 0, last_pm = 0, quit = 0;
 
 	/* --cpu pins the tracer (and so the thread that made us): not our job. */
 	if (j->o->cfg.cpu >= 0)
@@ -52,6 +54,14 @@ static void *jnames_main(void *arg)
 				"Java thread names: %s; threads keep their kernel names", err);
 		if (r)
 			last = r;
+		r = mt_session_perf_map(j->s, err, sizeof(err));
+		if (r == 1 && last_pm != 1)
+			log_debug("JIT frames: the JVM wrote its perf map");
+		else if (r < 0 && r != last_pm && r != -ENOEXEC)
+			(r == -EAGAIN ? log_debug : log_info)(
+				"JIT frames: cannot ask the JVM for its perf map: %s", err);
+		if (r)
+			last_pm = r;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += JNAMES_TICK_MS * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
@@ -67,7 +77,7 @@ static void *jnames_main(void *arg)
 	return NULL;
 }
 
-/* Start the names thread, unless --no-java-names. */
+/* Start the names thread, unless --no-java-names and --no-perf-map. */
 int jnames_start(struct mt_session *s, const struct options *o, struct jnames **out)
 {
 	struct jnames *j;
@@ -75,7 +85,7 @@ int jnames_start(struct mt_session *s, const struct options *o, struct jnames **
 	int err;
 
 	*out = NULL;
-	if (!o->cfg.java_names)
+	if (!o->cfg.java_names && !o->cfg.perf_map)
 		return 0;
 	if (!(j = calloc(1, sizeof(*j))))
 		return -ENOMEM;

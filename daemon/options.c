@@ -92,7 +92,8 @@ static const struct opt opts[] = {
 	{"no-pin-threshold", 0, OPT_FLAG, OFF(no_pin_threshold), NULL,
 	 "do not pin the target's MALLOC_MMAP_THRESHOLD_"},
 	{"no-java-names", 0, OPT_FLAG, OFF(no_java_names), NULL,
-	 "kernel thread names only, never Java's"},
+	 "no thread names / perf map from the JVM"},
+	{"no-perf-map", 0, OPT_FLAG, OFF(no_perf_map), NULL, NULL},
 	{"kill-timeout", 0, OPT_DURATION, OFF(kill_timeout_ns), "DURATION",
 	 "SIGTERM-to-SIGKILL grace on stop (default 5s)"},
 	{"cpu", 0, OPT_STRING, OFF(cpu), "N", "run target and tracer on CPU N (launch mode)"},
@@ -692,6 +693,7 @@ void options_parse(struct options *o, int argc, char **argv)
 	}
 	o->cfg.window_s = (double)o->window_ns / 1e9;
 	o->cfg.java_names = !o->no_java_names;
+	o->cfg.perf_map = !o->no_perf_map;
 	o->cfg.eta_warn_s = (double)o->eta_warn_ns / 1e9;
 	o->cfg.eta_crit_s = (double)o->eta_crit_ns / 1e9;
 	o->cfg.ring_events = o->ring_events;

@@ -1129,6 +1129,24 @@ int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, c
 	return ret;
 }
 
+/* Whether a JVM of PID is read from its structures; see hotspot.h. */
+int hs_readable(struct mt_session *s, pid_t pid)
+{
+	struct hs_target *t;
+	int ready = 0;
+
+	pthread_mutex_lock(&s->lock);
+	t = s->hs;
+	pthread_mutex_unlock(&s->lock);
+	/* Targets are only added at the head, and freed with the session. */
+	for (; t && !ready; t = t->next) {
+		pthread_mutex_lock(&t->lock);
+		ready = t->pid == pid && t->state == 2;
+		pthread_mutex_unlock(&t->lock);
+	}
+	return ready;
+}
+
 /* Forget every JVM of S. */
 void hs_free_all(struct mt_session *s)
 {

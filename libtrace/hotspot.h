@@ -195,6 +195,8 @@ int hs_target_in_code(const struct hs_target *t, uint64_t pc);
  */
 int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, char *buf,
 		  size_t size);
+/* Whether a JVM of process PID is read from its structures (any thread). */
+int hs_readable(struct mt_session *s, pid_t pid);
 /* Forget every JVM of S. */
 void hs_free_all(struct mt_session *s);
 

@@ -216,6 +216,8 @@ void sym_free(struct symtab *t);
 void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf, size_t size);
 /* Find PC in the perf map F ("START SIZE name" lines); its name into BUF.  0 when found. */
 int sym_perf_map_scan(FILE *f, uint64_t pc, char *buf, size_t size);
+/* Note that a frame in anonymous memory went unnamed: the JVM may be asked for its perf map. */
+void perf_map_want(struct mt_session *s);
 
 /* The snapshot region holding PC, or NULL; tracer thread. */
 const struct region *stack_region(const struct mt_session *s, uint64_t pc);
@@ -392,6 +394,17 @@ struct mt_session {
 	enum mt_jnames jn_state;
 	uint64_t jn_dumps;
 	char jn_note[256];
+
+	/*
+	 * The perf map asked of the JVM (perfmap.c).  pm_want is set by any
+	 * thread (atomic); pm_next_ns is the names thread's own; the rest is
+	 * guarded by lock.
+	 */
+	int pm_want;
+	int64_t pm_next_ns; /* monotonic: no request before this */
+	enum mt_perfmap pm_state;
+	uint64_t pm_requests;
+	char pm_note[256];
 
 	struct stack_table stacks;
 	void *unw_as; /* libunwind address space, tracer thread only */

@@ -98,6 +98,7 @@ struct mt_config {
 	char name[64];	      /* the target's name in metrics labels; "" for "unknown" */
 	int wake_signal;      /* signal mt_session_stop() sends the tracer thread */
 	int java_names;	      /* learn Java thread names (mt_session_java_names): 1 */
+	int perf_map;	      /* ask the JVM for its perf map (mt_session_perf_map): 1 */
 	enum mt_attach_mode attach_mode; /* how --pid traces: MT_ATTACH_SYSCALL by default */
 	/* Filter mode: the program run as the guard (it calls mt_guard_main()); NULL: none. */
 	const char *guard_exe;
@@ -171,6 +172,16 @@ enum mt_jnames {
 	MT_JNAMES_LEARNED,  /* from the JVM's thread dumps */
 	MT_JNAMES_NOT_JVM,  /* the target is no HotSpot JVM (checked again as threads appear) */
 	MT_JNAMES_REFUSED,  /* the JVM refuses to attach: comm only, never asked again */
+};
+
+/* The perf map memtraced asks the JVM for (mt_session_perf_map). */
+enum mt_perfmap {
+	MT_PERFMAP_DISABLED, /* perf_map is 0: only a map the JVM wrote itself */
+	MT_PERFMAP_IDLE,     /* not asked: every frame named, or the JVM's structures read */
+	MT_PERFMAP_WRITTEN,  /* the JVM wrote its map when last asked */
+	MT_PERFMAP_FAILED,   /* the last request failed, to be retried (see the note) */
+	MT_PERFMAP_NOT_JVM,  /* the target is no HotSpot JVM */
+	MT_PERFMAP_REFUSED,  /* the JVM refuses (attaching off, no Compiler.perfmap): never again */
 };
 
 /* One of the threads holding the most chunk bytes. */
@@ -282,6 +293,9 @@ struct mt_status {
 	uint64_t java_named;	   /* live threads known by their Java names */
 	uint64_t java_dumps;	   /* thread dumps read */
 	char java_names_note[256]; /* why names are not Java's, or the last failure */
+	enum mt_perfmap perf_map;  /* the perf map asked of the JVM */
+	uint64_t perf_map_requests; /* Compiler.perfmap requests sent */
+	char perf_map_note[256];   /* the last failure, or "" */
 	/* Direct memory (see MT_MAP_DIRECT). */
 	int jvm;	     /* the target is a java launcher */
 	int direct_weighing; /* alerts weigh direct memory, not chunks by size */
@@ -485,7 +499,8 @@ struct mt_jthread {
  */
 int mt_jattach_check(pid_t pid, char *err, size_t errsize);
 /*
- * Run COMMAND ("threaddump") in JVM PID, within about 15 s; *OUT gets the
+ * Run COMMAND ("threaddump", or "jcmd Compiler.perfmap": an attach command
+ * and its argument after the first blank) in JVM PID, within about 15 s; *OUT gets the
  * output (the caller frees).  0, or -errno with ERR set: -EAGAIN (stopped,
  * or still starting: ask later), -EPERM (attaching is off), -EPROTO (the
  * command was refused), -ETIMEDOUT, ...
@@ -506,6 +521,19 @@ size_t mt_jattach_parse(char *dump, struct mt_jthread *threads, size_t max);
  */
 int mt_session_java_names(struct mt_session *s, char *err, size_t errsize);
 const char *mt_jnames_name(enum mt_jnames st);
+
+/*
+ * Ask the target's JVM to write its perf map (jcmd PID Compiler.perfmap,
+ * JDK 17 on) when a frame in anonymous memory went unnamed (a query met
+ * one, or the tracer stored a new stack with one) and no JVM of the
+ * target can be read from its structures (hotspot.c); at most once every
+ * 10 s.  Blocks up to about 15 s: call it from a thread of its own, never
+ * the tracer's.  Returns 1 when the JVM wrote its map, 0 when nothing was
+ * due, else -errno with ERR set (see mt_jattach_run; -ENOEXEC: no JVM).
+ * After -EPERM or -EPROTO the JVM is never asked again.
+ */
+int mt_session_perf_map(struct mt_session *s, char *err, size_t errsize);
+const char *mt_perfmap_name(enum mt_perfmap st);
 
 /* The target's exit as an exit code for memtraced: status or 128+signal. */
 int mt_exit_code(int wait_status);

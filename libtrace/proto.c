@@ -249,6 +249,12 @@ json_t *mt_proto_status(struct mt_session *s)
 			  (json_int_t)st.events_dropped, "children", (json_int_t)st.child_events,
 			  "by_syscall", bysys));
 	json_object_set_new(root, "threads", status_threads(s, &st));
+	json_object_set_new(root, "perf_map",
+			    json_pack("{s:s,s:I}", "state", mt_perfmap_name(st.perf_map), "requests",
+				      (json_int_t)st.perf_map_requests));
+	if (st.perf_map_note[0])
+		json_object_set_new(json_object_get(root, "perf_map"), "note",
+				    mt_json_text(st.perf_map_note));
 	json_object_set_new(root, "seeded",
 			    json_pack("{s:I,s:I}", "count", (json_int_t)st.seeded_count, "bytes",
 				      (json_int_t)st.seeded_bytes));

@@ -74,6 +74,7 @@ void mt_config_default(struct mt_config *cfg)
 	cfg->ring_events = 1u << 20;
 	cfg->wake_signal = SIGURG;
 	cfg->java_names = 1;
+	cfg->perf_map = 1;
 }
 
 /* Log a debug message through the configured callback. */
@@ -131,6 +132,7 @@ int mt_session_new(const struct mt_config *cfg, struct mt_session **out)
 		 cfg->chunk_size ? "--chunk-size" : "default (16 MiB)");
 	alert_configure(s);
 	s->jn_state = cfg->java_names ? MT_JNAMES_WAITING : MT_JNAMES_DISABLED;
+	s->pm_state = cfg->perf_map ? MT_PERFMAP_IDLE : MT_PERFMAP_DISABLED;
 	s->notify_fd = -1;
 	s->pagemap_fd = -1;
 	s->hist = calloc(HISTORY_SAMPLES, sizeof(*s->hist));
@@ -1325,6 +1327,9 @@ void mt_session_status(struct mt_session *s, struct mt_status *out)
 	out->java_names = s->jn_state;
 	out->java_dumps = s->jn_dumps;
 	memcpy(out->java_names_note, s->jn_note, sizeof(out->java_names_note));
+	out->perf_map = s->pm_state;
+	out->perf_map_requests = s->pm_requests;
+	memcpy(out->perf_map_note, s->pm_note, sizeof(out->perf_map_note));
 	for (const struct thread *th = s->threads; th; th = th->next)
 		out->java_named += th->alive && th->jname;
 	out->jvm = s->jvm;

@@ -280,6 +280,12 @@ uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, unsigned n)
 	k->hash = h;
 	k->n = n;
 	memcpy(k->frames, f, n * sizeof(*f));
+	/* A frame in anonymous memory: JIT code that a perf map may name (perfmap.c). */
+	for (unsigned i = 0; i < n; i++)
+		if (!f[i].obj) {
+			perf_map_want(s);
+			break;
+		}
 	st->stacks[++st->nstacks] = k;
 	st->hash[slot] = st->nstacks;
 	return st->nstacks;

@@ -14,7 +14,8 @@
  * JVM's structures cannot name, are named from
  * /tmp/perf-PID.map when the JVM writes one (a "START SIZE name" line per
  * compiled method), read when frames are named, so also after the JVM
- * exited (-XX:+DumpPerfMapAtExit); otherwise "[unknown]".
+ * exited (-XX:+DumpPerfMapAtExit); otherwise "[unknown]", and the JVM may
+ * be asked for a newer map (perfmap.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -367,8 +368,10 @@ void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf
 	}
 	if (!f->obj || f->obj >= __atomic_load_n(&s->stacks.nobjects, __ATOMIC_ACQUIRE)) {
 		if (hs_frame_name(s, 0, f->off, first, buf, size) < 0 &&
-		    sym_perf_map(s, off, buf, size) < 0)
+		    sym_perf_map(s, off, buf, size) < 0) {
 			snprintf(buf, size, "[unknown] 0x%llx", (unsigned long long)f->off);
+			perf_map_want(s);
+		}
 		return;
 	}
 	o = s->stacks.objects[f->obj];

@@ -657,7 +657,8 @@ class JavaStacks(unittest.TestCase):
     not inlined), asked before and after `jcmd PID Compiler.perfmap`, with
     MEMTRACE_NO_VMSTRUCTS set: JIT frames named from the perf map alone, as
     for a JVM whose structures memtraced cannot read (test_java_frames.py
-    has the JVM's own names)."""
+    has the JVM's own names).  --no-perf-map keeps memtraced from asking
+    for the map itself (test_java_perfmap.py), so the map is jcmd's."""
 
     @classmethod
     def setUpClass(cls):
@@ -670,7 +671,8 @@ class JavaStacks(unittest.TestCase):
                 "-XX:CompileCommand=dontinline,StackLeak::leakDirect", "-cp", cls.tmp,
                 "StackLeak", "20000", "2", cls.tmp]
         env = dict(os.environ, MEMTRACE_NO_VMSTRUCTS="1")
-        r = cls.jvm = Traced(argv, os.path.join(cls.tmp, "done"), env=env)
+        r = cls.jvm = Traced(argv, os.path.join(cls.tmp, "done"), opts=["--no-perf-map"],
+                             env=env)
         cls.perfmap = "/tmp/perf-%d.map" % r.pid
         try:
             if os.path.exists(cls.perfmap):

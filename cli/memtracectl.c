@@ -311,6 +311,20 @@ static void print_names_source(json_t *o)
 		printf("kernel names (Java names %s%s%s)", st, *note ? ": " : "", note);
 }
 
+/*
+ * The perf map memtraced asks a JVM it cannot read for, once it has asked
+ * (nothing while its JIT frames need no map).
+ */
+static void print_perf_map(json_t *o)
+{
+	const char *st = jstr(o, "perf_map.state"), *note = jstr(o, "perf_map.note");
+
+	if (strcmp(st, "written") && strcmp(st, "failed") && strcmp(st, "refused"))
+		return;
+	printf("perf map     JIT frames named from the JVM's perf map: %s, %llu requests%s%s\n", st,
+	       (unsigned long long)jint(o, "perf_map.requests"), *note ? "; " : "", note);
+}
+
 /* Print a status answer. */
 static void print_status(json_t *o)
 {
@@ -372,6 +386,7 @@ static void print_status(json_t *o)
 		       jsize(v, "chunk_bytes", 0));
 	}
 	putchar('\n');
+	print_perf_map(o);
 	if (jint(o, "seeded.count"))
 		printf("seeded       %llu mappings, %s present before tracing\n",
 		       (unsigned long long)jint(o, "seeded.count"), jsize(o, "seeded.bytes", 0));

@@ -84,7 +84,8 @@ class MapWatch:
 def run(classes, opts, seconds, hook=None):
     """Run PerfMapLeak under memtraced for SECONDS of rounds, looking at its
     chunk stacks and status every 0.3 s, after calling HOOK(pid, last
-    sample) if given; (samples, map writes, truth, rc, stderr), each sample
+    sample) if given; (samples, map writes, truth, rc, stderr, the text of
+    status at the end), each sample
     (monotonic time, status perf_map, stacks, seconds the two queries took)."""
     tmp = tempfile.mkdtemp(prefix="mt-jperfmap-")
     env = dict(os.environ, MEMTRACE_NO_VMSTRUCTS="1")
@@ -116,10 +117,11 @@ def run(classes, opts, seconds, hook=None):
                         d.ctl("stacks", "--class", "chunk", "--limit", "1000")["stacks"],
                         time.monotonic() - t))
         writes = watch.writes()
+        status_text = mtlib.ctl_run(d.sock, "status").stdout
         with open(os.path.join(tmp, "done"), "w"):
             pass
         rc = d.finish(60)
-        return samples, writes, truth, rc, d.err
+        return samples, writes, truth, rc, d.err, status_text
     finally:
         if watch:
             watch.stop.set()
@@ -165,7 +167,7 @@ class JavaPerfMap(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_asked_and_limited(self):
-        samples, writes, truth, rc, err = run(self.tmp, [], 28)
+        samples, writes, truth, rc, err, text = run(self.tmp, [], 28)
         self.assertEqual(rc, 0, err)
         last = samples[-1]
         self.assertEqual(sum(n for n, _ in leak_stacks(last[2])), truth["chunks"],
@@ -193,6 +195,8 @@ class JavaPerfMap(unittest.TestCase):
         # Some look met a frame the map did not name yet (the demand), and a later one named it.
         self.assertTrue(any(UNKNOWN.match(x) for _, _, st, _ in samples
                             for p in leak_frames(st) for x in p), "no unnamed frame was ever met")
+        self.assertRegex(text, r"\nperf map +JIT frames named from the JVM's "
+                         r"perf map: written, %d requests\n" % requests)
         print("%d rounds; %d requests, the map written %d times, at %s s; %d looks in %.1f s"
               % (truth["chunks"], requests, len(writes),
                  ", ".join("%.1f" % (w - samples[0][0]) for w in writes), len(samples),
@@ -213,7 +217,7 @@ class JavaPerfMap(unittest.TestCase):
                 os.kill(pid, signal.SIGCONT)
                 stop["cont"] = now
 
-        samples, writes, truth, rc, err = run(self.tmp, [], 35, hook)
+        samples, writes, truth, rc, err, text = run(self.tmp, [], 35, hook)
         self.assertEqual(rc, 0, err)
         self.assertIn("cont", stop, [s[1] for s in samples])
         stopped = [s for s in samples if stop["at"] <= s[0] < stop["cont"]]
@@ -228,11 +232,12 @@ class JavaPerfMap(unittest.TestCase):
         self.assertTrue([w for w in writes if w > stop["cont"]], (writes, stop))
 
     def test_no_perf_map(self):
-        samples, writes, truth, rc, err = run(self.tmp, ["--no-perf-map"], 12)
+        samples, writes, truth, rc, err, text = run(self.tmp, ["--no-perf-map"], 12)
         self.assertEqual(rc, 0, err)
         last = samples[-1]
         self.assertEqual(last[1], {"state": "disabled", "requests": 0})
         self.assertEqual(writes, [])
+        self.assertNotIn("perf map", text)
         parts = leak_frames(last[2])
         self.assertTrue(parts, last[2])
         for p in parts:

@@ -16,8 +16,8 @@
  * Output, one line of JSON on stdout:
  *   {"conns":16,"size":1024,"seconds":S,"requests":N,"rps":R,
  *    "p50_us":A,"p99_us":B,"max_us":C}
- * requests counts the echoes completed before the deadline; rps is that
- * over S, the time measured from the first send to the deadline.
+ * requests counts the echoes completed before the deadline, S seconds
+ * after the first sends; rps is requests / S.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,10 +35,10 @@
 
 struct conn {
 	int fd;
-	uint32_t seq;  /* this connection's message number */
-	size_t sent;   /* bytes of the current message written */
-	size_t got;    /* bytes of its echo read */
-	uint64_t t0;   /* when the message's first byte was written */
+	uint32_t seq; /* this connection's message number */
+	size_t sent;  /* bytes of the current message written */
+	size_t got;   /* bytes of its echo read */
+	uint64_t t0;  /* when the message's first byte was written */
 	unsigned char *msg, *echo;
 };
 
@@ -124,23 +124,137 @@ static double pct(double p)
 	return lat[i] / 1e3;
 }
 
+/* Watch C (number ID) for its echo, and for room to write when OUT. */
+static void watch(int ep, struct conn *c, int id, int out)
+{
+	struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0),
+				 .data.u32 = (uint32_t)id};
+
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+		die(strerror(errno), id);
+}
+
+/* Send C's next message and start its clock. */
+static void start_request(int ep, struct conn *c, int id)
+{
+	next_message(c, id);
+	c->t0 = now_ns();
+	if (!send_some(c, id))
+		watch(ep, c, id, 1);
+}
+
+/* Open N nonblocking connections to SA, each watched by EP. */
+static struct conn *connect_all(const struct sockaddr_in *sa, int n, int ep)
+{
+	struct conn *conns = calloc((size_t)n, sizeof(*conns));
+	int one = 1;
+
+	if (!conns)
+		die("out of memory", -1);
+	for (int i = 0; i < n; i++) {
+		struct conn *c = &conns[i];
+		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+
+		c->msg = malloc(size);
+		c->echo = malloc(size);
+		c->fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (!c->msg || !c->echo || c->fd < 0)
+			die("cannot set up", i);
+		if (connect(c->fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+			die(strerror(errno), i);
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+			die(strerror(errno), i);
+	}
+	return conns;
+}
+
+/* Read what C's echo has brought; at its end, record it and send the next. */
+static void on_readable(int ep, struct conn *c, int id, uint64_t deadline)
+{
+	for (;;) {
+		ssize_t r = read(c->fd, c->echo + c->got, size - c->got);
+		uint64_t t;
+
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die(strerror(errno), id);
+		if (r == 0)
+			die("closed by the server", id);
+		if (c->got + (size_t)r > c->sent)
+			die("more bytes back than were sent", id);
+		if (memcmp(c->echo + c->got, c->msg + c->got, (size_t)r))
+			die("the echo differs from the message", id);
+		c->got += (size_t)r;
+		if (c->got < size)
+			continue;
+		t = now_ns();
+		if (t <= deadline)
+			record(t - c->t0);
+		start_request(ep, c, id);
+		return;
+	}
+}
+
+/* Keep every connection busy until DEADLINE. */
+static void run(int ep, struct conn *conns, int n, uint64_t deadline)
+{
+	struct epoll_event evs[64];
+
+	for (int i = 0; i < n; i++)
+		start_request(ep, &conns[i], i);
+	for (;;) {
+		uint64_t t = now_ns();
+		int k;
+
+		if (t >= deadline)
+			return;
+		k = epoll_wait(ep, evs, 64, (int)((deadline - t) / 1000000u) + 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			die(strerror(errno), -1);
+		for (int j = 0; j < k; j++) {
+			int id = (int)evs[j].data.u32;
+			struct conn *c = &conns[id];
+
+			if ((evs[j].events & EPOLLOUT) && send_some(c, id))
+				watch(ep, c, id, 0);
+			if (evs[j].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				on_readable(ep, c, id, deadline);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *host = "127.0.0.1";
-	int port = 0, nconn = 16, opt, ep, one = 1;
+	int port = 0, nconn = 16, opt, ep;
 	double seconds = 10;
-	struct sockaddr_in sa;
+	struct sockaddr_in sa = {.sin_family = AF_INET};
 	struct conn *conns;
-	struct epoll_event ev, evs[64];
-	uint64_t start, deadline;
 
 	while ((opt = getopt(argc, argv, "h:p:c:d:s:")) != -1) {
 		switch (opt) {
-		case 'h': host = optarg; break;
-		case 'p': port = atoi(optarg); break;
-		case 'c': nconn = atoi(optarg); break;
-		case 'd': seconds = atof(optarg); break;
-		case 's': size = (size_t)atol(optarg); break;
+		case 'h':
+			host = optarg;
+			break;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 'c':
+			nconn = atoi(optarg);
+			break;
+		case 'd':
+			seconds = atof(optarg);
+			break;
+		case 's':
+			size = (size_t)atol(optarg);
+			break;
 		default:
 			fprintf(stderr, "usage: echoload -p PORT [-h HOST] [-c CONNS] "
 					"[-d SECONDS] [-s SIZE]\n");
@@ -149,106 +263,18 @@ int main(int argc, char **argv)
 	}
 	if (port <= 0 || port > 65535 || nconn <= 0 || seconds <= 0 || size == 0)
 		die("need -p PORT, and positive -c, -d and -s", -1);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
 		die("HOST must be an IPv4 address", -1);
-	conns = calloc((size_t)nconn, sizeof(*conns));
-	ep = epoll_create1(0);
-	if (!conns || ep < 0)
-		die("cannot set up", -1);
-	for (int i = 0; i < nconn; i++) {
-		struct conn *c = &conns[i];
-
-		c->msg = malloc(size);
-		c->echo = malloc(size);
-		c->fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (!c->msg || !c->echo || c->fd < 0)
-			die("cannot set up", i);
-		if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			die(strerror(errno), i);
-		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-		ev.events = EPOLLIN;
-		ev.data.u32 = (uint32_t)i;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-			die(strerror(errno), i);
-	}
-
-	start = now_ns();
-	deadline = start + (uint64_t)(seconds * 1e9);
-	for (int i = 0; i < nconn; i++) {
-		next_message(&conns[i], i);
-		conns[i].t0 = now_ns();
-		if (!send_some(&conns[i], i)) {
-			ev.events = EPOLLIN | EPOLLOUT;
-			ev.data.u32 = (uint32_t)i;
-			epoll_ctl(ep, EPOLL_CTL_MOD, conns[i].fd, &ev);
-		}
-	}
-	for (;;) {
-		uint64_t t = now_ns();
-		int n, left_ms;
-
-		if (t >= deadline)
-			break;
-		left_ms = (int)((deadline - t) / 1000000u) + 1;
-		n = epoll_wait(ep, evs, 64, left_ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die(strerror(errno), -1);
-		for (int k = 0; k < n; k++) {
-			int id = (int)evs[k].data.u32;
-			struct conn *c = &conns[id];
-
-			if ((evs[k].events & EPOLLOUT) && send_some(c, id)) {
-				ev.events = EPOLLIN;
-				ev.data.u32 = (uint32_t)id;
-				epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-			}
-			if (!(evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-				continue;
-			for (;;) {
-				ssize_t r = read(c->fd, c->echo + c->got, size - c->got);
-
-				if (r < 0 && errno == EAGAIN)
-					break;
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r < 0)
-					die(strerror(errno), id);
-				if (r == 0)
-					die("closed by the server", id);
-				if (c->got + (size_t)r > c->sent)
-					die("more bytes back than were sent", id);
-				if (memcmp(c->echo + c->got, c->msg + c->got, (size_t)r))
-					die("the echo differs from the message", id);
-				c->got += (size_t)r;
-				if (c->got < size)
-					continue;
-				t = now_ns();
-				if (t <= deadline)
-					record(t - c->t0);
-				next_message(c, id);
-				c->t0 = now_ns();
-				if (!send_some(c, id)) {
-					ev.events = EPOLLIN | EPOLLOUT;
-					ev.data.u32 = (uint32_t)id;
-					epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-				}
-				break;
-			}
-		}
-	}
+	if ((ep = epoll_create1(0)) < 0)
+		die(strerror(errno), -1);
+	conns = connect_all(&sa, nconn, ep);
+	run(ep, conns, nconn, now_ns() + (uint64_t)(seconds * 1e9));
 
 	qsort(lat, nlat, sizeof(*lat), cmp_u32);
 	printf("{\"conns\":%d,\"size\":%zu,\"seconds\":%.3f,\"requests\":%zu,"
 	       "\"rps\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}\n",
 	       nconn, size, seconds, nlat, (double)nlat / seconds, pct(50), pct(99),
 	       nlat ? lat[nlat - 1] / 1e3 : 0.0);
-	for (int i = 0; i < nconn; i++)
-		close(conns[i].fd);
 	return 0;
 }

@@ -21,6 +21,10 @@
  * seccomp options in the PTRACE_SEIZE itself, in a tight loop, and by
  * running at real-time priority while it does (when it may).
  *
+ * The children the target forked under the filter (they inherit it) were
+ * memtraced's too and are detached with it: once the target's threads are
+ * seized, the guard finds them in /proc and seizes theirs (tree_grow()).
+ *
  * Then it resumes every stop at once, keeping the target's signals and
  * group-stops, following clones and forks, until nothing it traces is
  * left, and exits.  When memtraced exits because the target has, the
@@ -233,17 +237,168 @@ static void guard_trace(pid_t pid)
 	close(sfd);
 }
 
+/* Whether a live tracer that is neither us nor memtraced (DAEMON) holds thread TID. */
+static int held_by_other(pid_t tid, pid_t daemon)
+{
+	pid_t tracer = (pid_t)proc_status_number(tid, "TracerPid:", 10, 0), tgid;
+
+	if (tracer <= 0 || tracer == getpid())
+		return 0;
+	tgid = proc_tgid(tracer);
+	return tgid > 0 && tgid != daemon;
+}
+
+/*
+ * Take process PID (TASKFD its /proc task directory): seize its threads
+ * until every one is ours.  1 when done; 0 when it is gone, or when another
+ * tracer holds its leader: a new memtraced to which a keeper has handed it
+ * over, in which case none of its threads is touched (the leader is seized
+ * first, by the new memtraced as by us, so that of two tracers coming for
+ * stopped, untraced threads one takes them all); -1 when it cannot be done.
+ */
+static int take(int taskfd, pid_t pid, pid_t daemon)
+{
+	for (int spins = 0;; spins++) {
+		if (ptrace(PTRACE_SEIZE, pid, 0, GUARD_OPTIONS) < 0 && errno == EPERM &&
+		    held_by_other(pid, daemon))
+			return 0;
+		if (seize_all(taskfd) < 0)
+			return 0; /* with memtraced, or since */
+		if (all_ours(taskfd))
+			return 1;
+		if (spins > 1000000)
+			return -1;
+		if (spins > 1000)
+			usleep(100);
+	}
+}
+
+/* The processes the guard takes: the target, then its descendants. */
+struct tree {
+	pid_t *pid;
+	size_t n, cap;
+};
+
+static int tree_has(const struct tree *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->pid[i] == pid)
+			return 1;
+	return 0;
+}
+
+static int tree_add(struct tree *t, pid_t pid)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		pid_t *p = realloc(t->pid, cap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		t->pid = p;
+		t->cap = cap;
+	}
+	t->pid[t->n++] = pid;
+	return 0;
+}
+
+/* The number after "\nNAME" in the /proc status text BUF; -1 when absent. */
+static long status_number(const char *buf, const char *name)
+{
+	const char *p = strstr(buf, name);
+
+	return p ? strtol(p + strlen(name), NULL, 10) : -1;
+}
+
+/*
+ * Add to T every untraced process under a seccomp filter whose parent is in
+ * T, until none is left to add; how many were added.
+ *
+ * Children the target forked under memtrace's filter carry it and were
+ * traced by memtraced (PTRACE_O_TRACEFORK); its death detached them with
+ * the target.  They are found here from /proc alone, by their parent
+ * (PPid, the real parent even when traced) and their filter (Seccomp: 2),
+ * rather than from a list memtraced would keep the guard informed of:
+ * /proc is right at the moment of the death, even about a child whose fork
+ * memtraced had not yet seen, and a dying memtraced cannot leave a list
+ * half-written.  Its limits: a descendant whose parent has exited was
+ * reparented (to init or a subreaper) and is not found; and a descendant
+ * forked before the attach under a filter of the target's own is taken
+ * too, harmlessly (its stops are resumed like the others').  Traced ones
+ * are left out: ours already (forked by a process we hold) or another
+ * tracer's, which also makes the search end while the tree keeps forking.
+ */
+static size_t tree_grow(struct tree *t)
+{
+	size_t added = 0, before;
+	char buf[4096];
+
+	do {
+		struct dirent *d;
+		DIR *dir = opendir("/proc");
+
+		before = added;
+		if (!dir)
+			break;
+		while ((d = readdir(dir))) {
+			pid_t pid = (pid_t)atoi(d->d_name);
+			ssize_t n;
+
+			if (pid <= 0 || tree_has(t, pid))
+				continue;
+			if ((n = proc_read(pid, "status", buf, sizeof(buf) - 1)) <= 0)
+				continue;
+			buf[n] = '\0';
+			if (status_number(buf, "\nSeccomp:") == 2 &&
+			    status_number(buf, "\nTracerPid:") == 0 &&
+			    tree_has(t, (pid_t)status_number(buf, "\nPPid:")) && tree_add(t, pid) == 0)
+				added++;
+		}
+		closedir(dir);
+	} while (added != before); /* a child listed before its parent */
+	return added;
+}
+
+/*
+ * Take the descendants of the processes in T that are
+ * under the filter and untraced, round after round: one not yet seized may
+ * fork meanwhile; once all are ours their forks are ours from birth.  T's
+ * processes before index FROM are taken already.  How many were taken.
+ */
+static size_t take_tree(struct tree *t, size_t from, pid_t daemon)
+{
+	size_t taken = 0;
+
+	for (int round = 0; round < 1000 && tree_grow(t) > 0; round++) {
+		for (; from < t->n; from++) {
+			char path[64];
+			int fd;
+
+			snprintf(path, sizeof(path), "/proc/%d/task", t->pid[from]);
+			if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+				continue;
+			if (take(fd, t->pid[from], daemon) > 0)
+				taken++;
+			close(fd);
+		}
+	}
+	return taken;
+}
+
 /*
  * The guard: wait for the death of memtraced (pid DAEMON), then trace PID
- * until it is gone.  Returns the exit status for the guard process.
+ * and the children it forked under the filter until they are gone.
+ * Returns the exit status for the guard process.
  */
 int mt_guard_main(pid_t pid, pid_t daemon)
 {
 	struct sched_param rt = {.sched_priority = 1}, other = {0};
+	struct tree tree = {0};
 	char path[64];
 	siginfo_t si;
 	sigset_t set;
-	int taskfd, rt_on, gone = 0;
+	int taskfd, rt_on, took;
+	size_t children = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, GUARD_SIGNAL);
@@ -274,24 +429,20 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	if (getppid() == daemon)
 		while (sigwaitinfo(&set, &si) < 0 ? errno == EINTR : si.si_pid != daemon)
 			;
-	/* memtraced's threads may still be exiting: seize until every thread is ours. */
-	for (int spins = 0;; spins++) {
-		if (seize_all(taskfd) < 0) {
-			gone = 1; /* with memtraced, or since: nothing to guard */
-			break;
-		}
-		if (all_ours(taskfd))
-			break;
-		if (spins > 1000000)
-			return 1;
-		if (spins > 1000)
-			usleep(100);
+	/* The target's threads first: they are the ones most likely to be mapping. */
+	if ((took = take(taskfd, pid, daemon)) < 0)
+		return 1;
+	/* Gone, the target has no descendants to find: they were reparented. */
+	if (!proc_task_gone(pid) || proc_mm_pid(pid) != pid) {
+		if (tree_add(&tree, pid) == 0)
+			children = take_tree(&tree, 1, daemon);
 	}
+	free(tree.pid);
 	if (rt_on)
 		sched_setscheduler(0, SCHED_OTHER, &other);
 	close(taskfd);
-	if (gone)
-		return 0;
+	if (!took && !children)
+		return 0; /* nothing to guard, or the target is a new memtraced's */
 	guard_trace(pid);
 	return 0;
 }

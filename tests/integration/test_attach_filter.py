@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +33,18 @@ def pid_alive(pid):
 def comm(pid):
     with open("/proc/%d/comm" % pid) as f:
         return f.read().strip()
+
+
+SYS_RT_SIGTIMEDWAIT = 128  # x86_64, sigwait()'s call
+
+
+def in_syscall(pid, nr):
+    """Whether PID sleeps in system call NR (/proc/PID/syscall)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            return mtlib.proc_state(pid) == "S" and f.read().split()[0] == str(nr)
+    except (OSError, IndexError):
+        return False
 
 
 def seccomp_filters(pid):
@@ -235,6 +248,72 @@ class FilterAttachTest(unittest.TestCase):
         self.assertEqual(set(tracer_pids(b.pid).values()), {guard})
         b.kill()
         self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
+
+    def spawn(self, b, seconds, go=False):
+        """Have blockers B fork its "spawn" child (see blockers.c) and wait
+        until memtraced traces it; returns its pid."""
+        child = b.cmd("spawn %g%s" % (seconds, " go" if go else ""))["child"]
+        self.addCleanup(lambda: pid_alive(child) and os.kill(child, signal.SIGKILL))
+        self.assertTrue(wait_for(lambda: (lambda t: t and 0 not in t.values())(
+            tracer_pids(child))), "the forked child was not traced: %s" % tracer_pids(child))
+        return child
+
+    def spawned(self, b):
+        """The "SPAWNED" line of the spawn child, as a dict of numbers."""
+        while True:
+            line = b.line(timeout=30)
+            if line.startswith("SPAWNED "):
+                return {k: int(v) for k, v in (f.split("=") for f in line.split()[1:])}
+
+    def test_guard_takes_forked_child(self):
+        """memtraced killed: its guard takes over a child the target forked
+        under the filter too; the child's memory calls, forks and execs then
+        all work, and the guard leaves when the last of them exits."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        child = self.spawn(b, 1.5)
+        # Killed in the child's memory call, memtraced would fail it: wait until it sleeps.
+        self.assertTrue(wait_for(lambda: in_syscall(child, SYS_RT_SIGTIMEDWAIT)),
+                        "the child never waited for its signal")
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard} and
+                                 set(tracer_pids(child).values()) == {guard}),
+                        "the guard did not take the forked child over: target %s, child %s"
+                        % (tracer_pids(b.pid), tracer_pids(child)))
+        os.kill(child, signal.SIGUSR2)
+        r = self.spawned(b)
+        self.assertEqual(r["failed"], 0, "memory calls of the forked child failed: %s" % r)
+        self.assertGreater(r["execs"], 0, r)
+        self.assertGreater(r["ok"], 1000, r)
+        b.kill()
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
+
+    def test_guard_takes_churning_child(self):
+        """memtraced killed while a forked child maps and unmaps: once the
+        guard has it, not one of its calls fails (only the instant of the
+        kill may, see memtraced(8))."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        child = self.spawn(b, 2, go=True)
+        self.assertTrue(wait_for(lambda: d.ctl("status")["events"]["children"] >= 1000),
+                        "the child's calls were not seen: %s" % d.ctl("status")["events"])
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(child).values()) == {guard},
+                                 interval=0.001),
+                        "the guard did not take the forked child over: %s" % tracer_pids(child))
+        taken = time.monotonic_ns()
+        r = self.spawned(b)
+        self.assertLess(r["last_fail_ns"], taken, "memory calls failed after the guard took "
+                        "the child over: %s" % r)
+        self.assertGreater(r["forks"], 0, r)
+        sys.stderr.write("child's failed calls at the kill: %d of %d\n"
+                         % (r["failed"], r["ok"] + r["failed"]))
 
     def test_guard_ignores_stop_signals(self):
         """SIGTERM, SIGINT, SIGHUP (a terminal's, systemd's) do not end the guard."""

@@ -9,12 +9,21 @@
  *                    that maps and unmaps 100 times and exits with the
  *                    number of failures; "report" prints "TRUTH {...}"
  *                    with the counters; "exit" ends it.
+ *                    "spawn S [go]" forks a child that, on SIGUSR2 (at once
+ *                    with "go"), maps and unmaps for S seconds while it forks
+ *                    a grandchild every 20 ms, every other one exec'ing
+ *                    "blockers churn 0.01"; it prints "SPAWNED ok=N
+ *                    failed=M last_fail_ns=T forks=F execs=E" (T: the
+ *                    CLOCK_MONOTONIC time of the last failure, 0 if none;
+ *                    an exec'd grandchild's failure counts at its fork)
+ *                    and exits with 1 when M > 0.
  *   blockers block own-filter   the same, the futex thread under a seccomp
  *                    filter of its own (allow all) that the others lack.
  *   blockers churn S maps and unmaps memory for S seconds, then prints
  *                    "CHURN ok=N failed=M" and exits with 1 when M > 0.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
@@ -134,6 +143,92 @@ static long map_unmap(long n)
 	return failed;
 }
 
+/* The counters of "spawn", shared with its grandchildren. */
+struct spawned {
+	atomic_long ok, failed, last_fail_ns;
+};
+
+static long long mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Map and unmap N times into SP's counters, each failure stamped. */
+static void map_unmap_stamped(struct spawned *sp, long n)
+{
+	for (long i = 0; i < n; i++) {
+		long f = map_unmap(1);
+
+		atomic_fetch_add(&sp->ok, 1 - f);
+		if (f) {
+			atomic_fetch_add(&sp->failed, f);
+			atomic_store(&sp->last_fail_ns, mono_ns());
+		}
+	}
+}
+
+/* The child of "spawn": see the top comment. */
+static int spawned(double seconds, int go)
+{
+	struct spawned *sp = mmap(NULL, sizeof(*sp), PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long long t0, next_fork, fork_ns[1024];
+	pid_t kids[1024];
+	int nkids = 0, execs = 0;
+	sigset_t set;
+	int sig;
+
+	if (sp == MAP_FAILED)
+		return 99;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	if (!go)
+		sigwait(&set, &sig);
+	t0 = next_fork = mono_ns();
+	while (mono_ns() - t0 < (long long)(seconds * 1e9)) {
+		map_unmap_stamped(sp, 20);
+		if (mono_ns() < next_fork || nkids == 1024)
+			continue;
+		next_fork += 20000000;
+		fork_ns[nkids] = mono_ns();
+		if ((kids[nkids] = fork()) == 0) {
+			if (nkids % 2) {
+				char *argv[] = {"blockers", "churn", "0.01", NULL};
+				int null = open("/dev/null", O_WRONLY);
+
+				dup2(null, 1);
+				execv("/proc/self/exe", argv);
+				_exit(2);
+			}
+			map_unmap_stamped(sp, 100);
+			_exit(0);
+		}
+		if (kids[nkids] < 0) {
+			atomic_fetch_add(&sp->failed, 1);
+			atomic_store(&sp->last_fail_ns, mono_ns());
+			continue;
+		}
+		execs += nkids % 2;
+		nkids++;
+	}
+	for (int i = 0; i < nkids; i++) {
+		int status;
+
+		if (waitpid(kids[i], &status, 0) != kids[i] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status)) {
+			atomic_fetch_add(&sp->failed, 1);
+			if (atomic_load(&sp->last_fail_ns) < fork_ns[i])
+				atomic_store(&sp->last_fail_ns, fork_ns[i]);
+		}
+	}
+	say("SPAWNED ok=%ld failed=%ld last_fail_ns=%ld forks=%d execs=%d\n", atomic_load(&sp->ok),
+	    atomic_load(&sp->failed), atomic_load(&sp->last_fail_ns), nkids, execs);
+	return atomic_load(&sp->failed) ? 1 : 0;
+}
+
 static int churn(double seconds)
 {
 	struct timespec t0, t;
@@ -201,6 +296,18 @@ int main(int argc, char **argv)
 			waitpid(pid, &status, 0);
 			say("TRUTH {\"cmd\":\"fork\",\"child\":%d,\"failed\":%d}\n", pid,
 			    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		} else if (!strncmp(line, "spawn ", 6)) {
+			sigset_t set, old;
+			pid_t pid;
+
+			/* Blocked from birth: a SIGUSR2 sent early waits for sigwait(). */
+			sigemptyset(&set);
+			sigaddset(&set, SIGUSR2);
+			pthread_sigmask(SIG_BLOCK, &set, &old);
+			if ((pid = fork()) == 0)
+				_exit(spawned(atof(line + 6), strstr(line, " go") != NULL));
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			say("TRUTH {\"cmd\":\"spawn\",\"child\":%d}\n", pid);
 		} else if (!strncmp(line, "exit", 4)) {
 			return 0;
 		}

@@ -73,47 +73,112 @@ static int thread_ours_or_gone(pid_t pid, pid_t tid)
 	return atoi(buf) == getpid() || proc_task_gone(tid);
 }
 
-/* Seize and interrupt the tids of PID not yet traced; count them in *NEW. */
-static int attach_seize_round(struct mt_session *s, pid_t pid, int *new)
+/*
+ * Seize and interrupt thread TID of PID, with OPTIONS, unless it is ours
+ * already: 1 when seized, 0 when there is nothing to seize, or -errno.
+ */
+static int seize_thread(struct mt_session *s, pid_t pid, pid_t tid, long options)
+{
+	if (tid <= 0 || task_get(s, tid))
+		return 0;
+	if (ptrace(PTRACE_SEIZE, tid, 0, options) < 0) {
+		int err = -errno;
+
+		/*
+		 * A thread that exits while we seize it is not an error (ESRCH, or
+		 * EPERM once it is past exit; a zombie leader is one too).  Nor
+		 * is one born to a thread we already hold: TRACECLONE made it
+		 * ours (EPERM, traced by us); its parent's clone event brings it
+		 * in.
+		 */
+		if ((tid != pid && err == -ESRCH) ||
+		    (err == -EPERM && thread_ours_or_gone(pid, tid)))
+			return 0;
+		return err;
+	}
+	if (!task_new(s, tid, pid, TASK_TARGET_MM)) {
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		return -ENOMEM;
+	}
+	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+	return 1;
+}
+
+/*
+ * Seize and interrupt the tids of PID not yet traced, with OPTIONS; count
+ * them in *NEW.  The leader comes first: when a keeper hands the process
+ * over (its threads left stopped with no tracer), its guard may come for
+ * them too, and whoever seizes the leader first takes them all (the guard
+ * leaves a process whose leader another tracer holds).
+ */
+static int seize_round(struct mt_session *s, pid_t pid, long options, int *new)
 {
 	char path[64];
 	struct dirent *d;
 	DIR *dir;
+	int r;
 
+	*new = 0;
+	if ((r = seize_thread(s, pid, pid, options)) < 0)
+		return r;
+	*new += r;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	if (!(dir = opendir(path)))
 		return -errno;
-	*new = 0;
 	while ((d = readdir(dir))) {
-		pid_t tid = (pid_t)atoi(d->d_name);
-
-		if (tid <= 0 || task_get(s, tid))
-			continue;
-		if (ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS) < 0) {
-			int err = -errno;
-
-			/*
-			 * A thread that exits while we seize it is not an error (ESRCH, or
-			 * EPERM once it is past exit; a zombie leader is one too).  Nor
-			 * is one born to a thread we already hold: TRACECLONE made it
-			 * ours (EPERM, traced by us); its parent's clone event brings it
-			 * in.
-			 */
-			if ((tid != pid && err == -ESRCH) ||
-			    (err == -EPERM && thread_ours_or_gone(pid, tid)))
-				continue;
+		if ((r = seize_thread(s, pid, (pid_t)atoi(d->d_name), options)) < 0) {
 			closedir(dir);
-			return err;
+			return r;
 		}
-		if (!task_new(s, tid, pid, TASK_TARGET_MM)) {
-			ptrace(PTRACE_DETACH, tid, 0, 0);
-			closedir(dir);
-			return -ENOMEM;
-		}
-		ptrace(PTRACE_INTERRUPT, tid, 0, 0);
-		(*new)++;
+		*new += r;
 	}
 	closedir(dir);
+	return 0;
+}
+
+static int attach_seize_round(struct mt_session *s, pid_t pid, int *new)
+{
+	return seize_round(s, pid, ATTACH_OPTIONS, new);
+}
+
+/* Whether every thread of PID has a tracer (or is gone). */
+static int all_traced(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int ok = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return 1;
+	while (ok && (d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid > 0 && !proc_task_gone(tid) &&
+		    proc_status_number(tid, "TracerPid:", 10, 0) <= 0)
+			ok = 0;
+	}
+	closedir(dir);
+	return ok;
+}
+
+/*
+ * A keeper whose handover found no taker: seize the target's threads back
+ * (they wait in the handover's group-stop, with no tracer) and end that
+ * stop.  0; -EPERM when another tracer holds the leader (a taker came after
+ * all), or -errno.
+ */
+int attach_retake(struct mt_session *s)
+{
+	int64_t deadline = mono_ns() + 2000000000LL;
+	int err, new;
+
+	do {
+		if ((err = seize_round(s, s->pid, FILTER_OPTIONS, &new)) < 0)
+			return err;
+	} while (new && mono_ns() < deadline);
+	kill(s->pid, SIGCONT);
 	return 0;
 }
 
@@ -504,8 +569,18 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 fail:
 	free(stops);
 	session_detach_all(s);
-	if (from_guard > 0)
+	if (from_guard > 0) {
+		/*
+		 * The stop is ours to end.  When the keeper was killed during its
+		 * handover its guard seizes the threads (it took the leader first):
+		 * none may run before it has them all.
+		 */
+		int64_t deadline = mono_ns() + 2000000000LL;
+
+		while (!all_traced(pid) && mono_ns() < deadline)
+			usleep(200);
 		kill(pid, SIGCONT);
+	}
 	s->attached = 0;
 	s->pid = 0;
 	return err;

@@ -337,6 +337,7 @@ struct mt_session {
 	atomic_int stop_requested; /* 0, or the grace in ms before SIGKILL */
 	atomic_int handover_requested; /* a second memtraced asks a keeper for the target */
 	int handing;		       /* keeper: the target's threads are being left in a group-stop */
+	int64_t handing_deadline_ns;   /* keeper: by then a new tracer must hold them (mono_ns) */
 	int64_t stop_deadline_ns; /* monotonic; SIGKILL after it */
 	int stopping;
 
@@ -489,6 +490,8 @@ int guard_handover(pid_t guard, pid_t pid, int timeout_ms);
 
 /* Detach from every task, leaving each as it was (session.c). */
 void session_detach_all(struct mt_session *s);
+/* A keeper's handover found no taker: seize the target back (attach.c). */
+int attach_retake(struct mt_session *s);
 
 /* Accounting handlers (account.c): at entry (munmap, mremap), at exit. */
 void account_munmap_enter(struct mt_session *s, struct task *t, const struct mt_event *ev);

@@ -1126,24 +1126,27 @@ static void interrupt_target_task(struct mt_session *s, struct task *t, void *ar
 		ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
 }
 
+#define HANDOVER_WAIT_NS (10 * 1000000000LL) /* for the new tracer to seize the target */
+
 /*
  * A keeper hands the target over to a second memtraced, as a guard does
- * (guard.c): its own guard goes first (it would seize the threads when we
- * exit), then SIGSTOP, and each of the target's threads is detached at
- * its group-stop (session_handle()), where it stays, untraced, for the
- * new tracer to seize.  A thread already in a group-stop reports it again
- * when interrupted.
+ * (guard.c): SIGSTOP, and each of the target's threads is detached at its
+ * group-stop (session_handle()), where it stays, untraced, for the new
+ * tracer to seize.  A thread already in a group-stop reports it again when
+ * interrupted.
+ *
+ * Our guard stays until the new tracer holds every thread
+ * (handover_step()), so that a keeper killed at any moment of the
+ * handover leaves the target to it: threads we still hold are detached by
+ * the kernel into the same group-stop, and the guard seizes them there
+ * unless the new memtraced holds the leader (see take() in guard.c).  The
+ * keeper goes on with the children the target forked, or exits, and its
+ * guard with it.
  */
 static void begin_handover(struct mt_session *s)
 {
 	s->handing = 1;
-	if (s->guard > 0) {
-		kill(s->guard, SIGKILL);
-		waitpid(s->guard, NULL, __WALL);
-		pthread_mutex_lock(&s->lock);
-		s->guard = 0;
-		pthread_mutex_unlock(&s->lock);
-	}
+	s->handing_deadline_ns = mono_ns() + HANDOVER_WAIT_NS;
 	if (s->cfg.log) {
 		char msg[128];
 
@@ -1152,6 +1155,71 @@ static void begin_handover(struct mt_session *s)
 	}
 	kill(s->pid, SIGSTOP);
 	task_foreach(s, interrupt_target_task, NULL);
+}
+
+/* Count the tasks of the target in *ARG (task_foreach()). */
+static void count_target_task(struct mt_session *s, struct task *t, void *arg)
+{
+	if (t->pid == s->pid)
+		(*(size_t *)arg)++;
+}
+
+/* Whether every thread of the target has a tracer (not us: we left them all) or is gone. */
+static int target_taken(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int ok = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return 1;
+	while (ok && (d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid > 0 && !proc_task_gone(tid) &&
+		    proc_status_number(tid, "TracerPid:", 10, 0) <= 0)
+			ok = 0;
+	}
+	closedir(dir);
+	return ok;
+}
+
+/*
+ * The keeper's handover, once every thread of the target is left: done
+ * when the new tracer holds them all.  When none has come by the deadline
+ * (the new memtraced died, or gave up), we take the target back and end
+ * its stop, and keep it as before.
+ */
+static void handover_step(struct mt_session *s)
+{
+	size_t held = 0;
+	char msg[128];
+
+	task_foreach(s, count_target_task, &held);
+	if (held)
+		return; /* still leaving */
+	if (target_taken(s->pid)) {
+		s->handing = 0;
+		snprintf(msg, sizeof(msg), "pid %d handed over", s->pid);
+	} else if (mono_ns() > s->handing_deadline_ns) {
+		int err;
+
+		s->handing = 0;
+		atomic_store(&s->handover_requested, 0);
+		err = attach_retake(s);
+		snprintf(msg, sizeof(msg), "pid %d: no memtraced took it over; %s", s->pid,
+			 err == 0 ? "kept again" : strerror(-err));
+		pthread_mutex_lock(&s->lock);
+		if (err == 0 && s->state == MT_STATE_DETACHED)
+			s->state = MT_STATE_RUNNING;
+		pthread_mutex_unlock(&s->lock);
+	} else {
+		return;
+	}
+	if (s->cfg.log)
+		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
 }
 
 /* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
@@ -1210,11 +1278,19 @@ int mt_session_run(struct mt_session *s)
 	pid_t tid;
 
 	wake_setup(s);
-	while (s->ntasks > 0) {
+	while (s->ntasks > 0 || s->handing) {
 		if (atomic_load(&s->stop_requested))
 			do_stop(s);
 		if (atomic_load(&s->handover_requested) && s->keeping && !s->handing)
 			begin_handover(s);
+		if (s->handing)
+			handover_step(s);
+		if (!s->ntasks) {
+			/* Nothing of ours left to stop: wait for the new tracer. */
+			if (s->handing)
+				usleep(1000);
+			continue;
+		}
 		tid = waitpid(-1, &status, __WALL);
 		if (tid < 0) {
 			if (errno == EINTR)

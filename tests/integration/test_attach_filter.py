@@ -364,7 +364,7 @@ class FilterAttachTest(unittest.TestCase):
         d2, st2 = self.attach(b.pid)
         self.assertIn("taken over from a keeper, pid %d" % d.proc.pid, st2["attach"]["note"])
         self.assertEqual(d.finish(timeout=20), 0, d.err)
-        self.assertFalse(pid_alive(guard), "the keeper's guard stayed")
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the keeper's guard stayed")
         self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {d2.proc.pid}),
                         tracer_pids(b.pid))
         self.assertEqual(seccomp_filters(b.pid), 1, "a second filter was stacked")
@@ -383,6 +383,83 @@ class FilterAttachTest(unittest.TestCase):
         self.assertEqual(d.finish(timeout=20), 0, d.err)
         mmaps = wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"])
         self.assertTrue(0 < mmaps < 50000, "no overlap with the handover: %s mmaps seen" % mmaps)
+
+    def handed(self, pid):
+        """Whether every thread of PID waits stopped (T) with no tracer."""
+        states, tracers = mtlib.task_states(pid), tracer_pids(pid)
+        return states and all(st == "T" for st in states.values()) and \
+            not any(tracers.values())
+
+    def test_keeper_killed_in_handover(self):
+        """A keeper killed in its handover, its threads left stopped for a
+        new tracer that never comes: its guard takes the target, which then
+        runs on without a failed call, and leaves with it."""
+        b, d, guard = self.kept()
+        self.assertTrue(pid_alive(guard), "the keeper has no guard")
+        # What a second memtraced --pid asks; this one will not seize.
+        os.kill(d.proc.pid, signal.SIGUSR1)
+        self.assertTrue(wait_for(lambda: self.handed(b.pid)),
+                        "the keeper did not hand the threads over: %s %s"
+                        % (mtlib.task_states(b.pid), tracer_pids(b.pid)))
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the keeper's guard did not take the target over: %s"
+                        % tracer_pids(b.pid))
+        # The stop is the new memtraced's to end; it would, on failing to seize.
+        os.kill(b.pid, signal.SIGCONT)
+        self.check_results(b)
+        self.assertEqual(b.cmd("map 500")["failed"], 0)
+        self.assertEqual(b.cmd("signal")["signals"], 1, "the signal reached its handler")
+        self.assertEqual(set(tracer_pids(b.pid).values()), {guard})
+        b.kill()
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
+
+    def test_keeper_takes_back_an_unclaimed_handover(self):
+        """A handover no memtraced completes: the keeper seizes the target
+        again and ends its stop, and the target runs on, traced."""
+        b, d, guard = self.kept()
+        os.kill(d.proc.pid, signal.SIGUSR1)
+        self.assertTrue(wait_for(lambda: self.handed(b.pid)),
+                        "the keeper did not hand the threads over")
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {d.proc.pid},
+                                 timeout=20), "the keeper did not take the target back: %s"
+                        % tracer_pids(b.pid))
+        self.assertTrue(wait_for(lambda: mtlib.proc_state(b.pid) != "T"),
+                        "the target was left stopped")
+        self.check_results(b)
+        self.assertEqual(b.cmd("map 500")["failed"], 0)
+        self.assertTrue(pid_alive(guard), "the keeper lost its guard")
+        self.assertIsNone(d.proc.poll(), "the keeper left")
+        b.a.send("exit")
+        self.assertEqual(b.proc.wait(timeout=10), 0)
+        self.assertEqual(d.finish(timeout=10), 0, d.err)
+        self.assertIn("no memtraced took it over; kept again", d.err)
+
+    def test_keeper_killed_while_taken_over(self):
+        """A keeper killed while a second memtraced takes the target over:
+        one of the two (the new memtraced, or the keeper's guard) ends up
+        with every thread, the target is not left stopped, and not one of
+        its calls fails."""
+        b, d, guard = self.kept()
+        b.a.send("map 30000")
+        d2 = AttachDaemon(b.pid, FILTER)
+        self.addCleanup(d2.kill)
+        self.assertTrue(wait_for(lambda: self.handed(b.pid) or
+                                 d2.proc.pid in tracer_pids(b.pid).values(), interval=0.0005),
+                        "no handover seen")
+        d.proc.kill()
+        d.proc.wait()
+        self.assertEqual(b.a.read_truth(60)["failed"], 0, "memory calls failed at the handover")
+        owners = set(tracer_pids(b.pid).values())
+        self.assertIn(owners, ({d2.proc.pid}, {guard}), owners)
+        self.assertNotEqual(mtlib.proc_state(b.pid), "T", "the target was left stopped")
+        if owners == {guard}:
+            self.assertNotEqual(d2.finish(timeout=20), 0, "the new memtraced holds nothing")
+        else:
+            self.assertTrue(wait_for(lambda: not pid_alive(guard)),
+                            "the keeper's guard stayed after the handover")
+        self.assertEqual(b.cmd("map 200")["failed"], 0)
 
     def test_takeover_from_guard(self):
         """A second memtraced takes the target over from the guard: the

@@ -311,8 +311,8 @@ static long status_number(const char *buf, const char *name)
 }
 
 /*
- * Add to T every untraced process under a seccomp filter whose parent is in
- * T, until none is left to add; how many were added.
+ * Add to T every live, untraced process under a seccomp filter whose parent
+ * is in T, until none is left to add; how many were added.
  *
  * Children the target forked under memtrace's filter carry it and were
  * traced by memtraced (PTRACE_O_TRACEFORK); its death detached them with
@@ -342,16 +342,20 @@ static size_t tree_grow(struct tree *t)
 			break;
 		while ((d = readdir(dir))) {
 			pid_t pid = (pid_t)atoi(d->d_name);
+			char *paren;
 			ssize_t n;
 
 			if (pid <= 0 || tree_has(t, pid))
 				continue;
-			if ((n = proc_read(pid, "status", buf, sizeof(buf) - 1)) <= 0)
+			/* stat first, the cheaper: "pid (comm) S ppid ..." */
+			if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0 ||
+			    !(paren = strrchr(buf, ')')) || paren[1] != ' ' || paren[2] == 'Z' ||
+			    !tree_has(t, (pid_t)atoi(paren + 4)))
 				continue;
-			buf[n] = '\0';
+			if ((n = proc_read(pid, "status", buf, sizeof(buf))) <= 0)
+				continue;
 			if (status_number(buf, "\nSeccomp:") == 2 &&
-			    status_number(buf, "\nTracerPid:") == 0 &&
-			    tree_has(t, (pid_t)status_number(buf, "\nPPid:")) && tree_add(t, pid) == 0)
+			    status_number(buf, "\nTracerPid:") == 0 && tree_add(t, pid) == 0)
 				added++;
 		}
 		closedir(dir);

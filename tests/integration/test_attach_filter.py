@@ -47,6 +47,29 @@ def in_syscall(pid, nr):
         return False
 
 
+def untraced_descendants(pid):
+    """The live processes descending from PID with no tracer."""
+    parent, tracer = {}, {}
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/status" % d) as f:
+                st = dict(line.split(":", 1) for line in f if ":" in line)
+            parent[int(d)] = int(st["PPid"])
+            tracer[int(d)] = int(st["TracerPid"]) or st["State"].strip()[0] == "Z"
+        except (OSError, ValueError, KeyError):
+            pass
+
+    def descends(p):
+        seen = set()
+        while p in parent and p not in seen:
+            seen.add(p)
+            p = parent[p]
+            if p == pid:
+                return True
+        return False
+    return [p for p in parent if tracer[p] == 0 and descends(p)]
+
+
 def seccomp_filters(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -304,9 +327,12 @@ class FilterAttachTest(unittest.TestCase):
                         "the child's calls were not seen: %s" % d.ctl("status")["events"])
         d.proc.kill()
         d.proc.wait()
-        self.assertTrue(wait_for(lambda: set(tracer_pids(child).values()) == {guard},
-                                 interval=0.001),
-                        "the guard did not take the forked child over: %s" % tracer_pids(child))
+        # Taken over once the child is the guard's and no process it forked
+        # before that (a grandchild, found by the guard's next look) is untraced.
+        self.assertTrue(wait_for(lambda: set(tracer_pids(child).values()) == {guard} and
+                                 not untraced_descendants(b.pid), interval=0.001),
+                        "the guard did not take the forked child over: %s %s"
+                        % (tracer_pids(child), untraced_descendants(b.pid)))
         taken = time.monotonic_ns()
         r = self.spawned(b)
         self.assertLess(r["last_fail_ns"], taken, "memory calls failed after the guard took "
@@ -314,6 +340,28 @@ class FilterAttachTest(unittest.TestCase):
         self.assertGreater(r["forks"], 0, r)
         sys.stderr.write("child's failed calls at the kill: %d of %d\n"
                          % (r["failed"], r["ok"] + r["failed"]))
+
+    def test_keeper_follows_forks(self):
+        """A keeper resumes the memory calls of a child forked before or after
+        the stop, and of the processes it forks and execs; it exits when the
+        last of them has."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        before = self.spawn(b, 1.5)
+        d.ctl("stop")
+        self.assertTrue(wait_for(lambda: comm(d.proc.pid) == "memtraced-keep"), comm(d.proc.pid))
+        after = self.spawn(b, 1.5, go=True)
+        os.kill(before, signal.SIGUSR2)
+        for _ in (before, after):
+            r = self.spawned(b)
+            self.assertEqual(r["failed"], 0, "memory calls failed under the keeper: %s" % r)
+            self.assertGreater(r["execs"], 0, r)
+        self.assertIsNone(d.proc.poll(), "the keeper left")
+        b.a.send("exit")
+        self.assertEqual(b.proc.wait(timeout=10), 0)
+        self.assertTrue(wait_for(lambda: not pid_alive(before) and not pid_alive(after)))
+        self.assertEqual(d.finish(timeout=10), 0, d.err)
 
     def test_guard_ignores_stop_signals(self):
         """SIGTERM, SIGINT, SIGHUP (a terminal's, systemd's) do not end the guard."""

@@ -23,7 +23,7 @@
  *
  * The children the target forked under the filter (they inherit it) were
  * memtraced's too and are detached with it: once the target's threads are
- * seized, the guard finds them in /proc and seizes theirs (tree_grow()).
+ * seized, the guard finds them in /proc and seizes theirs (take_tree()).
  *
  * Then it resumes every stop at once, keeping the target's signals and
  * group-stops, following clones and forks, until nothing it traces is
@@ -310,9 +310,23 @@ static long status_number(const char *buf, const char *name)
 	return p ? strtol(p + strlen(name), NULL, 10) : -1;
 }
 
+/* Take process PID (see take()); 1 when it is ours. */
+static int take_pid(pid_t pid, pid_t daemon)
+{
+	char path[64];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	r = take(fd, pid, daemon);
+	close(fd);
+	return r > 0;
+}
+
 /*
- * Add to T every live, untraced process under a seccomp filter whose parent
- * is in T, until none is left to add; how many were added.
+ * Take every live, untraced process under a seccomp filter whose parent is
+ * in T, adding it to T, until none is left to take; how many were taken.
  *
  * Children the target forked under memtrace's filter carry it and were
  * traced by memtraced (PTRACE_O_TRACEFORK); its death detached them with
@@ -327,23 +341,26 @@ static long status_number(const char *buf, const char *name)
  * too, harmlessly (its stops are resumed like the others').  Traced ones
  * are left out: ours already (forked by a process we hold) or another
  * tracer's, which also makes the search end while the tree keeps forking.
+ *
+ * Each is seized as soon as it is found, its calls failing meanwhile; the
+ * scan goes round again until a whole round finds none: one not yet
+ * seized may have forked, or be listed before its parent.
  */
-static size_t tree_grow(struct tree *t)
+static size_t take_tree(struct tree *t, pid_t daemon)
 {
-	size_t added = 0, before;
+	size_t taken = 0, before;
 	char buf[4096];
 
-	do {
+	for (int round = 0; round < 1000; round++) {
 		struct dirent *d;
 		DIR *dir = opendir("/proc");
 
-		before = added;
+		before = t->n;
 		if (!dir)
 			break;
 		while ((d = readdir(dir))) {
 			pid_t pid = (pid_t)atoi(d->d_name);
 			char *paren;
-			ssize_t n;
 
 			if (pid <= 0 || tree_has(t, pid))
 				continue;
@@ -352,39 +369,15 @@ static size_t tree_grow(struct tree *t)
 			    !(paren = strrchr(buf, ')')) || paren[1] != ' ' || paren[2] == 'Z' ||
 			    !tree_has(t, (pid_t)atoi(paren + 4)))
 				continue;
-			if ((n = proc_read(pid, "status", buf, sizeof(buf))) <= 0)
+			if (proc_read(pid, "status", buf, sizeof(buf)) <= 0 ||
+			    status_number(buf, "\nSeccomp:") != 2 ||
+			    status_number(buf, "\nTracerPid:") != 0 || tree_add(t, pid) < 0)
 				continue;
-			if (status_number(buf, "\nSeccomp:") == 2 &&
-			    status_number(buf, "\nTracerPid:") == 0 && tree_add(t, pid) == 0)
-				added++;
+			taken += (size_t)take_pid(pid, daemon);
 		}
 		closedir(dir);
-	} while (added != before); /* a child listed before its parent */
-	return added;
-}
-
-/*
- * Take the descendants of the processes in T that are
- * under the filter and untraced, round after round: one not yet seized may
- * fork meanwhile; once all are ours their forks are ours from birth.  T's
- * processes before index FROM are taken already.  How many were taken.
- */
-static size_t take_tree(struct tree *t, size_t from, pid_t daemon)
-{
-	size_t taken = 0;
-
-	for (int round = 0; round < 1000 && tree_grow(t) > 0; round++) {
-		for (; from < t->n; from++) {
-			char path[64];
-			int fd;
-
-			snprintf(path, sizeof(path), "/proc/%d/task", t->pid[from]);
-			if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-				continue;
-			if (take(fd, t->pid[from], daemon) > 0)
-				taken++;
-			close(fd);
-		}
+		if (t->n == before)
+			break;
 	}
 	return taken;
 }
@@ -439,7 +432,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	/* Gone, the target has no descendants to find: they were reparented. */
 	if (!proc_task_gone(pid) || proc_mm_pid(pid) != pid) {
 		if (tree_add(&tree, pid) == 0)
-			children = take_tree(&tree, 1, daemon);
+			children = take_tree(&tree, daemon);
 	}
 	free(tree.pid);
 	if (rt_on)

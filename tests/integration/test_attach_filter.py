@@ -502,6 +502,8 @@ class FilterAttachTest(unittest.TestCase):
         owners = set(tracer_pids(b.pid).values())
         self.assertIn(owners, ({d2.proc.pid}, {guard}), owners)
         self.assertNotEqual(mtlib.proc_state(b.pid), "T", "the target was left stopped")
+        sys.stderr.write("taken by %s\n" % ("the keeper's guard" if owners == {guard}
+                                             else "the new memtraced"))
         if owners == {guard}:
             self.assertNotEqual(d2.finish(timeout=20), 0, "the new memtraced holds nothing")
         else:

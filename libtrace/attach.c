@@ -22,8 +22,8 @@
  * for the process's life, so a stop does not detach (session.c's keep()),
  * and a guard process (guard.c) is started to take over if memtraced dies.
  *
- * Attach: seize and interrupt every thread listed in /proc/PID/task, again
- * until no new one appears; wait until each has stopped (at most a second
+ * Attach: seize and interrupt every thread listed in /proc/PID/task, the
+ * leader first (see seize_round()), again until no new one appears; wait until each has stopped (at most a second
  * for the last: see first_stops()); seed the table from /proc/PID/maps
  * while the process is still; install the filter in filter mode; then
  * resume.  An epoll wait our interrupt broke off with EINTR is restarted

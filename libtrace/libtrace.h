@@ -378,7 +378,8 @@ void mt_attach_explain(pid_t pid, int err, char *buf, size_t size);
 
 /*
  * The guard process's body (guard.c): wait for the death of memtraced
- * (pid DAEMON), then trace PID, resuming every stop, until it is gone.
+ * (pid DAEMON), then trace PID and the children it forked under the
+ * filter, resuming every stop, until they are gone.
  * Returns the guard's exit status.
  */
 int mt_guard_main(pid_t pid, pid_t daemon);
@@ -399,7 +400,10 @@ void mt_session_stop(struct mt_session *s, int grace_ms);
 /*
  * A second memtraced asks for the target (SIGUSR1); async-signal-safe.  A
  * keeper leaves every thread of the target in a group-stop, untraced, for
- * it, and its tracer loop then ends; in any other state nothing happens.
+ * it, waits until it holds them all, and goes on with the target's
+ * children, its tracer loop ending when none is left; when no new tracer
+ * comes within 10 s, it takes the target back.  In any other state nothing
+ * happens.
  */
 void mt_session_handover(struct mt_session *s);
 

@@ -526,14 +526,13 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 		snprintf(s->attach_note, sizeof(s->attach_note), "%s", why);
 		pthread_mutex_unlock(&s->lock);
 		if (s->cfg.log) {
-			char msg[sizeof(why) + 320];
+			char msg[sizeof(why) + 256];
 
 			if (err == 0 && guard > 0)
 				snprintf(msg, sizeof(msg), "attach mode filter: %s; memtraced stays "
 					 "until pid %d exits; if memtraced is killed (SIGKILL, a crash) "
 					 "its guard, pid %d, takes over, but the memory calls made in the "
-					 "instant between fail (ENOSYS), and so do all those of a forked "
-					 "descendant whose parent has exited",
+					 "instant between fail (ENOSYS)",
 					 why[0] ? why : "seccomp filter installed in the target", pid,
 					 guard);
 			else if (err == 0)

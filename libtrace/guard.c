@@ -23,7 +23,8 @@
  *
  * The children the target forked under the filter (they inherit it) were
  * memtraced's too and are detached with it: once the target's threads are
- * seized, the guard finds them in /proc and seizes theirs (take_tree()).
+ * seized, the guard seizes theirs, found from the pids memtraced queued it
+ * at each fork (GUARD_FORKED) and in /proc (take_known(), take_tree()).
  *
  * Then it resumes every stop at once, keeping the target's signals and
  * group-stops, following clones and forks, until nothing it traces is
@@ -52,6 +53,8 @@
 #define GUARD_SIGNAL SIGUSR2 /* the death signal; blocked, taken by sigwaitinfo() */
 /* Sent by a second memtraced: hand the target over (guard_handover()); a keeper takes it too. */
 #define GUARD_HANDOVER SIGUSR1
+/* Queued by memtraced with a new process's pid (guard_tell_fork()). */
+#define GUARD_FORKED (SIGRTMIN + 2)
 #define GUARD_OPTIONS                                                                              \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |                        \
 	 PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK)
@@ -70,6 +73,7 @@ pid_t guard_start(const char *exe, pid_t pid)
 	snprintf(daemon, sizeof(daemon), "%d", getpid());
 	sigemptyset(&set);
 	sigaddset(&set, GUARD_SIGNAL);
+	sigaddset(&set, GUARD_FORKED);
 	/* Blocked before the fork, so the death signal can never be lost or kill the guard. */
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	child = fork();
@@ -97,6 +101,74 @@ pid_t guard_start(const char *exe, pid_t pid)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return child < 0 ? -errno : child;
+}
+
+/*
+ * Tell GUARD that memtraced traces a new process, CHILD, forked by one it
+ * traces (under the filter): while its parent lives the guard would find it
+ * in /proc, but not once that parent has exited.  Called before the
+ * parent's fork event is resumed, so the parent cannot have exited yet.
+ * A signal the queue refuses (RLIMIT_SIGPENDING) is lost: the /proc scan
+ * remains.
+ */
+void guard_tell_fork(pid_t guard, pid_t child)
+{
+	union sigval v = {.sival_int = child};
+
+	sigqueue(guard, GUARD_FORKED, v);
+}
+
+/* The start time of process PID (/proc/PID/stat field 22), naming it against pid reuse; 0 when gone. */
+static unsigned long long start_time(pid_t pid)
+{
+	char buf[1024], *p;
+	unsigned long long start = 0;
+
+	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	/* After ") ": state is field 3, start time field 22. */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		start = strtoull(p + 1, NULL, 10);
+	return start;
+}
+
+/* The processes memtraced told us of (GUARD_FORKED), each with its start time. */
+struct known {
+	struct {
+		pid_t pid;
+		unsigned long long start;
+	} *p;
+	size_t n, cap;
+};
+
+/* Record process PID; the ones gone (or whose pid names another) are dropped when full. */
+static void known_add(struct known *k, pid_t pid)
+{
+	unsigned long long start = start_time(pid);
+
+	if (!start)
+		return;
+	if (k->n == k->cap) {
+		size_t keep = 0;
+
+		for (size_t i = 0; i < k->n; i++)
+			if (start_time(k->p[i].pid) == k->p[i].start)
+				k->p[keep++] = k->p[i];
+		k->n = keep;
+	}
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 64;
+		void *p = realloc(k->p, cap * sizeof(*k->p));
+
+		if (!p)
+			return;
+		k->p = p;
+		k->cap = cap;
+	}
+	k->p[k->n].pid = pid;
+	k->p[k->n++].start = start;
 }
 
 /* Seize the threads in TASKFD (/proc/PID/task) not yet ours: how many, or -1 when none is left. */
@@ -330,17 +402,19 @@ static int take_pid(pid_t pid, pid_t daemon)
  *
  * Children the target forked under memtrace's filter carry it and were
  * traced by memtraced (PTRACE_O_TRACEFORK); its death detached them with
- * the target.  They are found here from /proc alone, by their parent
- * (PPid, the real parent even when traced) and their filter (Seccomp: 2),
- * rather than from a list memtraced would keep the guard informed of:
- * /proc is right at the moment of the death, even about a child whose fork
- * memtraced had not yet seen, and a dying memtraced cannot leave a list
- * half-written.  Its limits: a descendant whose parent has exited was
- * reparented (to init or a subreaper) and is not found; and a descendant
- * forked before the attach under a filter of the target's own is taken
- * too, harmlessly (its stops are resumed like the others').  Traced ones
- * are left out: ours already (forked by a process we hold) or another
- * tracer's, which also makes the search end while the tree keeps forking.
+ * the target.  Two sources find them, each covering the other's gap.
+ * memtraced tells the guard of each new process at its fork
+ * (guard_tell_fork(), take_known()): that list finds a descendant whose
+ * parent has exited (reparented to init or a subreaper, /proc no longer
+ * ties it to the target), but misses a fork memtraced died before
+ * telling of.  /proc, scanned here, finds that one: its parent (PPid, the
+ * real parent even when traced) cannot have exited before memtraced saw
+ * the fork, so it is in the tree, and its filter says Seccomp: 2.  A
+ * descendant forked before the attach under a filter of the target's own
+ * is taken too, harmlessly (its stops are resumed like the others').
+ * Traced ones are left out: ours already (forked by a process we hold) or
+ * another tracer's, which also makes the search end while the tree keeps
+ * forking.
  *
  * Each is seized as soon as it is found, its calls failing meanwhile; the
  * scan goes round again until a whole round finds none: one not yet
@@ -383,6 +457,28 @@ static size_t take_tree(struct tree *t, pid_t daemon)
 }
 
 /*
+ * Take the processes of K still the ones memtraced told us of, under the
+ * filter and untraced, adding them to T; how many were taken.
+ */
+static size_t take_known(struct known *k, struct tree *t, pid_t daemon)
+{
+	char buf[4096];
+	size_t taken = 0;
+
+	for (size_t i = 0; i < k->n; i++) {
+		pid_t pid = k->p[i].pid;
+
+		if (tree_has(t, pid) || start_time(pid) != k->p[i].start ||
+		    proc_read(pid, "status", buf, sizeof(buf)) <= 0 || strstr(buf, "\nState:\tZ") ||
+		    status_number(buf, "\nSeccomp:") != 2 ||
+		    status_number(buf, "\nTracerPid:") != 0 || tree_add(t, pid) < 0)
+			continue;
+		taken += (size_t)take_pid(pid, daemon);
+	}
+	return taken;
+}
+
+/*
  * The guard: wait for the death of memtraced (pid DAEMON), then trace PID
  * and the children it forked under the filter until they are gone.
  * Returns the exit status for the guard process.
@@ -391,6 +487,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 {
 	struct sched_param rt = {.sched_priority = 1}, other = {0};
 	struct tree tree = {0};
+	struct known known = {0};
 	char path[64];
 	siginfo_t si;
 	sigset_t set;
@@ -399,6 +496,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 
 	sigemptyset(&set);
 	sigaddset(&set, GUARD_SIGNAL);
+	sigaddset(&set, GUARD_FORKED);
 	/* Taken by the tracing loop's signalfd: a tracee's stop, a handover request. */
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, GUARD_HANDOVER);
@@ -424,17 +522,34 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	/* The parent may have died before PR_SET_PDEATHSIG was set: then there is no signal. */
 	/* Sent by the kernel on behalf of the dying thread: a SIGUSR2 from elsewhere is not it. */
 	if (getppid() == daemon)
-		while (sigwaitinfo(&set, &si) < 0 ? errno == EINTR : si.si_pid != daemon)
-			;
+		for (;;) {
+			if (sigwaitinfo(&set, &si) < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			if (si.si_pid != daemon)
+				continue;
+			if (si.si_signo == GUARD_SIGNAL)
+				break;
+			known_add(&known, (pid_t)si.si_value.sival_int);
+		}
 	/* The target's threads first: they are the ones most likely to be mapping. */
 	if ((took = take(taskfd, pid, daemon)) < 0)
 		return 1;
-	/* Gone, the target has no descendants to find: they were reparented. */
-	if (!proc_task_gone(pid) || proc_mm_pid(pid) != pid) {
-		if (tree_add(&tree, pid) == 0)
-			children = take_tree(&tree, daemon);
+	/*
+	 * Then the processes memtraced told us of, which include any whose
+	 * parent has exited (reparented, /proc would not find them), then the
+	 * ones it had no time to tell of, from /proc.  Gone, the target has no
+	 * descendants there: they were reparented.
+	 */
+	if (tree_add(&tree, pid) == 0) {
+		children = take_known(&known, &tree, daemon);
+		if (!proc_task_gone(pid) || proc_mm_pid(pid) != pid || tree.n > 1)
+			children += take_tree(&tree, daemon);
 	}
 	free(tree.pid);
+	free(known.p);
 	if (rt_on)
 		sched_setscheduler(0, SCHED_OTHER, &other);
 	close(taskfd);

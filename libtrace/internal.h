@@ -486,6 +486,8 @@ void session_handle(struct mt_session *s, pid_t tid, int status);
 pid_t guard_start(const char *exe, pid_t pid);
 /* The guard tracing PID, or 0; have it leave PID stopped for us (guard.c). */
 pid_t guard_of(pid_t pid, int *keeper);
+/* Tell the guard of a new process memtraced traces (guard.c). */
+void guard_tell_fork(pid_t guard, pid_t child);
 int guard_handover(pid_t guard, pid_t pid, int timeout_ms);
 
 /* Detach from every task, leaving each as it was (session.c). */

@@ -734,6 +734,9 @@ static void on_clone(struct mt_session *s, struct task *t, enum stop_event ev)
 	} else {
 		task_new(s, tid, (flags & CLONE_THREAD) ? t->pid : tid, cflags);
 	}
+	/* A new process: the guard must know of it should its parent exit (guard.c). */
+	if (!(flags & CLONE_THREAD) && s->guard > 0)
+		guard_tell_fork(s->guard, tid);
 	task_resume(s, t, 0);
 }
 

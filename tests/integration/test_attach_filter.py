@@ -272,10 +272,11 @@ class FilterAttachTest(unittest.TestCase):
         b.kill()
         self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
 
-    def spawn(self, b, seconds, go=False):
+    def spawn(self, b, seconds, go=False, orphan=False):
         """Have blockers B fork its "spawn" child (see blockers.c) and wait
         until memtraced traces it; returns its pid."""
-        child = b.cmd("spawn %g%s" % (seconds, " go" if go else ""))["child"]
+        child = b.cmd("spawn %g%s%s" % (seconds, " go" if go else "",
+                                        " orphan" if orphan else ""))["child"]
         self.addCleanup(lambda: pid_alive(child) and os.kill(child, signal.SIGKILL))
         self.assertTrue(wait_for(lambda: (lambda t: t and 0 not in t.values())(
             tracer_pids(child))), "the forked child was not traced: %s" % tracer_pids(child))
@@ -313,6 +314,31 @@ class FilterAttachTest(unittest.TestCase):
         self.assertGreater(r["ok"], 1000, r)
         b.kill()
         self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
+
+    def test_guard_takes_orphan(self):
+        """memtraced killed: its guard takes over a process forked under the
+        filter whose parent has exited (init's child now, out of the target's
+        tree in /proc): memtraced told the guard of it at its fork."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        orphan = self.spawn(b, 1.0, orphan=True)
+        with open("/proc/%d/status" % orphan) as f:
+            self.assertNotIn("PPid:\t%d\n" % b.pid, f.read())
+        self.assertTrue(wait_for(lambda: in_syscall(orphan, SYS_RT_SIGTIMEDWAIT)),
+                        "the orphan never waited for its signal")
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(orphan).values()) == {guard}),
+                        "the guard did not take the orphan over: %s" % tracer_pids(orphan))
+        os.kill(orphan, signal.SIGUSR2)
+        r = self.spawned(b)
+        self.assertEqual(r["failed"], 0, "memory calls of the orphan failed: %s" % r)
+        self.assertGreater(r["execs"], 0, r)
+        b.kill()
+        self.assertTrue(wait_for(lambda: not pid_alive(orphan)))
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived them")
 
     def test_guard_takes_churning_child(self):
         """memtraced killed while a forked child maps and unmaps: once the

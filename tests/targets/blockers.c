@@ -9,8 +9,9 @@
  *                    that maps and unmaps 100 times and exits with the
  *                    number of failures; "report" prints "TRUTH {...}"
  *                    with the counters; "exit" ends it.
- *                    "spawn S [go]" forks a child that, on SIGUSR2 (at once
- *                    with "go"), maps and unmaps for S seconds while it forks
+ *                    "spawn S [go] [orphan]" forks a child (with "orphan":
+ *                    a grandchild, its parent exiting at once) that, on
+ *                    SIGUSR2 (at once with "go"), maps and unmaps for S seconds while it forks
  *                    a grandchild every 20 ms, every other one exec'ing
  *                    "blockers churn 0.01"; it prints "SPAWNED ok=N
  *                    failed=M last_fail_ns=T forks=F execs=E" (T: the
@@ -304,8 +305,26 @@ int main(int argc, char **argv)
 			sigemptyset(&set);
 			sigaddset(&set, SIGUSR2);
 			pthread_sigmask(SIG_BLOCK, &set, &old);
-			if ((pid = fork()) == 0)
+			int orphan = strstr(line, " orphan") != NULL, p[2];
+
+			if (orphan && pipe(p) < 0)
+				return 99;
+			if ((pid = fork()) == 0) {
+				/* An orphan: its parent exits at once, and init takes it. */
+				if (orphan && (pid = fork()) != 0) {
+					if (write(p[1], &pid, sizeof(pid)) != sizeof(pid))
+						_exit(99);
+					_exit(0);
+				}
 				_exit(spawned(atof(line + 6), strstr(line, " go") != NULL));
+			}
+			if (orphan) {
+				waitpid(pid, NULL, 0);
+				if (read(p[0], &pid, sizeof(pid)) != sizeof(pid))
+					return 99;
+				close(p[0]);
+				close(p[1]);
+			}
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			say("TRUTH {\"cmd\":\"spawn\",\"child\":%d}\n", pid);
 		} else if (!strncmp(line, "exit", 4)) {

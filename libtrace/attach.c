@@ -546,6 +546,14 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 					 "was not installed: %s", why);
 			s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
 		}
+	} else if (s->cfg.log) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "attach mode syscall: every system call of pid %d "
+			 "stops, so it runs slower (a busy server several times); --attach-mode "
+			 "filter stops only memory calls, but memtraced then stays until it exits",
+			 pid);
+		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
 	}
 	pthread_mutex_lock(&s->lock);
 	s->state = MT_STATE_RUNNING;

@@ -284,6 +284,7 @@ void trend_reason(const struct trend_fit *f, char *buf, size_t size);
 #define SITE_POINTS    32
 #define SITE_PERIOD_NS 2000000000ll /* a pass over the table every 2 s */
 #define SITE_SLICE     2048	    /* entries a pass reads per hold of the lock */
+#define SITE_GAP_NS    50000	    /* the lock let go between slices */
 
 struct site {
 	uint32_t stack_id;

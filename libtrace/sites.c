@@ -9,7 +9,11 @@
  *
  * A pass reads the table in address order, SITE_SLICE entries per hold of
  * the session lock, so the target's calls wait for one slice at most, never
- * for the whole table.  Between slices the table changes; the pass is the
+ * for the whole table; between slices the lock stays free for SITE_GAP_NS,
+ * long enough for a tracer woken by the unlock to take it (taking it again
+ * at once, the pass would win nearly every time on a busy machine).  A
+ * pass runs on the control thread: queries wait for it (at 1M entries some
+ * tens of milliseconds), the target does not.  Between slices the table changes; the pass is the
  * table's watcher (maps.h), and every entry that goes in or out below the
  * cursor (where the pass has already been) moves the counts too, while
  * the part above is read as it is when the pass gets there.  So at the end
@@ -37,6 +41,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -249,11 +254,15 @@ int sites_sample(struct mt_session *s, int64_t now)
 	pthread_mutex_unlock(&s->lock);
 	if (err)
 		return err;
-	do {
+	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		more = sites_step(t, &s->maps, SITE_SLICE);
 		pthread_mutex_unlock(&s->lock);
-	} while (more);
+		if (!more)
+			break;
+		/* Let a waiting tracer in before the next slice: a wake-up takes a while. */
+		nanosleep(&(struct timespec){0, SITE_GAP_NS}, NULL);
+	}
 	pthread_mutex_lock(&s->lock);
 	sites_end(t, &s->maps, mt_now_ns());
 	t->next_ns = now + SITE_PERIOD_NS - SITE_PERIOD_NS / 10;

@@ -29,7 +29,7 @@
  * the spacing doubles, so a site's whole life fits in 32 points (2 s apart
  * at first, 64 s apart after half an hour).  What falls between points is
  * not lost: at every pass a site adds any decrease to freed_bytes.  At most
- * SITE_MAX sites are followed (about 1.5 MB); a site that held nothing for
+ * SITE_MAX sites are followed (1.5 MiB); a site that held nothing for
  * its whole recorded history is forgotten, and while the table is full new
  * sites are counted, not followed.  Sites a pass met first show from the
  * end of that pass on.

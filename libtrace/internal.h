@@ -311,8 +311,7 @@ struct site_table {
 	uint32_t *hash; /* SITE_HASH slots of index + 1 */
 	uint64_t untracked_bytes; /* outstanding bytes of sites not followed (table full) */
 	int64_t last_ns, next_ns; /* the end of the last pass, and when the next is due */
-	/* The pass under way. */
-	int pass;		 /* one is under way: the table's watcher is set */
+	/* The pass under way, if any (then it is the table's watcher). */
 	uint64_t cursor;	 /* entries starting below it have been read */
 	int64_t pass_ns;	 /* its start */
 	uint64_t acc_untracked;

@@ -180,7 +180,6 @@ int sites_begin(struct site_table *t, struct maps *m, int64_t now)
 	t->acc_untracked = 0;
 	t->cursor = 0;
 	t->pass_ns = now;
-	t->pass = 1;
 	m->watch = site_watch;
 	m->watch_arg = t;
 	return 0;
@@ -202,7 +201,6 @@ void sites_end(struct site_table *t, struct maps *m, int64_t now)
 
 	m->watch = NULL;
 	m->watch_arg = NULL;
-	t->pass = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		struct site *x = &t->v[i];
 		int empty;

@@ -72,10 +72,14 @@ int main(int argc, char **argv)
 
 	maps_init(&m, 16 << 20, 8192);
 	for (long i = 0; i < n; i++) {
-		struct maps_entry e = {.start = 0x10000000000ull + (uint64_t)i * 8192, .len = 4096,
-				       .prot = PROT_READ | PROT_WRITE, .kind = MT_MAP_ANON,
-				       .tid = 100 + i % 4, .stack_id = 1 + i % 64,
-				       .time_ns = i + 1, .id = (uint64_t)i + 1};
+		struct maps_entry e = {.start = 0x10000000000ull + (uint64_t)i * 8192,
+				       .len = 4096,
+				       .prot = PROT_READ | PROT_WRITE,
+				       .kind = MT_MAP_ANON,
+				       .tid = 100 + i % 4,
+				       .stack_id = 1 + i % 64,
+				       .time_ns = i + 1,
+				       .id = (uint64_t)i + 1};
 
 		if (maps_map(&m, &e))
 			return 1;

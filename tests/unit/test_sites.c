@@ -21,8 +21,8 @@
 			ck_abort_msg(__VA_ARGS__);                                                 \
 	} while (0)
 
-static struct maps_entry ent(uint64_t page, uint64_t pages, uint32_t stack, pid_t tid,
-			     int64_t t, unsigned kind)
+static struct maps_entry ent(uint64_t page, uint64_t pages, uint32_t stack, pid_t tid, int64_t t,
+			     unsigned kind)
 {
 	struct maps_entry e = {.start = B + page * PG,
 			       .len = pages * PG,
@@ -174,7 +174,8 @@ static void churn_through_passes(int removals)
 			more = sites_step(&t, &m, 64);
 			for (int k = 0; k < 20; k++) {
 				int op = removals ? rand_r(&seed) % 4 : 0;
-				uint64_t pg = (uint64_t)rand_r(&seed) % 60000, len = 1 + rand_r(&seed) % 8;
+				uint64_t pg = (uint64_t)rand_r(&seed) % 60000,
+					 len = 1 + rand_r(&seed) % 8;
 				const struct maps_entry *e;
 
 				now += 1000;
@@ -183,7 +184,8 @@ static void churn_through_passes(int removals)
 					struct lost_arg la = {0, lost};
 
 					/* only new mappings: a range nothing holds */
-					maps_foreach_range(&m, B + pg * PG, len * PG, mark_lost, &la);
+					maps_foreach_range(&m, B + pg * PG, len * PG, mark_lost,
+							   &la);
 					if (la.n)
 						continue;
 				} else if (op == 2 && e) {
@@ -195,19 +197,20 @@ static void churn_through_passes(int removals)
 							   &(struct lost_arg){0, lost});
 				}
 				if (op == 0) {
-					map(&m, ent(pg, len, 1 + rand_r(&seed) % 3, 200 + rand_r(&seed) % 3,
-						    now, MT_MAP_ANON));
+					map(&m, ent(pg, len, 1 + rand_r(&seed) % 3,
+						    200 + rand_r(&seed) % 3, now, MT_MAP_ANON));
 				} else if (op == 1) {
 					ck_assert_int_eq(maps_unmap(&m, B + pg * PG, len * PG), 0);
 				} else if (op == 2 && e) {
 					uint64_t to = (uint64_t)rand_r(&seed) % 60000;
 
-					ck_assert_int_eq(maps_remap(&m, e->start, e->len, B + to * PG,
-								    e->len + PG, 0, NULL),
+					ck_assert_int_eq(maps_remap(&m, e->start, e->len,
+								    B + to * PG, e->len + PG, 0,
+								    NULL),
 							 0);
 				} else {
-					ck_assert_int_eq(maps_protect(&m, B + pg * PG, len * PG, PROT_READ),
-							 0);
+					ck_assert_int_eq(
+					    maps_protect(&m, B + pg * PG, len * PG, PROT_READ), 0);
 				}
 			}
 			/* The figures shown stay those of the last pass until this one ends. */
@@ -223,18 +226,22 @@ static void churn_through_passes(int removals)
 					continue;
 				ck_assert_ptr_nonnull(x);
 				REQUIRE(x->bytes == w.bytes && x->count == w.count,
-					"round %d site %u/%d: %llu bytes %llu entries, the table %llu %llu",
+					"round %d site %u/%d: %llu bytes %llu entries, the table "
+					"%llu %llu",
 					round, st, tid, (unsigned long long)x->bytes,
 					(unsigned long long)x->count, (unsigned long long)w.bytes,
 					(unsigned long long)w.count);
 				if (!removals || !lost[st][tid - 200])
 					ck_assert_int_eq(x->oldest_ns, w.oldest);
-				else if (w.count) /* between the oldest at the start and at the end */
+				else if (w.count) /* between the oldest at the start and at the end
+						   */
 					REQUIRE(x->oldest_ns <= w.oldest &&
-							x->oldest_ns >= start_oldest[st][tid - 200],
-						"round %d site %u/%d: oldest %lld, %lld at the start, %lld at the end",
+						    x->oldest_ns >= start_oldest[st][tid - 200],
+						"round %d site %u/%d: oldest %lld, %lld at the "
+						"start, %lld at the end",
 						round, st, tid, (long long)x->oldest_ns,
-						(long long)start_oldest[st][tid - 200], (long long)w.oldest);
+						(long long)start_oldest[st][tid - 200],
+						(long long)w.oldest);
 				else
 					ck_assert_int_eq(x->oldest_ns, 0);
 			}
@@ -316,7 +323,9 @@ START_TEST(test_verdicts_through_passes)
 				map(&m, ent(200000 + 8 * round, 4, LEAK, 400, now, MT_MAP_ANON));
 				if (round)
 					ck_assert_int_eq(
-						maps_unmap(&m, B + (20000 + 8 * (round - 1)) * PG, 4 * PG), 0);
+					    maps_unmap(&m, B + (20000 + 8 * (round - 1)) * PG,
+						       4 * PG),
+					    0);
 				map(&m, ent(20000 + 8 * round, 4, CHURN, 400, now, MT_MAP_ANON));
 				if (round == 11)
 					map(&m, ent(30000, 4, NEW, 400, now, MT_MAP_ANON));

@@ -4,9 +4,14 @@
  * holds), then the work each query does under the lock, timed R times:
  * the 100 longest entries (outstanding --limit 100, status's chunk search
  * over chunk_size), one slice of a slice walk (2048 entries), the per-stack
- * sums (stacks), and for comparison the whole walk the queries did before.
+ * sums (stacks), and for comparison the whole walk the queries did before;
+ * then the suspects' pass over the sites (sites.c): its slices, the whole
+ * pass in slices as the daemon makes it, and the same in one hold of the
+ * lock as before.
  *
- * usage: cc -O2 -D_GNU_SOURCE -Ilibtrace -o build/query-hold bench/query-hold.c libtrace/maps.c
+ * usage: make && cc -O2 -D_GNU_SOURCE -Ilibtrace -o build/query-hold bench/query-hold.c \
+ *            build/libtrace.a $(pkg-config --libs libseccomp libunwind-ptrace libelf) \
+ *            -pthread -lm -lstdc++
  *        build/query-hold [N [R]]
  */
 #include <stdio.h>
@@ -14,7 +19,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "maps.h"
+#include "internal.h"
 
 static double now_ms(void)
 {
@@ -54,7 +59,7 @@ static int slice_one(const struct maps_entry *e, void *arg)
 static void report(const char *what, double *t, int r)
 {
 	qsort(t, r, sizeof(*t), cmp);
-	printf("%-34s p50 %8.4f  p99 %8.4f  max %8.4f ms\n", what, t[r / 2], t[r * 99 / 100],
+	printf("%-40s p50 %8.4f  p99 %8.4f  max %8.4f ms\n", what, t[r / 2], t[r * 99 / 100],
 	       t[r - 1]);
 }
 
@@ -67,9 +72,14 @@ int main(int argc, char **argv)
 
 	maps_init(&m, 16 << 20, 8192);
 	for (long i = 0; i < n; i++) {
-		struct maps_entry e = {.start = 0x10000000000ull + (uint64_t)i * 8192, .len = 4096,
-				       .prot = PROT_READ | PROT_WRITE, .kind = MT_MAP_ANON,
-				       .time_ns = i + 1, .id = (uint64_t)i + 1};
+		struct maps_entry e = {.start = 0x10000000000ull + (uint64_t)i * 8192,
+				       .len = 4096,
+				       .prot = PROT_READ | PROT_WRITE,
+				       .kind = MT_MAP_ANON,
+				       .tid = 100 + i % 4,
+				       .stack_id = 1 + i % 64,
+				       .time_ns = i + 1,
+				       .id = (uint64_t)i + 1};
 
 		if (maps_map(&m, &e))
 			return 1;
@@ -119,6 +129,53 @@ int main(int argc, char **argv)
 		t[i] = now_ms() - t0;
 	}
 	report("whole walk (before)", t, r < 20 ? r : 20);
+	{
+		struct site_table st = {0};
+		double *slice = malloc((n / SITE_SLICE + 2) * sizeof(*slice));
+		long passes = r < 20 ? r : 20, k = 0;
+		uint64_t counted = 0;
+
+		for (long i = 0; i < passes; i++) {
+			double t0 = now_ms(), t1;
+			int more;
+
+			if (sites_begin(&st, &m, i))
+				return 1;
+			do {
+				t1 = now_ms();
+				more = sites_step(&st, &m, SITE_SLICE);
+				if (i == passes - 1)
+					slice[k++] = now_ms() - t1;
+			} while (more);
+			t1 = now_ms();
+			sites_end(&st, &m, i);
+			if (i == passes - 1)
+				slice[k++] = now_ms() - t1;
+			t[i] = now_ms() - t0;
+		}
+		report("suspects pass, one slice or its end", slice, (int)k);
+		report("suspects pass, all its slices", t, passes);
+		/* The same work in one hold, as the whole walk of sites_sample() was. */
+		for (long i = 0; i < passes; i++) {
+			double t0 = now_ms();
+
+			if (sites_begin(&st, &m, passes + i))
+				return 1;
+			sites_step(&st, &m, SIZE_MAX);
+			sites_end(&st, &m, passes + i);
+			t[i] = now_ms() - t0;
+		}
+		report("suspects pass in one hold (before)", t, passes);
+		for (size_t i = 0; i < st.shown; i++)
+			counted += st.v[i].count;
+		if (counted != (uint64_t)n || st.shown != (size_t)(n < 64 ? n : 64)) {
+			fprintf(stderr, "the pass counted %llu mappings in %zu sites\n",
+				(unsigned long long)counted, st.shown);
+			return 1;
+		}
+		sites_free(&st);
+		free(slice);
+	}
 	maps_clear(&m);
 	free(t);
 	free(top);

@@ -367,10 +367,9 @@ int mt_session_sample(struct mt_session *s)
 	timeline_point(s, &smp, &point);
 	timeline_add(s->timeline, &point);
 	ceiling = s->ceiling;
-	/* The sites for suspects: one walk of the table every SITE_PERIOD_NS. */
-	if (smp.time_ns >= s->sites.next_ns && sites_sample(s, smp.time_ns) == 0)
-		s->sites.next_ns = smp.time_ns + SITE_PERIOD_NS - SITE_PERIOD_NS / 10;
 	pthread_mutex_unlock(&s->lock);
+	/* The sites for suspects: a pass over the table every SITE_PERIOD_NS, in slices. */
+	sites_sample(s, smp.time_ns);
 	/* Out of memory: no fit, so the trend level decays as if growth had stopped. */
 	if (!v || trend_fit(v, have, ceiling, &f) < 0) {
 		memset(&f, 0, sizeof(f));

@@ -282,32 +282,51 @@ void trend_reason(const struct trend_fit *f, char *buf, size_t size);
 #define SITE_MAX       4096
 #define SITE_HASH      (2 * SITE_MAX)
 #define SITE_POINTS    32
-#define SITE_PERIOD_NS 2000000000ll /* a walk of the table every 2 s */
+#define SITE_PERIOD_NS 2000000000ll /* a pass over the table every 2 s */
+#define SITE_SLICE     2048	    /* entries a pass reads per hold of the lock */
+#define SITE_GAP_NS    50000	    /* the lock let go between slices */
 
 struct site {
 	uint32_t stack_id;
 	pid_t tid;
 	int64_t first_ns;	  /* first seen */
 	int64_t oldest_ns;	  /* creation of its oldest live mapping; 0: none */
-	uint64_t bytes, count;	  /* outstanding at the last walk */
-	uint64_t prev;		  /* bytes at the walk before */
-	uint64_t grown_bytes;	  /* sum of the increases from walk to walk */
+	uint64_t bytes, count;	  /* outstanding at the end of the last pass */
+	uint64_t prev;		  /* bytes at the pass before */
+	uint64_t grown_bytes;	  /* sum of the increases from pass to pass */
 	uint64_t freed_bytes;	  /* sum of the decreases: at least what it freed */
 	int64_t step_ns;	  /* spacing of the points */
 	int64_t last_point_ns;
 	unsigned npoints;
 	uint64_t points[SITE_POINTS]; /* outstanding bytes, step_ns apart, oldest first */
+	/* What the pass under way has counted so far (see sites.c). */
+	uint64_t acc_bytes, acc_count;
+	int64_t acc_oldest_ns, acc_first_ns;
 };
 
 struct site_table {
-	struct site *v; /* SITE_MAX, allocated at the first walk */
-	size_t n;
+	struct site *v; /* SITE_MAX, allocated at the first pass */
+	size_t n;	/* sites followed, the ones a pass met first included */
+	size_t shown;	/* v[0..shown) have been through a whole pass */
 	uint32_t *hash; /* SITE_HASH slots of index + 1 */
 	uint64_t untracked_bytes; /* outstanding bytes of sites not followed (table full) */
-	int64_t last_ns, next_ns; /* the last walk, and when the next is due */
+	int64_t last_ns, next_ns; /* the end of the last pass, and when the next is due */
+	/* The pass under way, if any (then it is the table's watcher). */
+	uint64_t cursor;	 /* entries starting below it have been read */
+	int64_t pass_ns;	 /* its start */
+	uint64_t acc_untracked;
 };
 
-/* Recompute every site from the table at NOW; lock held.  0 or -ENOMEM. */
+/*
+ * A pass: sites_begin() makes T the watcher of M, sites_step() reads up to
+ * BUDGET more entries and returns 1 while some are left, sites_end() folds
+ * what was counted into each site's history at NOW; the lock is held for
+ * each call and may be let go between them.  sites_sample() does all three,
+ * a slice at a time, when a pass is due at NOW.  0 or -ENOMEM.
+ */
+int sites_begin(struct site_table *t, struct maps *m, int64_t now);
+int sites_step(struct site_table *t, const struct maps *m, size_t budget);
+void sites_end(struct site_table *t, struct maps *m, int64_t now);
 int sites_sample(struct mt_session *s, int64_t now);
 void sites_free(struct site_table *t);
 /* Judge and rank the N sites V at NOW into OUT, most suspect first; pure. */

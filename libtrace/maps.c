@@ -10,7 +10,8 @@
  * the cuts and the insertion need are counted and allocated before anything
  * changes, so -ENOMEM leaves the table as it was.  account() moves an
  * entry's contribution in or out of the totals and its owner's counters
- * whenever an entry appears, disappears or changes length or prot.
+ * whenever an entry appears, disappears or changes length or prot, and
+ * tells the watcher, if any.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -231,6 +232,8 @@ static void account(struct maps *m, const struct maps_entry *e, int add)
 			st->direct_bytes += b;
 		}
 	}
+	if (m->watch)
+		m->watch(m->watch_arg, e, add);
 	if (e->owner) {
 		if (e->kind & MT_MAP_DIRECT) {
 			e->owner->direct_count += n;

@@ -70,6 +70,13 @@ struct maps {
 	size_t stacks_cap, stacks_used;
 	struct maps_slab *slabs;       /* where the nodes live */
 	struct maps_node *free_nodes;  /* unused nodes of the slabs */
+	/*
+	 * When set, called with every entry as it goes into the totals (ADD 1)
+	 * or out of them (0): made, removed, cut, changed.  It must not change
+	 * the table.
+	 */
+	void (*watch)(void *arg, const struct maps_entry *e, int add);
+	void *watch_arg;
 };
 
 /* Initialise an empty table with the chunk classification parameters. */

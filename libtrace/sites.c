@@ -2,20 +2,37 @@
  * sites.c - allocation sites and their history, for leak suspects.
  *
  * A site is an allocating stack and a thread: (stack_id, tid) of the
- * mappings it created.  Every SITE_PERIOD_NS (at a daemon sample, never on
- * the event path) the table of outstanding mappings is walked once under
- * the lock, and each site's outstanding bytes, count and oldest live
- * mapping are recomputed; preexisting and file mappings are nobody's
- * allocation and are left out.
+ * mappings it created.  Every SITE_PERIOD_NS (from the daemon's sampling,
+ * never on the event path) a pass over the table of outstanding mappings
+ * recomputes each site's outstanding bytes, count and oldest live mapping;
+ * preexisting and file mappings are nobody's allocation and are left out.
+ *
+ * A pass reads the table in address order, SITE_SLICE entries per hold of
+ * the session lock, so the target's calls wait for one slice at most, never
+ * for the whole table; between slices the lock stays free for SITE_GAP_NS,
+ * long enough for a tracer woken by the unlock to take it (taking it again
+ * at once, the pass would win nearly every time on a busy machine).  A
+ * pass runs on the control thread: queries wait for it (at 1M entries some
+ * tens of milliseconds), the target does not.  Between slices the table changes; the pass is the
+ * table's watcher (maps.h), and every entry that goes in or out below the
+ * cursor (where the pass has already been) moves the counts too, while
+ * the part above is read as it is when the pass gets there.  So at the end
+ * of a pass each site's bytes and count are exactly those of the table at
+ * that moment.  A site's oldest live mapping is exact too unless the site
+ * lost a mapping where the pass had been; then it is the oldest of the
+ * site's mappings the pass counted, one that may have been removed since:
+ * no older than the oldest at the pass's start, no younger than at its end
+ * (at 1M entries a pass takes some tens of milliseconds).
  *
  * History is bounded: a site keeps SITE_POINTS samples of its outstanding
  * bytes, evenly spaced; when they are full, every other one is dropped and
  * the spacing doubles, so a site's whole life fits in 32 points (2 s apart
  * at first, 64 s apart after half an hour).  What falls between points is
- * not lost: at every walk a site adds any decrease to freed_bytes.  At most
- * SITE_MAX sites are followed (about 1.2 MB); a site that held nothing for
+ * not lost: at every pass a site adds any decrease to freed_bytes.  At most
+ * SITE_MAX sites are followed (1.5 MiB); a site that held nothing for
  * its whole recorded history is forgotten, and while the table is full new
- * sites are counted, not followed.
+ * sites are counted, not followed.  Sites a pass met first show from the
+ * end of that pass on.
  *
  * Ranking (sites_rank, pure) puts "allocated, never freed, still growing"
  * first and churn last; see the verdicts below and memtracectl(1).
@@ -24,6 +41,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -65,37 +83,62 @@ static struct site *site_get(struct site_table *t, uint32_t stack_id, pid_t tid,
 	memset(x, 0, sizeof(*x));
 	x->stack_id = stack_id;
 	x->tid = tid;
-	x->first_ns = now;
+	x->first_ns = x->acc_first_ns = now;
 	x->step_ns = SITE_PERIOD_NS;
 	t->hash[h] = (uint32_t)++t->n;
 	return x;
 }
 
-struct walk {
-	struct site_table *t;
-	int64_t now;
-};
-
-/* Add one outstanding mapping to its site. */
-static int site_add(const struct maps_entry *e, void *arg)
+/* Whether E is somebody's allocation, one that sites count. */
+static int site_counts(const struct maps_entry *e)
 {
-	struct walk *w = arg;
+	return e->tid && (e->kind & MT_MAP_ANON) && !(e->kind & MT_MAP_PREEXISTING);
+}
+
+/* Count E into (ADD 1) or out of (0) the pass under way. */
+static void site_acc(struct site_table *t, const struct maps_entry *e, int add)
+{
+	uint64_t n = add ? 1 : UINT64_MAX; /* subtracting adds the two's complement */
 	struct site *x;
 
-	if (!e->tid || !(e->kind & MT_MAP_ANON) || (e->kind & MT_MAP_PREEXISTING))
-		return 0;
-	if (!(x = site_get(w->t, e->stack_id, e->tid, w->now))) {
-		w->t->untracked_bytes += e->len;
-		return 0;
+	if (!(x = site_get(t, e->stack_id, e->tid, t->pass_ns))) {
+		t->acc_untracked += n * e->len;
+		return;
 	}
-	x->bytes += e->len;
-	x->count++;
-	if (e->time_ns && (!x->oldest_ns || e->time_ns < x->oldest_ns))
-		x->oldest_ns = e->time_ns;
-	/* Followed since its first mapping, even one made before the walk that found it. */
-	if (e->time_ns && e->time_ns < x->first_ns)
-		x->first_ns = e->time_ns;
-	return 0;
+	x->acc_bytes += n * e->len;
+	x->acc_count += n;
+	if (add && e->time_ns && (!x->acc_oldest_ns || e->time_ns < x->acc_oldest_ns))
+		x->acc_oldest_ns = e->time_ns;
+	/* Followed since its first mapping, even one made before the pass that found it. */
+	if (add && e->time_ns && e->time_ns < x->acc_first_ns)
+		x->acc_first_ns = e->time_ns;
+}
+
+/* The table's watcher during a pass: a change where the pass has been. */
+static void site_watch(void *arg, const struct maps_entry *e, int add)
+{
+	struct site_table *t = arg;
+
+	if (e->start < t->cursor && site_counts(e))
+		site_acc(t, e, add);
+}
+
+struct step {
+	struct site_table *t;
+	size_t visited, budget;
+};
+
+/* Count one entry the pass reaches; stop at the end of the slice. */
+static int site_read(const struct maps_entry *e, void *arg)
+{
+	struct step *c = arg;
+
+	if (e->start < c->t->cursor) /* straddles the cursor: read already */
+		return 0;
+	c->t->cursor = e->start + e->len;
+	if (site_counts(e))
+		site_acc(c->t, e, 1);
+	return ++c->visited >= c->budget;
 }
 
 /* Append B to X's points at NOW, halving the resolution when full. */
@@ -115,13 +158,9 @@ static void site_point(struct site *x, uint64_t b, int64_t now)
 	x->last_point_ns = now;
 }
 
-/* Recompute every site from the table at NOW; lock held. */
-int sites_sample(struct mt_session *s, int64_t now)
+/* Start a pass over M at NOW; lock held.  0 or -ENOMEM. */
+int sites_begin(struct site_table *t, struct maps *m, int64_t now)
 {
-	struct site_table *t = &s->sites;
-	struct walk w = {t, now};
-	size_t kept = 0;
-
 	if (!t->v) {
 		t->v = calloc(SITE_MAX, sizeof(*t->v));
 		t->hash = calloc(SITE_HASH, sizeof(*t->hash));
@@ -134,16 +173,44 @@ int sites_sample(struct mt_session *s, int64_t now)
 		}
 	}
 	for (size_t i = 0; i < t->n; i++) {
-		t->v[i].prev = t->v[i].bytes;
-		t->v[i].bytes = t->v[i].count = 0;
-		t->v[i].oldest_ns = 0;
+		t->v[i].acc_bytes = t->v[i].acc_count = 0;
+		t->v[i].acc_oldest_ns = 0;
+		t->v[i].acc_first_ns = t->v[i].first_ns;
 	}
-	t->untracked_bytes = 0;
-	maps_foreach(&s->maps, site_add, &w);
+	t->acc_untracked = 0;
+	t->cursor = 0;
+	t->pass_ns = now;
+	m->watch = site_watch;
+	m->watch_arg = t;
+	return 0;
+}
+
+/* Read up to BUDGET more entries of M; 1 while some are left.  Lock held. */
+int sites_step(struct site_table *t, const struct maps *m, size_t budget)
+{
+	struct step c = {t, 0, budget ? budget : 1};
+
+	maps_foreach_range(m, t->cursor, UINT64_MAX - t->cursor, site_read, &c);
+	return c.visited >= c.budget && t->cursor;
+}
+
+/* End the pass at NOW: each site's counts become its figures and a point; lock held. */
+void sites_end(struct site_table *t, struct maps *m, int64_t now)
+{
+	size_t kept = 0;
+
+	m->watch = NULL;
+	m->watch_arg = NULL;
 	for (size_t i = 0; i < t->n; i++) {
 		struct site *x = &t->v[i];
-		int empty = !x->bytes;
+		int empty;
 
+		x->prev = x->bytes;
+		x->bytes = x->acc_bytes;
+		x->count = x->acc_count;
+		x->oldest_ns = x->acc_count ? x->acc_oldest_ns : 0;
+		x->first_ns = x->acc_first_ns;
+		empty = !x->bytes;
 		if (x->bytes < x->prev)
 			x->freed_bytes += x->prev - x->bytes;
 		else
@@ -151,7 +218,7 @@ int sites_sample(struct mt_session *s, int64_t now)
 		site_point(x, x->bytes, now);
 		for (unsigned k = 0; empty && k < x->npoints; k++)
 			empty = !x->points[k];
-		/* Nothing held at 8 walks or more, the whole of its history: forget it. */
+		/* Nothing held at 8 passes or more, the whole of its history: forget it. */
 		if (empty && x->npoints >= 8)
 			continue;
 		if (kept != i)
@@ -162,7 +229,42 @@ int sites_sample(struct mt_session *s, int64_t now)
 		t->n = kept;
 		site_rehash(t);
 	}
+	t->shown = t->n;
+	t->untracked_bytes = t->acc_untracked;
 	t->last_ns = now;
+}
+
+/*
+ * When a pass is due at NOW, make one, a slice per hold of the lock; the
+ * lock is not held by the caller.  One caller at a time.  0 or -ENOMEM.
+ */
+int sites_sample(struct mt_session *s, int64_t now)
+{
+	struct site_table *t = &s->sites;
+	int more, err;
+
+	pthread_mutex_lock(&s->lock);
+	if (now < t->next_ns) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	err = sites_begin(t, &s->maps, mt_now_ns());
+	pthread_mutex_unlock(&s->lock);
+	if (err)
+		return err;
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		more = sites_step(t, &s->maps, SITE_SLICE);
+		pthread_mutex_unlock(&s->lock);
+		if (!more)
+			break;
+		/* Let a waiting tracer in before the next slice: a wake-up takes a while. */
+		nanosleep(&(struct timespec){0, SITE_GAP_NS}, NULL);
+	}
+	pthread_mutex_lock(&s->lock);
+	sites_end(t, &s->maps, mt_now_ns());
+	t->next_ns = now + SITE_PERIOD_NS - SITE_PERIOD_NS / 10;
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
@@ -261,7 +363,7 @@ ssize_t mt_session_suspects(struct mt_session *s, struct mt_suspect **out, uint6
 	int64_t now;
 
 	pthread_mutex_lock(&s->lock);
-	n = s->sites.n;
+	n = s->sites.shown;
 	*untracked = s->sites.untracked_bytes;
 	now = s->sites.last_ns;
 	v = malloc((n ? n : 1) * sizeof(*v));

@@ -8,6 +8,7 @@ Exit codes follow the project's convention: 0 pass, 77 skip, 99 harness
 broke; unittest failures exit 1.
 """
 import bisect
+import contextlib
 import ctypes
 import errno
 import json
@@ -488,6 +489,41 @@ def main():
         print("memtraced is not built")
         sys.exit(99)
     unittest.main(verbosity=2)
+
+
+# --- helpers for the tests that run Java programs ---
+
+def need_java(files=(), missing="missing: %s"):
+    """Exit 99 when memtraced is not built; skip (77) without java and
+    javac, or when one of FILES is missing (MISSING % their list)."""
+    if not os.path.exists(MEMTRACED):
+        print("memtraced is not built")
+        sys.exit(99)
+    if not shutil.which("java") or not shutil.which("javac"):
+        skip("no java/javac: apt-get install default-jdk-headless")
+    gone = [f for f in files if not os.path.exists(f)]
+    if gone:
+        skip(missing % ", ".join(gone))
+
+
+@contextlib.contextmanager
+def javac(sources, prefix, classpath=(), release=None):
+    """SOURCES compiled into a new directory named PREFIX..., yielded and
+    removed afterwards; exit 99 when javac fails."""
+    classes = tempfile.mkdtemp(prefix=prefix)
+    try:
+        argv = ["javac", "-d", classes]
+        if release:
+            argv += ["--release", str(release)]
+        if classpath:
+            argv += ["-cp", ":".join(classpath)]
+        r = subprocess.run(argv + list(sources), capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            print("javac failed:\n" + r.stdout + r.stderr)
+            sys.exit(99)
+        yield classes
+    finally:
+        shutil.rmtree(classes, ignore_errors=True)
 
 
 # --- helpers for the stack and peek tests (test_stacks.py, test_peek.py) ---

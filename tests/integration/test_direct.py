@@ -345,28 +345,12 @@ class Direct(unittest.TestCase):
 
 def main():
     global CLASSES
-    if not os.path.exists(mtlib.MEMTRACED):
-        print("memtraced is not built")
-        sys.exit(99)
-    if not shutil.which("java") or not shutil.which("javac"):
-        mtlib.skip("no java/javac: apt-get install default-jdk-headless")
-    missing = [j for j in JARS if not os.path.exists(j)]
-    if missing:
-        mtlib.skip("Netty jars missing (%s): apt-get install libnetty-java" % ", ".join(missing))
-    CLASSES = tempfile.mkdtemp(prefix="mt-direct-")
+    mtlib.need_java(JARS, "Netty jars missing (%s): apt-get install libnetty-java")
     # --release 17: the classes run on JDK 17 and 25 alike.
-    r = subprocess.run(["javac", "--release", "17", "-d", CLASSES, "-cp", ":".join(JARS),
-                        os.path.join(JAVA_DIR, "DirectLeak.java"),
-                        os.path.join(JAVA_DIR, "NettyLeak.java")],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        print("javac failed:\n" + r.stdout + r.stderr)
-        sys.exit(99)
-    try:
+    with mtlib.javac([os.path.join(JAVA_DIR, "DirectLeak.java"),
+                      os.path.join(JAVA_DIR, "NettyLeak.java")],
+                     "mt-direct-", classpath=JARS, release=17) as CLASSES:
         unittest.main(verbosity=2)
-    finally:
-        shutil.rmtree(CLASSES, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

@@ -248,22 +248,9 @@ class JavaNames(unittest.TestCase):
 
 def main():
     global CLASSES
-    if not os.path.exists(mtlib.MEMTRACED):
-        print("memtraced is not built")
-        sys.exit(99)
-    if not shutil.which("java") or not shutil.which("javac"):
-        mtlib.skip("no java/javac: apt-get install default-jdk-headless")
-    CLASSES = tempfile.mkdtemp(prefix="mt-jnames-classes-")
-    r = subprocess.run(["javac", "-d", CLASSES, SRC], capture_output=True, text=True,
-                       timeout=120)
-    if r.returncode != 0:
-        print("javac failed:\n" + r.stdout + r.stderr)
-        sys.exit(99)
-    try:
+    mtlib.need_java()
+    with mtlib.javac([SRC], "mt-jnames-classes-") as CLASSES:
         unittest.main(verbosity=2)
-    finally:
-        shutil.rmtree(CLASSES, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

@@ -597,25 +597,9 @@ class JavaThreads(unittest.TestCase):
 
 def main():
     global CLASSES
-    if not os.path.exists(mtlib.MEMTRACED):
-        print("memtraced is not built")
-        sys.exit(99)
-    missing = [j for j in JARS if not os.path.exists(j)]
-    if missing:
-        mtlib.skip("Netty jars missing (%s): apt-get install libnetty-java" % ", ".join(missing))
-    if not shutil.which("java") or not shutil.which("javac"):
-        mtlib.skip("no java/javac: apt-get install default-jdk-headless")
-    CLASSES = tempfile.mkdtemp(prefix="mt-netty-")
-    r = subprocess.run(["javac", "-d", CLASSES, "-cp", ":".join(JARS), SRC],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        print("javac failed:\n" + r.stdout + r.stderr)
-        sys.exit(99)
-    try:
+    mtlib.need_java(JARS, "Netty jars missing (%s): apt-get install libnetty-java")
+    with mtlib.javac([SRC], "mt-netty-", classpath=JARS) as CLASSES:
         unittest.main(verbosity=2)
-    finally:
-        shutil.rmtree(CLASSES, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

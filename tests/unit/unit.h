@@ -26,7 +26,8 @@
 	X(account)                                                                                 \
 	X(filter)                                                                                  \
 	X(stacks)                                                                                  \
-	X(symbols)
+	X(symbols)                                                                                 \
+	X(sites)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

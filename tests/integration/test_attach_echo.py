@@ -139,9 +139,5 @@ class EchoUnderLoad(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not shutil.which("java") or not shutil.which("javac"):
-        mtlib.skip("no java/javac: apt-get install default-jdk-headless")
-    gone = [j for j in JARS if not os.path.exists(j)]
-    if gone:
-        mtlib.skip("libnetty-java is not installed (%s)" % ", ".join(gone))
+    mtlib.need_java(JARS, "libnetty-java is not installed (%s)")
     mtlib.main()

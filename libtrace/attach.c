@@ -141,28 +141,6 @@ static int attach_seize_round(struct mt_session *s, pid_t pid, int *new)
 	return seize_round(s, pid, ATTACH_OPTIONS, new);
 }
 
-/* Whether every thread of PID has a tracer (or is gone). */
-static int all_traced(pid_t pid)
-{
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-	int ok = 1;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	if (!(dir = opendir(path)))
-		return 1;
-	while (ok && (d = readdir(dir))) {
-		pid_t tid = (pid_t)atoi(d->d_name);
-
-		if (tid > 0 && !proc_task_gone(tid) &&
-		    proc_status_number(tid, "TracerPid:", 10, 0) <= 0)
-			ok = 0;
-	}
-	closedir(dir);
-	return ok;
-}
-
 /*
  * A keeper whose handover found no taker: seize the target's threads back
  * (they wait in the handover's group-stop, with no tracer) and end that
@@ -585,7 +563,7 @@ fail:
 		 */
 		int64_t deadline = mono_ns() + 2000000000LL;
 
-		while (!all_traced(pid) && mono_ns() < deadline)
+		while (!proc_all_traced(pid) && mono_ns() < deadline)
 			usleep(200);
 		kill(pid, SIGCONT);
 	}

@@ -578,28 +578,20 @@ pid_t guard_of(pid_t pid, int *keeper)
 	return *keeper || !strcmp(comm, "memtraced-guard\n") ? tracer : 0;
 }
 
+/* Whether TID is untraced and stopped (T); a proc_tasks_all() predicate. */
+static int task_handed(pid_t tid, void *arg)
+{
+	char state[64];
+
+	(void)arg;
+	return proc_status_number(tid, "TracerPid:", 10, 0) == 0 &&
+	       proc_status_field(tid, "State:", state, sizeof(state)) == 0 && state[0] == 'T';
+}
+
 /* Whether every thread of PID is untraced and stopped (T), or gone. */
 static int all_handed(pid_t pid)
 {
-	char path[64], state[64];
-	struct dirent *d;
-	DIR *dir;
-	int ok = 1;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	if (!(dir = opendir(path)))
-		return 1;
-	while (ok && (d = readdir(dir))) {
-		pid_t tid = (pid_t)atoi(d->d_name);
-
-		if (tid <= 0 || proc_task_gone(tid))
-			continue;
-		if (proc_status_number(tid, "TracerPid:", 10, 0) != 0 ||
-		    proc_status_field(tid, "State:", state, sizeof(state)) < 0 || state[0] != 'T')
-			ok = 0;
-	}
-	closedir(dir);
-	return ok;
+	return proc_tasks_all(pid, task_handed, NULL, 1);
 }
 
 /*

@@ -476,6 +476,10 @@ unsigned long long proc_status_number(pid_t pid, const char *name, int base,
 /* The same from the open status file F. */
 int proc_status_scan(FILE *f, const char *name, char *buf, size_t size);
 int proc_task_gone(pid_t tid);
+/* Whether PRED(TID, ARG) holds for every live thread of PID; GONE when PID cannot be read. */
+int proc_tasks_all(pid_t pid, int (*pred)(pid_t tid, void *arg), void *arg, int gone);
+/* Whether every live thread of PID has a tracer (1 when PID is gone). */
+int proc_all_traced(pid_t pid);
 const char *proc_env_get(const char *env, size_t len, const char *name);
 uint64_t proc_cgroup_limit(pid_t pid);
 

@@ -83,6 +83,44 @@ int proc_task_gone(pid_t tid)
 }
 
 /*
+ * Whether PRED(TID, ARG) holds for every live thread of process PID (a
+ * zombie or dead thread is passed over); GONE when the process's task
+ * directory cannot be read.
+ */
+int proc_tasks_all(pid_t pid, int (*pred)(pid_t tid, void *arg), void *arg, int gone)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int ok = 1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return gone;
+	while (ok && (d = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(d->d_name);
+
+		if (tid > 0 && !proc_task_gone(tid) && !pred(tid, arg))
+			ok = 0;
+	}
+	closedir(dir);
+	return ok;
+}
+
+/* Whether TID has a tracer; a proc_tasks_all() predicate. */
+static int task_traced(pid_t tid, void *arg)
+{
+	(void)arg;
+	return proc_status_number(tid, "TracerPid:", 10, 0) > 0;
+}
+
+/* Whether every live thread of PID has a tracer (1 when PID is gone). */
+int proc_all_traced(pid_t pid)
+{
+	return proc_tasks_all(pid, task_traced, NULL, 1);
+}
+
+/*
  * A pid whose /proc files and memory are process PID's: PID itself, or a
  * live thread of it once its leader has left with pthread_exit() (a zombie
  * leader has no address space: empty maps and cmdline, no memory to read).

@@ -1167,28 +1167,6 @@ static void count_target_task(struct mt_session *s, struct task *t, void *arg)
 		(*(size_t *)arg)++;
 }
 
-/* Whether every thread of the target has a tracer (not us: we left them all) or is gone. */
-static int target_taken(pid_t pid)
-{
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-	int ok = 1;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	if (!(dir = opendir(path)))
-		return 1;
-	while (ok && (d = readdir(dir))) {
-		pid_t tid = (pid_t)atoi(d->d_name);
-
-		if (tid > 0 && !proc_task_gone(tid) &&
-		    proc_status_number(tid, "TracerPid:", 10, 0) <= 0)
-			ok = 0;
-	}
-	closedir(dir);
-	return ok;
-}
-
 /*
  * The keeper's handover, once every thread of the target is left: done
  * when the new tracer holds them all.  When none has come by the deadline
@@ -1203,7 +1181,7 @@ static void handover_step(struct mt_session *s)
 	task_foreach(s, count_target_task, &held);
 	if (held)
 		return; /* still leaving */
-	if (target_taken(s->pid)) {
+	if (proc_all_traced(s->pid)) { /* not by us: we left them all */
 		s->handing = 0;
 		snprintf(msg, sizeof(msg), "pid %d handed over", s->pid);
 	} else if (mono_ns() > s->handing_deadline_ns) {

@@ -861,9 +861,15 @@ int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_l
 
 #define PAGES 16
 
-/* A few pages of target memory, each read once while valid. */
+/*
+ * A few pages of target memory, each read once while valid.  Any page may
+ * take any slot (a walk's pages, the thread's stack, the segment map and
+ * the blobs' headers, often fall at the same address modulo PAGES), the
+ * oldest read giving way.
+ */
 struct hs_pages {
 	struct hs_target *t;
+	unsigned next; /* the slot the next page read goes to */
 	struct {
 		uint64_t page;
 		int valid;
@@ -909,12 +915,16 @@ static int target_read(void *arg, uint64_t addr, void *buf, size_t len)
 
 	while (len) {
 		uint64_t page = addr & ~4095ull;
-		size_t slot = (page >> 12) % PAGES, in = addr & 4095, n = 4096 - in < len ? 4096 - in : len;
+		size_t slot = 0, in = addr & 4095, n = 4096 - in < len ? 4096 - in : len;
 
-		if (!c->p[slot].valid || c->p[slot].page != page) {
+		while (slot < PAGES && !(c->p[slot].valid && c->p[slot].page == page))
+			slot++;
+		if (slot == PAGES) {
 			unsigned gap = TMEM_PRESENT;
 			int ok = 0;
 
+			slot = c->next;
+			c->next = (c->next + 1) % PAGES;
 			c->p[slot].valid = 0;
 			if (tmem_read(t->pagemap, t->pid, page, c->p[slot].data, 4096, page_gap, &gap) < 0)
 				return -1;

@@ -61,6 +61,8 @@ struct unwind_cache {
 	const struct region *r; /* of the pc whose tables are being searched */
 	int resumed; /* after Java frames: the registers below stand for the thread's */
 	uint64_t pc, sp, fp;
+	/* Any page may take any slot, the oldest read giving way; LAST: the latest hit. */
+	unsigned next, last;
 	struct {
 		uint64_t page;
 		int valid;
@@ -109,12 +111,19 @@ static int cache_read(struct unwind_cache *c, uint64_t addr, void *buf, size_t l
 
 	for (size_t i = 0; i < len; i++) {
 		uint64_t at = addr + i, page = at & ~4095ull;
-		size_t slot = (page >> 12) % CACHE_PAGES;
+		size_t slot = c->last;
 
 		if (!c->page[slot].valid || c->page[slot].page != page) {
-			struct iovec local = {c->page[slot].data, 4096};
-			struct iovec remote = {(void *)page, 4096};
+			for (slot = 0; slot < CACHE_PAGES; slot++)
+				if (c->page[slot].valid && c->page[slot].page == page)
+					break;
+		}
+		if (slot == CACHE_PAGES) {
+			struct iovec local, remote = {(void *)page, 4096};
 
+			slot = c->next;
+			c->next = (c->next + 1) % CACHE_PAGES;
+			local = (struct iovec){c->page[slot].data, 4096};
 			c->page[slot].valid = 0;
 			if (tmem_page_resident(c->s->pagemap_fd, page)) {
 				if (process_vm_readv(c->tid, &local, 1, &remote, 1, 0) != 4096)
@@ -125,6 +134,7 @@ static int cache_read(struct unwind_cache *c, uint64_t addr, void *buf, size_t l
 			c->page[slot].page = page;
 			c->page[slot].valid = 1;
 		}
+		c->last = slot;
 		out[i] = c->page[slot].data[at & 4095];
 	}
 	return 0;
@@ -250,6 +260,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 	c->r = NULL;
 	for (size_t i = 0; i < CACHE_PAGES; i++)
 		c->page[i].valid = 0;
+	c->next = c->last = 0;
 	c->resumed = 0;
 	current = c;
 	for (int ok = unw_init_remote(&cur, s->unw_as, t->upt) == 0; ok && n < max;

@@ -198,6 +198,7 @@ struct stack_table {
 	struct region *regions;	 /* sorted snapshot of executable regions */
 	size_t nregions;
 	int dirty;		 /* an executable mapping changed since the snapshot */
+	unsigned long gen;	 /* snapshots taken */
 	struct stack **stacks;	 /* index = id; 0 unused */
 	uint32_t nstacks, cap_stacks;
 	uint32_t *hash;		 /* open addressing over ids */
@@ -249,6 +250,10 @@ void direct_scan_jars(struct mt_session *s);
 /* Frames a probe unwinds before giving up on the direct-memory path. */
 #define DIRECT_PROBE 10
 void unwind_task_free(struct task *t);
+/* Forget what libunwind learned of the target's code: an exec replaced it. */
+void unwind_flush(struct mt_session *s);
+/* Release S's libunwind address space and remembered walks. */
+void unwind_free(struct mt_session *s);
 
 /*
  * The trend of the weighed bytes (trend.c): pure functions of a series of
@@ -428,6 +433,8 @@ struct mt_session {
 
 	struct stack_table stacks;
 	void *unw_as; /* libunwind address space, tracer thread only */
+	unsigned long unw_gen; /* exec flushes of unw_as (unwind.c) */
+	struct unwind_memo **unw_memo; /* walks remembered, tracer thread only (unwind.c) */
 	int pagemap_fd; /* the target's /proc/PID/pagemap (tmem.c), tracer thread only */
 	struct hs_target *hs; /* JVMs met, newest first (hotspot.c); the list under lock */
 

@@ -186,8 +186,7 @@ void mt_session_free(struct mt_session *s)
 	}
 	stack_free(&s->stacks);
 	hs_free_all(s);
-	if (s->unw_as)
-		unw_destroy_addr_space(s->unw_as);
+	unwind_free(s);
 	ring_free(&s->ring);
 	if (s->notify_fd >= 0)
 		close(s->notify_fd);
@@ -806,8 +805,7 @@ void session_reset(struct mt_session *s, pid_t pid)
 	pthread_mutex_lock(&s->lock);
 	maps_clear(&s->maps);
 	s->stacks.dirty = 1;
-	if (s->unw_as)
-		unw_flush_cache(s->unw_as, 0, 0);
+	unwind_flush(s);
 	s->threshold_pinned = pinned;
 	s->target_uid = pst.st_uid;
 	s->sealing = 0; /* a new address space has nothing sealed by the program */

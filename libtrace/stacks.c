@@ -191,6 +191,7 @@ void stack_refresh(struct mt_session *s, pid_t pid)
 	s->stacks.regions = c.v;
 	s->stacks.nregions = c.n;
 	s->stacks.dirty = 0;
+	s->stacks.gen++;
 }
 
 /* The snapshot region holding PC, or NULL. */

@@ -31,7 +31,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 
 #include "internal.h"
 
@@ -63,6 +65,11 @@ struct unwind_cache {
 	uint64_t pc, sp, fp;
 	/* Any page may take any slot, the oldest read giving way; LAST: the latest hit. */
 	unsigned next, last;
+	struct user_regs_struct regs; /* the thread's, read once (have_regs) */
+	int have_regs;
+	/* The segment being recorded (see struct unwind_memo); BAD: not to be kept. */
+	struct unwind_memo *rec;
+	int rec_bad;
 	struct {
 		uint64_t page;
 		int valid;
@@ -71,6 +78,53 @@ struct unwind_cache {
 };
 
 static struct unwind_cache *current;
+
+/*
+ * Walks remembered.  libunwind's own cache keeps, per pc, the rules of how
+ * to step from it, but takes a lock around each frame's use and blocks all
+ * signals while it holds it: two rt_sigprocmask calls a frame, some 2.5 us
+ * each on a virtual machine, most of a warmed-up JVM's stack capture.
+ *
+ * So a segment of native frames (from the thread's registers to the first
+ * frame in Java code or to the end; or from the frame a Java walk ended at)
+ * is recorded with everything libunwind took in while it stepped: each
+ * register it read and each word of memory with its value.  libunwind is a
+ * function of those inputs and of the unwind tables of the objects mapped
+ * (the snapshot's, whose generation the memo keeps; an exec flushes all):
+ * when a later capture starts a segment at the same pc and stack pointer,
+ * and every recorded register and word still holds the value recorded,
+ * libunwind would read the same and step to the same frames, so they are
+ * taken from the memo without calling it.  A word read from a page the
+ * target no longer has resident fails the check (tmem.c reads only such
+ * pages): the walk is then made live, as it would have been.
+ *
+ * Only segments whose recording read few pages are kept (the stack's,
+ * which the capture reads anyway): a recording that searched unwind tables
+ * (libunwind met the pc for the first time) or stepped through a frame
+ * libunwind gave up on is not, nor one whose reads failed or overflowed.
+ */
+#define MEMO_SLOTS 64
+#define MEMO_READS 96
+#define MEMO_REGS 8
+#define MEMO_PAGES 3
+
+struct unwind_memo {
+	uint64_t pc, sp;  /* where the segment starts */
+	int resumed;	  /* after Java frames */
+	unsigned long stacks_gen, unw_gen;
+	int complete;	  /* libunwind came to the end; else the caller stopped it */
+	unsigned nframes, nreads, nregs;
+	struct {
+		uint64_t ip, sp, fp;
+	} f[MT_STACK_MAX];
+	struct {
+		uint64_t addr, val;
+	} rd[MEMO_READS];
+	struct {
+		int reg;
+		uint64_t val;
+	} rg[MEMO_REGS];
+};
 
 /*
  * Fill DATA with the page at PAGE of the object whose tables C is searching,
@@ -149,9 +203,48 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 {
 	struct unwind_cache *c = current;
 
-	if (write || !c || cache_read(c, addr, val, sizeof(*val)) < 0)
+	if (write || !c || cache_read(c, addr, val, sizeof(*val)) < 0) {
+		if (c)
+			c->rec_bad = 1;
 		return -UNW_EINVAL;
+	}
+	if (c->rec) {
+		struct unwind_memo *m = c->rec;
+
+		if (m->nreads == MEMO_READS) {
+			c->rec_bad = 1;
+		} else {
+			m->rd[m->nreads].addr = addr;
+			m->rd[m->nreads++].val = *val;
+		}
+	}
 	return 0;
+}
+
+/* The value of REG for C: the thread's, or the frame Java frames were walked to. */
+static int reg_value(struct unwind_cache *c, unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val)
+{
+	if (c->resumed && (reg == UNW_X86_64_RIP || reg == UNW_X86_64_RSP || reg == UNW_X86_64_RBP)) {
+		*val = reg == UNW_X86_64_RIP ? c->pc : reg == UNW_X86_64_RSP ? c->sp : c->fp;
+		return 0;
+	}
+	if (reg >= UNW_X86_64_RAX && reg <= UNW_X86_64_RIP) {
+		const unsigned long long *v[] = {
+			&c->regs.rax, &c->regs.rdx, &c->regs.rcx, &c->regs.rbx, &c->regs.rsi,
+			&c->regs.rdi, &c->regs.rbp, &c->regs.rsp, &c->regs.r8,	&c->regs.r9,
+			&c->regs.r10, &c->regs.r11, &c->regs.r12, &c->regs.r13, &c->regs.r14,
+			&c->regs.r15, &c->regs.rip};
+
+		/* One PTRACE_GETREGS a capture; _UPT_access_reg() makes one a register. */
+		if (!c->have_regs) {
+			if (ptrace(PTRACE_GETREGS, c->tid, NULL, &c->regs) < 0)
+				return -UNW_EBADREG;
+			c->have_regs = 1;
+		}
+		*val = *v[reg - UNW_X86_64_RAX];
+		return 0;
+	}
+	return _UPT_access_reg(as, reg, val, 0, c->upt);
 }
 
 /* The thread's registers, or the frame Java frames were walked to. */
@@ -159,13 +252,22 @@ static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val
 			  void *arg)
 {
 	struct unwind_cache *c = current;
+	int ret;
 
-	if (!write && c && c->upt == arg && c->resumed &&
-	    (reg == UNW_X86_64_RIP || reg == UNW_X86_64_RSP || reg == UNW_X86_64_RBP)) {
-		*val = reg == UNW_X86_64_RIP ? c->pc : reg == UNW_X86_64_RSP ? c->sp : c->fp;
-		return 0;
+	if (write || !c || c->upt != arg)
+		return _UPT_access_reg(as, reg, val, write, arg);
+	ret = reg_value(c, as, reg, val);
+	if (c->rec) {
+		struct unwind_memo *m = c->rec;
+
+		if (ret < 0 || m->nregs == MEMO_REGS) {
+			c->rec_bad = 1;
+		} else {
+			m->rg[m->nregs].reg = reg;
+			m->rg[m->nregs++].val = *val;
+		}
 	}
-	return _UPT_access_reg(as, reg, val, write, arg);
+	return ret;
 }
 
 /*
@@ -208,7 +310,18 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	 */
 	if (r && !r->obj)
 		return -UNW_ENOINFO;
+	/* Reads /proc and files the memo does not see: not a segment to keep. */
+	if (c)
+		c->rec_bad = 1;
 	return _UPT_find_proc_info(as, ip, pi, need_unwind_info, arg);
+}
+
+/* Whether PC is in a snapshot region of no object (JIT code, perhaps). */
+static int r_is_anon(const struct mt_session *s, uint64_t pc)
+{
+	const struct region *r = stack_region(s, pc);
+
+	return r && !r->obj;
 }
 
 /*
@@ -225,6 +338,152 @@ static int probe_fails(struct mt_session *s, const uint64_t *pcs, unsigned n, un
 	return !stack_is_direct(s, pcs, n);
 }
 
+/* The memo slot for a segment starting at PC and SP. */
+static struct unwind_memo **memo_slot(struct mt_session *s, uint64_t pc, uint64_t sp, int resumed)
+{
+	uint64_t h = (pc ^ (sp * 0x9e3779b97f4a7c15ull) ^ (uint64_t)resumed) * 0xff51afd7ed558ccdull;
+
+	if (!s->unw_memo && !(s->unw_memo = calloc(MEMO_SLOTS, sizeof(*s->unw_memo))))
+		return NULL;
+	return &s->unw_memo[(h >> 32) % MEMO_SLOTS];
+}
+
+/* Whether memo M holds the segment C is about to walk from PC and SP; see above. */
+static int memo_valid(struct unwind_cache *c, unw_addr_space_t as, const struct unwind_memo *m,
+		      uint64_t pc, uint64_t sp)
+{
+	if (!m || m->pc != pc || m->sp != sp || m->resumed != c->resumed ||
+	    m->stacks_gen != c->s->stacks.gen || m->unw_gen != c->s->unw_gen)
+		return 0;
+	for (unsigned i = 0; i < m->nregs; i++) {
+		unw_word_t v;
+
+		if (reg_value(c, as, m->rg[i].reg, &v) < 0 || v != m->rg[i].val)
+			return 0;
+	}
+	for (unsigned i = 0; i < m->nreads; i++) {
+		uint64_t v;
+
+		if (cache_read(c, m->rd[i].addr, &v, sizeof(v)) < 0 || v != m->rd[i].val)
+			return 0;
+	}
+	return 1;
+}
+
+/* Keep the segment C recorded, if it is one to keep; see above. */
+static void memo_keep(struct mt_session *s, struct unwind_cache *c, int complete)
+{
+	struct unwind_memo *m = c->rec, **slot;
+	uint64_t pages[MEMO_PAGES];
+	unsigned np = 0;
+
+	c->rec = NULL;
+	if (!m)
+		return;
+	for (unsigned i = 0; i < m->nreads && !c->rec_bad; i++) {
+		uint64_t lo = m->rd[i].addr & ~4095ull, hi = (m->rd[i].addr + 7) & ~4095ull;
+		unsigned k;
+
+		for (uint64_t p = lo; p <= hi && !c->rec_bad; p += 4096) {
+			for (k = 0; k < np && pages[k] != p; k++)
+				;
+			if (k < np)
+				continue;
+			if (np == MEMO_PAGES)
+				c->rec_bad = 1;
+			else
+				pages[np++] = p;
+		}
+	}
+	if (c->rec_bad || !m->nframes || !(slot = memo_slot(s, m->pc, m->sp, m->resumed))) {
+		free(m);
+		return;
+	}
+	m->complete = complete;
+	free(*slot);
+	*slot = m;
+}
+
+/*
+ * The next frame of the segment in progress: from memo M (frame *AT of it)
+ * or from libunwind's cursor, recording it in C's memo when one is being
+ * recorded.  1 with IP, SP and FP (SP and FP 0 when unknown); 0 at the end
+ * of the segment; -1 when M has no more frames though the segment went on.
+ */
+static int next_frame(struct unwind_cache *c, unw_cursor_t *cur, const struct unwind_memo *m,
+		      unsigned *at, int first, uint64_t *ip, uint64_t *sp, uint64_t *fp)
+{
+	unw_word_t w;
+
+	if (m) {
+		if (*at == m->nframes)
+			return m->complete ? 0 : -1;
+		*ip = m->f[*at].ip;
+		*sp = m->f[*at].sp;
+		*fp = m->f[*at].fp;
+		(*at)++;
+		return 1;
+	}
+	if (!first && unw_step(cur) <= 0)
+		return 0;
+	if (unw_get_reg(cur, UNW_REG_IP, &w) < 0 || !w)
+		return 0;
+	*ip = w;
+	*sp = unw_get_reg(cur, UNW_REG_SP, &w) < 0 ? 0 : w;
+	*fp = 0;
+	if (*sp && unw_get_reg(cur, UNW_X86_64_RBP, &w) == 0)
+		*fp = w;
+	else
+		*sp = 0; /* unknown: such a frame is taken as native */
+	if (c->rec) {
+		if (!*sp || c->rec->nframes == MT_STACK_MAX) {
+			c->rec_bad = 1;
+		} else {
+			c->rec->f[c->rec->nframes].ip = *ip;
+			c->rec->f[c->rec->nframes].sp = *sp;
+			c->rec->f[c->rec->nframes++].fp = *fp;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Start a segment at the thread's registers or where a Java walk ended:
+ * from a valid memo (*M) or with libunwind, recording.  0, or -1 when
+ * libunwind cannot start.
+ */
+static int segment_start(struct mt_session *s, struct task *t, struct unwind_cache *c,
+			 unw_cursor_t *cur, const struct unwind_memo **m)
+{
+	unw_word_t pc, sp;
+	struct unwind_memo **slot = NULL;
+
+	*m = NULL;
+	if (reg_value(c, s->unw_as, UNW_X86_64_RIP, &pc) == 0 &&
+	    reg_value(c, s->unw_as, UNW_X86_64_RSP, &sp) == 0 &&
+	    (slot = memo_slot(s, pc, sp, c->resumed)) &&
+	    memo_valid(c, s->unw_as, *slot, pc, sp)) {
+		*m = *slot;
+		return 0;
+	}
+	free(c->rec);
+	c->rec = slot ? calloc(1, sizeof(*c->rec)) : NULL;
+	c->rec_bad = 0;
+	if (c->rec) {
+		c->rec->pc = pc;
+		c->rec->sp = sp;
+		c->rec->resumed = c->resumed;
+		c->rec->stacks_gen = s->stacks.gen;
+		c->rec->unw_gen = s->unw_gen;
+	}
+	if (unw_init_remote(cur, s->unw_as, t->upt) < 0) {
+		free(c->rec);
+		c->rec = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Capture up to MAX pcs of stopped task T, innermost first; with PROBE,
  * stop after PROBE unless they pass through the direct-memory path.
@@ -235,9 +494,11 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 	static unw_accessors_t accessors;
 	struct unwind_cache *c;
 	struct hs_target *jvm = NULL;
+	const struct unwind_memo *m;
 	unw_cursor_t cur;
-	unsigned n = 0;
-	int looked = 0, probed = 0;
+	unsigned n = 0, n0 = 0, at = 0;
+	int looked = 0, probed = 0, first = 1, got;
+	uint64_t ip, sp, fp;
 
 	if (!s->unw_as) {
 		accessors = _UPT_accessors;
@@ -262,25 +523,45 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		c->page[i].valid = 0;
 	c->next = c->last = 0;
 	c->resumed = 0;
+	c->rec = NULL;
+	c->have_regs = 0;
 	current = c;
-	for (int ok = unw_init_remote(&cur, s->unw_as, t->upt) == 0; ok && n < max;
-	     ok = unw_step(&cur) > 0) {
-		unw_word_t ip, sp, fp;
-		const struct region *r;
-
-		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || !ip)
+	if (segment_start(s, t, c, &cur, &m) < 0)
+		goto out;
+	while (n < max) {
+		got = next_frame(c, &cur, m, &at, first, &ip, &sp, &fp);
+		if (got < 0) {
+			/* The memo ends where its recording was stopped: walk on live. */
+			n = n0;
+			first = 1;
+			c->rec = NULL;
+			if (unw_init_remote(&cur, s->unw_as, t->upt) < 0)
+				break;
+			m = NULL;
+			continue;
+		}
+		if (!got) {
+			memo_keep(s, c, 1);
 			break;
-		if (!jvm && !looked && (r = stack_region(s, ip)) && !r->obj) {
+		}
+		if (first && c->resumed) {
+			/* The frame the walk ended at: the step must not skip it. */
+			first = 0;
+			pcs[n++] = ip;
+			continue;
+		}
+		first = 0;
+		if (!jvm && !looked && r_is_anon(s, ip)) {
 			looked = 1;
 			jvm = hs_target_get(s, t->pid);
 		}
-		if (!hs_target_in_code(jvm, ip) || unw_get_reg(&cur, UNW_REG_SP, &sp) < 0 ||
-		    unw_get_reg(&cur, UNW_X86_64_RBP, &fp) < 0) {
+		if (!hs_target_in_code(jvm, ip) || !sp) {
 			pcs[n++] = ip;
 			if (probe_fails(s, pcs, n, probe, &probed))
 				break;
 			continue;
 		}
+		memo_keep(s, c, 0);
 		c->pc = ip;
 		c->sp = sp;
 		c->fp = fp;
@@ -288,16 +569,38 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		c->resumed = 1;
 		if (probe_fails(s, pcs, n, probe, &probed))
 			break;
-		if (!c->pc || n >= max || unw_init_remote(&cur, s->unw_as, t->upt) < 0)
+		if (!c->pc || n >= max || segment_start(s, t, c, &cur, &m) < 0)
 			break;
-		/* The frame the walk ended at: the loop's step must not skip it. */
-		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 || !ip)
-			break;
-		pcs[n++] = ip;
+		n0 = n;
+		at = 0;
+		first = 1;
 	}
+out:
+	free(c->rec);
 	current = NULL;
 	free(c);
 	return n;
+}
+
+/* Forget what libunwind learned of the target's code, and the walks remembered. */
+void unwind_flush(struct mt_session *s)
+{
+	if (s->unw_as)
+		unw_flush_cache(s->unw_as, 0, 0);
+	s->unw_gen++;
+}
+
+/* Release S's libunwind address space and remembered walks. */
+void unwind_free(struct mt_session *s)
+{
+	if (s->unw_memo)
+		for (size_t i = 0; i < MEMO_SLOTS; i++)
+			free(s->unw_memo[i]);
+	free(s->unw_memo);
+	s->unw_memo = NULL;
+	if (s->unw_as)
+		unw_destroy_addr_space(s->unw_as);
+	s->unw_as = NULL;
 }
 
 /* Release T's libunwind state. */

@@ -1107,11 +1107,15 @@ int hs_target_in_code(const struct hs_target *t, uint64_t pc)
 }
 
 /* Walk a stopped thread's Java frames; see hotspot.h. */
-unsigned hs_target_walk(struct hs_target *t, uint64_t *pc, uint64_t *sp, uint64_t *fp,
-			uint64_t *out, unsigned max)
+unsigned hs_target_walk(struct hs_target *t, hs_read_fn rd, void *arg, uint64_t *pc,
+			uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max)
 {
-	pages_reset(&t->walk);
-	return hs_walk(target_read, &t->walk, &t->layout, &t->rt, pc, sp, fp, out, max);
+	if (!rd) {
+		pages_reset(&t->walk);
+		rd = target_read;
+		arg = &t->walk;
+	}
+	return hs_walk(rd, arg, &t->layout, &t->rt, pc, sp, fp, out, max);
 }
 
 /* Name a frame; see hotspot.h. */

@@ -182,9 +182,13 @@ struct hs_target;
 
 /* The JVM in process PID, if the snapshot has a libjvm.so; tracer thread. */
 struct hs_target *hs_target_get(struct mt_session *s, pid_t pid);
-/* Walk Java frames of a stopped thread of T's process, as hs_walk() does. */
-unsigned hs_target_walk(struct hs_target *t, uint64_t *pc, uint64_t *sp, uint64_t *fp,
-			uint64_t *out, unsigned max);
+/*
+ * Walk Java frames of a stopped thread of T's process, as hs_walk() does,
+ * reading its memory through RD (resident pages only) or, when RD is NULL,
+ * through T's own page cache.
+ */
+unsigned hs_target_walk(struct hs_target *t, hs_read_fn rd, void *arg, uint64_t *pc,
+			uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max);
 /* Is PC in T's code?  T may be NULL. */
 int hs_target_in_code(const struct hs_target *t, uint64_t pc);
 /*

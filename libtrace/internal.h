@@ -434,7 +434,7 @@ struct mt_session {
 	struct stack_table stacks;
 	void *unw_as; /* libunwind address space, tracer thread only */
 	unsigned long unw_gen; /* exec flushes of unw_as (unwind.c) */
-	struct unwind_memo **unw_memo; /* walks remembered, tracer thread only (unwind.c) */
+	struct unwind_state *unw; /* walks and pages remembered, tracer thread only (unwind.c) */
 	int pagemap_fd; /* the target's /proc/PID/pagemap (tmem.c), tracer thread only */
 	struct hs_target *hs; /* JVMs met, newest first (hotspot.c); the list under lock */
 

@@ -37,7 +37,7 @@
 
 #include "internal.h"
 
-#define CACHE_PAGES 16
+#define CACHE_PAGES 32
 
 /* Exported by libunwind but not declared (perf declares it the same way). */
 extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
@@ -73,6 +73,7 @@ struct unwind_cache {
 	struct {
 		uint64_t page;
 		int valid;
+		int used;  /* read from the target and used in this capture */
 		unsigned char data[4096];
 	} page[CACHE_PAGES];
 };
@@ -124,6 +125,26 @@ struct unwind_memo {
 		int reg;
 		uint64_t val;
 	} rg[MEMO_REGS];
+};
+
+/*
+ * The pages a capture read, kept by where the thread stood (its pc and
+ * stack pointer): the next capture from there reads them first, all in one
+ * process_vm_readv, after one PAGEMAP_SCAN for each group of them within
+ * 2 MiB (only resident pages are read, as ever).  A hint, not a result: the
+ * capture still reads what it needs, and a page the hint did not bring is
+ * read as before.
+ */
+#define PAGESET_SLOTS 64
+#define PAGESET_PAGES (CACHE_PAGES / 2)
+
+struct unwind_state {
+	struct unwind_memo *memo[MEMO_SLOTS];
+	struct {
+		uint64_t pc, sp;
+		unsigned n;
+		uint64_t page[PAGESET_PAGES];
+	} ps[PAGESET_SLOTS];
 };
 
 /*
@@ -179,14 +200,18 @@ static int cache_read(struct unwind_cache *c, uint64_t addr, void *buf, size_t l
 			c->next = (c->next + 1) % CACHE_PAGES;
 			local = (struct iovec){c->page[slot].data, 4096};
 			c->page[slot].valid = 0;
+			c->page[slot].used = 0;
 			if (tmem_page_resident(c->s->pagemap_fd, page)) {
 				if (process_vm_readv(c->tid, &local, 1, &remote, 1, 0) != 4096)
 					return -1;
+				c->page[slot].used = 1;
 			} else if (file_page(c, page, c->page[slot].data) < 0) {
 				return -1;
 			}
 			c->page[slot].page = page;
 			c->page[slot].valid = 1;
+		} else if (c->page[slot].used < 0) {
+			c->page[slot].used = 1; /* read ahead, and wanted */
 		}
 		c->last = slot;
 		out[i] = c->page[slot].data[at & 4095];
@@ -343,9 +368,113 @@ static struct unwind_memo **memo_slot(struct mt_session *s, uint64_t pc, uint64_
 {
 	uint64_t h = (pc ^ (sp * 0x9e3779b97f4a7c15ull) ^ (uint64_t)resumed) * 0xff51afd7ed558ccdull;
 
-	if (!s->unw_memo && !(s->unw_memo = calloc(MEMO_SLOTS, sizeof(*s->unw_memo))))
+	if (!s->unw && !(s->unw = calloc(1, sizeof(*s->unw))))
 		return NULL;
-	return &s->unw_memo[(h >> 32) % MEMO_SLOTS];
+	return &s->unw->memo[(h >> 32) % MEMO_SLOTS];
+}
+
+/* Note the run [LO, HI) of resident pages in *ARG's pages to read ahead. */
+struct ahead {
+	uint64_t *page;
+	int *present;
+	unsigned n;
+};
+
+static int ahead_run(uint64_t lo, uint64_t hi, unsigned state, void *arg)
+{
+	struct ahead *a = arg;
+
+	for (unsigned i = 0; i < a->n; i++)
+		if (a->page[i] >= lo && a->page[i] < hi)
+			a->present[i] = state == TMEM_PRESENT;
+	return 0;
+}
+
+/* The page set slot for a capture from PC and SP; NULL without memory. */
+static uint64_t pageset_hash(uint64_t pc, uint64_t sp)
+{
+	return ((pc ^ (sp * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull) >> 32;
+}
+
+/* Read ahead the pages the last capture from C's pc and stack pointer read; see above. */
+static void pages_ahead(struct mt_session *s, struct unwind_cache *c, uint64_t pc, uint64_t sp)
+{
+	uint64_t page[PAGESET_PAGES];
+	int present[PAGESET_PAGES] = {0};
+	struct iovec local[PAGESET_PAGES], remote[PAGESET_PAGES];
+	unsigned n, k = 0, slot[PAGESET_PAGES];
+	struct ahead a = {page, present, 0};
+	ssize_t got;
+	size_t h;
+
+	if (!s->unw)
+		return;
+	h = pageset_hash(pc, sp) % PAGESET_SLOTS;
+	if (s->unw->ps[h].pc != pc || s->unw->ps[h].sp != sp || !s->unw->ps[h].n)
+		return;
+	n = s->unw->ps[h].n;
+	memcpy(page, s->unw->ps[h].page, n * sizeof(page[0]));
+	a.n = n;
+	/* Sorted when kept: one scan a group of pages within 2 MiB. */
+	for (unsigned i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && page[j] - page[i] < (2u << 20); j++)
+			;
+		if (tmem_scan(s->pagemap_fd, page[i], page[j - 1] + 4096, ahead_run, &a) < 0)
+			return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!present[i])
+			continue;
+		slot[k] = c->next;
+		c->next = (c->next + 1) % CACHE_PAGES;
+		c->page[slot[k]].valid = 0;
+		local[k] = (struct iovec){c->page[slot[k]].data, 4096};
+		remote[k] = (struct iovec){(void *)(uintptr_t)page[i], 4096};
+		k++;
+	}
+	if (!k)
+		return;
+	/* A failed element ends the read: the pages before it are good. */
+	got = process_vm_readv(c->tid, local, k, remote, k, 0);
+	for (unsigned i = 0; got >= 4096 && i < k; i++, got -= 4096) {
+		c->page[slot[i]].page = (uint64_t)(uintptr_t)remote[i].iov_base;
+		c->page[slot[i]].valid = 1;
+		c->page[slot[i]].used = -1;
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Keep the pages this capture from PC and SP read from the target; see above. */
+static void pages_keep(struct mt_session *s, struct unwind_cache *c, uint64_t pc, uint64_t sp)
+{
+	size_t h;
+	unsigned n = 0;
+
+	if (!s->unw && !(s->unw = calloc(1, sizeof(*s->unw))))
+		return;
+	h = pageset_hash(pc, sp) % PAGESET_SLOTS;
+	for (size_t i = 0; i < CACHE_PAGES && n < PAGESET_PAGES; i++)
+		if (c->page[i].valid && c->page[i].used > 0)
+			s->unw->ps[h].page[n++] = c->page[i].page;
+	qsort(s->unw->ps[h].page, n, sizeof(uint64_t), cmp_u64);
+	s->unw->ps[h].pc = pc;
+	s->unw->ps[h].sp = sp;
+	s->unw->ps[h].n = n;
+}
+
+/* Read target memory for the Java walk through C's pages; see hs_target_walk(). */
+static int walk_read(void *arg, uint64_t addr, void *buf, size_t len)
+{
+	struct unwind_cache *c = arg;
+
+	c->r = NULL; /* no object's file stands for a page here */
+	return cache_read(c, addr, buf, len);
 }
 
 /* Whether memo M holds the segment C is about to walk from PC and SP; see above. */
@@ -499,6 +628,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 	unsigned n = 0, n0 = 0, at = 0;
 	int looked = 0, probed = 0, first = 1, got;
 	uint64_t ip, sp, fp;
+	unw_word_t pc0 = 0, sp0 = 0;
 
 	if (!s->unw_as) {
 		accessors = _UPT_accessors;
@@ -526,6 +656,9 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 	c->rec = NULL;
 	c->have_regs = 0;
 	current = c;
+	if (reg_value(c, s->unw_as, UNW_X86_64_RIP, &pc0) == 0 &&
+	    reg_value(c, s->unw_as, UNW_X86_64_RSP, &sp0) == 0)
+		pages_ahead(s, c, pc0, sp0);
 	if (segment_start(s, t, c, &cur, &m) < 0)
 		goto out;
 	while (n < max) {
@@ -565,7 +698,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		c->pc = ip;
 		c->sp = sp;
 		c->fp = fp;
-		n += hs_target_walk(jvm, &c->pc, &c->sp, &c->fp, pcs + n, max - n);
+		n += hs_target_walk(jvm, walk_read, c, &c->pc, &c->sp, &c->fp, pcs + n, max - n);
 		c->resumed = 1;
 		if (probe_fails(s, pcs, n, probe, &probed))
 			break;
@@ -576,6 +709,8 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		first = 1;
 	}
 out:
+	if (pc0)
+		pages_keep(s, c, pc0, sp0);
 	free(c->rec);
 	current = NULL;
 	free(c);
@@ -593,11 +728,11 @@ void unwind_flush(struct mt_session *s)
 /* Release S's libunwind address space and remembered walks. */
 void unwind_free(struct mt_session *s)
 {
-	if (s->unw_memo)
+	if (s->unw)
 		for (size_t i = 0; i < MEMO_SLOTS; i++)
-			free(s->unw_memo[i]);
-	free(s->unw_memo);
-	s->unw_memo = NULL;
+			free(s->unw->memo[i]);
+	free(s->unw);
+	s->unw = NULL;
 	if (s->unw_as)
 		unw_destroy_addr_space(s->unw_as);
 	s->unw_as = NULL;

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Cost of one captured stack: a C program, a JVM at start, a warmed-up JVM.
 
-usage: bench/probe/capturecost.py BUILD_DIR [ROUNDS]
+usage: bench/probe/capturecost.py [-r ROUNDS] BUILD_DIR...
 
-For each case the target runs under BUILD_DIR/memtraced once with stacks
-off and once with stacks on, in turn, ROUNDS times; the figure is the
+For each case the target runs under each BUILD_DIR/memtraced (e.g. a
+build of main and one of a branch, interleaved so that both see the same
+load) once with stacks off and once with stacks on, in turn, ROUNDS
+times (default 3); the figure is the
 median time the stacked mmaps spent in the call (the thread waits there
 while its stack is captured), per run.  A stack's cost is the difference
 between the two medians of the same calls.
@@ -29,8 +31,13 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-bindir = os.path.abspath(sys.argv[1])
-rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+args = sys.argv[1:]
+rounds = 3
+if args[:1] == ["-r"]:
+    rounds = int(args[1])
+    args = args[2:]
+bindirs = [os.path.abspath(a) for a in args]
+bindir = None  # the build being run
 classes = tempfile.mkdtemp()
 subprocess.run(["javac", "-d", classes, os.path.join(ROOT, "tests/java/JavaFrames.java")],
                check=True)
@@ -40,6 +47,7 @@ CHUNKS = os.path.join(ROOT, "build", "targets", "chunks")
 
 
 def ctl(sock, *a):
+    """memtracectl of the build being run."""
     r = subprocess.run([os.path.join(bindir, "memtracectl"), "-s", sock, "--json", *a],
                        capture_output=True, text=True, timeout=120)
     return r.stdout
@@ -118,20 +126,24 @@ CASES = [
 ]
 
 for name, on, run in CASES:
-    med = {"none": [], on: []}
-    shares = []
+    med = {(b, p): [] for b in bindirs for p in ("none", on)}
+    shares = {b: [] for b in bindirs}
     for _ in range(rounds):
-        for pol in med:
-            durs, share = run(pol)
-            if durs:
-                med[pol].append(statistics.median(durs) / 1e3)
-            if share and share[1]:
-                shares.append(share)
-    off, got = statistics.median(med["none"]), statistics.median(med[on])
-    print("%-14s none %s  %s %s  -> a stack: %.1f us" %
-          (name, ["%.1f" % x for x in med["none"]], on, ["%.1f" % x for x in med[on]],
-           got - off))
-    if shares:
-        print("%-14s named frames of chunk stacks: %s" %
-              ("", ["%d/%d" % x for x in shares]))
+        for b in bindirs:
+            for pol in ("none", on):
+                bindir = b
+                durs, share = run(pol)
+                if durs:
+                    med[(b, pol)].append(statistics.median(durs) / 1e3)
+                if share and share[1]:
+                    shares[b].append(share)
+    for b in bindirs:
+        off, got = statistics.median(med[(b, "none")]), statistics.median(med[(b, on)])
+        print("%-14s %s: none %s  %s %s  -> a stack: %.1f us" %
+              (name, b, ["%.1f" % x for x in med[(b, "none")]], on,
+               ["%.1f" % x for x in med[(b, on)]], got - off))
+        if shares[b]:
+            print("%-14s %s: named frames of chunk stacks: %s" %
+                  ("", b, ["%d/%d" % x for x in shares[b]]))
+    sys.stdout.flush()
 shutil.rmtree(classes)

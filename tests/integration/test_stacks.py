@@ -575,6 +575,27 @@ class CStacks(unittest.TestCase):
         self.assertNotEqual(m["stack_id"], 0, "the mremap's stack was captured and dropped")
         self.assertIn("grow_path_r", " ".join(m["stack"]))
 
+    def test_twin_callers_same_place(self):
+        """Two callers of one function, alternating, leave the thread at the
+        same pc and stack pointer in mmap: a capture may reuse the walk of
+        an earlier one only when the stack still holds what it read then,
+        so every chunk names its own caller."""
+        for exe in (self.fp, self.o2):
+            with self.subTest(exe=os.path.basename(exe)):
+                r = self.run_paths(exe, ["-a", "0", "-b", "0", "-l", "0", "-t", "12"])
+                truth = r.truth()
+                maps = by_start(r.d.ctl("outstanding", "--stacks", "--limit", "100000"))
+                self.finish(r)
+                for path, other in (("p", "q"), ("q", "p")):
+                    self.assertEqual(len(truth[path]), 12)
+                    for addr in truth[path]:
+                        frames = maps[addr]["stack"]
+                        i = index_of(frames, "twin_alloc")
+                        self.assertTrue(frames[i + 1].startswith("twin_path_%s+0x" % path),
+                                        frames)
+                        self.assertTrue(frames[i + 2].startswith("main+0x"), frames)
+                        self.assertNotIn("twin_path_" + other, " ".join(frames))
+
     def test_stack_depth(self):
         r = self.run_paths(self.fp, ["-a", "2", "-b", "1", "-l", "1"],
                            opts=["--stack-depth", "4"])

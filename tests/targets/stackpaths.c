@@ -2,7 +2,7 @@
  * stackpaths: chunks made along known, distinct call paths, for the stack
  * tests (test_stacks.py).
  *
- * usage: stackpaths [-a NA] [-b NB] [-l NL] [-s NS] [-r] [-u NU] [-L LIB]
+ * usage: stackpaths [-a NA] [-b NB] [-l NL] [-s NS] [-r] [-t NT] [-u NU] [-L LIB]
  *                   [-W STARTFILE] [-w GOFILE]
  *   (defaults -a 3 -b 2 -l 1 -s 0 -u 0)
  *
@@ -26,6 +26,12 @@
  *       (Y), with no other memory call in between.  Under --stacks all the
  *       stack ids of X and Y differ by NU + 1; when munmaps get no stack,
  *       by 1.
+ *   -t NT: twin paths, NT rounds of
+ *       main -> twin_path_p -> twin_alloc -> mmap(16781312), then
+ *       main -> twin_path_q -> twin_alloc -> mmap(16781312):
+ *       two callers of one function, alike but for where they store the
+ *       address, so that the thread is at the same pc and, at -O2, the same
+ *       stack pointer in mmap for both ("p" and "q" in TRUTH)
  *   -L LIB: after the above, dlopen(LIB), call its lib_alloc_chunks(2)
  *       (2 chunks, stay mapped), dlclose it, and report whether LIB's
  *       mappings are gone from /proc/self/maps.
@@ -34,7 +40,7 @@
  * before any of the above (for attaching, or deleting the binary first).
  *
  * The touched pages are the first one of each chunk.  Then it prints
- *   TRUTH {"a":[addr,...],"b":[...],"l":[...],"s":[...],"r":[...],
+ *   TRUTH {"a":[addr,...],"b":[...],"l":[...],"s":[...],"r":[...],"p":[...],"q":[...],
  *          "x":addr,"y":addr,"lib":[...],"lib_unmapped":true|false,
  *          "chunk":16781312,"large":67108864}
  * (addresses decimal: "b" the mapping start, i.e. malloc's pointer - 16)
@@ -59,6 +65,7 @@
 static long pagesz;
 static unsigned long a_addrs[MAXN], b_addrs[MAXN], l_addrs[MAXN], s_addrs[MAXN];
 static unsigned long r_addr, x_addr, y_addr, lib_addrs[MAXN];
+static unsigned long p_addrs[MAXN], q_addrs[MAXN];
 static int nlib, lib_unmapped = -1;
 static void *victims[MAXN];
 
@@ -87,6 +94,26 @@ PATHFN static void leak_path_a(int n)
 {
 	for (int i = 0; i < n; i++)
 		a_addrs[i] = (unsigned long)alloc_chunk_a();
+}
+
+PATHFN static void *twin_alloc(void)
+{
+	void *p = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap twin");
+	touch(p);
+	return p;
+}
+
+PATHFN static void twin_path_p(int i)
+{
+	p_addrs[i] = (unsigned long)twin_alloc();
+}
+
+PATHFN static void twin_path_q(int i)
+{
+	q_addrs[i] = (unsigned long)twin_alloc();
 }
 
 PATHFN static void *alloc_chunk_b(void)
@@ -218,28 +245,29 @@ static void print_list(const char *key, const unsigned long *v, int n)
 
 int main(int argc, char **argv)
 {
-	int na = 3, nb = 2, nl = 1, ns = 0, nu = 0, grow = 0, opt;
+	int na = 3, nb = 2, nl = 1, ns = 0, nu = 0, nt = 0, grow = 0, opt;
 	const char *lib = NULL, *go = NULL, *start = NULL;
 
-	while ((opt = getopt(argc, argv, "a:b:l:s:ru:L:W:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:b:l:s:rt:u:L:W:w:")) != -1) {
 		switch (opt) {
 		case 'a': na = atoi(optarg); break;
 		case 'b': nb = atoi(optarg); break;
 		case 'l': nl = atoi(optarg); break;
 		case 's': ns = atoi(optarg); break;
 		case 'r': grow = 1; break;
+		case 't': nt = atoi(optarg); break;
 		case 'u': nu = atoi(optarg); break;
 		case 'L': lib = optarg; break;
 		case 'W': start = optarg; break;
 		case 'w': go = optarg; break;
 		default:
 			fprintf(stderr, "usage: stackpaths [-a NA] [-b NB] [-l NL] [-s NS] [-r] "
-					"[-u NU] [-L LIB] [-W STARTFILE] [-w GOFILE]\n");
+					"[-t NT] [-u NU] [-L LIB] [-W STARTFILE] [-w GOFILE]\n");
 			return 2;
 		}
 	}
 	if (na < 0 || na > MAXN || nb < 0 || nb > MAXN || nl < 0 || nl > MAXN || ns < 0 ||
-	    ns > MAXN || nu < 0 || nu > MAXN) {
+	    ns > MAXN || nu < 0 || nu > MAXN || nt < 0 || nt > MAXN) {
 		fprintf(stderr, "stackpaths: counts are 0 to %d\n", MAXN);
 		return 2;
 	}
@@ -262,6 +290,10 @@ int main(int argc, char **argv)
 	leak_path_a(na);
 	leak_path_b(nb);
 	leak_path_l(nl);
+	for (int i = 0; i < nt; i++) {
+		twin_path_p(i);
+		twin_path_q(i);
+	}
 	small_path_s(ns);
 	if (grow)
 		r_addr = (unsigned long)grow_path_r(seed_path_r());
@@ -305,6 +337,8 @@ int main(int argc, char **argv)
 	print_list("s", s_addrs, ns);
 	print_list("r", &r_addr, grow);
 	print_list("lib", lib_addrs, nlib);
+	print_list("p", p_addrs, nt);
+	print_list("q", q_addrs, nt);
 	printf("\"x\":%lu,\"y\":%lu,\"lib_unmapped\":%s,\"chunk\":%lu,\"large\":%lu}\n", x_addr,
 	       y_addr, lib_unmapped < 0 ? "null" : lib_unmapped ? "true" : "false", CHUNK_BYTES,
 	       LARGE_BYTES);

@@ -484,6 +484,7 @@ static int memo_valid(struct unwind_cache *c, unw_addr_space_t as, const struct 
 	if (!m || m->pc != pc || m->sp != sp || m->resumed != c->resumed ||
 	    m->stacks_gen != c->s->stacks.gen || m->unw_gen != c->s->unw_gen)
 		return 0;
+	c->r = NULL; /* target memory only: no object's file stands for a page */
 	for (unsigned i = 0; i < m->nregs; i++) {
 		unw_word_t v;
 

@@ -4,9 +4,14 @@
  * libunwind's ptrace accessors read target memory one word at a time with
  * PTRACE_PEEKDATA.  Ours reads whole pages with process_vm_readv and keeps
  * them for the duration of one capture (the thread is stopped, its memory
- * does not change under us); the other accessors are _UPT_*'s own.  The
- * libunwind-ptrace state of a task is made at its first capture and kept,
- * so its cached unwind tables serve the next capture too.
+ * does not change under us), the registers with one PTRACE_GETREGS; the
+ * other accessors are _UPT_*'s own.  The libunwind-ptrace state of a task
+ * is made at its first capture and kept, so its cached unwind tables serve
+ * the next capture too.  Across captures, two things are kept by where the
+ * thread stands (pc and stack pointer): the pages a capture read, read
+ * ahead by the next one in a single call, and segments of native frames
+ * with what libunwind read to step them, replayed while that still reads
+ * the same (see struct unwind_memo).
  *
  * _UPT_find_proc_info() finds an object's unwind tables by opening the path
  * /proc/PID/maps shows, which fails for an object deleted since it was
@@ -390,7 +395,7 @@ static int ahead_run(uint64_t lo, uint64_t hi, unsigned state, void *arg)
 	return 0;
 }
 
-/* The page set slot for a capture from PC and SP; NULL without memory. */
+/* The hash of a capture's pc and stack pointer, for its page set. */
 static uint64_t pageset_hash(uint64_t pc, uint64_t sp)
 {
 	return ((pc ^ (sp * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull) >> 32;

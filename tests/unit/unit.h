@@ -27,7 +27,8 @@
 	X(filter)                                                                                  \
 	X(stacks)                                                                                  \
 	X(symbols)                                                                                 \
-	X(sites)
+	X(sites)                                                                                   \
+	X(tmem)
 
 #define UNIT_DECLARE(name) Suite *name##_suite(void);
 UNIT_SUITES(UNIT_DECLARE)

@@ -715,6 +715,12 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		first = 1;
 	}
 out:
+	/*
+	 * Stopped short (the probe's frames, or MAX): what was recorded holds
+	 * for as far as it went, and a longer capture from here walks on live.
+	 */
+	if (c->rec)
+		memo_keep(s, c, 0);
 	if (pc0)
 		pages_keep(s, c, pc0, sp0);
 	free(c->rec);

@@ -78,7 +78,7 @@ struct unwind_cache {
 	struct {
 		uint64_t page;
 		int valid;
-		int used;  /* read from the target and used in this capture */
+		int used; /* read from the target and used in this capture */
 		unsigned char data[4096];
 	} page[CACHE_PAGES];
 };
@@ -111,14 +111,14 @@ static struct unwind_cache *current;
  */
 #define MEMO_SLOTS 64
 #define MEMO_READS 96
-#define MEMO_REGS 8
+#define MEMO_REGS  8
 #define MEMO_PAGES 3
 
 struct unwind_memo {
-	uint64_t pc, sp;  /* where the segment starts */
-	int resumed;	  /* after Java frames */
+	uint64_t pc, sp; /* where the segment starts */
+	int resumed;	 /* after Java frames */
 	unsigned long stacks_gen, unw_gen;
-	int complete;	  /* libunwind came to the end; else the caller stopped it */
+	int complete; /* libunwind came to the end; else the caller stopped it */
 	unsigned nframes, nreads, nregs;
 	struct {
 		uint64_t ip, sp, fp;
@@ -254,16 +254,17 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
 /* The value of REG for C: the thread's, or the frame Java frames were walked to. */
 static int reg_value(struct unwind_cache *c, unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val)
 {
-	if (c->resumed && (reg == UNW_X86_64_RIP || reg == UNW_X86_64_RSP || reg == UNW_X86_64_RBP)) {
+	if (c->resumed &&
+	    (reg == UNW_X86_64_RIP || reg == UNW_X86_64_RSP || reg == UNW_X86_64_RBP)) {
 		*val = reg == UNW_X86_64_RIP ? c->pc : reg == UNW_X86_64_RSP ? c->sp : c->fp;
 		return 0;
 	}
 	if (reg >= UNW_X86_64_RAX && reg <= UNW_X86_64_RIP) {
 		const unsigned long long *v[] = {
-			&c->regs.rax, &c->regs.rdx, &c->regs.rcx, &c->regs.rbx, &c->regs.rsi,
-			&c->regs.rdi, &c->regs.rbp, &c->regs.rsp, &c->regs.r8,	&c->regs.r9,
-			&c->regs.r10, &c->regs.r11, &c->regs.r12, &c->regs.r13, &c->regs.r14,
-			&c->regs.r15, &c->regs.rip};
+		    &c->regs.rax, &c->regs.rdx, &c->regs.rcx, &c->regs.rbx, &c->regs.rsi,
+		    &c->regs.rdi, &c->regs.rbp, &c->regs.rsp, &c->regs.r8,  &c->regs.r9,
+		    &c->regs.r10, &c->regs.r11, &c->regs.r12, &c->regs.r13, &c->regs.r14,
+		    &c->regs.r15, &c->regs.rip};
 
 		/* One PTRACE_GETREGS a capture; _UPT_access_reg() makes one a register. */
 		if (!c->have_regs) {
@@ -371,7 +372,8 @@ static int probe_fails(struct mt_session *s, const uint64_t *pcs, unsigned n, un
 /* The memo slot for a segment starting at PC and SP. */
 static struct unwind_memo **memo_slot(struct mt_session *s, uint64_t pc, uint64_t sp, int resumed)
 {
-	uint64_t h = (pc ^ (sp * 0x9e3779b97f4a7c15ull) ^ (uint64_t)resumed) * 0xff51afd7ed558ccdull;
+	uint64_t h =
+	    (pc ^ (sp * 0x9e3779b97f4a7c15ull) ^ (uint64_t)resumed) * 0xff51afd7ed558ccdull;
 
 	if (!s->unw && !(s->unw = calloc(1, sizeof(*s->unw))))
 		return NULL;
@@ -596,8 +598,7 @@ static int segment_start(struct mt_session *s, struct task *t, struct unwind_cac
 	*m = NULL;
 	if (reg_value(c, s->unw_as, UNW_X86_64_RIP, &pc) == 0 &&
 	    reg_value(c, s->unw_as, UNW_X86_64_RSP, &sp) == 0 &&
-	    (slot = memo_slot(s, pc, sp, c->resumed)) &&
-	    memo_valid(c, s->unw_as, *slot, pc, sp)) {
+	    (slot = memo_slot(s, pc, sp, c->resumed)) && memo_valid(c, s->unw_as, *slot, pc, sp)) {
 		*m = *slot;
 		return 0;
 	}

@@ -42,9 +42,10 @@ START_TEST(page_resident)
 		int want = i == 1 || i == 4 || i == 5;
 
 		/* Any address in the page answers for the page. */
-		ck_assert_int_eq(tmem_page_resident(pm, (uint64_t)(uintptr_t)(p + i * page_size)), want);
-		ck_assert_int_eq(tmem_page_resident(pm, (uint64_t)(uintptr_t)(p + i * page_size + 123)),
+		ck_assert_int_eq(tmem_page_resident(pm, (uint64_t)(uintptr_t)(p + i * page_size)),
 				 want);
+		ck_assert_int_eq(
+		    tmem_page_resident(pm, (uint64_t)(uintptr_t)(p + i * page_size + 123)), want);
 	}
 	/* Asking faulted nothing in. */
 	ck_assert(!in_core(p));

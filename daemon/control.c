@@ -1,6 +1,6 @@
 /*
  * control.c - the control socket: newline-delimited JSON over a UNIX
- * stream socket, served by one thread with a poll() loop.
+ * stream socket, served by one thread with a ppoll() loop.
  *
  * Protocol: each request is one JSON object on one line, at most 64 KiB,
  * {"cmd":"NAME", args...}; each gets one answer line, in order,
@@ -9,10 +9,11 @@
  * its answer until the client closes.  See memtrace-protocol(7).
  *
  * Nothing here can hold up the tracer: queries copy under the session's
- * short lock, sockets are non-blocking, and every resource a client can
- * make us hold is bounded (clients, input line, pending output).  A client
- * that will not read its answers is dropped; a follower that falls behind
- * loses events and is told how many.
+ * short lock, the suspects' pass reads the table a slice per turn of the
+ * loop (queries are served between slices), sockets are non-blocking, and
+ * every resource a client can make us hold is bounded (clients, input
+ * line, pending output).  A client that will not read its answers is
+ * dropped; a follower that falls behind loses events and is told how many.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +87,7 @@ struct control {
 	struct mt_event *evbuf;
 	uint64_t alert_seen;
 	int64_t next_sample_ns, next_metrics_ns;
+	int64_t sites_ns; /* when the suspects' pass under way reads its next slice; 0: none */
 };
 
 #define SAMPLE_NS  1000000000LL
@@ -662,8 +664,12 @@ static int64_t control_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Periodic work: growth samples every second, the metrics file every 5 s. */
-static int control_tick(struct control *c)
+/*
+ * Periodic work: growth samples every second, the metrics file every 5 s.
+ * Returns the ns until the next work is due, a slice of the suspects' pass
+ * included.
+ */
+static int64_t control_tick(struct control *c)
 {
 	int64_t now = control_now(), next;
 
@@ -671,6 +677,9 @@ static int control_tick(struct control *c)
 		/* A sample can raise or clear a trend alert. */
 		if (mt_session_sample(c->s))
 			control_alerts(c);
+		/* It may have begun a suspects pass: control_sites_step() reads it. */
+		if (!c->sites_ns)
+			c->sites_ns = now;
 		control_check_socket(c);
 		c->next_sample_ns = now + SAMPLE_NS;
 	}
@@ -681,7 +690,25 @@ static int control_tick(struct control *c)
 		c->next_metrics_ns = now + METRICS_NS;
 	}
 	next = c->next_sample_ns < c->next_metrics_ns ? c->next_sample_ns : c->next_metrics_ns;
-	return (int)((next - now) / 1000000) + 1;
+	if (c->sites_ns && c->sites_ns < next)
+		next = c->sites_ns;
+	return next > now ? next - now : 0;
+}
+
+/*
+ * Read the next slice of the suspects' pass under way, once the lock has
+ * been free the while it asks for: one slice per turn of the loop, so the
+ * clients ready meanwhile are served between slices, and a stream of
+ * queries does not hold the pass back either.
+ */
+static void control_sites_step(struct control *c)
+{
+	long gap;
+
+	if (!c->sites_ns || control_now() < c->sites_ns)
+		return;
+	gap = mt_session_sites_step(c->s);
+	c->sites_ns = gap ? control_now() + gap : 0;
 }
 
 /* Drain the session's notify fd; feed followers and deliver alerts. */
@@ -715,7 +742,7 @@ static void *control_main(void *arg)
 
 	for (;;) {
 		size_t n = 0;
-		int timeout = control_tick(c);
+		int64_t timeout = control_tick(c);
 
 		pthread_mutex_lock(&c->lock);
 		if (c->quit) {
@@ -742,7 +769,9 @@ static void *control_main(void *arg)
 				ev |= POLLOUT;
 			pfd[n++] = (struct pollfd){cl->fd, ev, 0};
 		}
-		if (poll(pfd, n, timeout) < 0) {
+		if (ppoll(pfd, n,
+			  &(struct timespec){(time_t)(timeout / 1000000000), (long)(timeout % 1000000000)},
+			  NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
@@ -794,6 +823,7 @@ static void *control_main(void *arg)
 		}
 		if (pfd[3].revents & POLLIN)
 			control_accept(c);
+		control_sites_step(c);
 	}
 	return NULL;
 }

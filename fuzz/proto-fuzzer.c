@@ -91,6 +91,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	alert_check(s);
 	pthread_mutex_unlock(&s->lock);
 	mt_session_sample(s);
+	while (mt_session_sites_step(s)) /* the whole pass: suspects have sites to show */
+		;
 	return 0;
 }
 

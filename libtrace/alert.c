@@ -368,7 +368,7 @@ int mt_session_sample(struct mt_session *s)
 	timeline_add(s->timeline, &point);
 	ceiling = s->ceiling;
 	pthread_mutex_unlock(&s->lock);
-	/* The sites for suspects: a pass over the table every SITE_PERIOD_NS, in slices. */
+	/* Suspects: a pass over the table begins every SITE_PERIOD_NS; mt_session_sites_step() reads it. */
 	sites_sample(s, smp.time_ns);
 	/* Out of memory: no fit, so the trend level decays as if growth had stopped. */
 	if (!v || trend_fit(v, have, ceiling, &f) < 0) {

@@ -326,13 +326,16 @@ struct site_table {
  * A pass: sites_begin() makes T the watcher of M, sites_step() reads up to
  * BUDGET more entries and returns 1 while some are left, sites_end() folds
  * what was counted into each site's history at NOW; the lock is held for
- * each call and may be let go between them.  sites_sample() does all three,
- * a slice at a time, when a pass is due at NOW.  0 or -ENOMEM.
+ * each call and may be let go between them.  sites_sample() begins a pass
+ * when one is due at NOW and none is under way (0 or -ENOMEM);
+ * sites_advance() reads its next SITE_SLICE entries in one hold of the lock
+ * and ends it after the last, 1 while it goes on.
  */
 int sites_begin(struct site_table *t, struct maps *m, int64_t now);
 int sites_step(struct site_table *t, const struct maps *m, size_t budget);
 void sites_end(struct site_table *t, struct maps *m, int64_t now);
 int sites_sample(struct mt_session *s, int64_t now);
+int sites_advance(struct mt_session *s);
 void sites_free(struct site_table *t);
 /* Judge and rank the N sites V at NOW into OUT, most suspect first; pure. */
 void sites_rank(const struct site *v, size_t n, int64_t now, struct mt_suspect *out);

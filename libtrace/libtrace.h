@@ -409,10 +409,21 @@ void mt_session_handover(struct mt_session *s);
 
 /*
  * Record a sample of the weighed bytes for growth, history and the trend
- * alert; call about once a second, from one thread.  Returns 1 when it
- * made an alert (read it with mt_session_alerts()).
+ * alert; call about once a second, from one thread.  Every 2 s it also
+ * begins a pass over the outstanding mappings for suspects, which
+ * mt_session_sites_step() reads.  Returns 1 when it made an alert (read it
+ * with mt_session_alerts()).
  */
 int mt_session_sample(struct mt_session *s);
+/*
+ * Read the next slice of the suspects' pass under way (a few thousand
+ * mappings in one hold of the session lock), ending the pass after its
+ * last; from the thread that calls mt_session_sample().  Returns how long,
+ * in ns, to leave the lock free before the next call (for the tracer to
+ * take it), or 0 when no pass is under way any more.  Until a pass ends,
+ * suspects show the figures of the one before.
+ */
+long mt_session_sites_step(struct mt_session *s);
 /* The trend alert's state and its reason. */
 void mt_session_trend(struct mt_session *s, struct mt_trend *out);
 /*

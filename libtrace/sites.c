@@ -11,10 +11,11 @@
  * the session lock, so the target's calls wait for one slice at most, never
  * for the whole table; between slices the lock stays free for SITE_GAP_NS,
  * long enough for a tracer woken by the unlock to take it (taking it again
- * at once, the pass would win nearly every time on a busy machine).  A
- * pass runs on the control thread: queries wait for it (at 1M entries some
- * tens of milliseconds), the target does not.  Between slices the table changes; the pass is the
- * table's watcher (maps.h), and every entry that goes in or out below the
+ * at once, the pass would win nearly every time on a busy machine).  The
+ * caller takes the slices one at a time (mt_session_sites_step()), so the
+ * daemon's control thread serves queries between them: neither the target
+ * nor a query waits for more than a slice.  Between slices the table
+ * changes; the pass is the table's watcher (maps.h), and every entry that goes in or out below the
  * cursor (where the pass has already been) moves the counts too, while
  * the part above is read as it is when the pass gets there.  So at the end
  * of a pass each site's bytes and count are exactly those of the table at
@@ -41,7 +42,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -234,38 +234,55 @@ void sites_end(struct site_table *t, struct maps *m, int64_t now)
 	t->last_ns = now;
 }
 
+/* Whether a pass over M is under way for T; lock held. */
+static int site_passing(const struct site_table *t, const struct maps *m)
+{
+	return m->watch == site_watch && m->watch_arg == t;
+}
+
 /*
- * When a pass is due at NOW, make one, a slice per hold of the lock; the
- * lock is not held by the caller.  One caller at a time.  0 or -ENOMEM.
+ * When a pass is due at NOW and none is under way, begin one; the lock is
+ * not held by the caller.  sites_advance() reads it.  0 or -ENOMEM.
  */
 int sites_sample(struct mt_session *s, int64_t now)
 {
 	struct site_table *t = &s->sites;
-	int more, err;
+	int err = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (now < t->next_ns) {
-		pthread_mutex_unlock(&s->lock);
-		return 0;
+	if (now >= t->next_ns && !site_passing(t, &s->maps)) {
+		err = sites_begin(t, &s->maps, mt_now_ns());
+		if (!err)
+			t->next_ns = now + SITE_PERIOD_NS - SITE_PERIOD_NS / 10;
 	}
-	err = sites_begin(t, &s->maps, mt_now_ns());
 	pthread_mutex_unlock(&s->lock);
-	if (err)
-		return err;
-	for (;;) {
-		pthread_mutex_lock(&s->lock);
-		more = sites_step(t, &s->maps, SITE_SLICE);
-		pthread_mutex_unlock(&s->lock);
-		if (!more)
-			break;
-		/* Let a waiting tracer in before the next slice: a wake-up takes a while. */
-		nanosleep(&(struct timespec){0, SITE_GAP_NS}, NULL);
-	}
+	return err;
+}
+
+/*
+ * Read the next slice of the pass under way, in one hold of the lock (not
+ * held by the caller), and end the pass after its last.  1 while the pass
+ * goes on, 0 when it ended or none was under way.  One caller at a time.
+ */
+int sites_advance(struct mt_session *s)
+{
+	struct site_table *t = &s->sites;
+	int more = 0;
+
 	pthread_mutex_lock(&s->lock);
-	sites_end(t, &s->maps, mt_now_ns());
-	t->next_ns = now + SITE_PERIOD_NS - SITE_PERIOD_NS / 10;
+	if (site_passing(t, &s->maps)) {
+		more = sites_step(t, &s->maps, SITE_SLICE);
+		if (!more)
+			sites_end(t, &s->maps, mt_now_ns());
+	}
 	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return more;
+}
+
+/* Advance the sites pass under way by a slice; see libtrace.h. */
+long mt_session_sites_step(struct mt_session *s)
+{
+	return sites_advance(s) ? SITE_GAP_NS : 0;
 }
 
 /* Free the site table. */

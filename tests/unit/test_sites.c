@@ -353,6 +353,78 @@ START_TEST(test_verdicts_through_passes)
 }
 END_TEST
 
+/*
+ * A session's pass as the daemon's control loop takes it: begun by
+ * sites_sample() when due, never twice at once, read a slice per
+ * mt_session_sites_step() with the table changing between calls, ending at
+ * its last slice with the figures of the whole table; suspects show the
+ * pass before until then; nothing to do once it ended.
+ */
+START_TEST(test_session_steps)
+{
+	struct mt_config cfg;
+	struct mt_session *s = NULL;
+	struct mt_suspect *out = NULL;
+	uint64_t untracked, cursor;
+	const uint64_t n = 2 * SITE_SLICE + 100;
+	struct truth w;
+	unsigned steps = 0;
+	long gap;
+	ssize_t k;
+
+	mt_config_default(&cfg);
+	ck_assert_int_eq(mt_session_new(&cfg, &s), 0);
+	/* Nothing under way: a step does nothing and asks for no other. */
+	ck_assert_int_eq(mt_session_sites_step(s), 0);
+	for (uint64_t i = 0; i < n; i++)
+		map(&s->maps, ent(2 * i, 1, 7, 100, 1 + (int64_t)i, MT_MAP_ANON));
+	ck_assert_int_eq(sites_sample(s, 10 * SEC), 0);
+	ck_assert_uint_eq(s->sites.shown, 0);
+	do {
+		gap = mt_session_sites_step(s);
+		steps++;
+		if (steps == 1) {
+			/* Due again meanwhile: the pass under way goes on, none begins. */
+			cursor = s->sites.cursor;
+			ck_assert_uint_gt(cursor, B);
+			ck_assert_int_eq(sites_sample(s, 100 * SEC), 0);
+			ck_assert_uint_eq(s->sites.cursor, cursor);
+			/* Suspects show no pass yet. */
+			k = mt_session_suspects(s, &out, &untracked);
+			ck_assert_int_eq(k, 0);
+			free(out);
+			/* Changes behind the cursor and ahead of it, between two steps. */
+			ck_assert_int_eq(maps_unmap(&s->maps, B, 2 * PG), 0);
+			map(&s->maps, ent(1, 1, 7, 100, 5, MT_MAP_ANON));
+			map(&s->maps, ent(2 * n + 1, 3, 7, 100, 6, MT_MAP_ANON));
+			map(&s->maps, ent(2 * n + 9, 1, 8, 101, 7, MT_MAP_ANON));
+		}
+		ck_assert(gap == 0 || gap == SITE_GAP_NS);
+	} while (gap);
+	/* A slice per step: the last one ends the pass. */
+	ck_assert_uint_eq(steps, (n + 2 + SITE_SLICE - 1) / SITE_SLICE);
+	ck_assert_uint_eq(s->sites.shown, 2);
+	w = truth(&s->maps, 7, 100);
+	ck_assert_uint_eq(find(&s->sites, 7, 100)->bytes, w.bytes);
+	ck_assert_uint_eq(find(&s->sites, 7, 100)->count, w.count);
+	ck_assert_uint_eq(find(&s->sites, 7, 100)->count, n + 1);
+	/* The oldest counted went where the pass had been: no younger than the table's now. */
+	ck_assert_int_ge(find(&s->sites, 7, 100)->oldest_ns, 1);
+	ck_assert_int_le(find(&s->sites, 7, 100)->oldest_ns, w.oldest);
+	ck_assert_uint_eq(find(&s->sites, 8, 101)->bytes, PG);
+	k = mt_session_suspects(s, &out, &untracked);
+	ck_assert_int_eq(k, 2);
+	free(out);
+	/* Ended: no step to take, and the next pass is not due before its period. */
+	ck_assert_int_eq(mt_session_sites_step(s), 0);
+	ck_assert_int_eq(sites_sample(s, 10 * SEC + SITE_PERIOD_NS / 2), 0);
+	ck_assert_int_eq(mt_session_sites_step(s), 0);
+	ck_assert_int_eq(sites_sample(s, 10 * SEC + SITE_PERIOD_NS), 0);
+	ck_assert_int_eq(mt_session_sites_step(s), SITE_GAP_NS);
+	mt_session_free(s);
+}
+END_TEST
+
 Suite *sites_suite(void)
 {
 	Suite *su = suite_create("sites");
@@ -363,6 +435,7 @@ Suite *sites_suite(void)
 	tcase_add_test(tc, test_pass_through_changes);
 	tcase_add_test(tc, test_pass_table_full);
 	tcase_add_test(tc, test_verdicts_through_passes);
+	tcase_add_test(tc, test_session_steps);
 	suite_add_tcase(su, tc);
 	return su;
 }

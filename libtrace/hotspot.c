@@ -350,7 +350,8 @@ static int interp_bci(hs_read_fn rd, void *arg, const struct hs_layout *l, uint6
 
 /* Walk Java frames; see hotspot.h. */
 unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
-		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max)
+		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, int32_t *ids,
+		 unsigned max)
 {
 	uint64_t p = *pc, s = *sp, f = *fp;
 	unsigned n = 0;
@@ -364,11 +365,21 @@ unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const stru
 
 			if (!f || !method || method >> 47)
 				break;
+			if (ids)
+				ids[n] = -1;
 			out[n++] = HS_INTERP_MAKE(method, interp_bci(rd, arg, l, f, method));
 			np = rd_word(rd, arg, f + 8);
 			ns = rd_word(rd, arg, f + 8 * INTERP_SENDER_SP_SLOT);
 			nf = rd_word(rd, arg, f);
 		} else if ((cb = find_blob(rd, arg, l, rt, p))) {
+			int32_t cid = -1;
+
+			/* The id is in the header the frame size is read from. */
+			if (ids && l->nm_compile_id >= 0 && blob_is_nmethod(rd, arg, l, cb) &&
+			    rd(arg, cb + (uint64_t)l->nm_compile_id, &cid, sizeof(cid)) < 0)
+				cid = -1;
+			if (ids)
+				ids[n] = cid;
 			out[n++] = p;
 			if (rd(arg, cb + (uint64_t)l->cb_frame_size, &words, sizeof(words)) < 0)
 				break;
@@ -798,10 +809,29 @@ void hs_names_free(struct hs_names *c)
 	free(c);
 }
 
+/* The cache entry for KEY and code ID (any code: ID NULL), or NULL. */
+static struct hs_name *name_find(struct hs_name *e, uint64_t key, const struct hs_code_id *id)
+{
+	for (; e; e = e->next)
+		if (e->key == key && (!id || (e->id.blob == id->blob &&
+					      e->id.compile_id == id->compile_id)))
+			return e;
+	return NULL;
+}
+
+/* The cache entry for KEY of the compilation CID, whatever its blob, or NULL. */
+static struct hs_name *name_find_compile(struct hs_name *e, uint64_t key, int64_t cid)
+{
+	for (; e; e = e->next)
+		if (e->key == key && e->id.compile_id == cid)
+			return e;
+	return NULL;
+}
+
 /* Name a frame from the cache or the JVM; see hotspot.h. */
 int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_layout *l,
-		 const struct hs_runtime *rt, int interp, uint64_t value, int first, char *buf,
-		 size_t size, unsigned *resolved)
+		 const struct hs_runtime *rt, int interp, uint64_t value, int64_t compile_id,
+		 int first, char *buf, size_t size, unsigned *resolved)
 {
 	uint64_t key = interp ? value | HS_TAG_INTERP : value - (first ? 0 : 1);
 	struct hs_name *e, **at = &c->b[(key >> 3) % NAME_BUCKETS];
@@ -809,13 +839,23 @@ int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_l
 	int have_id = 0;
 	char name[2048];
 
-	for (e = *at; e && e->key != key; e = e->next)
-		;
+	if (interp)
+		compile_id = -1;
+	/* The compilation the stack was taken in, named before. */
+	if (compile_id >= 0 && (e = name_find_compile(*at, key, compile_id))) {
+		snprintf(buf, size, "%s", e->name);
+		return 0;
+	}
 	if (!interp)
 		have_id = hs_code_id(rd, arg, l, rt, value, !first, &id) == 0;
+	/* Other code there now: its name is not this frame's. */
+	if (compile_id >= 0 && have_id && id.compile_id != compile_id) {
+		snprintf(buf, size, "[compiled code since freed] 0x%llx", (unsigned long long)value);
+		return 0;
+	}
 	/* Cached, and the same code is still there (or nothing can be read to say otherwise). */
-	if (e && (interp || !have_id ||
-		  (e->id.blob == id.blob && e->id.compile_id == id.compile_id))) {
+	e = name_find(*at, key, interp || !have_id ? NULL : &id);
+	if (e) {
 		snprintf(buf, size, "%s", e->name);
 		return 0;
 	}
@@ -832,15 +872,11 @@ int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_l
 	}
 	if (resolved)
 		(*resolved)++;
-	if (e) { /* the code at this pc was freed, and other code put there */
-		char *dup = strdup(name);
-
-		if (dup) {
-			free(e->name);
-			e->name = dup;
-			e->id = id;
-		}
-	} else if ((e = calloc(1, sizeof(*e))) && (e->name = strdup(name))) {
+	/*
+	 * Code freed and other code put at this pc gets an entry of its own,
+	 * newest first: stacks taken in the old code still find its name.
+	 */
+	if ((e = calloc(1, sizeof(*e))) && (e->name = strdup(name))) {
 		e->key = key;
 		e->id = id;
 		e->next = *at;
@@ -1108,19 +1144,19 @@ int hs_target_in_code(const struct hs_target *t, uint64_t pc)
 
 /* Walk a stopped thread's Java frames; see hotspot.h. */
 unsigned hs_target_walk(struct hs_target *t, hs_read_fn rd, void *arg, uint64_t *pc,
-			uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max)
+			uint64_t *sp, uint64_t *fp, uint64_t *out, int32_t *ids, unsigned max)
 {
 	if (!rd) {
 		pages_reset(&t->walk);
 		rd = target_read;
 		arg = &t->walk;
 	}
-	return hs_walk(rd, arg, &t->layout, &t->rt, pc, sp, fp, out, max);
+	return hs_walk(rd, arg, &t->layout, &t->rt, pc, sp, fp, out, ids, max);
 }
 
 /* Name a frame; see hotspot.h. */
-int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, char *buf,
-		  size_t size)
+int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int64_t compile_id, int first,
+		  char *buf, size_t size)
 {
 	uint64_t key = interp ? value : value - (first ? 0 : 1);
 	struct hs_target *t;
@@ -1136,7 +1172,7 @@ int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, c
 		    (t->names || (t->names = hs_names_new()))) {
 			pages_reset(&t->query);
 			ret = hs_names_get(t->names, target_read, &t->query, &t->layout, &t->rt,
-					   interp, value, first, buf, size, NULL);
+					   interp, value, compile_id, first, buf, size, NULL);
 		}
 		pthread_mutex_unlock(&t->lock);
 	}

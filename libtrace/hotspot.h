@@ -26,6 +26,15 @@
 	(HS_TAG_INTERP | ((bci) >= 0 && (bci) < 0x7ffe ? (uint64_t)((bci) + 1) << 47 : 0) | (method))
 /* struct frame's obj for an interpreted frame; off is the value less the tag. */
 #define HS_FRAME_INTERP UINT64_MAX
+/*
+ * struct frame's obj for a pc in an nmethod whose compile id was read at
+ * the stop: the tag and the id (off is the pc).  The id tells the code
+ * there then from code compiled later into the same space.
+ */
+#define HS_FRAME_NMETHOD (1ull << 63)
+#define HS_FRAME_NMETHOD_MAKE(id) (HS_FRAME_NMETHOD | (uint32_t)(id))
+#define HS_FRAME_IS_NMETHOD(obj) ((obj) >> 32 == HS_FRAME_NMETHOD >> 32)
+#define HS_FRAME_COMPILE_ID(obj) ((int64_t)(int32_t)(uint32_t)(obj))
 
 /* Read LEN bytes of target memory at ADDR into BUF; 0, or -1 when unreadable. */
 typedef int (*hs_read_fn)(void *arg, uint64_t addr, void *buf, size_t len);
@@ -109,12 +118,15 @@ int hs_in_code(const struct hs_runtime *rt, uint64_t pc);
  * Walk Java frames from the frame at *PC with stack pointer *SP and frame
  * pointer *FP (the values this frame holds, as an unwinder recovers them).
  * Writes up to MAX entries to OUT: an interpreted frame as HS_TAG_INTERP |
- * its Method*, any other as its pc.  Stops at the first pc outside the
- * JVM's code and leaves there the frame it found (*PC 0: the walk failed).
- * Returns the number of entries written.
+ * its Method*, any other as its pc; IDS (may be NULL) gets for each entry
+ * the compile id of the nmethod it is in, read from the header the frame
+ * size comes from, or -1 (interpreted, a stub, no id in the layout).
+ * Stops at the first pc outside the JVM's code and leaves there the frame
+ * it found (*PC 0: the walk failed).  Returns the number of entries written.
  */
 unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
-		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max);
+		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, int32_t *ids,
+		 unsigned max);
 
 /* Name the Java method at METHOD: "pkg.Class.name(Sig)Ret" into BUF; 0 or -1. */
 int hs_method_name(hs_read_fn rd, void *arg, const struct hs_layout *l, uint64_t method,
@@ -160,9 +172,9 @@ int hs_code_id(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct
  * Names already found, per JVM: an interpreted frame's by its Method* and
  * bci, a pc's by the pc and the hs_code_id() of the code there when it
  * was named.  A name is reused only while that code is still there; code
- * that has since been freed and replaced is named again.  Where the code
- * cannot be read any more (the JVM exited, the space is free), the last
- * name found stands.
+ * that has since been freed and replaced is named again, and the old name
+ * is kept beside the new.  Where the code cannot be read any more (the JVM
+ * exited, the space is free), the last name found stands.
  */
 struct hs_names;
 struct hs_names *hs_names_new(void);
@@ -170,11 +182,15 @@ void hs_names_free(struct hs_names *c);
 /*
  * Name a frame as hs_frame_name() does, from cache C or by reading the
  * JVM through RD; 0 when named, -1 otherwise.  RESOLVED (may be NULL)
- * counts the names read from the JVM rather than the cache.
+ * counts the names read from the JVM rather than the cache.  COMPILE_ID,
+ * for a pc, is the id of the nmethod there when the stack was taken (-1:
+ * unknown): the name of that compilation, from the cache or while it is
+ * still there; if other code has taken its place since, not that code's
+ * name but "[compiled code since freed] 0xPC".
  */
 int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_layout *l,
-		 const struct hs_runtime *rt, int interp, uint64_t value, int first, char *buf,
-		 size_t size, unsigned *resolved);
+		 const struct hs_runtime *rt, int interp, uint64_t value, int64_t compile_id,
+		 int first, char *buf, size_t size, unsigned *resolved);
 
 /* The target side: one traced JVM (hotspot.c). */
 struct mt_session;
@@ -188,17 +204,18 @@ struct hs_target *hs_target_get(struct mt_session *s, pid_t pid);
  * through T's own page cache.
  */
 unsigned hs_target_walk(struct hs_target *t, hs_read_fn rd, void *arg, uint64_t *pc,
-			uint64_t *sp, uint64_t *fp, uint64_t *out, unsigned max);
+			uint64_t *sp, uint64_t *fp, uint64_t *out, int32_t *ids, unsigned max);
 /* Is PC in T's code?  T may be NULL. */
 int hs_target_in_code(const struct hs_target *t, uint64_t pc);
 /*
  * Name a frame at query time: an interpreted one (INTERP, VALUE its
  * Method* and bci as HS_INTERP_MAKE() packs them) or a pc, which may name
- * several frames, one a line (hs_code_name()); names are cached per JVM.
- * 0 when named, -1 otherwise.
+ * several frames, one a line (hs_code_name()), with COMPILE_ID as
+ * hs_names_get() takes it; names are cached per JVM.  0 when named, -1
+ * otherwise.
  */
-int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int first, char *buf,
-		  size_t size);
+int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int64_t compile_id, int first,
+		  char *buf, size_t size);
 /* Whether a JVM of process PID is read from its structures (any thread). */
 int hs_readable(struct mt_session *s, pid_t pid);
 /* Forget every JVM of S. */

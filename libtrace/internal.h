@@ -147,7 +147,8 @@ struct task {
 
 /*
  * One frame: an offset in an object's file, or (obj 0) an absolute pc, or
- * (obj HS_FRAME_INTERP) an interpreted Java frame's Method*.
+ * (obj HS_FRAME_INTERP) an interpreted Java frame's Method*, or (obj
+ * HS_FRAME_NMETHOD_MAKE(id)) a pc in the nmethod of compile id ID.
  */
 struct frame {
 	uint64_t obj;
@@ -207,7 +208,7 @@ struct stack_table {
 
 /* Stacks (stacks.c); tracer thread with the lock held, or queries under it. */
 void stack_refresh(struct mt_session *s, pid_t pid);
-uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, unsigned n);
+uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, const int32_t *ids, unsigned n);
 unsigned stack_get(const struct mt_session *s, uint32_t id, struct frame *out, unsigned max);
 void stack_free(struct stack_table *st);
 
@@ -225,12 +226,13 @@ const struct region *stack_region(const struct mt_session *s, uint64_t pc);
 
 /*
  * Unwinding (unwind.c): the native stack of stopped task T, innermost
- * first.  With PROBE, stop after that many frames unless they already show
- * the direct-memory path (stack_is_direct()).
+ * first, with IDS[i] the compile id of the nmethod PCS[i] is in (-1: none;
+ * see hs_walk()).  With PROBE, stop after that many frames unless they
+ * already show the direct-memory path (stack_is_direct()).
  */
 struct task;
-unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max,
-			unsigned probe);
+unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, int32_t *ids,
+			unsigned max, unsigned probe);
 
 /* Direct memory (direct.c). */
 /* Find the direct-memory path's functions in libjvm object O (tracer thread, lock held). */

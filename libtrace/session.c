@@ -497,6 +497,7 @@ static int direct_candidate(const struct mt_session *s, const struct mt_event *e
 static void capture_stack(struct mt_session *s, struct task *t)
 {
 	uint64_t pcs[MT_STACK_MAX];
+	int32_t ids[MT_STACK_MAX];
 	unsigned n, probe = 0;
 	int direct = 0;
 
@@ -512,14 +513,14 @@ static void capture_stack(struct mt_session *s, struct task *t)
 		stack_refresh(s, t->tid); /* its own maps: the leader may be gone */
 		pthread_mutex_unlock(&s->lock);
 	}
-	n = unwind_capture(s, t, pcs, s->cfg.stack_depth, probe);
+	n = unwind_capture(s, t, pcs, ids, s->cfg.stack_depth, probe);
 	if (s->jvm)
 		direct = stack_is_direct(s, pcs, n);
 	t->pending.direct = (uint8_t)direct;
 	if (probe && !direct)
 		return;
 	pthread_mutex_lock(&s->lock);
-	t->pending.stack_id = stack_intern(s, pcs, n);
+	t->pending.stack_id = stack_intern(s, pcs, ids, n);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -213,8 +213,8 @@ const struct region *stack_region(const struct mt_session *s, uint64_t pc)
 	return NULL;
 }
 
-/* Turn PC into a frame using the snapshot. */
-static struct frame stack_frame(const struct mt_session *s, uint64_t pc)
+/* Turn PC, in the nmethod of compile id ID (-1: none known), into a frame using the snapshot. */
+static struct frame stack_frame(const struct mt_session *s, uint64_t pc, int32_t id)
 {
 	const struct region *r;
 
@@ -223,11 +223,14 @@ static struct frame stack_frame(const struct mt_session *s, uint64_t pc)
 	r = stack_region(s, pc);
 	if (r && r->obj)
 		return (struct frame){r->obj, pc - r->start + r->offset};
-	return (struct frame){0, pc};
+	return (struct frame){id >= 0 ? HS_FRAME_NMETHOD_MAKE(id) : 0, pc};
 }
 
-/* Intern the stack of N pcs; returns its id, 0 when it cannot be stored. */
-uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, unsigned n)
+/*
+ * Intern the stack of N pcs, IDS (may be NULL) the compile id of each
+ * one's nmethod or -1; returns its id, 0 when it cannot be stored.
+ */
+uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, const int32_t *ids, unsigned n)
 {
 	struct stack_table *st = &s->stacks;
 	struct frame f[MT_STACK_MAX];
@@ -239,7 +242,7 @@ uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, unsigned n)
 	if (n > MT_STACK_MAX)
 		n = MT_STACK_MAX;
 	for (unsigned i = 0; i < n; i++)
-		f[i] = stack_frame(s, pcs[i]);
+		f[i] = stack_frame(s, pcs[i], ids ? ids[i] : -1);
 	h = stack_hash(f, n);
 	/* Open addressing, kept at most half full. */
 	if (2 * (st->nstacks + 1) > st->hash_cap) {
@@ -283,7 +286,7 @@ uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, unsigned n)
 	memcpy(k->frames, f, n * sizeof(*f));
 	/* A frame in anonymous memory: JIT code that a perf map may name (perfmap.c). */
 	for (unsigned i = 0; i < n; i++)
-		if (!f[i].obj) {
+		if (!f[i].obj || HS_FRAME_IS_NMETHOD(f[i].obj)) {
 			perf_map_want(s);
 			break;
 		}

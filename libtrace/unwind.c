@@ -621,11 +621,12 @@ static int segment_start(struct mt_session *s, struct task *t, struct unwind_cac
 }
 
 /*
- * Capture up to MAX pcs of stopped task T, innermost first; with PROBE,
- * stop after PROBE unless they pass through the direct-memory path.
+ * Capture up to MAX pcs of stopped task T, innermost first, and their
+ * nmethods' compile ids in IDS; with PROBE, stop after PROBE unless they
+ * pass through the direct-memory path.
  */
-unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, unsigned max,
-			unsigned probe)
+unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, int32_t *ids,
+			unsigned max, unsigned probe)
 {
 	static unw_accessors_t accessors;
 	struct unwind_cache *c;
@@ -687,6 +688,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		if (first && c->resumed) {
 			/* The frame the walk ended at: the step must not skip it. */
 			first = 0;
+			ids[n] = -1;
 			pcs[n++] = ip;
 			continue;
 		}
@@ -696,6 +698,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 			jvm = hs_target_get(s, t->pid);
 		}
 		if (!hs_target_in_code(jvm, ip) || !sp) {
+			ids[n] = -1;
 			pcs[n++] = ip;
 			if (probe_fails(s, pcs, n, probe, &probed))
 				break;
@@ -705,7 +708,8 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uns
 		c->pc = ip;
 		c->sp = sp;
 		c->fp = fp;
-		n += hs_target_walk(jvm, walk_read, c, &c->pc, &c->sp, &c->fp, pcs + n, max - n);
+		n += hs_target_walk(jvm, walk_read, c, &c->pc, &c->sp, &c->fp, pcs + n, ids + n,
+				    max - n);
 		c->resumed = 1;
 		if (probe_fails(s, pcs, n, probe, &probed))
 			break;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdio.h>
 
 #include "hotspot.h"
 #include "unit.h"
@@ -240,6 +241,7 @@ END_TEST
 START_TEST(test_walk_and_names)
 {
 	uint64_t sym[HS_NSYMS], out[8], pc, sp, fp;
+	int32_t ids[8];
 	struct hs_layout l;
 	struct hs_runtime rt;
 	char name[256];
@@ -261,23 +263,31 @@ START_TEST(test_walk_and_names)
 	pc = (uintptr_t)heap_mem + (4 << SEG) + 10;
 	sp = (uintptr_t)&stack[0];
 	fp = 0x42;
-	n = hs_walk(local_read, NULL, &l, &rt, &pc, &sp, &fp, out, 8);
+	n = hs_walk(local_read, NULL, &l, &rt, &pc, &sp, &fp, out, ids, 8);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_uint_eq(out[0], (uintptr_t)heap_mem + (4 << SEG) + 10);
 	ck_assert_uint_eq(out[1], HS_TAG_INTERP | (uintptr_t)&m_run);
+	/* The nmethod's compile id, read at the walk; none for the interpreted frame. */
+	ck_assert_int_eq(ids[0], 7);
+	ck_assert_int_eq(ids[1], -1);
 	ck_assert_uint_eq(pc, 0x12345678);
 	ck_assert_uint_eq(sp, (uintptr_t)&stack[14]);
 	ck_assert_uint_eq(fp, (uintptr_t)&stack[20]);
+	/* The same walk without ids. */
+	pc = (uintptr_t)heap_mem + (4 << SEG) + 10;
+	sp = (uintptr_t)&stack[0];
+	fp = 0x42;
+	ck_assert_uint_eq(hs_walk(local_read, NULL, &l, &rt, &pc, &sp, &fp, out, NULL, 8), 2);
 
 	/* At most MAX entries. */
 	pc = (uintptr_t)heap_mem + (4 << SEG) + 10;
 	sp = (uintptr_t)&stack[0];
-	ck_assert_uint_eq(hs_walk(local_read, NULL, &l, &rt, &pc, &sp, &fp, out, 1), 1);
+	ck_assert_uint_eq(hs_walk(local_read, NULL, &l, &rt, &pc, &sp, &fp, out, NULL, 1), 1);
 
 	/* A pc in a free part of the heap: no frame, and nothing to go on with. */
 	pc = (uintptr_t)heap_mem + (7 << SEG);
 	sp = (uintptr_t)&stack[0];
-	ck_assert_uint_eq(hs_walk(local_read, NULL, &l, &rt, &pc, &sp, &fp, out, 8), 0);
+	ck_assert_uint_eq(hs_walk(local_read, NULL, &l, &rt, &pc, &sp, &fp, out, NULL, 8), 0);
 	ck_assert_uint_eq(pc, 0);
 
 	ck_assert_int_eq(hs_method_name(local_read, NULL, &l, (uintptr_t)&m_run, name, sizeof(name)),
@@ -409,12 +419,12 @@ START_TEST(test_names_recycled_address)
 	ck_assert_uint_eq(id.blob, (uintptr_t)b);
 	ck_assert_int_eq(id.compile_id, 7);
 
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	ck_assert_uint_eq(resolved, 1);
 	/* Asked again, the same code still there: from the cache. */
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	ck_assert_uint_eq(resolved, 1);
@@ -422,7 +432,7 @@ START_TEST(test_names_recycled_address)
 	/* Freed: the segment map marks the block free; the last name stands. */
 	memset(segmap, 0xff, sizeof(segmap));
 	ck_assert_int_eq(hs_code_id(local_read, NULL, &l, &rt, pc, 1, &id), -1);
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	ck_assert_uint_eq(resolved, 1);
@@ -431,11 +441,11 @@ START_TEST(test_names_recycled_address)
 	b = make_jvm();
 	b->method = &m_run;
 	b->compile_id = 8;
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
 	ck_assert_uint_eq(resolved, 2);
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
 	ck_assert_uint_eq(resolved, 2);
@@ -444,6 +454,71 @@ START_TEST(test_names_recycled_address)
 	l.nm_compile_id = -1;
 	ck_assert_int_eq(hs_code_id(local_read, NULL, &l, &rt, pc, 1, &id), 0);
 	ck_assert_int_eq(id.compile_id, -1);
+	hs_names_free(c);
+}
+END_TEST
+
+/*
+ * A stack taken while compile 7 (leakOne) sat at a pc, named after it was
+ * freed and compile 8 (run) put there: never run's name; leakOne's when
+ * the cache has it, else the frame is shown as code since freed.
+ */
+START_TEST(test_names_captured_compile_id)
+{
+	uint64_t sym[HS_NSYMS], pc;
+	struct hs_layout l;
+	struct hs_runtime rt;
+	struct hs_names *c = hs_names_new(), *fresh = hs_names_new();
+	struct blob *b;
+	char name[256], freed[64];
+	unsigned resolved = 0;
+
+	symbols(sym);
+	make_jvm();
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(fresh);
+	ck_assert_int_eq(hs_layout_read(local_read, NULL, sym, &l), 0);
+	ck_assert_int_eq(hs_runtime_read(local_read, NULL, &l, &rt), 0);
+	pc = (uintptr_t)heap_mem + (4 << SEG) + 10;
+	snprintf(freed, sizeof(freed), "[compiled code since freed] 0x%llx", (unsigned long long)pc);
+
+	/* Compile 7 there: named while it is. */
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 7, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
+	ck_assert_uint_eq(resolved, 1);
+
+	/* Freed, and compile 8 (another method) put at the same address. */
+	b = make_jvm();
+	b->method = &m_run;
+	b->compile_id = 8;
+	/* A stack of compile 8 gets run's name... */
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 8, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
+	ck_assert_uint_eq(resolved, 2);
+	/* ... one of compile 7 still leakOne's, from the cache. */
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 7, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
+	ck_assert_uint_eq(resolved, 2);
+	/* A frame with no id taken is named by the code there now, as before. */
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
+				      &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
+
+	/* Compile 7 never named before it was freed: not run's name, but a marker. */
+	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, 7, 0, name,
+				      sizeof(name), &resolved), 0);
+	ck_assert_str_eq(name, freed);
+	/* Nor does naming compile 8 afterwards change that. */
+	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, 8, 0, name,
+				      sizeof(name), &resolved), 0);
+	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
+	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, 7, 0, name,
+				      sizeof(name), &resolved), 0);
+	ck_assert_str_eq(name, freed);
+	hs_names_free(fresh);
 	hs_names_free(c);
 }
 END_TEST
@@ -457,6 +532,7 @@ Suite *hotspot_suite(void)
 	tcase_add_test(tc, test_walk_and_names);
 	tcase_add_test(tc, test_lines);
 	tcase_add_test(tc, test_names_recycled_address);
+	tcase_add_test(tc, test_names_captured_compile_id);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -49,7 +49,7 @@ START_TEST(test_intern_frames)
 {
 	uint64_t pcs[] = {0x400123, 0x7f0000000456, 0x12345, HS_TAG_INTERP | 0x7000};
 	struct frame f[8];
-	uint32_t id = stack_intern(s, pcs, 4);
+	uint32_t id = stack_intern(s, pcs, NULL, 4);
 
 	ck_assert_uint_eq(id, 1);
 	ck_assert_uint_eq(stack_get(s, id, f, 8), 4);
@@ -70,17 +70,42 @@ START_TEST(test_intern_frames)
 }
 END_TEST
 
+/* A pc in an nmethod keeps the compile id read at the stop; it tells stacks apart. */
+START_TEST(test_intern_compile_ids)
+{
+	uint64_t pcs[] = {0x12345, 0x400123, 0x12345};
+	int32_t ids[] = {9, 4, -1}, other[] = {10, 4, -1};
+	struct frame f[4];
+	uint32_t id = stack_intern(s, pcs, ids, 3);
+
+	ck_assert_uint_eq(id, 1);
+	ck_assert_uint_eq(stack_get(s, id, f, 4), 3);
+	ck_assert(HS_FRAME_IS_NMETHOD(f[0].obj));
+	ck_assert_int_eq(HS_FRAME_COMPILE_ID(f[0].obj), 9);
+	ck_assert_uint_eq(f[0].off, 0x12345);
+	/* In an object's region: no nmethod there, whatever the id says. */
+	ck_assert_uint_eq(f[1].obj, 1);
+	/* No id: the pc alone, as before. */
+	ck_assert_uint_eq(f[2].obj, 0);
+	ck_assert(!HS_FRAME_IS_NMETHOD(HS_FRAME_INTERP));
+	/* The same pcs in another compilation: another stack. */
+	ck_assert_uint_eq(stack_intern(s, pcs, other, 3), 2);
+	ck_assert_uint_eq(stack_intern(s, pcs, ids, 3), 1);
+	ck_assert_uint_eq(stack_intern(s, pcs, NULL, 3), 3);
+}
+END_TEST
+
 START_TEST(test_intern_same_and_different)
 {
 	uint64_t a[] = {0x400010, 0x400020}, b[] = {0x400010, 0x400030};
 	uint64_t c[] = {0x400010, 0x400020, 0x400030};
 
-	ck_assert_uint_eq(stack_intern(s, a, 2), 1);
-	ck_assert_uint_eq(stack_intern(s, b, 2), 2);
-	ck_assert_uint_eq(stack_intern(s, a, 2), 1);
-	ck_assert_uint_eq(stack_intern(s, c, 3), 3); /* a prefix is another stack */
-	ck_assert_uint_eq(stack_intern(s, c, 2), 1);
-	ck_assert_uint_eq(stack_intern(s, a, 0), 0); /* no frames: no stack */
+	ck_assert_uint_eq(stack_intern(s, a, NULL, 2), 1);
+	ck_assert_uint_eq(stack_intern(s, b, NULL, 2), 2);
+	ck_assert_uint_eq(stack_intern(s, a, NULL, 2), 1);
+	ck_assert_uint_eq(stack_intern(s, c, NULL, 3), 3); /* a prefix is another stack */
+	ck_assert_uint_eq(stack_intern(s, c, NULL, 2), 1);
+	ck_assert_uint_eq(stack_intern(s, a, NULL, 0), 0); /* no frames: no stack */
 }
 END_TEST
 
@@ -91,7 +116,7 @@ START_TEST(test_get_unknown_ids)
 
 	ck_assert_uint_eq(stack_get(s, 0, f, 2), 0);
 	ck_assert_uint_eq(stack_get(s, 1, f, 2), 0);
-	ck_assert_uint_eq(stack_intern(s, a, 1), 1);
+	ck_assert_uint_eq(stack_intern(s, a, NULL, 1), 1);
 	ck_assert_uint_eq(stack_get(s, 1, f, 2), 1);
 	ck_assert_uint_eq(stack_get(s, 2, f, 2), 0);
 }
@@ -104,11 +129,11 @@ START_TEST(test_too_deep_is_cut)
 
 	for (unsigned i = 0; i < MT_STACK_MAX + 5; i++)
 		pcs[i] = 0x100000 + i;
-	ck_assert_uint_eq(stack_intern(s, pcs, MT_STACK_MAX + 5), 1);
+	ck_assert_uint_eq(stack_intern(s, pcs, NULL, MT_STACK_MAX + 5), 1);
 	ck_assert_uint_eq(stack_get(s, 1, f, MT_STACK_MAX + 5), MT_STACK_MAX);
 	/* Equal in the first MT_STACK_MAX frames: the same stack. */
 	pcs[MT_STACK_MAX + 1] = 0;
-	ck_assert_uint_eq(stack_intern(s, pcs, MT_STACK_MAX + 3), 1);
+	ck_assert_uint_eq(stack_intern(s, pcs, NULL, MT_STACK_MAX + 3), 1);
 }
 END_TEST
 
@@ -121,12 +146,12 @@ START_TEST(test_many_stacks_through_rehash)
 	for (uint32_t i = 0; i < N; i++) {
 		pcs[0] = 0x1000 + i;
 		pcs[1] = 0x2000000 + (i % 7);
-		ck_assert_uint_eq(stack_intern(s, pcs, 2), i + 1);
+		ck_assert_uint_eq(stack_intern(s, pcs, NULL, 2), i + 1);
 	}
 	for (uint32_t i = 0; i < N; i++) {
 		pcs[0] = 0x1000 + i;
 		pcs[1] = 0x2000000 + (i % 7);
-		ck_assert_uint_eq(stack_intern(s, pcs, 2), i + 1);
+		ck_assert_uint_eq(stack_intern(s, pcs, NULL, 2), i + 1);
 		ck_assert_uint_eq(stack_get(s, i + 1, f, 2), 2);
 		ck_assert_uint_eq(f[0].off, 0x1000 + i);
 	}
@@ -143,6 +168,7 @@ Suite *stacks_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_region_lookup);
 	tcase_add_test(tc, test_intern_frames);
+	tcase_add_test(tc, test_intern_compile_ids);
 	tcase_add_test(tc, test_intern_same_and_different);
 	tcase_add_test(tc, test_get_unknown_ids);
 	tcase_add_test(tc, test_too_deep_is_cut);

@@ -350,14 +350,14 @@ static int interp_bci(hs_read_fn rd, void *arg, const struct hs_layout *l, uint6
 
 /* Walk Java frames; see hotspot.h. */
 unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
-		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, int32_t *ids,
+		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, uint64_t *ids,
 		 unsigned max)
 {
 	uint64_t p = *pc, s = *sp, f = *fp;
 	unsigned n = 0;
 
 	while (n < max && hs_in_code(rt, p)) {
-		uint64_t np, ns, nf, cb;
+		uint64_t np, ns, nf, cb, cm;
 		int32_t words = 0;
 
 		if (p >= rt->interp_lo && p < rt->interp_hi) {
@@ -365,8 +365,11 @@ unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const stru
 
 			if (!f || !method || method >> 47)
 				break;
-			if (ids)
-				ids[n] = -1;
+			/* interp_bci() reads the same word. */
+			if (ids && (cm = rd_word(rd, arg, method + (uint64_t)l->m_const)) && !(cm >> 47))
+				ids[n] = HS_FRAME_INTERP_MAKE(cm);
+			else if (ids)
+				ids[n] = 0;
 			out[n++] = HS_INTERP_MAKE(method, interp_bci(rd, arg, l, f, method));
 			np = rd_word(rd, arg, f + 8);
 			ns = rd_word(rd, arg, f + 8 * INTERP_SENDER_SP_SLOT);
@@ -375,11 +378,12 @@ unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const stru
 			int32_t cid = -1;
 
 			/* The id is in the header the frame size is read from. */
-			if (ids && l->nm_compile_id >= 0 && blob_is_nmethod(rd, arg, l, cb) &&
-			    rd(arg, cb + (uint64_t)l->nm_compile_id, &cid, sizeof(cid)) < 0)
-				cid = -1;
 			if (ids)
-				ids[n] = cid;
+				ids[n] = l->nm_compile_id >= 0 && blob_is_nmethod(rd, arg, l, cb) &&
+						 rd(arg, cb + (uint64_t)l->nm_compile_id, &cid,
+						    sizeof(cid)) == 0 && cid >= 0
+					 ? HS_FRAME_NMETHOD_MAKE(cid)
+					 : 0;
 			out[n++] = p;
 			if (rd(arg, cb + (uint64_t)l->cb_frame_size, &words, sizeof(words)) < 0)
 				break;
@@ -830,31 +834,51 @@ static struct hs_name *name_find_compile(struct hs_name *e, uint64_t key, int64_
 
 /* Name a frame from the cache or the JVM; see hotspot.h. */
 int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_layout *l,
-		 const struct hs_runtime *rt, int interp, uint64_t value, int64_t compile_id,
-		 int first, char *buf, size_t size, unsigned *resolved)
+		 const struct hs_runtime *rt, int interp, uint64_t value, uint64_t obj, int first,
+		 char *buf, size_t size, unsigned *resolved)
 {
 	uint64_t key = interp ? value | HS_TAG_INTERP : value - (first ? 0 : 1);
 	struct hs_name *e, **at = &c->b[(key >> 3) % NAME_BUCKETS];
 	struct hs_code_id id = {0, -1};
 	int have_id = 0;
+	int64_t cid = -1; /* the code taken, as struct hs_code_id has it: compile id ... */
+	uint64_t cm = 0;  /* ... or an interpreted frame's ConstMethod* (in id.blob) */
 	char name[2048];
 
-	if (interp)
-		compile_id = -1;
-	/* The compilation the stack was taken in, named before. */
-	if (compile_id >= 0 && (e = name_find_compile(*at, key, compile_id))) {
+	if (interp && HS_FRAME_IS_INTERP(obj))
+		cm = HS_FRAME_CONST_METHOD(obj);
+	else if (!interp && HS_FRAME_IS_NMETHOD(obj))
+		cid = HS_FRAME_COMPILE_ID(obj);
+	/* The code the stack was taken in, named before. */
+	if ((cid >= 0 && (e = name_find_compile(*at, key, cid))) ||
+	    (cm && (e = name_find(*at, key, &(struct hs_code_id){cm, -1})))) {
 		snprintf(buf, size, "%s", e->name);
 		return 0;
 	}
-	if (!interp)
+	if (!interp) {
 		have_id = hs_code_id(rd, arg, l, rt, value, !first, &id) == 0;
+	} else if ((id.blob = rd_word(rd, arg, HS_INTERP_METHOD(value) + (uint64_t)l->m_const))) {
+		have_id = 1;
+	}
 	/* Other code there now: its name is not this frame's. */
-	if (compile_id >= 0 && have_id && id.compile_id != compile_id) {
+	if (cid >= 0 && have_id && id.compile_id != cid) {
 		snprintf(buf, size, "[compiled code since freed] 0x%llx", (unsigned long long)value);
 		return 0;
 	}
-	/* Cached, and the same code is still there (or nothing can be read to say otherwise). */
-	e = name_find(*at, key, interp || !have_id ? NULL : &id);
+	if (cm && have_id && id.blob != cm) {
+		snprintf(buf, size, "[interpreted method since freed] Method* 0x%llx",
+			 (unsigned long long)HS_INTERP_METHOD(value));
+		return 0;
+	}
+	/*
+	 * Cached, and the same code is still there, or, for a frame whose code
+	 * was not taken, nothing can be read to say otherwise (its last name
+	 * stands; another's cannot stand for code that was taken).
+	 */
+	if (have_id)
+		e = name_find(*at, key, &id);
+	else
+		e = cid < 0 && !cm ? name_find(*at, key, NULL) : NULL;
 	if (e) {
 		snprintf(buf, size, "%s", e->name);
 		return 0;
@@ -1144,7 +1168,7 @@ int hs_target_in_code(const struct hs_target *t, uint64_t pc)
 
 /* Walk a stopped thread's Java frames; see hotspot.h. */
 unsigned hs_target_walk(struct hs_target *t, hs_read_fn rd, void *arg, uint64_t *pc,
-			uint64_t *sp, uint64_t *fp, uint64_t *out, int32_t *ids, unsigned max)
+			uint64_t *sp, uint64_t *fp, uint64_t *out, uint64_t *ids, unsigned max)
 {
 	if (!rd) {
 		pages_reset(&t->walk);
@@ -1155,7 +1179,7 @@ unsigned hs_target_walk(struct hs_target *t, hs_read_fn rd, void *arg, uint64_t 
 }
 
 /* Name a frame; see hotspot.h. */
-int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int64_t compile_id, int first,
+int hs_frame_name(struct mt_session *s, int interp, uint64_t value, uint64_t obj, int first,
 		  char *buf, size_t size)
 {
 	uint64_t key = interp ? value : value - (first ? 0 : 1);
@@ -1172,7 +1196,7 @@ int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int64_t comp
 		    (t->names || (t->names = hs_names_new()))) {
 			pages_reset(&t->query);
 			ret = hs_names_get(t->names, target_read, &t->query, &t->layout, &t->rt,
-					   interp, value, compile_id, first, buf, size, NULL);
+					   interp, value, obj, first, buf, size, NULL);
 		}
 		pthread_mutex_unlock(&t->lock);
 	}

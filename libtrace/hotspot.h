@@ -24,8 +24,16 @@
 #define HS_INTERP_BCI(v) ((int)(((v) >> 47) & 0x7fff) - 1)
 #define HS_INTERP_MAKE(method, bci)                                                                \
 	(HS_TAG_INTERP | ((bci) >= 0 && (bci) < 0x7ffe ? (uint64_t)((bci) + 1) << 47 : 0) | (method))
-/* struct frame's obj for an interpreted frame; off is the value less the tag. */
+/*
+ * struct frame's obj for an interpreted frame (off is the value less the
+ * tag): HS_FRAME_INTERP, or with the Method*'s ConstMethod* read at the
+ * stop, HS_FRAME_INTERP_MAKE(it).  A Method* freed with its class and
+ * reused by another method has another ConstMethod.
+ */
 #define HS_FRAME_INTERP UINT64_MAX
+#define HS_FRAME_INTERP_MAKE(cm) ((1ull << 62) | (cm))
+#define HS_FRAME_IS_INTERP(obj) ((obj) == HS_FRAME_INTERP || (obj) >> 62 == 1)
+#define HS_FRAME_CONST_METHOD(obj) ((obj) == HS_FRAME_INTERP ? 0 : (obj) & ((1ull << 47) - 1))
 /*
  * struct frame's obj for a pc in an nmethod whose compile id was read at
  * the stop: the tag and the id (off is the pc).  The id tells the code
@@ -119,13 +127,16 @@ int hs_in_code(const struct hs_runtime *rt, uint64_t pc);
  * pointer *FP (the values this frame holds, as an unwinder recovers them).
  * Writes up to MAX entries to OUT: an interpreted frame as HS_TAG_INTERP |
  * its Method*, any other as its pc; IDS (may be NULL) gets for each entry
- * the compile id of the nmethod it is in, read from the header the frame
- * size comes from, or -1 (interpreted, a stub, no id in the layout).
+ * what tells its code from code later put in the same place, as struct
+ * frame's obj keeps it: HS_FRAME_NMETHOD_MAKE() of the compile id of the
+ * nmethod a pc is in (read from the header the frame size comes from),
+ * HS_FRAME_INTERP_MAKE() of an interpreted frame's ConstMethod*, or 0
+ * (a stub, or nothing read).
  * Stops at the first pc outside the JVM's code and leaves there the frame
  * it found (*PC 0: the walk failed).  Returns the number of entries written.
  */
 unsigned hs_walk(hs_read_fn rd, void *arg, const struct hs_layout *l, const struct hs_runtime *rt,
-		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, int32_t *ids,
+		 uint64_t *pc, uint64_t *sp, uint64_t *fp, uint64_t *out, uint64_t *ids,
 		 unsigned max);
 
 /* Name the Java method at METHOD: "pkg.Class.name(Sig)Ret" into BUF; 0 or -1. */
@@ -182,15 +193,18 @@ void hs_names_free(struct hs_names *c);
 /*
  * Name a frame as hs_frame_name() does, from cache C or by reading the
  * JVM through RD; 0 when named, -1 otherwise.  RESOLVED (may be NULL)
- * counts the names read from the JVM rather than the cache.  COMPILE_ID,
- * for a pc, is the id of the nmethod there when the stack was taken (-1:
- * unknown): the name of that compilation, from the cache or while it is
- * still there; if other code has taken its place since, not that code's
- * name but "[compiled code since freed] 0xPC".
+ * counts the names read from the JVM rather than the cache.  OBJ is the
+ * frame's struct frame obj, as the stack was taken: for a pc in an
+ * nmethod whose compile id was read then, the name of that compilation,
+ * from the cache or while it is still there, and if other code has taken
+ * its place since, not that code's name but "[compiled code since freed]
+ * 0xPC"; for an interpreted frame whose ConstMethod* was read, likewise,
+ * "[interpreted method since freed] Method* 0xADDR" once its Method* holds
+ * another.
  */
 int hs_names_get(struct hs_names *c, hs_read_fn rd, void *arg, const struct hs_layout *l,
-		 const struct hs_runtime *rt, int interp, uint64_t value, int64_t compile_id,
-		 int first, char *buf, size_t size, unsigned *resolved);
+		 const struct hs_runtime *rt, int interp, uint64_t value, uint64_t obj, int first,
+		 char *buf, size_t size, unsigned *resolved);
 
 /* The target side: one traced JVM (hotspot.c). */
 struct mt_session;
@@ -204,17 +218,17 @@ struct hs_target *hs_target_get(struct mt_session *s, pid_t pid);
  * through T's own page cache.
  */
 unsigned hs_target_walk(struct hs_target *t, hs_read_fn rd, void *arg, uint64_t *pc,
-			uint64_t *sp, uint64_t *fp, uint64_t *out, int32_t *ids, unsigned max);
+			uint64_t *sp, uint64_t *fp, uint64_t *out, uint64_t *ids, unsigned max);
 /* Is PC in T's code?  T may be NULL. */
 int hs_target_in_code(const struct hs_target *t, uint64_t pc);
 /*
  * Name a frame at query time: an interpreted one (INTERP, VALUE its
  * Method* and bci as HS_INTERP_MAKE() packs them) or a pc, which may name
- * several frames, one a line (hs_code_name()), with COMPILE_ID as
+ * several frames, one a line (hs_code_name()), with OBJ as
  * hs_names_get() takes it; names are cached per JVM.  0 when named, -1
  * otherwise.
  */
-int hs_frame_name(struct mt_session *s, int interp, uint64_t value, int64_t compile_id, int first,
+int hs_frame_name(struct mt_session *s, int interp, uint64_t value, uint64_t obj, int first,
 		  char *buf, size_t size);
 /* Whether a JVM of process PID is read from its structures (any thread). */
 int hs_readable(struct mt_session *s, pid_t pid);

@@ -147,8 +147,9 @@ struct task {
 
 /*
  * One frame: an offset in an object's file, or (obj 0) an absolute pc, or
- * (obj HS_FRAME_INTERP) an interpreted Java frame's Method*, or (obj
- * HS_FRAME_NMETHOD_MAKE(id)) a pc in the nmethod of compile id ID.
+ * (obj HS_FRAME_INTERP or HS_FRAME_INTERP_MAKE(its ConstMethod*)) an
+ * interpreted Java frame's Method*, or (obj HS_FRAME_NMETHOD_MAKE(id)) a
+ * pc in the nmethod of compile id ID.
  */
 struct frame {
 	uint64_t obj;
@@ -208,7 +209,7 @@ struct stack_table {
 
 /* Stacks (stacks.c); tracer thread with the lock held, or queries under it. */
 void stack_refresh(struct mt_session *s, pid_t pid);
-uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, const int32_t *ids, unsigned n);
+uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, const uint64_t *ids, unsigned n);
 unsigned stack_get(const struct mt_session *s, uint32_t id, struct frame *out, unsigned max);
 void stack_free(struct stack_table *st);
 
@@ -226,12 +227,12 @@ const struct region *stack_region(const struct mt_session *s, uint64_t pc);
 
 /*
  * Unwinding (unwind.c): the native stack of stopped task T, innermost
- * first, with IDS[i] the compile id of the nmethod PCS[i] is in (-1: none;
- * see hs_walk()).  With PROBE, stop after that many frames unless they
+ * first, with IDS[i] what tells the Java code of PCS[i] from code later
+ * put in its place (0: nothing; see hs_walk()).  With PROBE, stop after that many frames unless they
  * already show the direct-memory path (stack_is_direct()).
  */
 struct task;
-unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, int32_t *ids,
+unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uint64_t *ids,
 			unsigned max, unsigned probe);
 
 /* Direct memory (direct.c). */

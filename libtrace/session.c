@@ -497,7 +497,7 @@ static int direct_candidate(const struct mt_session *s, const struct mt_event *e
 static void capture_stack(struct mt_session *s, struct task *t)
 {
 	uint64_t pcs[MT_STACK_MAX];
-	int32_t ids[MT_STACK_MAX];
+	uint64_t ids[MT_STACK_MAX];
 	unsigned n, probe = 0;
 	int direct = 0;
 

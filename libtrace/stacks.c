@@ -213,24 +213,26 @@ const struct region *stack_region(const struct mt_session *s, uint64_t pc)
 	return NULL;
 }
 
-/* Turn PC, in the nmethod of compile id ID (-1: none known), into a frame using the snapshot. */
-static struct frame stack_frame(const struct mt_session *s, uint64_t pc, int32_t id)
+/* Turn PC, its Java code told by ID as hs_walk() has it (0: not), into a frame using the snapshot. */
+static struct frame stack_frame(const struct mt_session *s, uint64_t pc, uint64_t id)
 {
 	const struct region *r;
 
 	if (pc & HS_TAG_INTERP)
-		return (struct frame){HS_FRAME_INTERP, pc & ~HS_TAG_INTERP};
+		return (struct frame){HS_FRAME_IS_INTERP(id) ? id : HS_FRAME_INTERP,
+				      pc & ~HS_TAG_INTERP};
 	r = stack_region(s, pc);
 	if (r && r->obj)
 		return (struct frame){r->obj, pc - r->start + r->offset};
-	return (struct frame){id >= 0 ? HS_FRAME_NMETHOD_MAKE(id) : 0, pc};
+	return (struct frame){HS_FRAME_IS_NMETHOD(id) ? id : 0, pc};
 }
 
 /*
- * Intern the stack of N pcs, IDS (may be NULL) the compile id of each
- * one's nmethod or -1; returns its id, 0 when it cannot be stored.
+ * Intern the stack of N pcs, IDS (may be NULL) what tells each one's Java
+ * code from code later in its place (hs_walk()) or 0; returns its id, 0
+ * when it cannot be stored.
  */
-uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, const int32_t *ids, unsigned n)
+uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, const uint64_t *ids, unsigned n)
 {
 	struct stack_table *st = &s->stacks;
 	struct frame f[MT_STACK_MAX];
@@ -242,7 +244,7 @@ uint32_t stack_intern(struct mt_session *s, const uint64_t *pcs, const int32_t *
 	if (n > MT_STACK_MAX)
 		n = MT_STACK_MAX;
 	for (unsigned i = 0; i < n; i++)
-		f[i] = stack_frame(s, pcs[i], ids ? ids[i] : -1);
+		f[i] = stack_frame(s, pcs[i], ids ? ids[i] : 0);
 	h = stack_hash(f, n);
 	/* Open addressing, kept at most half full. */
 	if (2 * (st->nstacks + 1) > st->hash_cap) {

@@ -360,16 +360,14 @@ void sym_frame(struct mt_session *s, const struct frame *f, int first, char *buf
 	const char *base;
 	char name[512];
 
-	if (f->obj == HS_FRAME_INTERP) {
-		if (hs_frame_name(s, 1, f->off, -1, first, buf, size) < 0)
+	if (HS_FRAME_IS_INTERP(f->obj)) {
+		if (hs_frame_name(s, 1, f->off, f->obj, first, buf, size) < 0)
 			snprintf(buf, size, "[interpreted] Method* 0x%llx",
 				 (unsigned long long)HS_INTERP_METHOD(f->off));
 		return;
 	}
 	if (!f->obj || f->obj >= __atomic_load_n(&s->stacks.nobjects, __ATOMIC_ACQUIRE)) {
-		int64_t cid = HS_FRAME_IS_NMETHOD(f->obj) ? HS_FRAME_COMPILE_ID(f->obj) : -1;
-
-		if (hs_frame_name(s, 0, f->off, cid, first, buf, size) < 0 &&
+		if (hs_frame_name(s, 0, f->off, f->obj, first, buf, size) < 0 &&
 		    sym_perf_map(s, off, buf, size) < 0) {
 			snprintf(buf, size, "[unknown] 0x%llx", (unsigned long long)f->off);
 			perf_map_want(s);

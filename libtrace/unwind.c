@@ -621,11 +621,11 @@ static int segment_start(struct mt_session *s, struct task *t, struct unwind_cac
 }
 
 /*
- * Capture up to MAX pcs of stopped task T, innermost first, and their
- * nmethods' compile ids in IDS; with PROBE, stop after PROBE unless they
+ * Capture up to MAX pcs of stopped task T, innermost first, and for their
+ * Java code what tells it from code later in its place in IDS (hs_walk()); with PROBE, stop after PROBE unless they
  * pass through the direct-memory path.
  */
-unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, int32_t *ids,
+unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, uint64_t *ids,
 			unsigned max, unsigned probe)
 {
 	static unw_accessors_t accessors;
@@ -688,7 +688,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, int
 		if (first && c->resumed) {
 			/* The frame the walk ended at: the step must not skip it. */
 			first = 0;
-			ids[n] = -1;
+			ids[n] = 0;
 			pcs[n++] = ip;
 			continue;
 		}
@@ -698,7 +698,7 @@ unsigned unwind_capture(struct mt_session *s, struct task *t, uint64_t *pcs, int
 			jvm = hs_target_get(s, t->pid);
 		}
 		if (!hs_target_in_code(jvm, ip) || !sp) {
-			ids[n] = -1;
+			ids[n] = 0;
 			pcs[n++] = ip;
 			if (probe_fails(s, pcs, n, probe, &probed))
 				break;

@@ -241,7 +241,7 @@ END_TEST
 START_TEST(test_walk_and_names)
 {
 	uint64_t sym[HS_NSYMS], out[8], pc, sp, fp;
-	int32_t ids[8];
+	uint64_t ids[8];
 	struct hs_layout l;
 	struct hs_runtime rt;
 	char name[256];
@@ -267,9 +267,12 @@ START_TEST(test_walk_and_names)
 	ck_assert_uint_eq(n, 2);
 	ck_assert_uint_eq(out[0], (uintptr_t)heap_mem + (4 << SEG) + 10);
 	ck_assert_uint_eq(out[1], HS_TAG_INTERP | (uintptr_t)&m_run);
-	/* The nmethod's compile id, read at the walk; none for the interpreted frame. */
-	ck_assert_int_eq(ids[0], 7);
-	ck_assert_int_eq(ids[1], -1);
+	/* The nmethod's compile id and the interpreted method's ConstMethod*, read at the walk. */
+	ck_assert_uint_eq(ids[0], HS_FRAME_NMETHOD_MAKE(7));
+	ck_assert_int_eq(HS_FRAME_COMPILE_ID(ids[0]), 7);
+	ck_assert_uint_eq(ids[1], HS_FRAME_INTERP_MAKE((uintptr_t)&cm_run));
+	ck_assert(HS_FRAME_IS_INTERP(ids[1]));
+	ck_assert_uint_eq(HS_FRAME_CONST_METHOD(ids[1]), (uintptr_t)&cm_run);
 	ck_assert_uint_eq(pc, 0x12345678);
 	ck_assert_uint_eq(sp, (uintptr_t)&stack[14]);
 	ck_assert_uint_eq(fp, (uintptr_t)&stack[20]);
@@ -419,12 +422,12 @@ START_TEST(test_names_recycled_address)
 	ck_assert_uint_eq(id.blob, (uintptr_t)b);
 	ck_assert_int_eq(id.compile_id, 7);
 
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	ck_assert_uint_eq(resolved, 1);
 	/* Asked again, the same code still there: from the cache. */
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	ck_assert_uint_eq(resolved, 1);
@@ -432,7 +435,7 @@ START_TEST(test_names_recycled_address)
 	/* Freed: the segment map marks the block free; the last name stands. */
 	memset(segmap, 0xff, sizeof(segmap));
 	ck_assert_int_eq(hs_code_id(local_read, NULL, &l, &rt, pc, 1, &id), -1);
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	ck_assert_uint_eq(resolved, 1);
@@ -441,11 +444,11 @@ START_TEST(test_names_recycled_address)
 	b = make_jvm();
 	b->method = &m_run;
 	b->compile_id = 8;
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
 	ck_assert_uint_eq(resolved, 2);
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
 	ck_assert_uint_eq(resolved, 2);
@@ -483,7 +486,7 @@ START_TEST(test_names_captured_compile_id)
 	snprintf(freed, sizeof(freed), "[compiled code since freed] 0x%llx", (unsigned long long)pc);
 
 	/* Compile 7 there: named while it is. */
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 7, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, HS_FRAME_NMETHOD_MAKE(7), 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	ck_assert_uint_eq(resolved, 1);
@@ -493,30 +496,82 @@ START_TEST(test_names_captured_compile_id)
 	b->method = &m_run;
 	b->compile_id = 8;
 	/* A stack of compile 8 gets run's name... */
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 8, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, HS_FRAME_NMETHOD_MAKE(8), 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
 	ck_assert_uint_eq(resolved, 2);
 	/* ... one of compile 7 still leakOne's, from the cache. */
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 7, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, HS_FRAME_NMETHOD_MAKE(7), 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [compiled]");
 	ck_assert_uint_eq(resolved, 2);
 	/* A frame with no id taken is named by the code there now, as before. */
-	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, -1, 0, name, sizeof(name),
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 0, pc, 0, 0, name, sizeof(name),
 				      &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
 
 	/* Compile 7 never named before it was freed: not run's name, but a marker. */
-	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, 7, 0, name,
+	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, HS_FRAME_NMETHOD_MAKE(7), 0, name,
 				      sizeof(name), &resolved), 0);
 	ck_assert_str_eq(name, freed);
 	/* Nor does naming compile 8 afterwards change that. */
-	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, 8, 0, name,
+	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, HS_FRAME_NMETHOD_MAKE(8), 0, name,
 				      sizeof(name), &resolved), 0);
 	ck_assert_str_eq(name, "com.example.Server.run()V [compiled]");
-	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, 7, 0, name,
+	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 0, pc, HS_FRAME_NMETHOD_MAKE(7), 0, name,
 				      sizeof(name), &resolved), 0);
+	ck_assert_str_eq(name, freed);
+	hs_names_free(fresh);
+	hs_names_free(c);
+}
+END_TEST
+
+/*
+ * An interpreted frame taken while its Method* was leakOne's, named after
+ * the class went and run's Method* was made at the same address: never
+ * run's name; leakOne's when the cache has it, else a marker.
+ */
+START_TEST(test_names_reused_method)
+{
+	static struct method m;
+	uint64_t sym[HS_NSYMS], value, taken;
+	struct hs_layout l;
+	struct hs_runtime rt;
+	struct hs_names *c = hs_names_new(), *fresh = hs_names_new();
+	char name[256], freed[96];
+
+	symbols(sym);
+	make_jvm();
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(fresh);
+	ck_assert_int_eq(hs_layout_read(local_read, NULL, sym, &l), 0);
+	ck_assert_int_eq(hs_runtime_read(local_read, NULL, &l, &rt), 0);
+	m = m_leak;
+	value = (uintptr_t)&m;
+	taken = HS_FRAME_INTERP_MAKE((uintptr_t)&cm_leak);
+	snprintf(freed, sizeof(freed), "[interpreted method since freed] Method* 0x%llx",
+		 (unsigned long long)value);
+
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 1, value, taken, 0, name,
+				      sizeof(name), NULL), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [interpreted]");
+
+	m = m_run; /* freed, and another method made in its place */
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 1, value, taken, 0, name,
+				      sizeof(name), NULL), 0);
+	ck_assert_str_eq(name, "com.example.Server.leakOne(I)Ljava/nio/Buffer; [interpreted]");
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 1, value,
+				      HS_FRAME_INTERP_MAKE((uintptr_t)&cm_run), 0, name, sizeof(name),
+				      NULL), 0);
+	ck_assert_str_eq(name, "com.example.Server.run()V [interpreted]");
+	/* Taken without its ConstMethod*: named by the method there now. */
+	ck_assert_int_eq(hs_names_get(c, local_read, NULL, &l, &rt, 1, value, HS_FRAME_INTERP, 0,
+				      name, sizeof(name), NULL), 0);
+	ck_assert_str_eq(name, "com.example.Server.run()V [interpreted]");
+
+	/* Never named before the method went: a marker, not run's name. */
+	ck_assert_int_eq(hs_names_get(fresh, local_read, NULL, &l, &rt, 1, value, taken, 0, name,
+				      sizeof(name), NULL), 0);
 	ck_assert_str_eq(name, freed);
 	hs_names_free(fresh);
 	hs_names_free(c);
@@ -533,6 +588,7 @@ Suite *hotspot_suite(void)
 	tcase_add_test(tc, test_lines);
 	tcase_add_test(tc, test_names_recycled_address);
 	tcase_add_test(tc, test_names_captured_compile_id);
+	tcase_add_test(tc, test_names_reused_method);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -70,16 +70,19 @@ START_TEST(test_intern_frames)
 }
 END_TEST
 
-/* A pc in an nmethod keeps the compile id read at the stop; it tells stacks apart. */
+/* Java frames keep what was read of their code at the stop; it tells stacks apart. */
 START_TEST(test_intern_compile_ids)
 {
-	uint64_t pcs[] = {0x12345, 0x400123, 0x12345};
-	int32_t ids[] = {9, 4, -1}, other[] = {10, 4, -1};
+	uint64_t pcs[] = {0x12345, 0x400123, 0x12345, HS_TAG_INTERP | 0x7000};
+	uint64_t ids[] = {HS_FRAME_NMETHOD_MAKE(9), HS_FRAME_NMETHOD_MAKE(4), 0,
+			  HS_FRAME_INTERP_MAKE(0x9000)},
+		 other[] = {HS_FRAME_NMETHOD_MAKE(10), HS_FRAME_NMETHOD_MAKE(4), 0,
+			    HS_FRAME_INTERP_MAKE(0x9000)};
 	struct frame f[4];
-	uint32_t id = stack_intern(s, pcs, ids, 3);
+	uint32_t id = stack_intern(s, pcs, ids, 4);
 
 	ck_assert_uint_eq(id, 1);
-	ck_assert_uint_eq(stack_get(s, id, f, 4), 3);
+	ck_assert_uint_eq(stack_get(s, id, f, 4), 4);
 	ck_assert(HS_FRAME_IS_NMETHOD(f[0].obj));
 	ck_assert_int_eq(HS_FRAME_COMPILE_ID(f[0].obj), 9);
 	ck_assert_uint_eq(f[0].off, 0x12345);
@@ -88,10 +91,15 @@ START_TEST(test_intern_compile_ids)
 	/* No id: the pc alone, as before. */
 	ck_assert_uint_eq(f[2].obj, 0);
 	ck_assert(!HS_FRAME_IS_NMETHOD(HS_FRAME_INTERP));
+	/* An interpreted frame keeps its ConstMethod*. */
+	ck_assert(HS_FRAME_IS_INTERP(f[3].obj));
+	ck_assert_uint_eq(HS_FRAME_CONST_METHOD(f[3].obj), 0x9000);
+	ck_assert_uint_eq(f[3].off, 0x7000);
+	ck_assert(!HS_FRAME_IS_INTERP(f[0].obj));
 	/* The same pcs in another compilation: another stack. */
-	ck_assert_uint_eq(stack_intern(s, pcs, other, 3), 2);
-	ck_assert_uint_eq(stack_intern(s, pcs, ids, 3), 1);
-	ck_assert_uint_eq(stack_intern(s, pcs, NULL, 3), 3);
+	ck_assert_uint_eq(stack_intern(s, pcs, other, 4), 2);
+	ck_assert_uint_eq(stack_intern(s, pcs, ids, 4), 1);
+	ck_assert_uint_eq(stack_intern(s, pcs, NULL, 4), 3);
 }
 END_TEST
 

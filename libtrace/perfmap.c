@@ -87,10 +87,13 @@ int mt_session_perf_map(struct mt_session *s, char *err, size_t errsize)
 		return 0; /* its structures name its frames; what they miss, no map has */
 	s->pm_next_ns = now + PM_INTERVAL_NS;
 	if ((r = mt_jattach_check(pid, err, errsize)) == 0) {
-		pthread_mutex_lock(&s->lock);
-		s->pm_requests++;
-		pthread_mutex_unlock(&s->lock);
 		r = mt_jattach_run(pid, "jcmd Compiler.perfmap", &out, err, errsize);
+		/* -EAGAIN: nothing reached the JVM (stopped, not ready, no room to connect). */
+		if (r != -EAGAIN) {
+			pthread_mutex_lock(&s->lock);
+			s->pm_requests++;
+			pthread_mutex_unlock(&s->lock);
+		}
 	}
 	free(out);
 	if (r < 0) {

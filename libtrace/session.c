@@ -1083,6 +1083,15 @@ void session_detach_all(struct mt_session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* End the periodic wake-up a stop or handover request set (mt_session_stop()). */
+static void wake_tick_off(struct mt_session *s)
+{
+	struct itimerspec off = {0};
+
+	if (s->have_timer)
+		timer_settime(s->wake_timer, 0, &off, NULL);
+}
+
 /*
  * A stop in filter mode: the filter cannot be taken out of the target, and
  * untraced its memory calls would fail with ENOSYS, so memtraced stays its
@@ -1091,8 +1100,6 @@ void session_detach_all(struct mt_session *s)
  */
 static void keep(struct mt_session *s)
 {
-	struct itimerspec off = {0};
-
 	if (s->keeping)
 		return;
 	pthread_mutex_lock(&s->lock);
@@ -1101,8 +1108,7 @@ static void keep(struct mt_session *s)
 	/* The name a second memtraced knows a keeper by (guard_of()). */
 	prctl(PR_SET_NAME, "memtraced-keep");
 	/* No more requests to notice: the loop ends when the target does. */
-	if (s->have_timer)
-		timer_settime(s->wake_timer, 0, &off, NULL);
+	wake_tick_off(s);
 	if (s->cfg.log) {
 		char msg[160];
 
@@ -1198,6 +1204,7 @@ static void handover_step(struct mt_session *s)
 	} else {
 		return;
 	}
+	wake_tick_off(s); /* the handover's 50 ms tick, no longer needed */
 	if (s->cfg.log)
 		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
 }
@@ -1281,11 +1288,7 @@ int mt_session_run(struct mt_session *s)
 		}
 		session_handle(s, tid, status);
 	}
-	if (s->have_timer) {
-		struct itimerspec off = {0};
-
-		timer_settime(s->wake_timer, 0, &off, NULL);
-	}
+	wake_tick_off(s);
 	pthread_mutex_lock(&s->lock);
 	/* Detached, the process goes on: only a traced target can have exited. */
 	if (s->state != MT_STATE_EXITED && s->state != MT_STATE_DETACHED) {

@@ -915,6 +915,20 @@ void session_handle(struct mt_session *s, pid_t tid, int status)
 	struct task *t = task_get(s, tid);
 
 	if (ev == STOP_EXITED) {
+		if (!t && tid == s->guard) {
+			/* Our guard, reaped: its pid may be reused, never signal it again. */
+			pthread_mutex_lock(&s->lock);
+			s->guard = 0;
+			pthread_mutex_unlock(&s->lock);
+			if (s->cfg.log) {
+				char msg[160];
+
+				snprintf(msg, sizeof(msg), "guard pid %d exited: if memtraced is killed "
+					 "now, the memory calls of pid %d fail (ENOSYS)", tid, s->pid);
+				s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
+			}
+			return;
+		}
 		if (t && (t->flags & TASK_IN_SYSCALL)) {
 			t->pending.done = 0;
 			record(s, t, &t->pending);

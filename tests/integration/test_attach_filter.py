@@ -402,6 +402,19 @@ class FilterAttachTest(unittest.TestCase):
                         "the guard did not take over: %s" % tracer_pids(b.pid))
         self.assertEqual(b.cmd("map 100")["failed"], 0)
 
+    def test_guard_killed(self):
+        """The guard killed while memtraced traces: status stops naming it (its
+        pid may be reused, and memtraced signals its guard at every fork),
+        and the target's memory calls go on working."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        guard = st["attach"]["guard"]
+        self.assertGreater(guard, 0)
+        os.kill(guard, signal.SIGKILL)
+        self.assertTrue(wait_for(lambda: d.ctl("status")["attach"]["guard"] == 0),
+                        d.ctl("status")["attach"])
+        self.assertEqual(b.cmd("map 100")["failed"], 0)
+
     def guarded(self):
         """blockers with its threads blocked, attached in filter mode, then
         memtraced killed while the target makes no memory call: its guard

@@ -55,7 +55,7 @@ static const struct opt opts[] = {
 	{"pid", 'p', OPT_COUNT, OFF(pid), "PID", "attach to the running process PID"},
 	{"pid-file", 0, OPT_STRING, OFF(pid_file), "FILE", "attach to the PID written in FILE"},
 	{"attach-mode", 0, OPT_STRING, OFF(attach_mode), "MODE",
-	 "attached: syscall (default) or filter stops"},
+	 "attached: filter (default) or syscall stops"},
 	{"command", 0, OPT_COMMAND, OFF(command), "CMDLINE",
 	 "PROGRAM and ARGS as one string (config files)"},
 	{"socket", 's', OPT_STRING, OFF(socket), "PATH", "control socket (default: see FILES)"},
@@ -670,8 +670,8 @@ void options_parse(struct options *o, int argc, char **argv)
 	if (o->stack_depth)
 		o->cfg.stack_depth = (unsigned)o->stack_depth;
 	o->cfg.count_large = o->count && !strcmp(o->count, "large");
-	o->cfg.attach_mode = o->attach_mode && !strcmp(o->attach_mode, "filter") ?
-				     MT_ATTACH_FILTER : MT_ATTACH_SYSCALL;
+	o->cfg.attach_mode = o->attach_mode && !strcmp(o->attach_mode, "syscall") ?
+				     MT_ATTACH_SYSCALL : MT_ATTACH_FILTER;
 	if (o->cfg.crit_percent < o->cfg.warn_percent) {
 		if (origin_last(&from, warn, crit) == crit)
 			fatalx(EXIT_USAGE, "%s: %g is below warn %g (%s)",

@@ -400,12 +400,14 @@ def blocked_in_write(pid):
 # --- helpers for attach mode (test_attach_*.py) ---------------------------
 
 class AttachDaemon(Daemon):
-    """A memtraced attached to the running process PID (--pid PID)."""
+    """A memtraced attached to the running process PID (--pid PID), in
+    attach mode MODE (syscall or filter; None: memtraced's default, filter)."""
 
-    def __init__(self, pid, opts=(), env=None):
+    def __init__(self, pid, opts=(), env=None, mode=None):
         self.dir = tempfile.mkdtemp(prefix="mt-test-")
         self.sock = os.path.join(self.dir, "mt.sock")
-        self.cmd = [MEMTRACED, "-s", self.sock, *opts, "--pid", str(pid)]
+        mode_opts = ["--attach-mode", mode] if mode else []
+        self.cmd = [MEMTRACED, "-s", self.sock, *mode_opts, *opts, "--pid", str(pid)]
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=env, text=True)
         self.out = self.err = None
@@ -758,8 +760,12 @@ class AttachCase(unittest.TestCase):
         self.addCleanup(a.kill)
         return a
 
-    def attach(self, pid, opts=(), ready=True):
-        d = AttachDaemon(pid, opts)
+    def attach(self, pid, opts=(), ready=True, mode="syscall"):
+        """memtraced attached to PID.  Syscall mode unless MODE says otherwise:
+        most attach tests end in a detach that leaves the process untraced,
+        which only syscall mode does; filter mode, memtraced's default, has
+        tests of its own (test_attach_filter, test_attach_echo)."""
+        d = AttachDaemon(pid, opts, mode=mode)
         self.addCleanup(d.kill)
         if ready:
             d.wait_state("running")

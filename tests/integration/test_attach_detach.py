@@ -103,7 +103,7 @@ class DetachTest(mtlib.AttachCase):
         report = os.path.join(tmp, "report.json")
         for i in range(20):
             os.mkfifo(report + ".tmp")
-            d = AttachDaemon(a.pid, opts=["--report", report])
+            d = AttachDaemon(a.pid, opts=["--report", report], mode="syscall")
             self.addCleanup(d.kill)
             d.wait_state("running")
             time.sleep(0.05)

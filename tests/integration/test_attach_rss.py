@@ -97,7 +97,8 @@ class AttachRss(unittest.TestCase):
         return h
 
     def attach(self, pid, opts=()):
-        d = AttachDaemon(pid, ["--summary", "--json", *opts])
+        # Syscall mode: the test ends with a detach, which filter mode never does.
+        d = AttachDaemon(pid, ["--summary", "--json", *opts], mode="syscall")
         self.addCleanup(d.kill)
         return d, d.wait_state("running")
 

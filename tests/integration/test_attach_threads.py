@@ -49,7 +49,7 @@ class ThreadsTest(mtlib.AttachCase):
         a = self.start("-k", "5")
         tid = a.ready["tids"]["sleeper"]
         self.assertNotEqual(tid, a.pid)
-        d = AttachDaemon(tid)
+        d = AttachDaemon(tid, mode="syscall")
         self.addCleanup(d.kill)
         try:
             st = d.wait_state("running")
@@ -72,7 +72,7 @@ class ThreadsTest(mtlib.AttachCase):
         to already-seized threads during the attach are memtraced's own)."""
         a = self.start("-k", "2", "-n", "8", "-s", "0")
         for i in range(50):
-            d = AttachDaemon(a.pid)
+            d = AttachDaemon(a.pid, mode="syscall")
             self.addCleanup(d.kill)
             try:
                 d.wait_state("running")

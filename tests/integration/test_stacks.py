@@ -312,26 +312,35 @@ class CStacks(unittest.TestCase):
         self.verify_paths("stackpaths", truth, *answers)
 
     def test_attach_mode(self):
-        """memtraced --pid: stacks taken at syscall-entry stops, not seccomp stops."""
-        start = os.path.join(self.tmp, "start-attach")
-        go = os.path.join(self.tmp, "go-attach")
+        """memtraced --pid: stacks taken at seccomp stops once the filter is
+        in (filter mode, the default: no --attach-mode), at syscall-entry
+        stops in syscall mode."""
+        for mode in (None, "syscall"):
+            with self.subTest(mode=mode):
+                self.attached_paths(mode)
+
+    def attached_paths(self, mode):
+        start = os.path.join(self.tmp, "start-attach-%s" % mode)
+        go = os.path.join(self.tmp, "go-attach-%s" % mode)
         p = subprocess.Popen([self.fp, "-a", "3", "-b", "2", "-l", "1", "-W", start, "-w", go],
                              stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.stdout.close)
         self.addCleanup(p.kill)
         lines = mtlib.LineReader(p.stdout)
         lines.wait_prefix("READY")
-        d = mtlib.AttachDaemon(p.pid)
+        d = mtlib.AttachDaemon(p.pid, mode=mode)
         self.addCleanup(d.kill)
-        d.wait_state("running")
+        self.assertEqual(d.wait_state("running")["attach"]["mode"], mode or "filter")
         with open(start, "w"):
             pass
         truth = mtlib.truth(lines.wait_prefix("TRUTH "))
         answers = self.ask_paths(d)
+        # A filter-mode memtraced never leaves the target: it ends with it.
         d.ctl("stop")
-        self.assertEqual(d.finish(30), 0, d.err)
         with open(go, "w"):
             pass
         self.assertEqual(p.wait(30), 0)
+        self.assertEqual(d.finish(30), 0, d.err)
         self.verify_paths("stackpaths", truth, *answers)
 
     def test_binary_deleted_before_capture(self):

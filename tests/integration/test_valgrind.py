@@ -44,13 +44,19 @@ class Memcheck(unittest.TestCase):
         self.assertEqual(mtlib.truth(r.stdout)["chunks"], 3)
 
     def test_attach(self):
+        """Both attach modes: filter (the default: injection, guard) and syscall."""
+        for mode in ("filter", "syscall"):
+            with self.subTest(mode=mode):
+                self.attached(mode)
+
+    def attached(self, mode):
         h = HoldMem("-c", "2", "-r", "64", "-t", "100")
         self.addCleanup(h.kill)
         tmp = tempfile.mkdtemp(prefix="mt-vg-")
         self.addCleanup(shutil.rmtree, tmp, True)
         sock = os.path.join(tmp, "mt.sock")
         d = subprocess.Popen([*VALGRIND, mtlib.MEMTRACED, "-s", sock, "--allow-peek",
-                              "--pid", str(h.pid)], stdout=subprocess.DEVNULL,
+                              "--attach-mode", mode, "--pid", str(h.pid)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: d.poll() is None and d.kill())
 
@@ -61,6 +67,7 @@ class Memcheck(unittest.TestCase):
         self.assertTrue(wait_for(lambda: os.path.exists(sock) and ctl("status"), timeout=120),
                         "memtraced under valgrind never answered")
         st = ctl("status")
+        self.assertEqual(st["attach"]["mode"], mode)
         self.assertEqual(st["chunks"]["count"], 2)
         out = ctl("outstanding", "--stacks", "--rss", "--limit", "1000")
         self.assertEqual(out["total"], out["count"])
@@ -68,11 +75,12 @@ class Memcheck(unittest.TestCase):
         self.assertEqual(a["gaps"], [{"offset": mtlib.PAGE, "length": 8192 - mtlib.PAGE,
                                       "why": "not resident"}])
         subprocess.run([mtlib.MEMTRACECTL, "-s", sock, "stop"], capture_output=True, timeout=60)
+        # In filter mode memtraced never leaves the target: it ends with it.
+        h.stop()
+        self.assertEqual(h.proc.returncode, 0)
         _, err = d.communicate(timeout=120)
         self.assertEqual(d.returncode, 0, errors(err))
         self.assertIn("ERROR SUMMARY: 0 errors", err)
-        h.stop()
-        self.assertEqual(h.proc.returncode, 0)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ threads answer by name, and are checked against the TRUTH line the target
 prints at its end.
 """
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -94,6 +96,71 @@ class Suspects(unittest.TestCase):
         self.assertIn("leak_one", self.text.stdout)
         self.assertEqual(self.help.returncode, 0)
         self.assertIn("--limit N", self.help.stdout)
+
+
+class UnderQueries(unittest.TestCase):
+    """The suspects pass ends, and counts exactly, under a stream of queries.
+
+    The pass reads the table a slice at a time between the control
+    thread's answers.  leakshape holds 50,000 one-page mappings besides
+    its chunks, so a pass takes some 25 slices; its leaker maps 20 chunks
+    in the first 4 s and then stops.  While two clients send status,
+    outstanding and stacks without a pause, suspects must come to count
+    exactly those 20 chunks for the leaker's site: a pass that began after
+    the last of them has ended.  (Clients in Python leave the control
+    thread idle now and then, so this does not show that a pass could
+    never be starved, only that it ends and is right under queries.)"""
+
+    QUERIES = [b'{"cmd":"status"}\n', b'{"cmd":"outstanding","limit":100}\n',
+               b'{"cmd":"stacks"}\n']
+
+    def test_pass_ends_under_queries(self):
+        leak = mtlib.target("leakshape")
+        d = mtlib.Daemon([leak, "sites", "-i", "200", "-n", "20", "-t", "30", "-b", "50000"],
+                         opts=["--ceiling", "64G"])
+        self.addCleanup(d.kill)
+        d.wait_socket()
+        stop = threading.Event()
+        answered, broke = [0], []
+
+        def stream():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(d.sock)
+            f = s.makefile("rb")
+            # 16 requests ahead of the answers, two clients: one is nearly always waiting.
+            while not stop.is_set() and not broke:
+                s.sendall(b"".join(self.QUERIES[i % len(self.QUERIES)] for i in range(16)))
+                for _ in range(16):
+                    line = f.readline()
+                    if not line.startswith(b'{"ok":true'):
+                        broke.append(line[:200])
+                        break
+                    answered[0] += 1
+            f.close()
+            s.close()
+        streams = [threading.Thread(target=stream) for _ in range(2)]
+        for t in streams:
+            t.start()
+            self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+
+        def leaker_holds_all():
+            for x in d.ctl("suspects")["suspects"]:
+                if x.get("thread") == "leaker" and x["count"] == 20:
+                    return x
+            return None
+        try:
+            first = mtlib.wait_for(leaker_holds_all, timeout=25, interval=0.5)
+        finally:
+            stop.set()
+            for t in streams:
+                t.join()
+        self.assertTrue(first, "no pass counted the leaker's 20 chunks: %s"
+                        % d.ctl("suspects")["suspects"][:3])
+        self.assertEqual(first["bytes"], 20 * CHUNK)
+        self.assertEqual(broke, [], "the client's stream was cut")
+        self.assertGreater(answered[0], 1000, "the client's stream never got going")
 
 
 if __name__ == "__main__":

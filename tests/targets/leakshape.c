@@ -3,7 +3,8 @@
  * and leak suspects.
  *
  * usage: leakshape steady|sawtooth|sites [-i INTERVAL_MS] [-n N] [-t SECONDS]
- *        (defaults -i 1000 -n 16 -t 30)
+ *                  [-b PAGES]
+ *        (defaults -i 1000 -n 16 -t 30 -b 0)
  *
  *   steady    one mmap of 16781312 bytes (what glibc maps for malloc(16 MiB))
  *             every INTERVAL_MS, N in all, never freed: a steady leak.
@@ -12,6 +13,10 @@
  *   sites     thread "leaker" mmaps a chunk every INTERVAL_MS (N in all)
  *             and keeps them; thread "churner" mmaps a chunk, holds it
  *             INTERVAL_MS / 2 and munmaps it, over and over.
+ *
+ * -b maps PAGES one-page mappings first and keeps them to the end (alternate
+ * protections, so that the kernel cannot merge them): a big table for
+ * memtraced to walk, at no cost in memory (they are never touched).
  *
  * Each mapping has its first page touched.  After SECONDS the program prints
  *   TRUTH {"mode":M,"mapped":N,"unmapped":N,"outstanding":N,"leaker":TID,
@@ -35,6 +40,7 @@
 
 static long interval_ms = 1000, seconds = 30;
 static int nchunks = 16;
+static long ballast;
 static void *held[MAX_CHUNKS];
 static atomic_int nheld, mapped, unmapped, done;
 static atomic_int leaker_tid, churner_tid;
@@ -130,8 +136,10 @@ int main(int argc, char **argv)
 	int nth = 0, c;
 
 	optind = 2;
-	while ((c = getopt(argc, argv, "i:n:t:")) != -1) {
-		if (c == 'i')
+	while ((c = getopt(argc, argv, "i:n:t:b:")) != -1) {
+		if (c == 'b')
+			ballast = atol(optarg);
+		else if (c == 'i')
 			interval_ms = atol(optarg);
 		else if (c == 'n')
 			nchunks = atoi(optarg);
@@ -140,10 +148,16 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	if (nchunks < 1 || nchunks > MAX_CHUNKS || interval_ms < 2 || seconds < 1) {
+	if (nchunks < 1 || nchunks > MAX_CHUNKS || interval_ms < 2 || seconds < 1 || ballast < 0) {
 		fprintf(stderr, "leakshape: bad arguments\n");
 		return 2;
 	}
+	for (long i = 0; i < ballast; i++)
+		if (mmap(NULL, 4096, i & 1 ? PROT_READ : PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) {
+			fprintf(stderr, "leakshape: ballast mmap %ld: %s\n", i, strerror(errno));
+			return 1;
+		}
 	printf("READY\n");
 	fflush(stdout);
 	if (!strcmp(mode, "steady")) {
@@ -154,7 +168,7 @@ int main(int argc, char **argv)
 		pthread_create(&th[nth++], NULL, leaker, NULL);
 		pthread_create(&th[nth++], NULL, churner, NULL);
 	} else {
-		fprintf(stderr, "usage: leakshape steady|sawtooth|sites [-i MS] [-n N] [-t S]\n");
+		fprintf(stderr, "usage: leakshape steady|sawtooth|sites [-i MS] [-n N] [-t S] [-b PAGES]\n");
 		return 2;
 	}
 	nap_ms(seconds * 1000);

@@ -108,20 +108,20 @@ check: deps
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)MT_BUILD=$(O) tests/demo.sh
+	$(Q)MT_BUILD=$(O) scripts/demo.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)MT_BUILD=$(O) bench/run-bench
 
-# dpkg-buildpackage in a clean copy of the tree, then lintian; see tests/build-deb.
+# dpkg-buildpackage in a clean copy of the tree, then lintian; see scripts/build-deb.
 deb:
-	$(Q)tests/install-deps --deb
-	$(Q)tests/build-deb build/deb
+	$(Q)scripts/install-deps --deb
+	$(Q)scripts/build-deb build/deb
 
 # Install what pkg-config cannot find (Debian package names); root only.
 deps:
-	$(Q)tests/install-deps
+	$(Q)scripts/install-deps
 
 # libFuzzer targets, one per parser of outside input (fuzz/NAME-fuzzer.c,
 # seeds in fuzz/corpus/NAME), built with clang under ASan and UBSan in
@@ -153,7 +153,7 @@ $(FO)/%-fuzzer: $(FO)/fuzz/%-fuzzer.o $(FUZZ_OBJ)
 $(FO)/answer-fuzzer: $(filter-out $(FO)/cli/memtracectl.o,$(CLI_SRC:%.c=$(FO)/%.o))
 
 fuzz-build:
-	$(Q)tests/install-deps --fuzz
+	$(Q)scripts/install-deps --fuzz
 	$(Q)$(MAKE) --no-print-directory $(FUZZERS)
 
 fuzz: fuzz-build

@@ -20,7 +20,7 @@ time and keep working.  A /proc watcher records when each such sleep lives.
 
 The Prometheus text is checked with a strict parser of the 0.0.4 exposition
 format written here, and with `promtool check metrics` when promtool is
-installed.  It is not installed here, and tests/install-deps (which these
+installed.  It is not installed here, and scripts/install-deps (which these
 tests must not edit) does not install prometheus, so that one assertion is
 skipped with a message.
 """
@@ -771,7 +771,7 @@ class DemoAlerts(unittest.TestCase):
         promtool = shutil.which("promtool")
         if not promtool:
             self.skipTest("promtool is not installed (Debian: prometheus), and only "
-                          "tests/install-deps may install packages; the strict parser above "
+                          "scripts/install-deps may install packages; the strict parser above "
                           "still checks the format")
         self.assertIsNotNone(self.metrics_text)
         r = subprocess.run([promtool, "check", "metrics"], input=self.metrics_text[1],

@@ -4,7 +4,7 @@ metrics as `memtracectl metrics` emits them today.
 
 The names are read from a live memtraced, never from a list kept here: a
 metric renamed or dropped in libtrace/metrics.c fails this test until the
-rules and the dashboard follow.  With promtool (tests/install-deps fetches
+rules and the dashboard follow.  With promtool (scripts/install-deps fetches
 it into build/tools): `promtool check rules` accepts the rules and every
 dashboard query, and `promtool test rules` passes the rules' unit tests.
 """
@@ -124,7 +124,7 @@ class Dashboard(unittest.TestCase):
     def test_queries_parse(self):
         """Every query is PromQL promtool accepts (as a recording rule)."""
         if not promtool():
-            self.skipTest("promtool is not installed (tests/install-deps fetches it)")
+            self.skipTest("promtool is not installed (scripts/install-deps fetches it)")
         tmp = tempfile.mkdtemp(prefix="mt-test-")
         self.addCleanup(shutil.rmtree, tmp, True)
         path = os.path.join(tmp, "dash.rules.yml")
@@ -152,7 +152,7 @@ class Rules(unittest.TestCase):
 
     def test_promtool(self):
         if not promtool():
-            self.skipTest("promtool is not installed (tests/install-deps fetches it)")
+            self.skipTest("promtool is not installed (scripts/install-deps fetches it)")
         r = subprocess.run([promtool(), "check", "rules", RULES], capture_output=True, text=True,
                            timeout=60)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)

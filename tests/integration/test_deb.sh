@@ -1,5 +1,5 @@
 #!/bin/bash
-# The Debian package: tests/build-deb builds it from a clean copy of the
+# The Debian package: scripts/build-deb builds it from a clean copy of the
 # tree with dpkg-buildpackage -us -uc -b, lintian finds no error and no
 # warning; dpkg-deb -c lists exactly the expected files; unpacked into a
 # throwaway root, its memtraced and memtracectl run and print the tree's
@@ -11,7 +11,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 
 if [ "$(id -u)" = 0 ]; then
-	if ! tests/install-deps --deb >/tmp/memtrace-deb-deps.$$ 2>&1; then
+	if ! scripts/install-deps --deb >/tmp/memtrace-deb-deps.$$ 2>&1; then
 		tail -n 5 /tmp/memtrace-deb-deps.$$
 		rm -f /tmp/memtrace-deb-deps.$$
 		echo "skip: debhelper, dpkg-dev and lintian could not be installed (apt-get failed)"
@@ -21,7 +21,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 for tool in dpkg-buildpackage dh dpkg-deb lintian; do
 	command -v "$tool" >/dev/null ||
-		{ echo "skip: $tool is missing (run tests/install-deps --deb as root)"; exit 77; }
+		{ echo "skip: $tool is missing (run scripts/install-deps --deb as root)"; exit 77; }
 done
 
 tmp=$(mktemp -d /tmp/memtrace-debtest.XXXXXX)
@@ -29,9 +29,9 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-if ! tests/build-deb "$tmp/out" >"$tmp/build.out" 2>&1; then
+if ! scripts/build-deb "$tmp/out" >"$tmp/build.out" 2>&1; then
 	cat "$tmp/build.out"
-	echo "FAIL: tests/build-deb (dpkg-buildpackage or lintian)"
+	echo "FAIL: scripts/build-deb (dpkg-buildpackage or lintian)"
 	exit 1
 fi
 version=$(sed -n 's/^VERSION := //p' Makefile)

@@ -39,14 +39,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 def chromium():
-    """The chromium binary, installed through tests/install-deps when root; else skip."""
+    """The chromium binary, installed through scripts/install-deps when root; else skip."""
     path = shutil.which("chromium")
     if path:
         return path
     if os.geteuid() != 0:
         mtlib.skip("chromium is not installed and only root may install it "
-                   "(tests/install-deps --browser)")
-    r = subprocess.run([os.path.join(mtlib.ROOT, "tests", "install-deps"), "--browser"],
+                   "(scripts/install-deps --browser)")
+    r = subprocess.run([os.path.join(mtlib.ROOT, "scripts", "install-deps"), "--browser"],
                        capture_output=True, text=True, timeout=900)
     path = shutil.which("chromium")
     if not path:

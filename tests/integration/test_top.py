@@ -11,7 +11,7 @@ four chunks are 84.2% of it: level warn.
  - SIGTERM gives the terminal back too, and memtracectl dies of it.
  - Not a tty: one line a refresh, --iterations N of them, a refresh apart;
    with --json, objects whose weighed bytes are the four chunks.
-Exit 77 when tmux is missing (tests/install-deps installs it).
+Exit 77 when tmux is missing (scripts/install-deps installs it).
 """
 import json
 import os
@@ -220,5 +220,5 @@ class Top(unittest.TestCase):
 
 if __name__ == "__main__":
     if not shutil.which("tmux"):
-        mtlib.skip("tmux is missing (tests/install-deps installs it)")
+        mtlib.skip("tmux is missing (scripts/install-deps installs it)")
     mtlib.main()

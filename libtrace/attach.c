@@ -34,6 +34,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,52 @@ static int all_stopped(pid_t pid, const struct first_stop *stops, size_t n, pid_
 	return ok;
 }
 
+/*
+ * How many seccomp filters thread TID carries: Seccomp_filters (Linux
+ * 5.9), else 0 or 1 from its seccomp mode (none, or some filter); -1 when
+ * it is gone.
+ */
+static long long filter_count(pid_t tid)
+{
+	unsigned long long mode = proc_status_number(tid, "Seccomp:", 10, ULLONG_MAX);
+	unsigned long long n = proc_status_number(tid, "Seccomp_filters:", 10, ULLONG_MAX);
+
+	if (mode == ULLONG_MAX)
+		return -1;
+	return n != ULLONG_MAX ? (long long)n : mode != 0;
+}
+
+/*
+ * Whether the stopped threads in STOPS carry filters in different numbers;
+ * then *A and *B are two that differ.  SECCOMP_FILTER_FLAG_TSYNC gives
+ * every thread the caller's whole chain of filters, and takes a thread
+ * with no filter as in sync: run from a thread with a filter of its own,
+ * it would give that filter to all the others.  With equal numbers the
+ * chains are the same or TSYNC refuses; so filter mode is tried only then.
+ */
+static int filters_differ(const struct first_stop *stops, size_t n, pid_t *a, pid_t *b)
+{
+	long long first = 0;
+	pid_t first_tid = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		long long c;
+
+		if (stops[i].status <= 0 || !WIFSTOPPED(stops[i].status) ||
+		    (c = filter_count(stops[i].tid)) < 0)
+			continue;
+		if (!first_tid) {
+			first = c;
+			first_tid = stops[i].tid;
+		} else if (c != first) {
+			*a = c > first ? stops[i].tid : first_tid;
+			*b = c > first ? first_tid : stops[i].tid;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* A thread to borrow: stopped by our interrupt, in a call if any is; -1 when none. */
 static int pick_injector(const struct first_stop *stops, size_t n)
 {
@@ -346,12 +393,18 @@ static int attach_install_filter(struct mt_session *s, pid_t pid, struct first_s
 				 size_t n, char *why, size_t size)
 {
 	struct inject in;
-	pid_t other = 0;
+	pid_t other = 0, without = 0;
 	int i, err, pm;
 
 	if (!all_stopped(pid, stops, n, &other)) {
 		snprintf(why, size, "thread %d did not stop in time", other);
 		return -EAGAIN;
+	}
+	if (filters_differ(stops, n, &other, &without)) {
+		snprintf(why, size, "thread %d carries a seccomp filter thread %d lacks, so the "
+				    "filter cannot be given to every thread (TSYNC) without giving "
+				    "them that one too", other, without);
+		return -EBUSY;
 	}
 	if ((i = pick_injector(stops, n)) < 0) {
 		snprintf(why, size, "no thread stopped where calls can be made for it");

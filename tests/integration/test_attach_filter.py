@@ -8,6 +8,7 @@ result; "churn S" maps and unmaps for S seconds and prints how many calls
 failed) and tests/targets/attachee.c (see mtlib.Attachee).
 """
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,6 +106,15 @@ class Blockers:
         self.proc.stdin.close()
 
 
+def filter_counts(pid):
+    """Each thread of PID's Seccomp_filters."""
+    counts = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            counts[int(tid)] = int(re.search(r"^Seccomp_filters:\s*(\d+)", f.read(), re.M).group(1))
+    return counts
+
+
 class FilterAttachTest(unittest.TestCase):
     assert_matches_maps = mtlib.AttachCase.assert_matches_maps
     assert_working = mtlib.AttachCase.assert_working
@@ -194,9 +204,13 @@ class FilterAttachTest(unittest.TestCase):
         """A thread with a filter of its own: syscall mode, and status says why."""
         b = self.blockers("block", "own-filter")
         self.wait_blocked(b.pid, 4)
+        before = filter_counts(b.pid)
+        self.assertEqual(sorted(before.values()), [0, 0, 0, 0, 1], before)
         d, st = self.attach(b.pid)
         self.assertEqual(st["attach"]["mode"], "syscall")
         self.assertIn("TSYNC", st["attach"]["note"])
+        # Whichever thread the attach borrowed, none was given another's filter.
+        self.assertEqual(filter_counts(b.pid), before)
         self.check_results(b)
         self.assertEqual(b.cmd("map 50")["failed"], 0)
         d.ctl("stop")

@@ -19,8 +19,8 @@
  * in launch mode.  Anything that keeps the filter out (a thread that has
  * not stopped, a TSYNC conflict, a refusing filter of the target's own)
  * leaves syscall mode in force, with a note saying why.  The filter stays
- * for the process's life, so a stop does not detach (session.c's keep()),
- * and a guard process (guard.c) is started to take over if memtraced dies.
+ * for the process's life, so a guard process (guard.c) is started to take
+ * the tracing over: when memtraced is stopped (session.c's keep()) or dies.
  *
  * Attach: seize and interrupt every thread listed in /proc/PID/task, the
  * leader first (see seize_round()), again until no new one appears; wait until each has stopped (at most a second
@@ -560,10 +560,11 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 			char msg[sizeof(why) + 256];
 
 			if (err == 0 && guard > 0)
-				snprintf(msg, sizeof(msg), "attach mode filter: %s; memtraced stays "
-					 "until pid %d exits; if memtraced is killed (SIGKILL, a crash) "
-					 "its guard, pid %d, takes over, but the memory calls made in the "
-					 "instant between fail (ENOSYS)",
+				snprintf(msg, sizeof(msg), "attach mode filter: %s; stopped, memtraced "
+					 "hands pid %d over to its guard, pid %d, which resumes its "
+					 "memory calls until it exits; if memtraced is killed (SIGKILL, "
+					 "a crash) the guard takes over too, but the memory calls made in "
+					 "the instant between fail (ENOSYS)",
 					 why[0] ? why : "seccomp filter installed in the target", pid,
 					 guard);
 			else if (err == 0)
@@ -582,7 +583,7 @@ int mt_session_attach(struct mt_session *s, pid_t pid)
 
 		snprintf(msg, sizeof(msg), "attach mode syscall: every system call of pid %d "
 			 "stops, so it runs slower (a busy server several times); --attach-mode "
-			 "filter stops only memory calls, but memtraced then stays until it exits",
+			 "filter stops only memory calls, but its filter then stays in the process",
 			 pid);
 		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
 	}

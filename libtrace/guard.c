@@ -3,12 +3,21 @@
  * when memtraced dies while memtrace's seccomp filter is in the target.
  *
  * The filter cannot be taken out again, and with no tracer the kernel
- * answers every filtered call with ENOSYS.  memtraced's own ways out
- * (stop, SIGTERM, SIGINT) make it a keeper (session.c) that stays; a
- * SIGKILL or a crash cannot be answered from inside.  So once the filter
- * is in, the tracer thread forks a guard (guard_start()) that execs
- * cfg.guard_exe (memtraced itself, which calls mt_guard_main()) with no
- * socket, no tracing and almost no memory, and waits.
+ * answers every filtered call with ENOSYS.  So once the filter is in, the
+ * tracer thread forks a guard (guard_start()) that execs cfg.guard_exe
+ * (memtraced itself, which calls mt_guard_main()) with no socket, no
+ * tracing and almost no memory, and waits.
+ *
+ * memtraced's own ways out (stop, SIGTERM, SIGINT) hand the target to the
+ * guard without a failed call (session.c): memtraced queues the guard
+ * GUARD_SIGNAL with the value GUARD_TAKE (guard_take_now()), then brings
+ * the target into a group-stop (SIGSTOP) and detaches each thread there.
+ * The guard seizes the threads as they are left (take()), and once it
+ * holds them all ends the stop with SIGCONT.  It was told before the
+ * SIGSTOP, so if memtraced dies at any moment of this, the guard still
+ * ends the stop.  (With no live guard, memtraced becomes a keeper that
+ * stays until the target exits.)  A SIGKILL or a crash cannot be answered
+ * from inside:
  *
  * It learns of the death through PR_SET_PDEATHSIG: the signal is sent by
  * the kernel when the thread that forked it, the tracer thread, exits,
@@ -51,6 +60,12 @@
 #include "internal.h"
 
 #define GUARD_SIGNAL SIGUSR2 /* the death signal; blocked, taken by sigwaitinfo() */
+/*
+ * GUARD_SIGNAL queued by memtraced (sigqueue(), si_code SI_QUEUE, this
+ * value) rather than sent by the kernel (SI_USER): memtraced was told to
+ * stop and hands the target over now (guard_take_now()).
+ */
+#define GUARD_TAKE 1
 /* Sent by a second memtraced: hand the target over (guard_handover()); a keeper takes it too. */
 #define GUARD_HANDOVER SIGUSR1
 /* Queued by memtraced with a new process's pid (guard_tell_fork()). */
@@ -116,6 +131,20 @@ void guard_tell_fork(pid_t guard, pid_t child)
 	union sigval v = {.sival_int = child};
 
 	sigqueue(guard, GUARD_FORKED, v);
+}
+
+/*
+ * Tell GUARD to take PID now: memtraced, told to stop, is about to bring
+ * the target into a group-stop (SIGSTOP) and detach each thread there.
+ * Sent before that SIGSTOP, so that the guard, whenever memtraced dies
+ * from then on, knows the stop is its own to end once it holds every
+ * thread.  0, or -errno.
+ */
+int guard_take_now(pid_t guard)
+{
+	union sigval v = {.sival_int = GUARD_TAKE};
+
+	return sigqueue(guard, GUARD_SIGNAL, v) < 0 ? -errno : 0;
 }
 
 /* The start time of process PID (/proc/PID/stat field 22), naming it against pid reuse; 0 when gone. */
@@ -239,6 +268,35 @@ static void interrupt_all(pid_t pid)
 	closedir(dir);
 }
 
+/* The processes the guard takes: the target, then its descendants. */
+struct tree {
+	pid_t *pid;
+	size_t n, cap;
+};
+
+static int tree_has(const struct tree *t, pid_t pid)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->pid[i] == pid)
+			return 1;
+	return 0;
+}
+
+static int tree_add(struct tree *t, pid_t pid)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		pid_t *p = realloc(t->pid, cap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		t->pid = p;
+		t->cap = cap;
+	}
+	t->pid[t->n++] = pid;
+	return 0;
+}
+
 /* Resume one stop of TID at once, as untraced: signals passed on, group-stops kept. */
 static void guard_resume(pid_t tid, int status)
 {
@@ -266,10 +324,11 @@ static void guard_resume(pid_t tid, int status)
  * SIGCONT: no thread meets a filtered call without a tracer.  Children
  * forked under the filter stay ours until they exit.
  */
-static void guard_trace(pid_t pid)
+static void guard_trace(pid_t pid, int handed)
 {
 	struct signalfd_siginfo si;
 	int handing = 0, status, sfd;
+	struct tree first = {0};
 	sigset_t set;
 	pid_t tid;
 
@@ -288,8 +347,14 @@ static void guard_trace(pid_t pid)
 		while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0) {
 			enum stop_event ev = stop_classify(status);
 
-			/* Our interrupt or stop must not end an epoll wait with EINTR. */
+			/*
+			 * Our interrupt or stop must not end an epoll wait with EINTR;
+			 * nor memtraced's handover stop, at each thread's first stop
+			 * here (memtraced undid it already unless it died first).
+			 */
 			if (handing)
+				inject_restart_eintr(tid, status, 1);
+			else if (handed && !tree_has(&first, tid) && tree_add(&first, tid) == 0)
 				inject_restart_eintr(tid, status, 1);
 			if (handing && ev == STOP_GROUP && proc_tgid(tid) == pid)
 				ptrace(PTRACE_DETACH, tid, 0, 0); /* stays in the group-stop */
@@ -306,6 +371,7 @@ static void guard_trace(pid_t pid)
 		kill(pid, SIGSTOP);
 		interrupt_all(pid);
 	}
+	free(first.pid);
 	close(sfd);
 }
 
@@ -343,35 +409,6 @@ static int take(int taskfd, pid_t pid, pid_t daemon)
 		if (spins > 1000)
 			usleep(100);
 	}
-}
-
-/* The processes the guard takes: the target, then its descendants. */
-struct tree {
-	pid_t *pid;
-	size_t n, cap;
-};
-
-static int tree_has(const struct tree *t, pid_t pid)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (t->pid[i] == pid)
-			return 1;
-	return 0;
-}
-
-static int tree_add(struct tree *t, pid_t pid)
-{
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-		pid_t *p = realloc(t->pid, cap * sizeof(*p));
-
-		if (!p)
-			return -1;
-		t->pid = p;
-		t->cap = cap;
-	}
-	t->pid[t->n++] = pid;
-	return 0;
 }
 
 /* The number after "\nNAME" in the /proc status text BUF; -1 when absent. */
@@ -491,7 +528,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	char path[64];
 	siginfo_t si;
 	sigset_t set;
-	int taskfd, rt_on, took;
+	int taskfd, rt_on, took, handed = 0;
 	size_t children = 0;
 
 	sigemptyset(&set);
@@ -530,13 +567,22 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 			}
 			if (si.si_pid != daemon)
 				continue;
-			if (si.si_signo == GUARD_SIGNAL)
+			if (si.si_signo == GUARD_SIGNAL) {
+				handed = si.si_code == SI_QUEUE && si.si_value.sival_int == GUARD_TAKE;
 				break;
+			}
 			known_add(&known, (pid_t)si.si_value.sival_int);
 		}
 	/* The target's threads first: they are the ones most likely to be mapping. */
 	if ((took = take(taskfd, pid, daemon)) < 0)
-		return 1;
+		return 1; /* memtraced took it back (attach_retake()) and ended the stop */
+	/*
+	 * Handed over by memtraced: every thread waits in the handover's
+	 * group-stop, and now each is ours, so the stop is ours to end.  (Not
+	 * when the target went, or a new memtraced holds it: then it is not.)
+	 */
+	if (handed && took > 0)
+		kill(pid, SIGCONT);
 	/*
 	 * Then the processes memtraced told us of, which include any whose
 	 * parent has exited (reparented, /proc would not find them), then the
@@ -555,7 +601,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	close(taskfd);
 	if (!took && !children)
 		return 0; /* nothing to guard, or the target is a new memtraced's */
-	guard_trace(pid);
+	guard_trace(pid, handed && took > 0);
 	return 0;
 }
 

@@ -368,6 +368,7 @@ struct mt_session {
 	atomic_int handover_requested; /* a second memtraced asks a keeper for the target */
 	int handing;		       /* keeper: the target's threads are being left in a group-stop */
 	int64_t handing_deadline_ns;   /* keeper: by then a new tracer must hold them (mono_ns) */
+	pid_t handing_to_guard;	       /* a stop's handover to our guard (that pid), or 0 */
 	int64_t stop_deadline_ns; /* monotonic; SIGKILL after it */
 	int stopping;
 
@@ -524,6 +525,8 @@ pid_t guard_start(const char *exe, pid_t pid);
 pid_t guard_of(pid_t pid, int *keeper);
 /* Tell the guard of a new process memtraced traces (guard.c). */
 void guard_tell_fork(pid_t guard, pid_t child);
+/* Tell GUARD to take PID now, in a handover begun by a stop (guard.c). */
+int guard_take_now(pid_t guard);
 int guard_handover(pid_t guard, pid_t pid, int timeout_ms);
 
 /* Detach from every task, leaving each as it was (session.c). */

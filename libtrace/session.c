@@ -1106,32 +1106,6 @@ static void wake_tick_off(struct mt_session *s)
 		timer_settime(s->wake_timer, 0, &off, NULL);
 }
 
-/*
- * A stop in filter mode: the filter cannot be taken out of the target, and
- * untraced its memory calls would fail with ENOSYS, so memtraced stays its
- * tracer, resuming every stop at once (no events, no accounting), until
- * the target exits.
- */
-static void keep(struct mt_session *s)
-{
-	if (s->keeping)
-		return;
-	pthread_mutex_lock(&s->lock);
-	s->keeping = 1;
-	pthread_mutex_unlock(&s->lock);
-	/* The name a second memtraced knows a keeper by (guard_of()). */
-	prctl(PR_SET_NAME, "memtraced-keep");
-	/* No more requests to notice: the loop ends when the target does. */
-	wake_tick_off(s);
-	if (s->cfg.log) {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg), "stop: pid %d carries memtrace's seccomp filter; "
-			 "still resuming its memory calls until it exits", s->pid);
-		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
-	}
-}
-
 /* SIGKILL the process of task T (task_foreach()). */
 static void kill_task(struct mt_session *s, struct task *t, void *arg)
 {
@@ -1150,12 +1124,39 @@ static void interrupt_target_task(struct mt_session *s, struct task *t, void *ar
 
 #define HANDOVER_WAIT_NS (10 * 1000000000LL) /* for the new tracer to seize the target */
 
+/* Count the tasks of the target in *ARG (task_foreach()). */
+static void count_target_task(struct mt_session *s, struct task *t, void *arg)
+{
+	if (t->pid == s->pid)
+		(*(size_t *)arg)++;
+}
+
+/* Whether we trace a thread of the target still (not only processes it forked). */
+static int target_held(struct mt_session *s)
+{
+	size_t held = 0;
+
+	task_foreach(s, count_target_task, &held);
+	return held > 0;
+}
+
+/* Whether our guard lives: not reaped, not a zombie. */
+static int guard_alive(struct mt_session *s)
+{
+	char state[64];
+
+	return s->guard > 0 && proc_status_field(s->guard, "State:", state, sizeof(state)) == 0 &&
+	       state[0] != 'Z' && state[0] != 'X';
+}
+
 /*
  * A keeper hands the target over to a second memtraced, as a guard does
  * (guard.c): SIGSTOP, and each of the target's threads is detached at its
  * group-stop (session_handle()), where it stays, untraced, for the new
  * tracer to seize.  A thread already in a group-stop reports it again when
- * interrupted.
+ * interrupted.  A stop hands it over the same way to our own guard
+ * (TO_GUARD, its pid), told first (guard_take_now()) so that it ends the
+ * stop itself once it holds every thread, even if we die meanwhile.
  *
  * Our guard stays until the new tracer holds every thread
  * (handover_step()), so that a keeper killed at any moment of the
@@ -1165,11 +1166,12 @@ static void interrupt_target_task(struct mt_session *s, struct task *t, void *ar
  * keeper goes on with the children the target forked, or exits, and its
  * guard with it.
  */
-static void begin_handover(struct mt_session *s)
+static void begin_handover(struct mt_session *s, pid_t to_guard)
 {
 	s->handing = 1;
 	s->handing_deadline_ns = mono_ns() + HANDOVER_WAIT_NS;
-	if (s->cfg.log) {
+	s->handing_to_guard = to_guard;
+	if (s->cfg.log && !to_guard) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "handing pid %d over to another memtraced", s->pid);
@@ -1179,38 +1181,42 @@ static void begin_handover(struct mt_session *s)
 	task_foreach(s, interrupt_target_task, NULL);
 }
 
-/* Count the tasks of the target in *ARG (task_foreach()). */
-static void count_target_task(struct mt_session *s, struct task *t, void *arg)
-{
-	if (t->pid == s->pid)
-		(*(size_t *)arg)++;
-}
-
 /*
- * The keeper's handover, once every thread of the target is left: done
- * when the new tracer holds them all.  When none has come by the deadline
- * (the new memtraced died, or gave up), we take the target back and end
- * its stop, and keep it as before.
+ * The handover, once every thread of the target is left: done when the new
+ * tracer holds them all.  When none has come by the deadline (the new
+ * memtraced died, or gave up), or our guard, the taker, died, we take the
+ * target back and end its stop, and keep it as before.
  */
 static void handover_step(struct mt_session *s)
 {
-	size_t held = 0;
-	char msg[128];
+	pid_t guard = s->handing_to_guard;
+	char msg[256];
 
-	task_foreach(s, count_target_task, &held);
-	if (held)
+	if (target_held(s))
 		return; /* still leaving */
 	if (proc_all_traced(s->pid)) { /* not by us: we left them all */
 		s->handing = 0;
-		snprintf(msg, sizeof(msg), "pid %d handed over", s->pid);
-	} else if (mono_ns() > s->handing_deadline_ns) {
+		if (guard)
+			snprintf(msg, sizeof(msg), "stop: pid %d carries memtrace's seccomp "
+				 "filter; memtraced-guard (pid %d) resumes its memory calls until "
+				 "it exits%s", s->pid, guard, s->ntasks ? "; memtraced stays until "
+				 "the processes it forked under the filter exit" : "");
+		else
+			snprintf(msg, sizeof(msg), "pid %d handed over", s->pid);
+	} else if (mono_ns() > s->handing_deadline_ns || (guard && !guard_alive(s))) {
 		int err;
 
 		s->handing = 0;
 		atomic_store(&s->handover_requested, 0);
 		err = attach_retake(s);
-		snprintf(msg, sizeof(msg), "pid %d: no memtraced took it over; %s", s->pid,
-			 err == 0 ? "kept again" : strerror(-err));
+		if (guard)
+			snprintf(msg, sizeof(msg), "stop: pid %d carries memtrace's seccomp "
+				 "filter; memtraced-guard (pid %d) did not take it over, %s", s->pid,
+				 guard, err == 0 ? "so memtraced stays, resuming its memory calls "
+				 "until it exits" : strerror(-err));
+		else
+			snprintf(msg, sizeof(msg), "pid %d: no memtraced took it over; %s", s->pid,
+				 err == 0 ? "kept again" : strerror(-err));
 		pthread_mutex_lock(&s->lock);
 		if (err == 0 && s->state == MT_STATE_DETACHED)
 			s->state = MT_STATE_RUNNING;
@@ -1218,9 +1224,44 @@ static void handover_step(struct mt_session *s)
 	} else {
 		return;
 	}
+	s->handing_to_guard = 0;
 	wake_tick_off(s); /* the handover's 50 ms tick, no longer needed */
 	if (s->cfg.log)
 		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
+}
+
+/*
+ * A stop in filter mode: the filter cannot be taken out of the target, and
+ * untraced its memory calls would fail with ENOSYS.  Nothing more is
+ * recorded.  With a live guard, the target is handed over to it
+ * (begin_handover()), and memtraced exits once it traces nothing else.
+ * Without one, or when the guard does not take it, memtraced stays its
+ * tracer, a keeper, resuming every stop at once until the target exits.
+ */
+static void keep(struct mt_session *s)
+{
+	if (s->keeping)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->keeping = 1;
+	pthread_mutex_unlock(&s->lock);
+	/* The name a second memtraced knows a keeper by (guard_of()). */
+	prctl(PR_SET_NAME, "memtraced-keep");
+	/* Told before the SIGSTOP: the stop is the guard's to end from now on. */
+	if (target_held(s) && guard_alive(s) && guard_take_now(s->guard) == 0) {
+		begin_handover(s, s->guard); /* the stop's 50 ms tick goes on until it is done */
+		return;
+	}
+	/* No more requests to notice: the loop ends when the target does. */
+	wake_tick_off(s);
+	if (s->cfg.log) {
+		char msg[192];
+
+		snprintf(msg, sizeof(msg), "stop: pid %d carries memtrace's seccomp filter; "
+			 "with no guard to hand it to, memtraced stays, resuming its memory "
+			 "calls until it exits", s->pid);
+		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);
+	}
 }
 
 /* Carry out a pending stop request: SIGTERM, then SIGKILL after the grace. */
@@ -1282,8 +1323,12 @@ int mt_session_run(struct mt_session *s)
 	while (s->ntasks > 0 || s->handing) {
 		if (atomic_load(&s->stop_requested))
 			do_stop(s);
-		if (atomic_load(&s->handover_requested) && s->keeping && !s->handing)
-			begin_handover(s);
+		if (atomic_load(&s->handover_requested) && s->keeping && !s->handing) {
+			/* Handed to our guard already: the request is not ours to answer. */
+			if (target_held(s))
+				begin_handover(s, 0);
+			atomic_store(&s->handover_requested, 0);
+		}
 		if (s->handing)
 			handover_step(s);
 		if (!s->ntasks) {

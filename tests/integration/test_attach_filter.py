@@ -242,26 +242,59 @@ class FilterAttachTest(unittest.TestCase):
         self.assertEqual(b.cmd("map 50")["failed"], 0)
         self.assertTrue(wait_for(lambda: d2.ctl("status")["events"]["by_syscall"]["mmap"] >= 50))
 
-    def check_end(self, how):
-        """End memtraced by HOW while the target maps and unmaps: not one call
-        fails, memtraced keeps it until it exits and then exits too."""
-        b = self.blockers("churn", "4")
-        d, st = self.attach(b.pid)
-        self.assertEqual(st["attach"]["mode"], "filter")
+    def end(self, d, how):
+        """End memtraced D by HOW: "stop" (memtracectl stop) or a signal's name."""
         if how == "stop":
             d.ctl("stop")
         else:
             d.proc.send_signal(getattr(signal, how))
+
+    def check_end(self, how):
+        """End memtraced by HOW while the target maps and unmaps: it hands
+        the target over to its guard and exits at once, the guard holds
+        every thread and ends the handover's stop, not one call fails, and
+        the guard leaves with the target."""
+        b = self.blockers("churn", "6")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        self.assertTrue(pid_alive(guard), st["attach"])
+        # Stopped in the middle of the calls: memtraced has seen some.
+        self.assertTrue(wait_for(lambda: d.ctl("status")["events"]["by_syscall"]["mmap"] > 100))
+        self.end(d, how)
+        self.assertEqual(d.finish(timeout=10), 0, d.err)
+        self.assertIsNone(b.proc.poll(), "memtraced did not exit before the target: %s" % d.err)
+        self.assertIn("stop: pid %d carries memtrace's seccomp filter; memtraced-guard (pid %d) "
+                      "resumes its memory calls until it exits" % (b.pid, guard), d.err)
+        self.assertEqual(set(tracer_pids(b.pid).values()), {guard}, "the guard holds every thread")
+        self.assertTrue(wait_for(lambda: mtlib.proc_state(b.pid) != "T"),
+                        "the target was left stopped")
+        self.assertEqual(b.proc.wait(timeout=30), 0, "the target saw failed memory calls")
+        line = b.line()
+        self.assertTrue(line.startswith("CHURN ") and line.endswith(" failed=0"), line)
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
+
+    def check_end_unguarded(self, how):
+        """The guard killed first, memtraced ended by HOW while the target
+        maps and unmaps: memtraced becomes a keeper, resumes every call until
+        the target exits, and then exits too."""
+        b = self.blockers("churn", "4")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        os.kill(st["attach"]["guard"], signal.SIGKILL)
+        self.assertTrue(wait_for(lambda: d.ctl("status")["attach"]["guard"] == 0),
+                        d.ctl("status")["attach"])
+        self.end(d, how)
         self.assertTrue(wait_for(lambda: (d.ctl("status", check=False) or {}).get(
             "attach", {}).get("keeping")), "memtraced did not turn keeper")
+        self.assertTrue(wait_for(lambda: comm(d.proc.pid) == "memtraced-keep"), comm(d.proc.pid))
         self.assertIsNone(d.proc.poll(), "memtraced left a target that carries its filter")
         self.assertEqual(b.proc.wait(timeout=30), 0, "the target saw failed memory calls")
         line = b.line()
         self.assertTrue(line.startswith("CHURN ") and line.endswith(" failed=0"), line)
         self.assertEqual(d.finish(timeout=10), 0, d.err)
-        self.assertIn("carries memtrace's seccomp filter", d.err)
-        self.assertTrue(wait_for(lambda: not pid_alive(st["attach"]["guard"])),
-                        "the guard outlived the target")
+        self.assertIn("stop: pid %d carries memtrace's seccomp filter; with no guard to hand it "
+                      "to, memtraced stays" % b.pid, d.err)
 
     def test_end_by_sigkill(self):
         """memtraced killed: its guard takes over every thread, the blocked
@@ -605,6 +638,12 @@ class FilterAttachTest(unittest.TestCase):
 
     def test_end_by_sigint(self):
         self.check_end("SIGINT")
+
+    def test_end_unguarded_by_stop_command(self):
+        self.check_end_unguarded("stop")
+
+    def test_end_unguarded_by_sigterm(self):
+        self.check_end_unguarded("SIGTERM")
 
 
 if __name__ == "__main__":

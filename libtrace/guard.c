@@ -34,6 +34,9 @@
  * memtraced's too and are detached with it: once the target's threads are
  * seized, the guard seizes theirs, found from the pids memtraced queued it
  * at each fork (GUARD_FORKED) and in /proc (take_known(), take_tree()).
+ * In a stop's handover, the children memtraced traces stay with it: it
+ * stays their keeper until they exit, and the guard, tracing the target,
+ * still takes them at memtraced's death (take_left()).
  *
  * Then it resumes every stop at once, keeping the target's signals and
  * group-stops, following clones and forks, until nothing it traces is
@@ -61,11 +64,15 @@
 
 #define GUARD_SIGNAL SIGUSR2 /* the death signal; blocked, taken by sigwaitinfo() */
 /*
- * GUARD_SIGNAL queued by memtraced (sigqueue(), si_code SI_QUEUE, this
- * value) rather than sent by the kernel (SI_USER): memtraced was told to
- * stop and hands the target over now (guard_take_now()).
+ * Queued by memtraced (sigqueue()) with an order: GUARD_TAKE, it was told
+ * to stop and hands the target over now (guard_take_now()); GUARD_STAND_DOWN,
+ * that handover is called off, memtraced takes the target back.  A
+ * real-time signal: each is queued, in order, never merged with the death
+ * signal or with the one before.
  */
+#define GUARD_ORDER (SIGRTMIN + 3)
 #define GUARD_TAKE 1
+#define GUARD_STAND_DOWN 2
 /* Sent by a second memtraced: hand the target over (guard_handover()); a keeper takes it too. */
 #define GUARD_HANDOVER SIGUSR1
 /* Queued by memtraced with a new process's pid (guard_tell_fork()). */
@@ -89,6 +96,7 @@ pid_t guard_start(const char *exe, pid_t pid)
 	sigemptyset(&set);
 	sigaddset(&set, GUARD_SIGNAL);
 	sigaddset(&set, GUARD_FORKED);
+	sigaddset(&set, GUARD_ORDER);
 	/* Blocked before the fork, so the death signal can never be lost or kill the guard. */
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	child = fork();
@@ -144,7 +152,19 @@ int guard_take_now(pid_t guard)
 {
 	union sigval v = {.sival_int = GUARD_TAKE};
 
-	return sigqueue(guard, GUARD_SIGNAL, v) < 0 ? -errno : 0;
+	return sigqueue(guard, GUARD_ORDER, v) < 0 ? -errno : 0;
+}
+
+/*
+ * Tell GUARD that the handover guard_take_now() began is called off: it
+ * lets go of the threads it has seized (they stay in the handover's
+ * group-stop) and waits again.  0, or -errno.
+ */
+int guard_stand_down(pid_t guard)
+{
+	union sigval v = {.sival_int = GUARD_STAND_DOWN};
+
+	return sigqueue(guard, GUARD_ORDER, v) < 0 ? -errno : 0;
 }
 
 /* The start time of process PID (/proc/PID/stat field 22), naming it against pid reuse; 0 when gone. */
@@ -316,6 +336,25 @@ static void guard_resume(pid_t tid, int status)
 	}
 }
 
+static size_t take_tree(struct tree *t, pid_t daemon);
+static size_t take_known(struct known *k, struct tree *t, pid_t daemon);
+
+/*
+ * memtraced, which handed PID over to us at a stop and stayed for the
+ * processes PID forked under the filter, has died: take those (see
+ * mt_guard_main()), found as after a death before any handover.
+ */
+static void take_left(pid_t pid, struct known *known, pid_t daemon)
+{
+	struct tree tree = {0};
+
+	if (tree_add(&tree, pid) == 0) {
+		take_known(known, &tree, daemon);
+		take_tree(&tree, daemon);
+	}
+	free(tree.pid);
+}
+
 /*
  * Trace until nothing traced is left: every stop resumed at once; on a
  * handover request (GUARD_HANDOVER, from a second memtraced), PID's
@@ -324,7 +363,7 @@ static void guard_resume(pid_t tid, int status)
  * SIGCONT: no thread meets a filtered call without a tracer.  Children
  * forked under the filter stay ours until they exit.
  */
-static void guard_trace(pid_t pid, int handed)
+static void guard_trace(pid_t pid, int handed, struct known *known, pid_t daemon)
 {
 	struct signalfd_siginfo si;
 	int handing = 0, status, sfd;
@@ -335,6 +374,9 @@ static void guard_trace(pid_t pid, int handed)
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, GUARD_HANDOVER);
+	/* Handed over at a stop, memtraced may still trace the target's children. */
+	sigaddset(&set, GUARD_SIGNAL);
+	sigaddset(&set, GUARD_FORKED);
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
 		/* No handover then: only the stops to resume. */
 		while ((tid = waitpid(-1, &status, __WALL)) != -1 || errno == EINTR)
@@ -363,8 +405,13 @@ static void guard_trace(pid_t pid, int handed)
 		}
 		if (tid < 0 && errno == ECHILD)
 			break;
-		if (read(sfd, &si, sizeof(si)) != sizeof(si) || si.ssi_signo != GUARD_HANDOVER ||
-		    handing)
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == (uint32_t)GUARD_FORKED && (pid_t)si.ssi_pid == daemon)
+			known_add(known, (pid_t)si.ssi_int);
+		if (si.ssi_signo == GUARD_SIGNAL && (pid_t)si.ssi_pid == daemon && handed)
+			take_left(pid, known, daemon);
+		if (si.ssi_signo != GUARD_HANDOVER || handing)
 			continue;
 		/* A thread in a group-stop already (LISTEN) reports it again when interrupted. */
 		handing = 1;
@@ -386,6 +433,46 @@ static int held_by_other(pid_t tid, pid_t daemon)
 	return tgid > 0 && tgid != daemon;
 }
 
+/* PTRACE_DETACH every thread of PID we hold: each stays in its group-stop. */
+static void let_go(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return;
+	while ((d = readdir(dir)))
+		if (atoi(d->d_name) > 0 &&
+		    proc_status_number(atoi(d->d_name), "TracerPid:", 10, 0) ==
+			(unsigned long long)getpid())
+			ptrace(PTRACE_DETACH, atoi(d->d_name), 0, 0);
+	closedir(dir);
+}
+
+/*
+ * Read memtraced's news without waiting: forks into K; 1 when it called
+ * the handover off (GUARD_STAND_DOWN).
+ */
+static int stood_down(struct known *k, pid_t daemon)
+{
+	struct timespec now = {0, 0};
+	siginfo_t si;
+	sigset_t set;
+	int off = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, GUARD_FORKED);
+	sigaddset(&set, GUARD_ORDER);
+	while (sigtimedwait(&set, &si, &now) > 0)
+		if (si.si_pid == daemon && si.si_signo == GUARD_FORKED)
+			known_add(k, (pid_t)si.si_value.sival_int);
+		else if (si.si_pid == daemon && si.si_value.sival_int == GUARD_STAND_DOWN)
+			off = 1;
+	return off;
+}
+
 /*
  * Take process PID (TASKFD its /proc task directory): seize its threads
  * until every one is ours.  1 when done; 0 when it is gone, or when another
@@ -393,10 +480,22 @@ static int held_by_other(pid_t tid, pid_t daemon)
  * over, in which case none of its threads is touched (the leader is seized
  * first, by the new memtraced as by us, so that of two tracers coming for
  * stopped, untraced threads one takes them all); -1 when it cannot be done.
+ * Handed over by memtraced (ORDERS set), 2 when memtraced calls the
+ * handover off first: the threads seized are let go again.
  */
-static int take(int taskfd, pid_t pid, pid_t daemon)
+static int take(int taskfd, pid_t pid, pid_t daemon, struct known *orders)
 {
 	for (int spins = 0;; spins++) {
+		/*
+		 * Holding them all, we keep them: memtraced, which left them all,
+		 * may have seen that already and gone.
+		 */
+		if (orders && stood_down(orders, daemon)) {
+			if (all_ours(taskfd))
+				return 1;
+			let_go(pid);
+			return 2;
+		}
 		if (ptrace(PTRACE_SEIZE, pid, 0, GUARD_OPTIONS) < 0 && errno == EPERM &&
 		    held_by_other(pid, daemon))
 			return 0;
@@ -428,7 +527,7 @@ static int take_pid(pid_t pid, pid_t daemon)
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return 0;
-	r = take(fd, pid, daemon);
+	r = take(fd, pid, daemon, NULL);
 	close(fd);
 	return r > 0;
 }
@@ -534,6 +633,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	sigemptyset(&set);
 	sigaddset(&set, GUARD_SIGNAL);
 	sigaddset(&set, GUARD_FORKED);
+	sigaddset(&set, GUARD_ORDER);
 	/* Taken by the tracing loop's signalfd: a tracee's stop, a handover request. */
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, GUARD_HANDOVER);
@@ -556,10 +656,15 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 		return 0; /* the target is gone already */
 	/* Asleep it costs nothing; woken it must run before the target makes a call. */
 	rt_on = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
-	/* The parent may have died before PR_SET_PDEATHSIG was set: then there is no signal. */
-	/* Sent by the kernel on behalf of the dying thread: a SIGUSR2 from elsewhere is not it. */
-	if (getppid() == daemon)
-		for (;;) {
+	/*
+	 * The parent may have died before PR_SET_PDEATHSIG was set: then there
+	 * is no signal.  The death signal is sent by the kernel on behalf of
+	 * the dying thread: a SIGUSR2 from elsewhere is not it.  A handover
+	 * memtraced calls off sends us back here.
+	 */
+	do {
+		handed = 0;
+		while (getppid() == daemon) {
 			if (sigwaitinfo(&set, &si) < 0) {
 				if (errno == EINTR)
 					continue;
@@ -567,15 +672,19 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 			}
 			if (si.si_pid != daemon)
 				continue;
-			if (si.si_signo == GUARD_SIGNAL) {
-				handed = si.si_code == SI_QUEUE && si.si_value.sival_int == GUARD_TAKE;
+			if (si.si_signo == GUARD_SIGNAL)
+				break;
+			if (si.si_signo == GUARD_FORKED)
+				known_add(&known, (pid_t)si.si_value.sival_int);
+			else if (si.si_value.sival_int == GUARD_TAKE) {
+				handed = 1;
 				break;
 			}
-			known_add(&known, (pid_t)si.si_value.sival_int);
 		}
-	/* The target's threads first: they are the ones most likely to be mapping. */
-	if ((took = take(taskfd, pid, daemon)) < 0)
-		return 1; /* memtraced took it back (attach_retake()) and ended the stop */
+		/* The target's threads first: they are the ones most likely to be mapping. */
+	} while ((took = take(taskfd, pid, daemon, handed ? &known : NULL)) == 2);
+	if (took < 0)
+		return 1;
 	/*
 	 * Handed over by memtraced: every thread waits in the handover's
 	 * group-stop, and now each is ours, so the stop is ours to end.  (Not
@@ -595,13 +704,15 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 			children += take_tree(&tree, daemon);
 	}
 	free(tree.pid);
-	free(known.p);
 	if (rt_on)
 		sched_setscheduler(0, SCHED_OTHER, &other);
 	close(taskfd);
-	if (!took && !children)
+	if (!took && !children) {
+		free(known.p);
 		return 0; /* nothing to guard, or the target is a new memtraced's */
-	guard_trace(pid, handed && took > 0);
+	}
+	guard_trace(pid, handed && took > 0, &known, daemon);
+	free(known.p);
 	return 0;
 }
 

@@ -369,6 +369,7 @@ struct mt_session {
 	int handing;		       /* keeper: the target's threads are being left in a group-stop */
 	int64_t handing_deadline_ns;   /* keeper: by then a new tracer must hold them (mono_ns) */
 	pid_t handing_to_guard;	       /* a stop's handover to our guard (that pid), or 0 */
+	int guard_standing_down;       /* that handover called off: wait for the guard to let go */
 	int64_t stop_deadline_ns; /* monotonic; SIGKILL after it */
 	int stopping;
 
@@ -527,6 +528,8 @@ pid_t guard_of(pid_t pid, int *keeper);
 void guard_tell_fork(pid_t guard, pid_t child);
 /* Tell GUARD to take PID now, in a handover begun by a stop (guard.c). */
 int guard_take_now(pid_t guard);
+/* Call that handover off: the guard lets go of what it took (guard.c). */
+int guard_stand_down(pid_t guard);
 int guard_handover(pid_t guard, pid_t pid, int timeout_ms);
 
 /* Detach from every task, leaving each as it was (session.c). */

@@ -280,7 +280,7 @@ struct mt_status {
 	int64_t attach_held_ns; /* attached: how long the attach held the target stopped */
 	int64_t seed_ns;	/* of which seeding the table took */
 	enum mt_attach_mode attach_mode; /* attached: the mode in force */
-	int keeping;		/* filter mode, stop requested: only resuming until the target exits */
+	int keeping;		/* filter mode, stop requested: handed to the guard, or kept until it exits */
 	pid_t guard;		/* filter mode: the guard that takes over if memtraced dies, or 0 */
 	char attach_note[200];	/* attached: why the filter is not in force, or "" */
 	uint64_t chunk_size, chunk_slack, ceiling;

@@ -1181,11 +1181,19 @@ static void begin_handover(struct mt_session *s, pid_t to_guard)
 	task_foreach(s, interrupt_target_task, NULL);
 }
 
+/* Whether thread TID is not traced by the pid in *ARG; a proc_tasks_all() predicate. */
+static int task_not_traced_by(pid_t tid, void *arg)
+{
+	return proc_status_number(tid, "TracerPid:", 10, 0) != (unsigned long long)*(pid_t *)arg;
+}
+
 /*
  * The handover, once every thread of the target is left: done when the new
  * tracer holds them all.  When none has come by the deadline (the new
  * memtraced died, or gave up), or our guard, the taker, died, we take the
- * target back and end its stop, and keep it as before.
+ * target back and end its stop, and keep it as before.  A guard that is
+ * alive but late (stopped, starved) is told to stand down first, and we
+ * wait until it has let go of every thread (or has them all after all).
  */
 static void handover_step(struct mt_session *s)
 {
@@ -1194,6 +1202,9 @@ static void handover_step(struct mt_session *s)
 
 	if (target_held(s))
 		return; /* still leaving */
+	if (guard && !s->guard_standing_down && mono_ns() > s->handing_deadline_ns &&
+	    guard_alive(s) && guard_stand_down(guard) == 0)
+		s->guard_standing_down = 1;
 	if (proc_all_traced(s->pid)) { /* not by us: we left them all */
 		s->handing = 0;
 		if (guard)
@@ -1203,7 +1214,9 @@ static void handover_step(struct mt_session *s)
 				 "the processes it forked under the filter exit" : "");
 		else
 			snprintf(msg, sizeof(msg), "pid %d handed over", s->pid);
-	} else if (mono_ns() > s->handing_deadline_ns || (guard && !guard_alive(s))) {
+	} else if ((mono_ns() > s->handing_deadline_ns || (guard && !guard_alive(s))) &&
+		   (!s->guard_standing_down || !guard_alive(s) ||
+		    proc_tasks_all(s->pid, task_not_traced_by, &guard, 1))) {
 		int err;
 
 		s->handing = 0;
@@ -1225,6 +1238,7 @@ static void handover_step(struct mt_session *s)
 		return;
 	}
 	s->handing_to_guard = 0;
+	s->guard_standing_down = 0;
 	wake_tick_off(s); /* the handover's 50 ms tick, no longer needed */
 	if (s->cfg.log)
 		s->cfg.log(MT_LOG_INFO, msg, s->cfg.log_arg);

@@ -5,10 +5,11 @@ The server of bench/netty-echo (bench/echo/EchoServer.java, Debian's
 libnetty-java, pooled direct buffers, two event loops) runs untraced while
 bench/echo/echoload drives it through 8 connections, checking every byte
 that comes back.  memtraced attaches in the middle of the load, in filter
-and in syscall mode, and is told to stop before the load ends.  The load
-must end with no wrong byte and no closed connection; the server must
-still serve afterwards, every echo right; and once the
-server exits, no memtraced (keeper or guard) outlives it.
+and in syscall mode, and is told to stop before the load ends: memtraced exits at once (in
+filter mode after handing the server to its guard).  The load must end
+with no wrong byte and no closed connection; the server must still serve
+afterwards, every echo right; and once the server exits, no memtraced
+guard outlives it.
 """
 import json
 import os
@@ -123,28 +124,33 @@ class EchoUnderLoad(unittest.TestCase):
                                  timeout=10), "not every thread of the server is traced")
         self.assertIsNone(load.poll(), "the load ended before memtraced attached")
         d.ctl("stop")
+        self.assertEqual(d.finish(timeout=30), 0, d.err)
         self.assertIsNone(load.poll(), "the load ended before memtraced was stopped")
+        if mode == "filter":
+            # Handed over: the guard holds every thread, and ended the handover's stop.
+            guard = st["attach"]["guard"]
+            self.assertEqual(set(tracer_pids(server.pid).values()), {guard}, d.err)
+            self.assertTrue(wait_for(lambda: mtlib.proc_state(server.pid) != "T"),
+                            "the server was left stopped")
         self.finish_load(load)
-        # Still serving, and every echo still right, after the tracer left or became a keeper.
+        # Still serving, and every echo still right, after the tracer left.
         self.finish_load(self.run_load(port, 1))
         self.assertIsNone(server.poll(), "the server died")
         return server, d
 
     def test_filter_mode(self):
-        """Filter mode: memtraced stays as a keeper; it and its guard leave
-        with the server."""
+        """Filter mode: stop hands the server to memtraced's guard and
+        memtraced exits at once; the guard leaves with the server."""
         server, d = self.attach_under_load("filter")
-        self.assertIsNone(d.proc.poll(), "a keeper must stay while the server lives")
+        self.assertTrue(guards_of(server.pid), "no guard holds the server")
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-        d.proc.wait(timeout=30)
         self.assertTrue(wait_for(lambda: not guards_of(server.pid), timeout=10),
                         "a guard outlived the server")
 
     def test_syscall_mode(self):
         """Syscall mode: stop detaches, memtraced exits, the server goes on untraced."""
         server, d = self.attach_under_load("syscall")
-        d.proc.wait(timeout=30)
         self.assertEqual(set(tracer_pids(server.pid).values()), {0})
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)

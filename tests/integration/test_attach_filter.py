@@ -8,6 +8,7 @@ result; "churn S" maps and unmaps for S seconds and prints how many calls
 failed) and tests/targets/attachee.c (see mtlib.Attachee).
 """
 import os
+import random
 import re
 import signal
 import subprocess
@@ -415,12 +416,14 @@ class FilterAttachTest(unittest.TestCase):
                          % (r["failed"], r["ok"] + r["failed"]))
 
     def test_keeper_follows_forks(self):
-        """A keeper resumes the memory calls of a child forked before or after
-        the stop, and of the processes it forks and execs; it exits when the
-        last of them has."""
+        """With no guard, a keeper resumes the memory calls of a child forked
+        before or after the stop, and of the processes it forks and execs;
+        it exits when the last of them has."""
         b = self.blockers("block")
         d, st = self.attach(b.pid)
         self.assertEqual(st["attach"]["mode"], "filter")
+        os.kill(st["attach"]["guard"], signal.SIGKILL)
+        self.assertTrue(wait_for(lambda: d.ctl("status")["attach"]["guard"] == 0))
         before = self.spawn(b, 1.5)
         d.ctl("stop")
         self.assertTrue(wait_for(lambda: comm(d.proc.pid) == "memtraced-keep"), comm(d.proc.pid))
@@ -435,6 +438,64 @@ class FilterAttachTest(unittest.TestCase):
         self.assertEqual(b.proc.wait(timeout=10), 0)
         self.assertTrue(wait_for(lambda: not pid_alive(before) and not pid_alive(after)))
         self.assertEqual(d.finish(timeout=10), 0, d.err)
+
+    def test_stop_with_forked_child(self):
+        """A stop while memtraced traces a child the target forked: the
+        target goes to the guard, memtraced stays for the child (and what
+        it forks and execs) and exits after it; a child forked after the
+        stop is the guard's; not one memory call fails."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        before = self.spawn(b, 1.5)
+        d.ctl("stop")
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take the target: %s" % tracer_pids(b.pid))
+        self.assertTrue(wait_for(lambda: mtlib.proc_state(b.pid) != "T"),
+                        "the target was left stopped")
+        self.assertEqual(set(tracer_pids(before).values()), {d.proc.pid})
+        after = self.spawn(b, 1.5, go=True)
+        self.assertEqual(set(tracer_pids(after).values()), {guard})
+        os.kill(before, signal.SIGUSR2)
+        for _ in (before, after):
+            r = self.spawned(b)
+            self.assertEqual(r["failed"], 0, "memory calls failed: %s" % r)
+            self.assertGreater(r["execs"], 0, r)
+        self.assertEqual(d.finish(timeout=10), 0, d.err)
+        self.assertIn("memtraced-guard (pid %d) resumes its memory calls until it exits; "
+                      "memtraced stays until the processes it forked" % guard, d.err)
+        self.assertEqual(b.cmd("map 200")["failed"], 0)
+        b.a.send("exit")
+        self.assertEqual(b.proc.wait(timeout=10), 0)
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
+
+    def test_stop_then_kill_with_forked_child(self):
+        """Stopped with a forked child it traces, memtraced hands the target
+        to the guard and stays for the child; killed then, the guard, which
+        traces the target, takes the child over too."""
+        b = self.blockers("block")
+        d, st = self.attach(b.pid)
+        self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        child = self.spawn(b, 1.5)
+        self.assertTrue(wait_for(lambda: in_syscall(child, SYS_RT_SIGTIMEDWAIT)),
+                        "the child never waited for its signal")
+        d.ctl("stop")
+        self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),
+                        "the guard did not take the target: %s" % tracer_pids(b.pid))
+        self.assertEqual(set(tracer_pids(child).values()), {d.proc.pid})
+        d.proc.kill()
+        d.proc.wait()
+        self.assertTrue(wait_for(lambda: set(tracer_pids(child).values()) == {guard}),
+                        "the guard did not take the child: %s" % tracer_pids(child))
+        os.kill(child, signal.SIGUSR2)
+        r = self.spawned(b)
+        self.assertEqual(r["failed"], 0, "memory calls of the child failed: %s" % r)
+        self.assertGreater(r["execs"], 0, r)
+        self.assertEqual(b.cmd("map 200")["failed"], 0)
+        b.kill()
+        self.assertTrue(wait_for(lambda: not pid_alive(guard)), "the guard outlived the target")
 
     def test_guard_ignores_stop_signals(self):
         """SIGTERM, SIGINT, SIGHUP (a terminal's, systemd's) do not end the guard."""
@@ -477,24 +538,46 @@ class FilterAttachTest(unittest.TestCase):
                         "the guard did not take over: %s" % tracer_pids(b.pid))
         return b, guard
 
-    def kept(self):
+    def kept(self, guarded=False):
         """blockers with its threads blocked, attached in filter mode, then
-        told to stop: memtraced is a keeper.  Returns (blockers, daemon)."""
+        told to stop with no guard to hand it to: memtraced is a keeper.
+        Its guard is killed first; or, GUARDED, stopped (SIGSTOP) until
+        memtraced, tired of waiting for it to take the target, has taken it
+        back: the keeper then keeps its guard.  Returns (blockers, daemon,
+        guard pid or 0)."""
         b = self.blockers("block")
         self.wait_blocked(b.pid, 4)
         d, st = self.attach(b.pid)
         self.assertEqual(st["attach"]["mode"], "filter")
+        guard = st["attach"]["guard"]
+        if guarded:
+            os.kill(guard, signal.SIGSTOP)
+            self.addCleanup(lambda: pid_alive(guard) and os.kill(guard, signal.SIGCONT))
+        else:
+            os.kill(guard, signal.SIGKILL)
+            self.assertTrue(wait_for(lambda: d.ctl("status")["attach"]["guard"] == 0))
         d.ctl("stop")
         self.assertTrue(wait_for(lambda: (d.ctl("status", check=False) or {}).get(
             "attach", {}).get("keeping")), "memtraced did not turn keeper")
         self.assertTrue(wait_for(lambda: comm(d.proc.pid) == "memtraced-keep"), comm(d.proc.pid))
-        return b, d, st["attach"]["guard"]
+        if guarded:
+            # Handed to the stopped guard, then taken back after 10 s.
+            self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {d.proc.pid} and
+                                     mtlib.proc_state(b.pid) != "T", timeout=30),
+                            "the keeper did not take the target back: %s %s"
+                            % (tracer_pids(b.pid), mtlib.task_states(b.pid)))
+            os.kill(guard, signal.SIGCONT)
+            # Told to stand down, it waits again, holding nothing.
+            self.assertTrue(wait_for(lambda: mtlib.proc_state(guard) == "S"))
+            self.assertEqual(set(tracer_pids(b.pid).values()), {d.proc.pid})
+            return b, d, guard
+        return b, d, 0
 
     def test_takeover_from_keeper(self):
         """A second memtraced takes the target over from a keeper, which
         then exits with its guard: nothing fails, the blocked calls end as
         untraced, accounting is exact."""
-        b, d, guard = self.kept()
+        b, d, guard = self.kept(guarded=True)
         d2, st2 = self.attach(b.pid)
         self.assertIn("taken over from a keeper, pid %d" % d.proc.pid, st2["attach"]["note"])
         self.assertEqual(d.finish(timeout=20), 0, d.err)
@@ -528,7 +611,7 @@ class FilterAttachTest(unittest.TestCase):
         """A keeper killed in its handover, its threads left stopped for a
         new tracer that never comes: its guard takes the target, which then
         runs on without a failed call, and leaves with it."""
-        b, d, guard = self.kept()
+        b, d, guard = self.kept(guarded=True)
         self.assertTrue(pid_alive(guard), "the keeper has no guard")
         # What a second memtraced --pid asks; this one will not seize.
         os.kill(d.proc.pid, signal.SIGUSR1)
@@ -563,7 +646,6 @@ class FilterAttachTest(unittest.TestCase):
                         "the target was left stopped")
         self.check_results(b)
         self.assertEqual(b.cmd("map 500")["failed"], 0)
-        self.assertTrue(pid_alive(guard), "the keeper lost its guard")
         self.assertIsNone(d.proc.poll(), "the keeper left")
         b.a.send("exit")
         self.assertEqual(b.proc.wait(timeout=10), 0)
@@ -575,13 +657,13 @@ class FilterAttachTest(unittest.TestCase):
         one of the two (the new memtraced, or the keeper's guard) ends up
         with every thread, the target is not left stopped, and not one of
         its calls fails."""
-        b, d, guard = self.kept()
+        b, d, guard = self.kept(guarded=True)
         b.a.send("map 30000")
         d2 = AttachDaemon(b.pid, FILTER)
         self.addCleanup(d2.kill)
         self.assertTrue(wait_for(lambda: self.handed(b.pid) or
                                  d2.proc.pid in tracer_pids(b.pid).values(), interval=0.0005),
-                        "no handover seen")
+                        "no handover seen: tracers %s, new memtraced exit %s" % (tracer_pids(b.pid), d2.proc.poll()))
         d.proc.kill()
         d.proc.wait()
         self.assertEqual(b.a.read_truth(60)["failed"], 0, "memory calls failed at the handover")
@@ -638,6 +720,44 @@ class FilterAttachTest(unittest.TestCase):
 
     def test_end_by_sigint(self):
         self.check_end("SIGINT")
+
+    def test_killed_in_stop_handover(self):
+        """memtraced SIGKILLed at a random moment of the handover its
+        SIGTERM began (it takes a few milliseconds), while the target maps
+        and unmaps, eight times: the target is never left stopped, ends up
+        with every thread traced by the guard, and not one of its calls
+        fails."""
+        rng = random.Random(os.getpid())
+        alive_at_kill = 0
+        for round in range(8):
+            b = self.blockers("churn", "3")
+            d, st = self.attach(b.pid)
+            self.assertEqual(st["attach"]["mode"], "filter")
+            guard = st["attach"]["guard"]
+            self.assertTrue(wait_for(lambda: d.ctl("status")["events"]["by_syscall"]["mmap"] > 100))
+            delay = rng.uniform(0.0002, 0.006)
+            d.proc.send_signal(signal.SIGTERM)
+            time.sleep(delay)  # the moment of the kill, not a wait for a state
+            alive = d.proc.poll() is None
+            d.proc.kill()
+            d.proc.wait()
+            alive_at_kill += alive
+            what = "round %d, killed %.1f ms after SIGTERM%s" % (
+                round, delay * 1000, "" if alive else " (it had exited)")
+            sys.stderr.write(what + "\n")
+            self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard} and
+                                     mtlib.proc_state(b.pid) != "T"),
+                            "%s: the guard does not hold the running target: %s %s"
+                            % (what, tracer_pids(b.pid), mtlib.task_states(b.pid)))
+            self.assertEqual(b.proc.wait(timeout=30), 0, "%s: failed memory calls" % what)
+            line = b.line()
+            self.assertTrue(line.startswith("CHURN ") and line.endswith(" failed=0"),
+                            "%s: %s" % (what, line))
+            self.assertTrue(wait_for(lambda: not pid_alive(guard)),
+                            "%s: the guard outlived the target" % what)
+            b.kill()
+            d.kill()
+        self.assertGreater(alive_at_kill, 0, "every kill came after memtraced had exited")
 
     def test_end_unguarded_by_stop_command(self):
         self.check_end_unguarded("stop")

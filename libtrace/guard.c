@@ -336,6 +336,12 @@ static void guard_resume(pid_t tid, int status)
 	}
 }
 
+/* Whether thread TID has made its first stop for us (in *ARG); a proc_tasks_all() predicate. */
+static int task_first_seen(pid_t tid, void *arg)
+{
+	return tree_has(arg, tid);
+}
+
 static size_t take_tree(struct tree *t, pid_t daemon);
 static size_t take_known(struct known *k, struct tree *t, pid_t daemon);
 
@@ -361,10 +367,13 @@ static void take_left(pid_t pid, struct known *known, pid_t daemon)
  * threads are brought into a group-stop (SIGSTOP) and each is detached
  * there, so it stays stopped until the new tracer has seized it and sends
  * SIGCONT: no thread meets a filtered call without a tracer.  Children
- * forked under the filter stay ours until they exit.
+ * forked under the filter stay ours until they exit.  HANDED: PID was
+ * handed over to us by a stop of memtraced (KNOWN its forks, DAEMON its
+ * pid), whose group-stop we end.
  */
 static void guard_trace(pid_t pid, int handed, struct known *known, pid_t daemon)
 {
+	int took_handed = handed;
 	struct signalfd_siginfo si;
 	int handing = 0, status, sfd;
 	struct tree first = {0};
@@ -378,7 +387,9 @@ static void guard_trace(pid_t pid, int handed, struct known *known, pid_t daemon
 	sigaddset(&set, GUARD_SIGNAL);
 	sigaddset(&set, GUARD_FORKED);
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
-		/* No handover then: only the stops to resume. */
+		/* No handover then: only the stops to resume, after ending the one we took it in. */
+		if (handed)
+			kill(pid, SIGCONT);
 		while ((tid = waitpid(-1, &status, __WALL)) != -1 || errno == EINTR)
 			if (tid > 0)
 				guard_resume(tid, status);
@@ -396,7 +407,8 @@ static void guard_trace(pid_t pid, int handed, struct known *known, pid_t daemon
 			 */
 			if (handing)
 				inject_restart_eintr(tid, status, 1);
-			else if (handed && !tree_has(&first, tid) && tree_add(&first, tid) == 0)
+			else if (handed && !tree_has(&first, tid) && proc_tgid(tid) == pid &&
+				 tree_add(&first, tid) == 0)
 				inject_restart_eintr(tid, status, 1);
 			if (handing && ev == STOP_GROUP && proc_tgid(tid) == pid)
 				ptrace(PTRACE_DETACH, tid, 0, 0); /* stays in the group-stop */
@@ -405,11 +417,21 @@ static void guard_trace(pid_t pid, int handed, struct known *known, pid_t daemon
 		}
 		if (tid < 0 && errno == ECHILD)
 			break;
+		/*
+		 * Handed over by memtraced: the handover's group-stop is ours to
+		 * end, once each thread's stop in it is answered (LISTEN), as a
+		 * new memtraced does: a SIGCONT before would leave a thread that
+		 * stops after it listening in a stop no one ends.
+		 */
+		if (handed && proc_tasks_all(pid, task_first_seen, &first, 1)) {
+			kill(pid, SIGCONT);
+			handed = 0;
+		}
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == (uint32_t)GUARD_FORKED && (pid_t)si.ssi_pid == daemon)
 			known_add(known, (pid_t)si.ssi_int);
-		if (si.ssi_signo == GUARD_SIGNAL && (pid_t)si.ssi_pid == daemon && handed)
+		if (si.ssi_signo == GUARD_SIGNAL && (pid_t)si.ssi_pid == daemon && took_handed)
 			take_left(pid, known, daemon);
 		if (si.ssi_signo != GUARD_HANDOVER || handing)
 			continue;
@@ -421,6 +443,7 @@ static void guard_trace(pid_t pid, int handed, struct known *known, pid_t daemon
 	free(first.pid);
 	close(sfd);
 }
+
 
 /* Whether a live tracer that is neither us nor memtraced (DAEMON) holds thread TID. */
 static int held_by_other(pid_t tid, pid_t daemon)
@@ -471,6 +494,27 @@ static int stood_down(struct known *k, pid_t daemon)
 		else if (si.si_pid == daemon && si.si_value.sival_int == GUARD_STAND_DOWN)
 			off = 1;
 	return off;
+}
+
+/*
+ * Read memtraced's news left queued without waiting: forks into K; whether
+ * the last order was GUARD_TAKE (HANDED when there is none).
+ */
+static int last_order(struct known *k, pid_t daemon, int handed)
+{
+	struct timespec now = {0, 0};
+	siginfo_t si;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, GUARD_FORKED);
+	sigaddset(&set, GUARD_ORDER);
+	while (sigtimedwait(&set, &si, &now) > 0)
+		if (si.si_pid == daemon && si.si_signo == GUARD_FORKED)
+			known_add(k, (pid_t)si.si_value.sival_int);
+		else if (si.si_pid == daemon)
+			handed = si.si_value.sival_int == GUARD_TAKE;
+	return handed;
 }
 
 /*
@@ -662,7 +706,9 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	 * the dying thread: a SIGUSR2 from elsewhere is not it.  A handover
 	 * memtraced calls off sends us back here.
 	 */
-	do {
+	for (;;) {
+		int died = 0;
+
 		handed = 0;
 		while (getppid() == daemon) {
 			if (sigwaitinfo(&set, &si) < 0) {
@@ -672,8 +718,10 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 			}
 			if (si.si_pid != daemon)
 				continue;
-			if (si.si_signo == GUARD_SIGNAL)
+			if (si.si_signo == GUARD_SIGNAL) {
+				died = 1;
 				break;
+			}
 			if (si.si_signo == GUARD_FORKED)
 				known_add(&known, (pid_t)si.si_value.sival_int);
 			else if (si.si_value.sival_int == GUARD_TAKE) {
@@ -681,17 +729,21 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 				break;
 			}
 		}
+		/*
+		 * Orders still queued: ones that wait behind the death signal
+		 * (the lower number comes first), or all of them when memtraced
+		 * died before we first ran (no death signal then).  The last one
+		 * says whether a handover's stop is ours to end.
+		 */
+		handed = last_order(&known, daemon, handed);
+		if (!handed && !died && getppid() == daemon)
+			continue; /* a handover called off already */
 		/* The target's threads first: they are the ones most likely to be mapping. */
-	} while ((took = take(taskfd, pid, daemon, handed ? &known : NULL)) == 2);
+		if ((took = take(taskfd, pid, daemon, handed ? &known : NULL)) != 2)
+			break;
+	}
 	if (took < 0)
 		return 1;
-	/*
-	 * Handed over by memtraced: every thread waits in the handover's
-	 * group-stop, and now each is ours, so the stop is ours to end.  (Not
-	 * when the target went, or a new memtraced holds it: then it is not.)
-	 */
-	if (handed && took > 0)
-		kill(pid, SIGCONT);
 	/*
 	 * Then the processes memtraced told us of, which include any whose
 	 * parent has exited (reparented, /proc would not find them), then the

@@ -663,7 +663,8 @@ class FilterAttachTest(unittest.TestCase):
         self.addCleanup(d2.kill)
         self.assertTrue(wait_for(lambda: self.handed(b.pid) or
                                  d2.proc.pid in tracer_pids(b.pid).values(), interval=0.0005),
-                        "no handover seen: tracers %s, new memtraced exit %s" % (tracer_pids(b.pid), d2.proc.poll()))
+                        "no handover seen: tracers %s, new memtraced exit %s"
+                        % (tracer_pids(b.pid), d2.proc.poll()))
         d.proc.kill()
         d.proc.wait()
         self.assertEqual(b.a.read_truth(60)["failed"], 0, "memory calls failed at the handover")

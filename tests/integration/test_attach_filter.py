@@ -561,7 +561,9 @@ class FilterAttachTest(unittest.TestCase):
             "attach", {}).get("keeping")), "memtraced did not turn keeper")
         self.assertTrue(wait_for(lambda: comm(d.proc.pid) == "memtraced-keep"), comm(d.proc.pid))
         if guarded:
-            # Handed to the stopped guard, then taken back after 10 s.
+            # Handed to the stopped guard (every thread left stopped), then taken back after 10 s.
+            self.assertTrue(wait_for(lambda: self.handed(b.pid)), "the handover did not begin: %s"
+                            % tracer_pids(b.pid))
             self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {d.proc.pid} and
                                      mtlib.proc_state(b.pid) != "T", timeout=30),
                             "the keeper did not take the target back: %s %s"

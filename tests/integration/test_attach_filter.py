@@ -726,10 +726,10 @@ class FilterAttachTest(unittest.TestCase):
 
     def test_killed_in_stop_handover(self):
         """memtraced SIGKILLed at a random moment of the handover its
-        SIGTERM began (it takes a few milliseconds), while the target maps
-        and unmaps, eight times: the target is never left stopped, ends up
-        with every thread traced by the guard, and not one of its calls
-        fails."""
+        SIGTERM began (it takes a few milliseconds; from the first thread it
+        leaves), while the target maps and unmaps, eight times: the target
+        is never left stopped, ends up with every thread traced by the
+        guard, and not one of its calls fails."""
         rng = random.Random(os.getpid())
         alive_at_kill = 0
         for round in range(8):
@@ -738,14 +738,18 @@ class FilterAttachTest(unittest.TestCase):
             self.assertEqual(st["attach"]["mode"], "filter")
             guard = st["attach"]["guard"]
             self.assertTrue(wait_for(lambda: d.ctl("status")["events"]["by_syscall"]["mmap"] > 100))
-            delay = rng.uniform(0.0002, 0.006)
+            delay = rng.uniform(0, 0.003)
             d.proc.send_signal(signal.SIGTERM)
+            # In the handover: once a thread has left memtraced, after its SIGSTOP
+            # (a kill before is a plain SIGKILL, see test_end_by_sigkill).
+            self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) != {d.proc.pid},
+                                     interval=0.0002), "memtraced never began the handover")
             time.sleep(delay)  # the moment of the kill, not a wait for a state
             alive = d.proc.poll() is None
             d.proc.kill()
             d.proc.wait()
             alive_at_kill += alive
-            what = "round %d, killed %.1f ms after SIGTERM%s" % (
+            what = "round %d, killed %.1f ms into the handover%s" % (
                 round, delay * 1000, "" if alive else " (it had exited)")
             sys.stderr.write(what + "\n")
             self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard} and

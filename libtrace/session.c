@@ -1199,11 +1199,14 @@ static void handover_step(struct mt_session *s)
 {
 	pid_t guard = s->handing_to_guard;
 	char msg[256];
+	int late;
 
 	if (target_held(s))
 		return; /* still leaving */
-	if (guard && !s->guard_standing_down && mono_ns() > s->handing_deadline_ns &&
-	    guard_alive(s) && guard_stand_down(guard) == 0)
+	/* Read once: a guard is never taken back from without being told to stand down first. */
+	late = mono_ns() > s->handing_deadline_ns;
+	if (guard && !s->guard_standing_down && late && guard_alive(s) &&
+	    guard_stand_down(guard) == 0)
 		s->guard_standing_down = 1;
 	if (proc_all_traced(s->pid)) { /* not by us: we left them all */
 		s->handing = 0;
@@ -1214,7 +1217,7 @@ static void handover_step(struct mt_session *s)
 				 "the processes it forked under the filter exit" : "");
 		else
 			snprintf(msg, sizeof(msg), "pid %d handed over", s->pid);
-	} else if ((mono_ns() > s->handing_deadline_ns || (guard && !guard_alive(s))) &&
+	} else if ((late || (guard && !guard_alive(s))) &&
 		   (!s->guard_standing_down || !guard_alive(s) ||
 		    proc_tasks_all(s->pid, task_not_traced_by, &guard, 1))) {
 		int err;

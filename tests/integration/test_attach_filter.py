@@ -627,6 +627,9 @@ class FilterAttachTest(unittest.TestCase):
                         % tracer_pids(b.pid))
         # The stop is the new memtraced's to end; it would, on failing to seize.
         os.kill(b.pid, signal.SIGCONT)
+        # Back in their calls before the wake (the sleeper has long finished): a futex
+        # wait restarted after the wake would see the word changed (EAGAIN), traced or not.
+        self.wait_blocked(b.pid, 3)
         self.check_results(b)
         self.assertEqual(b.cmd("map 500")["failed"], 0)
         self.assertEqual(b.cmd("signal")["signals"], 1, "the signal reached its handler")

@@ -272,8 +272,8 @@ static pid_t proc_tgid(pid_t tid)
 	return (pid_t)proc_status_number(tid, "Tgid:", 10, 0);
 }
 
-/* PTRACE_INTERRUPT every thread of PID. */
-static void interrupt_all(pid_t pid)
+/* Call FN on every thread of PID. */
+static void each_task(pid_t pid, void (*fn)(pid_t tid))
 {
 	char path[64];
 	struct dirent *d;
@@ -284,8 +284,13 @@ static void interrupt_all(pid_t pid)
 		return;
 	while ((d = readdir(dir)))
 		if (atoi(d->d_name) > 0)
-			ptrace(PTRACE_INTERRUPT, atoi(d->d_name), 0, 0);
+			fn((pid_t)atoi(d->d_name));
 	closedir(dir);
+}
+
+static void interrupt_task(pid_t tid)
+{
+	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 }
 
 /* The processes the guard takes: the target, then its descendants. */
@@ -438,7 +443,7 @@ static void guard_trace(pid_t pid, int handed, struct known *known, pid_t daemon
 		/* A thread in a group-stop already (LISTEN) reports it again when interrupted. */
 		handing = 1;
 		kill(pid, SIGSTOP);
-		interrupt_all(pid);
+		each_task(pid, interrupt_task);
 	}
 	free(first.pid);
 	close(sfd);
@@ -456,55 +461,23 @@ static int held_by_other(pid_t tid, pid_t daemon)
 	return tgid > 0 && tgid != daemon;
 }
 
-/* PTRACE_DETACH every thread of PID we hold: each stays in its group-stop. */
-static void let_go(pid_t pid)
+/* PTRACE_DETACH thread TID if we hold it: it stays in its group-stop (each_task()). */
+static void let_go(pid_t tid)
 {
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	if (!(dir = opendir(path)))
-		return;
-	while ((d = readdir(dir)))
-		if (atoi(d->d_name) > 0 &&
-		    proc_status_number(atoi(d->d_name), "TracerPid:", 10, 0) ==
-			(unsigned long long)getpid())
-			ptrace(PTRACE_DETACH, atoi(d->d_name), 0, 0);
-	closedir(dir);
+	if (proc_status_number(tid, "TracerPid:", 10, 0) == (unsigned long long)getpid())
+		ptrace(PTRACE_DETACH, tid, 0, 0);
 }
 
 /*
- * Read memtraced's news without waiting: forks into K; 1 when it called
- * the handover off (GUARD_STAND_DOWN).
+ * Read memtraced's news left queued, without waiting: forks into K; the
+ * last order (GUARD_TAKE or GUARD_STAND_DOWN), 0 when there is none.
  */
-static int stood_down(struct known *k, pid_t daemon)
+static int read_orders(struct known *k, pid_t daemon)
 {
 	struct timespec now = {0, 0};
 	siginfo_t si;
 	sigset_t set;
-	int off = 0;
-
-	sigemptyset(&set);
-	sigaddset(&set, GUARD_FORKED);
-	sigaddset(&set, GUARD_ORDER);
-	while (sigtimedwait(&set, &si, &now) > 0)
-		if (si.si_pid == daemon && si.si_signo == GUARD_FORKED)
-			known_add(k, (pid_t)si.si_value.sival_int);
-		else if (si.si_pid == daemon && si.si_value.sival_int == GUARD_STAND_DOWN)
-			off = 1;
-	return off;
-}
-
-/*
- * Read memtraced's news left queued without waiting: forks into K; whether
- * the last order was GUARD_TAKE (HANDED when there is none).
- */
-static int last_order(struct known *k, pid_t daemon, int handed)
-{
-	struct timespec now = {0, 0};
-	siginfo_t si;
-	sigset_t set;
+	int order = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, GUARD_FORKED);
@@ -513,8 +486,8 @@ static int last_order(struct known *k, pid_t daemon, int handed)
 		if (si.si_pid == daemon && si.si_signo == GUARD_FORKED)
 			known_add(k, (pid_t)si.si_value.sival_int);
 		else if (si.si_pid == daemon)
-			handed = si.si_value.sival_int == GUARD_TAKE;
-	return handed;
+			order = si.si_value.sival_int;
+	return order;
 }
 
 /*
@@ -534,10 +507,10 @@ static int take(int taskfd, pid_t pid, pid_t daemon, struct known *orders)
 		 * Holding them all, we keep them: memtraced, which left them all,
 		 * may have seen that already and gone.
 		 */
-		if (orders && stood_down(orders, daemon)) {
+		if (orders && read_orders(orders, daemon) == GUARD_STAND_DOWN) {
 			if (all_ours(taskfd))
 				return 1;
-			let_go(pid);
+			each_task(pid, let_go);
 			return 2;
 		}
 		if (ptrace(PTRACE_SEIZE, pid, 0, GUARD_OPTIONS) < 0 && errno == EPERM &&
@@ -707,7 +680,7 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 	 * memtraced calls off sends us back here.
 	 */
 	for (;;) {
-		int died = 0;
+		int died = 0, order;
 
 		handed = 0;
 		while (getppid() == daemon) {
@@ -735,7 +708,8 @@ int mt_guard_main(pid_t pid, pid_t daemon)
 		 * died before we first ran (no death signal then).  The last one
 		 * says whether a handover's stop is ours to end.
 		 */
-		handed = last_order(&known, daemon, handed);
+		if ((order = read_orders(&known, daemon)))
+			handed = order == GUARD_TAKE;
 		if (!handed && !died && getppid() == daemon)
 			continue; /* a handover called off already */
 		/* The target's threads first: they are the ones most likely to be mapping. */

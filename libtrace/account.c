@@ -60,7 +60,7 @@ void account_mmap(struct mt_session *s, struct task *t, const struct mt_event *e
 	 * whose file's own mmap handler fails can leave a hole where the old
 	 * mapping was; the table keeps the old mapping (a known limit).
 	 */
-	if (ev->ret < 0 && ev->ret >= -4095)
+	if (mt_event_failed(ev))
 		return;
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE))
 		kind |= MT_MAP_NOCHUNK;
@@ -190,7 +190,7 @@ void account_munmap(struct mt_session *s, struct task *t, const struct mt_event 
 {
 	uint64_t bytes = 0;
 
-	if (ev->ret < 0 && ev->ret >= -4095) {
+	if (mt_event_failed(ev)) {
 		restore_range(s, t);
 		return;
 	}
@@ -221,7 +221,7 @@ void account_mremap(struct mt_session *s, struct task *t, const struct mt_event 
 	struct maps_entry e = entry_new(t, ev, (uint64_t)ev->ret, new_len, PROT_READ | PROT_WRITE,
 					MAP_PRIVATE | MAP_ANONYMOUS, MT_MAP_ANON);
 
-	if (ev->ret < 0 && ev->ret >= -4095) {
+	if (mt_event_failed(ev)) {
 		restore_range(s, t);
 		return;
 	}
@@ -392,7 +392,7 @@ void account_mprotect(struct mt_session *s, struct task *t, const struct mt_even
 {
 	uint64_t start = ev->args[0], len = page_up(ev->args[1]);
 
-	if (ev->ret < 0 && ev->ret >= -4095) {
+	if (mt_event_failed(ev)) {
 		struct reprot c = {s, start, start + len};
 
 		if (ev->ret != -EINVAL && len && start + len > start)
@@ -419,7 +419,7 @@ void account_brk(struct mt_session *s, struct task *t, const struct mt_event *ev
 	uint64_t before = s->maps.totals.bytes_all;
 
 	/* brk itself never fails so; a seccomp filter of the target's can. */
-	if (ev->ret < 0 && ev->ret >= -4095)
+	if (mt_event_failed(ev))
 		return;
 
 	if (!s->brk_start) {

@@ -127,6 +127,12 @@ struct mt_event {
 	int64_t ret;      /* result: address, value, or -errno */
 };
 
+/* Whether EV's call failed: its result is -errno, -4095 to -1, never an address. */
+static inline int mt_event_failed(const struct mt_event *ev)
+{
+	return ev->ret < 0 && ev->ret >= -4095;
+}
+
 /*
  * Room for a thread's name as shown: its full Java name when memtrace has
  * learned it from the JVM, else the kernel's comm (15 bytes at most).  A

@@ -336,7 +336,7 @@ json_t *mt_proto_event(const struct mt_event *ev, const char *thread)
 		json_object_set_new(o, "thread", mt_json_text(thread));
 	if (o && ev->inferred)
 		json_object_set_new(o, "inferred", json_true());
-	if (o && ev->done && ev->ret < 0 && ev->ret >= -4095)
+	if (o && ev->done && mt_event_failed(ev))
 		json_object_set_new(o, "error", json_string(strerrorname_np((int)-ev->ret) ?: "E?"));
 	return o;
 }

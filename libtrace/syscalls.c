@@ -238,7 +238,7 @@ int mt_event_format(const struct mt_event *ev, char *buf, size_t size)
 	put(buf, size, &pos, ")");
 	if (!ev->done)
 		put(buf, size, &pos, " = ?");
-	else if (ev->ret < 0 && ev->ret >= -4095)
+	else if (mt_event_failed(ev))
 		put(buf, size, &pos, " = -1 %s (%s)", strerrorname_np((int)-ev->ret) ?: "E?",
 		    strerror((int)-ev->ret));
 	else if (ev->sys == MT_SYS_MMAP || ev->sys == MT_SYS_MREMAP || ev->sys == MT_SYS_BRK)

@@ -84,7 +84,7 @@ class DetachTest(mtlib.AttachCase):
                         continue
                 except BlockingIOError:
                     pass
-                time.sleep(0.01)
+                time.sleep(0.01)  # the poll's interval
         finally:
             os.close(fd)
 
@@ -106,7 +106,12 @@ class DetachTest(mtlib.AttachCase):
             d = AttachDaemon(a.pid, opts=["--report", report], mode="syscall")
             self.addCleanup(d.kill)
             d.wait_state("running")
-            time.sleep(0.05)
+            # The detach comes while threads are born under memtraced: one
+            # born since the attach is already its tracee.
+            known = set(tracer_pids(a.pid))
+            self.assertTrue(wait_for(lambda: any(t not in known and p == d.proc.pid
+                                                 for t, p in tracer_pids(a.pid).items()),
+                                     timeout=10), "no thread born while attached")
             d.proc.send_signal(signal.SIGINT)
             let_go = wait_for(lambda: d.proc.pid not in tracer_pids(a.pid).values(), timeout=3)
             still = [t for t, p in tracer_pids(a.pid).items() if p == d.proc.pid]

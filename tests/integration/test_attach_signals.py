@@ -19,6 +19,21 @@ import mtlib  # noqa: E402
 from mtlib import sigqueue, wait_for  # noqa: E402
 
 
+def pending(pid, sig):
+    """Whether SIG is queued for PID: to the process or to one of its threads."""
+    bit = 1 << (sig - 1)
+    masks = []
+    for path in ["/proc/%d/status" % pid] + ["/proc/%d/task/%s/status" % (pid, t)
+                                            for t in os.listdir("/proc/%d/task" % pid)]:
+        try:
+            with open(path) as f:
+                masks += [int(l.split()[1], 16) for l in f
+                          if l.startswith(("SigPnd:", "ShdPnd:"))]
+        except OSError:  # a thread that has ended
+            pass
+    return any(m & bit for m in masks)
+
+
 class SignalsTest(mtlib.AttachCase):
     def test_signals_across_detach(self):
         """Signals sent while memtraced attaches and detaches, over and over,
@@ -35,14 +50,17 @@ class SignalsTest(mtlib.AttachCase):
             while not done.is_set():
                 if sigqueue(a.pid, sig):
                     sent[0] += 1
-                else:  # the queue is full: nothing was sent
+                else:  # the queue is full: nothing was sent; pace, not a wait
                     time.sleep(0.001)
         th = threading.Thread(target=sender)
         th.start()
         try:
             for i in range(16):
                 d = self.attach(a.pid)
-                time.sleep(0.03)
+                # Signals come while attached before the detach begins.
+                n = sent[0]
+                self.assertTrue(wait_for(lambda: sent[0] >= n + 3, timeout=10),
+                                "no signal could be queued while attached")
                 self.detach(d, ("ctl", "SIGTERM")[i % 2])
                 self.assert_untraced(a.pid)
         finally:
@@ -50,7 +68,10 @@ class SignalsTest(mtlib.AttachCase):
             th.join()
         self.assertGreater(sent[0], 100)
         self.poll_report(a, lambda t: t["signals"] >= sent[0], timeout=3)
-        time.sleep(0.1)  # a doubled signal would still be on its way
+        # memtraced has exited, so a doubled signal could only be queued
+        # still: once none is, the count is final.
+        self.assertTrue(wait_for(lambda: not pending(a.pid, sig), timeout=3),
+                        "signal %d still pending" % sig)
         self.assertEqual(a.cmd("report")["signals"], sent[0], "signals received vs sent")
 
     def test_accounting_through_stops_and_signals(self):
@@ -69,6 +90,8 @@ class SignalsTest(mtlib.AttachCase):
             while not done.is_set():
                 for _ in range(20):
                     sigqueue(a.pid, sig)
+                # The disturber's pace (stopped 2 ms, then 5 ms running),
+                # not waits for a state.
                 os.kill(a.pid, signal.SIGSTOP)
                 time.sleep(0.002)
                 os.kill(a.pid, signal.SIGCONT)

@@ -120,7 +120,7 @@ class Run:
                 self.samples.append((ta, tb, st))
                 if any(x.startswith("DONE ") for _, x in self.lines):
                     break
-                time.sleep(0.15)
+                time.sleep(0.15)  # the live status is sampled at this pace
             self.final = d.request('{"cmd":"status"}\n')[0]
             self.alerts = d.request('{"cmd":"alerts"}\n')[0]
             self.outstanding = d.request(
@@ -182,7 +182,7 @@ class AttachRun(Run):
                 self.samples.append((ta, tb, st))
                 if any(x.startswith("DONE ") for _, x in self.lines):
                     break
-                time.sleep(0.15)
+                time.sleep(0.15)  # the live status is sampled at this pace
             self.final = d.request('{"cmd":"status"}\n')[0]
             self.alerts = d.request('{"cmd":"alerts"}\n')[0]
             self.outstanding = d.request(

@@ -40,6 +40,8 @@ class DaemonStopped(unittest.TestCase):
                     lambda: "t" in mtlib.task_states(pid).values(), timeout=10),
                     mtlib.task_states(pid))
                 held = mtlib.task_states(pid)
+                # Not a wait for a state: memtraced stays stopped 10 s, the
+                # fault under test.
                 time.sleep(10)
                 self.assertEqual(mtlib.task_states(pid), held, "the target moved on")
                 self.assertEqual(d.proc.poll(), None)

@@ -67,7 +67,7 @@ class MapWatch:
             if m is not None and m != last and m >= self.since:
                 self.changes.append((time.monotonic(), m))
             last = m
-            time.sleep(0.02)
+            time.sleep(0.02)  # the map's mtime is sampled at this pace
 
     def writes(self):
         self.stop.set()
@@ -108,7 +108,7 @@ def run(classes, opts, seconds, hook=None):
             t = time.monotonic()
             st = d.ctl("stacks", "--class", "chunk", "--limit", "1000")
             samples.append((t, d.ctl("status")["perf_map"], st["stacks"], time.monotonic() - t))
-            time.sleep(0.3)
+            time.sleep(0.3)  # the pace of the samples, for SECONDS
         with open(os.path.join(tmp, "stop"), "w"):
             pass
         truth = mtlib.truth(out.wait_prefix("TRUTH ", 60))

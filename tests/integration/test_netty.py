@@ -248,7 +248,7 @@ class LeakRun:
                 break
             if d.proc.poll() is not None:
                 break
-            time.sleep(0.15)
+            time.sleep(0.15)  # the live status is sampled at this pace
         self.timed_out = time.time() >= end
         # The program has ended (or we gave up); memtraced lingers.
         mtlib.wait_for(lambda: d.request('{"cmd":"status"}\n')[0]["target"]["state"] == "exited",
@@ -517,8 +517,7 @@ class Attach(unittest.TestCase):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         d = None
         try:
-            line = jvm.stdout.readline()  # LIMIT: the JVM is up
-            time.sleep(0.3)
+            line = jvm.stdout.readline()  # LIMIT: the JVM is up, Netty's allocator too
             if not line.startswith("LIMIT ") or jvm.poll() is not None:
                 out, err = jvm.communicate()
                 self.fail("the JVM exited (%s) before the attach:\n%s\n%s\n%s"

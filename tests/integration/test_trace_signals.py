@@ -12,6 +12,7 @@ where the target has a heartbeat, by the heartbeat freezing.
 """
 import json
 import os
+import select
 import shutil
 import signal
 import tempfile
@@ -27,6 +28,48 @@ def read_counter(path):
             return int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return -1
+
+
+def kernel_frames(pid, tid):
+    """The function names on thread TID's kernel stack (root only), None
+    when the kernel does not show them."""
+    try:
+        with open("/proc/%d/task/%d/stack" % (pid, tid)) as f:
+            return [l.split("]", 1)[1].strip().split("+")[0] for l in f if "]" in l]
+    except OSError:
+        return None
+
+
+def in_group_stop(pid, tid):
+    """True when thread TID of PID is in a group stop: stopped in
+    do_signal_stop(), or, traced, in the job-control trap that get_signal()
+    enters for it (ptrace_do_notify() called from get_signal(); a syscall or
+    event stop calls it from elsewhere)."""
+    f = kernel_frames(pid, tid) or []
+    if "do_signal_stop" in f or "do_jobctl_trap" in f:
+        return True
+    return any(a == "ptrace_do_notify" and b == "get_signal" for a, b in zip(f, f[1:]))
+
+
+def outside_stop(pid, seconds, interval=0.02):
+    """Threads of PID that run on through a group stop that has begun:
+    outside the stop at every sample for SECONDS, and asleep ('S') at two
+    samples or more.  This checks that something does not happen, so it
+    takes its time.  A thread on its way into the stop may wait its turn
+    for a CPU ('R') but cannot be asleep: the stop woke it.  A thread that
+    has ended (Z, X) is not outside the stop."""
+    end = time.time() + seconds
+    out, asleep = None, {}
+    while True:
+        st = mtlib.task_states(pid)
+        now = {t for t, s in st.items() if s not in "tTZX"}
+        out = now if out is None else out & now
+        for t in now:
+            asleep[t] = asleep.get(t, 0) + (st[t] == "S")
+        if not out or time.time() >= end:
+            break
+        time.sleep(interval)
+    return {t for t in out if asleep[t] >= 2}
 
 
 def summary_of(err):
@@ -95,11 +138,14 @@ class JobControl(Base):
                         "stopcont never counted")
         os.kill(pid, stopsig)
         self.assertTrue(mtlib.wait_stopped(pid), "not stopped: %s" % mtlib.task_states(pid))
+        # Not a wait for a state: the stop must hold, and the counter stay
+        # put, for the whole half second.
         a = read_counter(path)
-        time.sleep(0.5)
+        self.assertTrue(mtlib.held_for(lambda: read_counter(path) == a
+                                       and mtlib.all_stopped(pid, "tT"), 0.5),
+                        "the counter moved while stopped: %d -> %d, %s"
+                        % (a, read_counter(path), mtlib.task_states(pid)))
         b = read_counter(path)
-        self.assertEqual(a, b, "the counter moved while stopped")
-        self.assertTrue(all(s in "tT" for s in mtlib.task_states(pid).values()))
         # memtraced keeps answering while its target is stopped.
         self.assertEqual(d.ctl("status")["target"]["pid"], pid)
         os.kill(pid, signal.SIGCONT)
@@ -127,10 +173,13 @@ class JobControl(Base):
         os.kill(pid, signal.SIGSTOP)
         self.assertTrue(mtlib.wait_stopped(pid))
         os.kill(pid, signal.SIGTSTP)
-        time.sleep(0.2)
+        # kill() has queued the SIGTSTP; whatever memtraced makes of it, the
+        # process must settle stopped again, and stay so (not a wait: the
+        # counter must not move for those 0.3 s).
+        self.assertTrue(mtlib.wait_stopped(pid), "not stopped: %s" % mtlib.task_states(pid))
         a = read_counter(path)
-        time.sleep(0.3)
-        self.assertEqual(read_counter(path), a)
+        self.assertTrue(mtlib.held_for(lambda: read_counter(path) == a, 0.3),
+                        "the counter moved while stopped twice")
         os.kill(pid, signal.SIGCONT)
         self.assertTrue(mtlib.wait_for(lambda: read_counter(path) > a + 3, timeout=5))
         os.kill(pid, signal.SIGUSR1)
@@ -155,9 +204,11 @@ class JobControl(Base):
                         "demo makes no memory syscalls")
         os.kill(pid, signal.SIGSTOP)
         self.assertTrue(mtlib.wait_stopped(pid), "not stopped: %s" % mtlib.task_states(pid))
+        # Not a wait for a state: no thread may map or free for 0.8 s
+        # (demo maps twice a second).
         a = recorded()
-        time.sleep(0.8)
-        self.assertEqual(recorded(), a, "memory syscalls while the process was stopped")
+        self.assertTrue(mtlib.held_for(lambda: recorded() == a, 0.8, interval=0.1),
+                        "memory syscalls while the process was stopped")
         self.assertEqual(len(mtlib.task_states(pid)), 5)
         os.kill(pid, signal.SIGCONT)
         self.assertTrue(mtlib.wait_for(lambda: recorded() > a + 4, timeout=5),
@@ -180,9 +231,10 @@ class JobControl(Base):
         for _ in range(3):
             os.kill(pid, signal.SIGSTOP)
             self.assertTrue(mtlib.wait_stopped(pid), "not stopped: %s" % mtlib.task_states(pid))
+            # Not a wait for a state: nothing recorded for 0.4 s of the stop.
             a = recorded()
-            time.sleep(0.4)
-            self.assertEqual(recorded(), a, "memory syscalls while the process was stopped")
+            self.assertTrue(mtlib.held_for(lambda: recorded() == a, 0.4, interval=0.05),
+                            "memory syscalls while the process was stopped")
             os.kill(pid, signal.SIGCONT)
             self.assertTrue(mtlib.wait_for(lambda: recorded() > a + 100, timeout=5),
                             "no progress after SIGCONT")
@@ -199,22 +251,29 @@ class JobControl(Base):
         # in clone() when the stop comes, and an escaped one shows 'S'.
         d = self.daemon([mtlib.target("threadstorm"), "-d", "300"])
         pid = self.pid_of(d)
-        time.sleep(0.3)
+        if kernel_frames(pid, pid) is None:
+            self.skipTest("no /proc/PID/task/TID/stack here, so no sign of a group stop")
+        self.assertTrue(mtlib.wait_for(lambda: len(mtlib.task_states(pid)) > 50, timeout=10),
+                        "threadstorm never had 50 threads")
         escaped = []
         for i in range(30):
             os.kill(pid, signal.SIGSTOP)
-            time.sleep(0.2)
-            # Out of the stop at every sample for 0.15 s: running, not passing
-            # by.  A thread that has ended (Z, X) is not out of the stop.
-            out = None
-            for _ in range(8):
-                now = {t for t, st in mtlib.task_states(pid).items() if st not in "tTZX"}
-                out = now if out is None else out & now
-                time.sleep(0.02)
+            # The stop has begun once the thread that makes threads is in it:
+            # from then on no thread may be asleep outside it.
+            self.assertTrue(mtlib.wait_for(lambda: in_group_stop(pid, pid), timeout=10),
+                            "round %d: the stop never reached the main thread" % i)
+            out = outside_stop(pid, 0.15)
             if out:
                 escaped.append((i, sorted(out)))
+                break
+            self.assertTrue(mtlib.wait_for(lambda: mtlib.all_stopped(pid, "tTZX"), timeout=10),
+                            "round %d: threads never stopped: %s" % (i, mtlib.task_states(pid)))
+            before = set(mtlib.task_states(pid))
             os.kill(pid, signal.SIGCONT)
-            time.sleep(0.02)
+            # Running again: the main thread makes new threads.
+            self.assertTrue(mtlib.wait_for(lambda: set(mtlib.task_states(pid)) - before,
+                                           timeout=10),
+                            "round %d: no thread born after SIGCONT" % i)
         self.assertEqual(escaped, [], "threads ran while the process was stopped")
         os.kill(pid, signal.SIGKILL)
         self.assertEqual(d.finish(timeout=30), 137, d.err)
@@ -261,17 +320,22 @@ class Termination(Base):
         self.assert_gone(d, pid)
 
     def test_sigterm_daemon_target_ignores_it(self):
-        d = mtlib.Daemon([mtlib.target("ignoreterm")],
+        d = mtlib.Daemon([mtlib.target("ignoreterm"), "-r"],
                          opts=["--summary", "--json", "--kill-timeout", "1s"])
         self.daemons.append(d)
         self.assertEqual(d.proc.stdout.readline().strip(), "READY")
         pid = self.pid_of(d)
         t0 = time.time()
         d.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        # The target's handler says the SIGTERM has come; it lives on and
+        # goes back to sleep in pause() until the SIGKILL.
+        ready, _, _ = select.select([d.proc.stdout], [], [], 10)
+        self.assertEqual(d.proc.stdout.readline().strip() if ready else None, "TERM",
+                         "the target never got the SIGTERM")
         self.assertTrue(os.path.exists("/proc/%d" % pid),
                         "target gone before --kill-timeout 1s expired")
-        self.assertEqual(mtlib.proc_state(pid), "S", "target should still sleep in pause()")
+        self.assertTrue(mtlib.wait_for(lambda: mtlib.proc_state(pid) == "S", timeout=0.8),
+                        "target should sleep in pause() again, not %s" % mtlib.proc_state(pid))
         rc = d.finish(timeout=30)
         took = time.time() - t0
         self.assertEqual(rc, 137, d.err)

@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +20,7 @@ from mtlib import ctl  # noqa: E402
 class TestLingerAndStop(unittest.TestCase):
     def test_linger_reports_exit_until_stop(self):
         d = mtlib.Daemon([mtlib.target("exitwith"), "7"], opts=["--linger"])
+        err = mtlib.LineReader(d.proc.stderr)
         try:
             d.wait_socket()
             self.assertTrue(mtlib.wait_for(
@@ -28,7 +28,9 @@ class TestLingerAndStop(unittest.TestCase):
             st = d.ctl("status")
             self.assertEqual(st["target"]["exit_code"], 7)
             self.assertNotIn("signal", st["target"])
-            time.sleep(0.5)
+            # memtraced says this once it is done with the target and waits
+            # for a stop; without --linger it would be exiting by now.
+            err.wait_prefix("memtraced: target exited; still answering until stopped", 20)
             self.assertIsNone(d.proc.poll(), "a --linger daemon exited on its own")
             st2 = d.ctl("status")
             self.assertEqual(st2["target"]["state"], "exited")
@@ -38,7 +40,7 @@ class TestLingerAndStop(unittest.TestCase):
             self.assertIn("exit code 7", out)
             r = ctl("stop", sock=d.sock)
             self.assertEqual(r.returncode, 0, r.stderr)
-            rc = d.finish(20)
+            rc = d.proc.wait(20)
         finally:
             d.kill()
         self.assertEqual(rc, 7)  # memtraced exits with its target's status

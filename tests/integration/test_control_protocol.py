@@ -5,15 +5,18 @@ Covers the status answer's stable fields, the error codes of bad requests,
 pipelining, robustness against hostile or careless clients, and the
 "events" follow stream.
 """
+import fcntl
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -75,6 +78,35 @@ class Conn:
         self.s.close()
 
 
+def unread(s):
+    """Bytes sent on socket S that the peer has not read yet (SIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+
+
+def queued(s):
+    """Bytes waiting to be read on socket S (SIOCINQ)."""
+    return struct.unpack("i", fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+
+
+def clients_held(d):
+    """Client connections daemon D holds open: its connected sockets (the
+    listening one is not connected)."""
+    fds = "/proc/%d/fd" % d.proc.pid
+    inodes = set()
+    for fd in os.listdir(fds):
+        try:
+            link = os.readlink(os.path.join(fds, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    with open("/proc/net/unix") as f:
+        next(f)
+        # Num RefCount Protocol Flags Type St Inode [Path]; St 03: connected.
+        return sum(1 for line in f
+                   if line.split()[6] in inodes and line.split()[5] == "03")
+
+
 def code(answer):
     """The error code of an answer, or "ok"."""
     if answer.get("ok") is True:
@@ -111,18 +143,44 @@ def gated(fifo, *argv):
     return ["/bin/sh", "-c", 'read x < "$0"; shift; exec "$@"', fifo, "sh", *argv]
 
 
-def wait_at_gate(d, timeout=10):
-    """Wait until the gated shell sleeps at its gate: no new events for a while."""
+def at_gate(pid, fifo):
+    """True when PID sleeps in open(2) of FIFO (x86-64 openat: 257)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            args = f.read().split()
+        if args[0] != "257" or mtlib.proc_state(pid) != "S":
+            return False
+        want = os.fsencode(fifo) + b"\0"
+        with open("/proc/%d/mem" % pid, "rb", buffering=0) as m:
+            m.seek(int(args[2], 16))
+            return m.read(len(want)) == want
+    except (OSError, IndexError, ValueError):
+        return False
+
+
+def tracer_idle(d):
+    """True when memtraced D's tracer sleeps in wait4(2) (x86-64: 61): it
+    has handled, and recorded, every stop its target made."""
+    task = "/proc/%d/task" % d.proc.pid
+    for tid in os.listdir(task):
+        try:
+            with open("%s/%s/syscall" % (task, tid)) as f:
+                nr = f.read().split()[0]
+            with open("%s/%s/stat" % (task, tid)) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if nr == "61" and state == "S":
+            return True
+    return False
+
+
+def wait_at_gate(d, fifo, timeout=10):
+    """Wait until the gated shell sleeps at its gate FIFO and memtraced has
+    recorded everything before it: no event comes until the gate opens."""
     pid = mtlib.wait_for(lambda: d.ctl("status")["target"]["pid"], timeout)
-    last, since, end = None, time.time(), time.time() + timeout
-    while time.time() < end:
-        n = d.ctl("status")["events"]["recorded"]
-        if n != last:
-            last, since = n, time.time()
-        elif time.time() - since > 0.3 and mtlib.proc_state(pid) == "S":
-            return
-        time.sleep(0.02)
-    raise AssertionError("the gated target never settled")
+    if not mtlib.wait_for(lambda: at_gate(pid, fifo) and tracer_idle(d), timeout):
+        raise AssertionError("the gated target never settled at its gate")
 
 
 def open_gate(fifo):
@@ -162,6 +220,15 @@ class ChunksDaemon(unittest.TestCase):
             return c.ask(obj)
         finally:
             c.close()
+
+    def wait_no_clients(self):
+        """Wait until memtraced has closed every connection of earlier tests.
+        They were accepted before a connection made now (the listen backlog
+        is first in, first out), so one answered request shows them all
+        taken; then they are gone once memtraced holds no connection."""
+        self.assertEqual(code(self.ask({"cmd": "status"})), "ok")
+        self.assertTrue(mtlib.wait_for(lambda: clients_held(self.d) == 0, 10),
+                        "memtraced still holds %d connections" % clients_held(self.d))
 
     def assertAlive(self):
         rc = self.d.proc.poll()
@@ -343,7 +410,9 @@ class TestErrors(ChunksDaemon):
         try:
             for _ in range(10):
                 c.send(b"x" * 10000)
-                time.sleep(0.01)
+                # Each piece read on its own before the next is sent.
+                self.assertTrue(mtlib.wait_for(lambda: unread(c.s) == 0, 10),
+                                "memtraced stopped reading a long line")
             c.send(b'x\n{"cmd":"status"}\n')
             self.assertEqual(code(c.answer()), "too_large")
             self.assertEqual(code(c.answer()), "ok")
@@ -471,7 +540,7 @@ class TestRobustness(ChunksDaemon):
 
     def test_too_many_clients(self):
         """512 clients that all hold a stream: one more is refused."""
-        time.sleep(0.5)  # let the daemon notice earlier tests' clients leaving
+        self.wait_no_clients()
         held = []
         try:
             for i in range(512):
@@ -499,7 +568,7 @@ class TestRobustness(ChunksDaemon):
     def test_idle_clients_make_room(self):
         """512 connections that sit idle cannot lock others out: once the
         table is full, the one idle longest (5 s or more) makes room."""
-        time.sleep(0.5)
+        self.wait_no_clients()
         held = []
         try:
             # Ask each something so that it is surely accepted, not only
@@ -509,10 +578,14 @@ class TestRobustness(ChunksDaemon):
                 held.append(c)
                 self.assertEqual(code(c.ask({"cmd": "outstanding", "limit": 0})), "ok",
                                  "client #%d" % (i + 1))
-            time.sleep(0.5)
+                if i == 0:
+                    # memtraced read its request before this answer came.
+                    first_active = time.monotonic()
             # The newest is active again; the oldest has idled longest.
             self.assertEqual(code(held[-1].ask({"cmd": "status"})), "ok")
-            time.sleep(5)
+            # Not a wait for a state: 5 s idle is what memtraced asks of a
+            # client before it drops it for a newcomer (control.c, IDLE_NS).
+            time.sleep(max(0.0, first_active + 5.1 - time.monotonic()))
             self.assertEqual(code(self.ask({"cmd": "status"}, timeout=5)), "ok")
             self.assertEqual(held[0].read_to_eof(timeout=5), b"", "the idlest was not dropped")
             self.assertEqual(code(held[-1].ask({"cmd": "status"})), "ok")
@@ -621,7 +694,11 @@ class TestBigAnswers(unittest.TestCase):
             try:
                 c.send(b'{"cmd":"events","limit":100000}\n')
                 c.s.shutdown(socket.SHUT_WR)
-                time.sleep(0.3)
+                # memtraced has read the request and begun its answer, far
+                # larger than a socket holds: it meets the half-close with
+                # most of the answer still to write.
+                self.assertTrue(mtlib.wait_for(
+                    lambda: unread(c.s) == 0 and queued(c.s) > 0, 30), "no answer began")
                 data = c.read_to_eof()
             finally:
                 c.close()
@@ -700,19 +777,26 @@ class TestNonReadingClients(unittest.TestCase):
                     s.connect(d.sock)
                     s.setblocking(False)
                     floods.append((s, req))
+                # Per flood: its last send found no room (or memtraced gone).
+                backed_up = [False] * len(floods)
 
                 def flood():
                     while not stop.is_set():
-                        for s, req in floods:
+                        for i, (s, req) in enumerate(floods):
                             try:
                                 s.send(req)
+                                backed_up[i] = False
                             except (BlockingIOError, OSError):
-                                pass
+                                backed_up[i] = True
+                        # The flood's pace (a send a millisecond), not a wait.
                         time.sleep(0.001)
 
                 t = threading.Thread(target=flood, daemon=True)
                 t.start()
-                time.sleep(0.5)  # let the daemon's buffers fill up
+                # memtraced takes no more from any flood: the answers it owes
+                # them have piled up to its limit (control.c, MAX_OUT).
+                self.assertTrue(mtlib.wait_for(lambda: all(backed_up), 30),
+                                "memtraced never stopped reading a flood: %s" % backed_up)
                 for _ in range(5):
                     t0 = time.time()
                     c = Conn(d.sock, 5)
@@ -737,7 +821,7 @@ class TestNonReadingClients(unittest.TestCase):
                         break
                     self.assertEqual(code(a), "ok")
                     latencies.append(time.time() - t0)
-                    time.sleep(0.02)
+                    time.sleep(0.02)  # the pace of the probes until memtraced exits
             rc = d.finish(60)
         finally:
             stop.set()
@@ -788,7 +872,7 @@ class TestFollow(unittest.TestCase):
         raw = None
         try:
             d.wait_socket()
-            wait_at_gate(d)
+            wait_at_gate(d, fifo)
             for name, fmt in (("json", ["--format", "json"]), ("text", [])):
                 f = open(os.path.join(cls.tmp, name), "w+")
                 cls.files[name] = f
@@ -831,7 +915,10 @@ class TestFollow(unittest.TestCase):
             # Both started at the gate, so the text one ends as long.
             mtlib.wait_for(lambda: slurp(os.path.join(cls.tmp, "text")).count("\n")
                            >= slurp(os.path.join(cls.tmp, "json")).count("\n"), 60)
-            time.sleep(0.2)
+            # And the raw follower has the last munmap.
+            last_munmap = max(e["seq"] for e in cls.full["events"] if e["syscall"] == "munmap")
+            mtlib.wait_for(lambda: cls.raw_lines and
+                           cls.raw_lines[-1].get("event", {}).get("seq") == last_munmap, 60)
             cls.stop_answer = d.ctl("stop")
             cls.rc = d.finish(30)
             cls.errs = {}
@@ -934,7 +1021,7 @@ class TestFollowUntilExit(unittest.TestCase):
         p = None
         try:
             d.wait_socket()
-            wait_at_gate(d)
+            wait_at_gate(d, fifo)
             p = subprocess.Popen([mtlib.MEMTRACECTL, "-s", d.sock, "events", "--follow",
                                   "--limit", "1", "--format", "json"],
                                  stdout=f, stderr=subprocess.PIPE, text=True)
@@ -966,7 +1053,9 @@ class TestFollowHandoff(unittest.TestCase):
         tries = 0
         try:
             d.wait_socket()
-            time.sleep(0.2)
+            # The target is under way: each answer below is a full 1000 events.
+            self.assertTrue(mtlib.wait_for(
+                lambda: d.ctl("status")["events"]["recorded"] >= 1000, 30))
             end = time.time() + 4
             while tries < 60 and time.time() < end and d.proc.poll() is None:
                 c = Conn(d.sock, 5)

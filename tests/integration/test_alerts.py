@@ -310,6 +310,7 @@ class ProcWatcher(threading.Thread):
         super().__init__(daemon=True)
         self.want = ("sleep\0%d\0" % mark).encode()
         self.seen = {}
+        self.scans = 0  # scans completed
         self.stopping = threading.Event()
 
     BOOT = None
@@ -357,7 +358,8 @@ class ProcWatcher(threading.Thread):
     def run(self):
         while not self.stopping.is_set():
             self.scan()
-            time.sleep(0.025)
+            self.scans += 1
+            time.sleep(0.025)  # the sampling period, not a wait for a state
 
     def stop(self):
         self.stopping.set()
@@ -510,7 +512,7 @@ class DemoAlerts(unittest.TestCase):
                 if not mtlib.wait_for(lambda: d.proc.poll() is not None, timeout=10):
                     raise
                 break
-            time.sleep(0.1)
+            time.sleep(0.1)  # the sampling period of check and status
         cls.rc = d.finish(timeout=60)
         cls.t_end = time.time()
         warn_thread.join(35)
@@ -520,9 +522,11 @@ class DemoAlerts(unittest.TestCase):
             pass
         watch_thread.join(5)
         cls.watch_rc = cls.watch.poll()
-        # Give the last --alert-exec commands time to be killed.
-        mtlib.wait_for(lambda: not cls.watcher.alive(), timeout=5)
-        time.sleep(0.1)
+        # The last --alert-exec commands are killed, and a whole scan of
+        # /proc made since shows no other.
+        scans = cls.watcher.scans
+        mtlib.wait_for(lambda: cls.watcher.scans > scans + 1 and not cls.watcher.alive(),
+                       timeout=5)
         cls.watch.stdout.close()
         cls.watch_err = cls.watch.stderr.read() if cls.watch_rc is not None else ""
         cls.watch.stderr.close()

@@ -39,8 +39,20 @@ class Suspects(unittest.TestCase):
             names = {t["name"]: t["tid"] for t in cls.d.ctl("threads")["threads"]}
             return names if "leaker" in names and "churner" in names else None
         cls.tids = mtlib.wait_for(named, timeout=10)
-        # Let the sites be walked a few times (every 2 s).
-        time.sleep(max(0, start + 12 - time.time()))
+        passes = set()  # the leaker's count as each pass of the sites left it
+
+        def judged():
+            for x in cls.d.ctl("suspects", "--limit", "100")["suspects"]:
+                if x["tid"] == cls.tids["leaker"] and any("leak_one" in f for f in x["frames"]):
+                    passes.add(x["count"])
+            # 12 s of leaking and churning is the scenario (its length is
+            # what makes a leak show, not a wait); over them the sites must
+            # have been walked (every 2 s) a few times.
+            return time.time() >= start + 12 and len(passes) >= 4
+        # leakshape -t 16 ends at 16 s.
+        if not mtlib.wait_for(judged, timeout=max(0, start + 15 - time.time()), interval=0.25):
+            cls.d.kill()
+            raise AssertionError("the sites were walked %d times in 15 s" % len(passes))
         cls.ans = cls.d.ctl("suspects")
         cls.one = cls.d.ctl("suspects", "--limit", "1")
         cls.text = subprocess.run([mtlib.MEMTRACECTL, "-s", cls.d.sock, "suspects"],

@@ -9,12 +9,13 @@ the metrics file is written again, and says so.  Full again at exit, the
 --report fails with a clear message, and memtraced still ends as its
 target did, with a correct --summary.
 """
+import ctypes
 import json
 import os
 import signal
+import struct
 import subprocess
 import tempfile
-import time
 import unittest
 
 import mtlib
@@ -31,6 +32,41 @@ def fill(path):
                 f.flush()
         except OSError:
             pass
+
+
+class Creations:
+    """Counts the files named NAME created in directory PATH (inotify)."""
+
+    IN_CREATE = 0x100
+
+    def __init__(self, path, name):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        if libc.inotify_add_watch(self.fd, os.fsencode(path), self.IN_CREATE) < 0:
+            err = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(err, "inotify_add_watch %s" % path)
+        self.name = os.fsencode(name)
+        self.count = 0
+
+    def seen(self):
+        """How many so far."""
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return self.count
+            off = 0
+            while off < len(data):
+                _, _, _, n = struct.unpack_from("iIII", data, off)
+                if data[off + 16:off + 16 + n].rstrip(b"\0") == self.name:
+                    self.count += 1
+                off += 16 + n
+
+    def close(self):
+        os.close(self.fd)
 
 
 class DiskFull(unittest.TestCase):
@@ -51,6 +87,9 @@ class DiskFull(unittest.TestCase):
     def test_disk_full(self):
         metrics = os.path.join(self.mnt, "metrics.prom")
         report = os.path.join(self.mnt, "report.json")
+        # Each write of the metrics file begins by creating its temporary.
+        writes = Creations(self.mnt, "metrics.prom.tmp")
+        self.addCleanup(writes.close)
         d = mtlib.Daemon([mtlib.target("chunkhold"), "-n", str(CHUNKS), "-i", "100",
                           "-h", "120000"],
                          opts=["--metrics-file", metrics, "--report", report, "--summary",
@@ -59,14 +98,14 @@ class DiskFull(unittest.TestCase):
         try:
             d.wait_socket()
             line = err.wait_prefix("memtraced: --metrics-file", timeout=30)
-            first = time.monotonic()
             self.assertIn("No space left on device", line)
             # Tracing goes on: every chunk mapped after the failure is counted.
             self.assertTrue(mtlib.wait_for(
                 lambda: d.ctl("status")["chunks"]["count"] == CHUNKS, timeout=60),
                 d.ctl("status")["chunks"])
-            # Two more 5 s periods of failed writes, which must stay unsaid.
-            time.sleep(max(0.0, first + 11 - time.monotonic()))
+            # Two more failed writes (every 5 s), which must stay unsaid.
+            self.assertTrue(mtlib.wait_for(lambda: writes.seen() >= 3, timeout=30),
+                            "%d writes of the metrics file" % writes.seen())
             os.unlink(self.filler)
             self.assertTrue(mtlib.wait_for(lambda: os.path.exists(metrics), timeout=30),
                             err.text())

@@ -383,7 +383,8 @@ def env_without_pin():
 
 CHECK_LINE = re.compile(
     r"MEMTRACE (OK|WARNING|CRITICAL) - (\S+) is ([0-9.]+)% of the (\S+) ceiling"
-    r" \| chunk_bytes=([0-9]+)B;([0-9]+);([0-9]+);0;([0-9]+)")
+    r"(?:; trend \+[^|]+ for [^|]+, (?:at the ceiling|ceiling in [^|]+)(?: \(alert\))?)?"
+    r" \| chunk_bytes=([0-9]+)B;([0-9]+);([0-9]+);0;([0-9]+)(?: ceiling_eta=[0-9]+s)?")
 
 
 # ---------------------------------------------------------------------------

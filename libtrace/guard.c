@@ -272,25 +272,12 @@ static pid_t proc_tgid(pid_t tid)
 	return (pid_t)proc_status_number(tid, "Tgid:", 10, 0);
 }
 
-/* Call FN on every thread of PID. */
-static void each_task(pid_t pid, void (*fn)(pid_t tid))
+/* PTRACE_INTERRUPT thread TID; a proc_tasks_all() visitor, it never stops the walk. */
+static int interrupt_task(pid_t tid, void *arg)
 {
-	char path[64];
-	struct dirent *d;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	if (!(dir = opendir(path)))
-		return;
-	while ((d = readdir(dir)))
-		if (atoi(d->d_name) > 0)
-			fn((pid_t)atoi(d->d_name));
-	closedir(dir);
-}
-
-static void interrupt_task(pid_t tid)
-{
+	(void)arg;
 	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+	return 1;
 }
 
 /* The processes the guard takes: the target, then its descendants. */
@@ -443,7 +430,7 @@ static void guard_trace(pid_t pid, int handed, struct known *known, pid_t daemon
 		/* A thread in a group-stop already (LISTEN) reports it again when interrupted. */
 		handing = 1;
 		kill(pid, SIGSTOP);
-		each_task(pid, interrupt_task);
+		proc_tasks_all(pid, interrupt_task, NULL, 1);
 	}
 	free(first.pid);
 	close(sfd);
@@ -461,11 +448,13 @@ static int held_by_other(pid_t tid, pid_t daemon)
 	return tgid > 0 && tgid != daemon;
 }
 
-/* PTRACE_DETACH thread TID if we hold it: it stays in its group-stop (each_task()). */
-static void let_go(pid_t tid)
+/* PTRACE_DETACH thread TID if ours (it stays in its group-stop); a proc_tasks_all() visitor. */
+static int let_go(pid_t tid, void *arg)
 {
+	(void)arg;
 	if (proc_status_number(tid, "TracerPid:", 10, 0) == (unsigned long long)getpid())
 		ptrace(PTRACE_DETACH, tid, 0, 0);
+	return 1;
 }
 
 /*
@@ -510,7 +499,7 @@ static int take(int taskfd, pid_t pid, pid_t daemon, struct known *orders)
 		if (orders && read_orders(orders, daemon) == GUARD_STAND_DOWN) {
 			if (all_ours(taskfd))
 				return 1;
-			each_task(pid, let_go);
+			proc_tasks_all(pid, let_go, NULL, 1);
 			return 2;
 		}
 		if (ptrace(PTRACE_SEIZE, pid, 0, GUARD_OPTIONS) < 0 && errno == EPERM &&

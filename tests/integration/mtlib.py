@@ -382,14 +382,28 @@ class FullPipe:
         return data[self.filler:].decode(errors="replace")
 
 
+def syscall_of(tid):
+    """The fields of /proc/TID/syscall (the call's number, then its
+    arguments in hex), [] when TID is gone.  Any thread's tid works."""
+    try:
+        with open("/proc/%d/syscall" % tid) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def in_syscall(tid, nr):
+    """Whether thread TID sleeps in system call NR (x86-64 numbers)."""
+    try:
+        return syscall_of(tid)[:1] == [str(nr)] and proc_state(tid) == "S"
+    except OSError:
+        return False
+
+
 def blocked_in_write(pid):
     """True when PID's main thread sleeps in write(2) (x86-64 nr 1)."""
-    try:
-        with open("/proc/%d/syscall" % pid) as f:
-            if f.read().split()[0] == "1":
-                return proc_state(pid) == "S"
-    except (OSError, IndexError):
-        pass
+    if in_syscall(pid, 1):
+        return True
     try:
         with open("/proc/%d/wchan" % pid) as f:
             return "pipe_write" in f.read() and proc_state(pid) == "S"

@@ -40,15 +40,6 @@ def comm(pid):
 SYS_RT_SIGTIMEDWAIT = 128  # x86_64, sigwait()'s call
 
 
-def in_syscall(pid, nr):
-    """Whether PID sleeps in system call NR (/proc/PID/syscall)."""
-    try:
-        with open("/proc/%d/syscall" % pid) as f:
-            return mtlib.proc_state(pid) == "S" and f.read().split()[0] == str(nr)
-    except (OSError, IndexError):
-        return False
-
-
 def untraced_descendants(pid):
     """The live processes descending from PID with no tracer."""
     parent, tracer = {}, {}
@@ -347,7 +338,7 @@ class FilterAttachTest(unittest.TestCase):
         guard = st["attach"]["guard"]
         child = self.spawn(b, 1.5)
         # Killed in the child's memory call, memtraced would fail it: wait until it sleeps.
-        self.assertTrue(wait_for(lambda: in_syscall(child, SYS_RT_SIGTIMEDWAIT)),
+        self.assertTrue(wait_for(lambda: mtlib.in_syscall(child, SYS_RT_SIGTIMEDWAIT)),
                         "the child never waited for its signal")
         d.proc.kill()
         d.proc.wait()
@@ -374,7 +365,7 @@ class FilterAttachTest(unittest.TestCase):
         orphan = self.spawn(b, 1.0, orphan=True)
         with open("/proc/%d/status" % orphan) as f:
             self.assertNotIn("PPid:\t%d\n" % b.pid, f.read())
-        self.assertTrue(wait_for(lambda: in_syscall(orphan, SYS_RT_SIGTIMEDWAIT)),
+        self.assertTrue(wait_for(lambda: mtlib.in_syscall(orphan, SYS_RT_SIGTIMEDWAIT)),
                         "the orphan never waited for its signal")
         d.proc.kill()
         d.proc.wait()
@@ -479,7 +470,7 @@ class FilterAttachTest(unittest.TestCase):
         self.assertEqual(st["attach"]["mode"], "filter")
         guard = st["attach"]["guard"]
         child = self.spawn(b, 1.5)
-        self.assertTrue(wait_for(lambda: in_syscall(child, SYS_RT_SIGTIMEDWAIT)),
+        self.assertTrue(wait_for(lambda: mtlib.in_syscall(child, SYS_RT_SIGTIMEDWAIT)),
                         "the child never waited for its signal")
         d.ctl("stop")
         self.assertTrue(wait_for(lambda: set(tracer_pids(b.pid).values()) == {guard}),

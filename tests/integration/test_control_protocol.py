@@ -145,11 +145,10 @@ def gated(fifo, *argv):
 
 def at_gate(pid, fifo):
     """True when PID sleeps in open(2) of FIFO (x86-64 openat: 257)."""
+    if not mtlib.in_syscall(pid, 257):
+        return False
+    args = mtlib.syscall_of(pid)
     try:
-        with open("/proc/%d/syscall" % pid) as f:
-            args = f.read().split()
-        if args[0] != "257" or mtlib.proc_state(pid) != "S":
-            return False
         want = os.fsencode(fifo) + b"\0"
         with open("/proc/%d/mem" % pid, "rb", buffering=0) as m:
             m.seek(int(args[2], 16))
@@ -161,18 +160,7 @@ def at_gate(pid, fifo):
 def tracer_idle(d):
     """True when memtraced D's tracer sleeps in wait4(2) (x86-64: 61): it
     has handled, and recorded, every stop its target made."""
-    task = "/proc/%d/task" % d.proc.pid
-    for tid in os.listdir(task):
-        try:
-            with open("%s/%s/syscall" % (task, tid)) as f:
-                nr = f.read().split()[0]
-            with open("%s/%s/stat" % (task, tid)) as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if nr == "61" and state == "S":
-            return True
-    return False
+    return any(mtlib.in_syscall(int(tid), 61) for tid in os.listdir("/proc/%d/task" % d.proc.pid))
 
 
 def wait_at_gate(d, fifo, timeout=10):
